@@ -1,0 +1,28 @@
+"""Every limit and setting of the server, in one frozen value.
+
+`server.main()` builds it from the command line and passes it down; nothing else
+reads flags or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_line_bytes: int = 2048  # PROTOCOL.md, Transport
+    max_send_queue_bytes: int = 256 * 1024  # a member further behind is disconnected
+    max_clients: int = 20_000  # total connections (the idle benchmark holds 10,000)
+    max_per_ip: int = 20  # connections from one address; 0: no limit; loopback exempt
+    max_rooms: int = 1000
+    rate_lines_per_s: float = 5.0  # flood control; 0 turns it off
+    burst_lines: int = 10
+    login_timeout_s: float = 60.0  # time to choose a name
+    shutdown_grace_s: float = 2.0
+    max_name_chars: int = 24  # PROTOCOL.md, Session flow
+    max_room_chars: int = 32
+    log_level: str = "INFO"
+    uvloop: bool = False

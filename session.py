@@ -1,0 +1,320 @@
+"""One connection's conversation: the menu state machine of PROTOCOL.md.
+
+Lines in, lines out: no sockets, no streams. A line is handled at once when it can
+be (chat in a room, the menu, most commands); a line that changes the registry hands
+back the rest of its work as a coroutine, which the adapter awaits before it feeds
+the next line. `TextRender` words registry events as PROTOCOL.md lines.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import rooms as r
+from commands import run_command
+from config import Config
+from utils import UserError, clean, name_key, name_problem, normalize_name
+
+log = logging.getLogger(__name__)
+
+State = enum.Enum("State", "NAME MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
+Result = Awaitable[None] | None
+Pending = Coroutine[Any, Any, None]
+
+WELCOME = "* Welcome to chatroom."
+MENU = (
+    "--- Chat Menu ---",
+    "1. Create a new chat room",
+    "2. Join an existing chat room",
+    "3. List all chat rooms",
+    "4. Exit",
+    "Enter your choice:",
+)
+PROMPTS: dict[State, tuple[str, ...]] = {
+    State.NAME: ("Enter your username:",),
+    State.MENU: MENU,
+    State.NEW_ROOM: ("Enter new room name:",),
+    State.PICK_ROOM: ("Enter room name to join:",),
+}
+RESERVED_NAMES = frozenset({"server"})
+
+
+REFUSALS: dict[type[r.RegistryError], str] = {
+    r.NameTaken: 'The name "{0.name}" is taken.',
+    r.RoomExists: 'Room "{0.name}" already exists.',
+    r.NoSuchRoom: 'Room "{0.name}" does not exist.',
+    r.AlreadyInRoom: "You are already in {0.name}.",
+    r.TooManyRooms: "Room limit reached ({0.limit} rooms).",
+}
+
+
+class TextRender:
+    """Registry events as PROTOCOL.md lines; one instance serves every text connection."""
+
+    __slots__ = ("_hhmm", "_minute")
+
+    def __init__(self) -> None:
+        self._minute = -1
+        self._hhmm = ""
+
+    def hhmm(self, ts: float) -> str:
+        """`HH:MM` in the server's local time, formatted once a minute."""
+        minute = int(ts // 60)
+        if minute != self._minute:
+            self._hhmm = time.strftime("%H:%M", time.localtime(ts))
+            self._minute = minute
+        return self._hhmm
+
+    def __call__(self, event: r.Event) -> bytes:
+        if type(event) is r.Said:
+            return f"[{self.hhmm(event.ts)}] <{event.name}> {event.text}\r\n".encode()
+        return (self.line(event) + "\r\n").encode()
+
+    def line(self, event: r.Event) -> str:
+        match event:
+            case r.Said(name, text, ts):
+                return f"[{self.hhmm(ts)}] <{name}> {text}"
+            case r.Acted(name, text, ts):
+                return f"[{self.hhmm(ts)}] * {name} {text}"
+            case r.Whispered(sender, text, ts):
+                return f"[{self.hhmm(ts)}] *{sender}* {text}"
+            case r.Joined(name, room):
+                return f"* {name} has joined {room}"
+            case r.Left(name, room):
+                return f"* {name} has left {room}"
+            case r.Quit(name, reason):
+                return f"* {name} has quit" + (f" ({reason})" if reason else "")
+            case r.Renamed(old, new):
+                return f"* {old} is now known as {new}"
+        raise TypeError(f"no line for {event!r}")
+
+
+class Session:
+    """One user's conversation. Output goes to `out` (lines) and `write` (bytes)."""
+
+    def __init__(
+        self,
+        rooms: r.RoomManager,
+        config: Config,
+        out: Callable[[str], None],
+        *,
+        write: r.Write | None = None,
+        render: TextRender | None = None,
+        peer: str = "-",
+    ) -> None:
+        self.rooms = rooms
+        self.config = config
+        self.peer = peer
+        self.state = State.NAME
+        self.member: r.Member | None = None
+        self.render = render or TextRender()
+        self._last_name = "-"
+        self._out = out
+        self._write = write or self._write_lines
+
+    @property
+    def name(self) -> str:
+        """The user's name, or the last one it had, or "-" before it chose one."""
+        return self.member.name if self.member else self._last_name
+
+    def start(self) -> None:
+        """Greet a new connection and ask for a name."""
+        self.say(WELCOME, *PROMPTS[State.NAME])
+
+    def say(self, *lines: str) -> None:
+        """Send lines to this user alone, after anything its room has pending."""
+        if self.member is not None:
+            self.member.flush_room()
+        for line in lines:
+            self._out(line)
+
+    async def feed(self, line: str) -> None:
+        """Handle one line from the user, to the end."""
+        pending = self.feed_nowait(line)
+        if pending is not None:
+            await pending
+
+    def feed_nowait(self, line: str) -> Pending | None:
+        """Handle one line; if it needs the registry, return the rest to await."""
+        if self.state is State.CLOSED:
+            return None
+        try:
+            result = self._dispatch(clean(line))
+            if result is not None:
+                return self._settle(result)
+        except (UserError, r.RegistryError) as exc:
+            self._refuse(exc)
+        except Exception:
+            self._fail()
+        if self.state is not State.IN_ROOM:
+            self._prompt()
+        return None
+
+    async def close(self, reason: str = "") -> None:
+        """The connection is gone: free the name and tell the room."""
+        self.state = State.CLOSED
+        member, self.member = self.member, None
+        if member is not None:
+            self._last_name = member.name
+            await self.rooms.release(member, reason)
+
+    def require_member(self) -> r.Member:
+        assert self.member is not None, "commands run only after a name is chosen"
+        return self.member
+
+    def require_room(self) -> r.Room:
+        room = self.require_member().room
+        if room is None:
+            raise UserError("You are not in a room.")
+        return room
+
+    def _dispatch(self, line: str) -> Result:
+        if self.state is not State.NAME and line[:1] == "/" and line[:2] != "//":
+            return run_command(self, line[1:])
+        if line[:2] == "//":
+            line = line[1:]
+        return ON_LINE[self.state](self, line)
+
+    async def _settle(self, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except (UserError, r.RegistryError) as exc:
+            self._refuse(exc)
+        except Exception:
+            self._fail()
+        if self.state is not State.IN_ROOM:
+            self._prompt()
+
+    def _refuse(self, exc: Exception) -> None:
+        template = REFUSALS.get(type(exc)) if isinstance(exc, r.RegistryError) else None
+        self.say(f"! {template.format(exc) if template else exc}")
+
+    def _fail(self) -> None:
+        log.exception("%s (%s) session failed", self.peer, self.name)
+        self.say("! Internal error.")
+        self.state = State.CLOSED
+
+    def _prompt(self) -> None:
+        lines = PROMPTS.get(self.state)
+        if lines:
+            self.say(*lines)
+
+    def _write_lines(self, data: bytes) -> None:
+        for line in data.decode().split("\r\n")[:-1]:
+            self._out(line)
+
+    # --- What a line means in each state. ---
+    def _on_name(self, line: str) -> Result:
+        return self._claim(self.user_name(line))
+
+    async def _claim(self, name: str) -> None:
+        self.member = await self.rooms.claim(name, self._write, self.render)
+        self.state = State.MENU
+        log.info("%s is %s", self.peer, name)
+        self.say(f"* Hello, {name}!")
+
+    def _on_menu(self, line: str) -> Result:
+        choice = MENU_CHOICES.get(line.strip())
+        if choice is None:
+            raise UserError(f'Invalid choice "{line.strip()}". Enter 1, 2, 3 or 4.')
+        return choice(self)
+
+    def _on_new_room(self, line: str) -> Result:
+        self.state = State.MENU  # on any refusal, back to the menu
+        return self.create(line) if line.strip() else None
+
+    def _on_pick_room(self, line: str) -> Result:
+        self.state = State.MENU
+        return self.join(line) if line.strip() else None
+
+    def _on_room(self, line: str) -> Result:
+        if len(line) <= 6 and line.strip().lower() == "exit":
+            return self.leave()
+        if line and not line.isspace():
+            self.require_room().say(self.require_member(), line)
+        return None
+
+    # --- Actions shared by the menu and the commands. ---
+    def user_name(self, text: str) -> str:
+        """A valid, unreserved user name from what was typed, or UserError."""
+        name = normalize_name(text)
+        problem = name_problem(name, self.config.max_name_chars)
+        if problem:
+            raise UserError(f'Invalid name "{name}": {problem}.')
+        if name_key(name) in RESERVED_NAMES:
+            raise UserError(f'The name "{name}" is reserved.')
+        return name
+
+    def room_name(self, text: str) -> str:
+        name = normalize_name(text)
+        problem = name_problem(name, self.config.max_room_chars)
+        if problem:
+            raise UserError(f'Invalid room name "{name}": {problem}.')
+        return name
+
+    def create(self, text: str) -> Pending:
+        return self._enter(self.rooms.create, self.room_name(text), created=True)
+
+    def join(self, text: str) -> Pending:
+        return self._enter(self.rooms.join, self.room_name(text), created=False)
+
+    async def _enter(
+        self, how: Callable[[r.Member, str], Awaitable[r.Room]], name: str, *, created: bool
+    ) -> None:
+        room = await how(self.require_member(), name)
+        self.state = State.IN_ROOM
+        self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
+        if not created:
+            self.say(f"* Users in {room.name}: {', '.join(room.names())}")
+
+    async def leave(self) -> None:
+        room = await self.rooms.leave(self.require_member())
+        self.state = State.MENU
+        if room is not None:
+            self.say(f"* You left {room.name}.")
+
+    async def list_rooms(self) -> None:
+        listing = await self.rooms.listing()
+        if not listing:
+            self.say("* No rooms yet. Create one with 1 or /create NAME.")
+            return
+        self.say(f"Rooms ({len(listing)})", *(f"{name} ({n} users)" for name, n in listing))
+
+    async def rename(self, name: str) -> None:
+        member = self.require_member()
+        await self.rooms.rename(member, name)
+        if member.room is None:
+            self.say(f"* You are now known as {name}.")
+
+    async def quit(self) -> None:
+        self.say("Goodbye!")
+        await self.close()
+
+
+async def _list_then_pick(s: Session) -> None:
+    await s.list_rooms()
+    s.state = State.PICK_ROOM
+
+
+def _choose_new_room(s: Session) -> None:
+    s.state = State.NEW_ROOM
+
+
+MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
+    "1": _choose_new_room,
+    "2": _list_then_pick,
+    "3": Session.list_rooms,
+    "4": Session.quit,
+}
+
+ON_LINE: dict[State, Callable[[Session, str], Result]] = {
+    State.NAME: Session._on_name,
+    State.MENU: Session._on_menu,
+    State.NEW_ROOM: Session._on_new_room,
+    State.PICK_ROOM: Session._on_pick_room,
+    State.IN_ROOM: Session._on_room,
+}

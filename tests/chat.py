@@ -1,0 +1,80 @@
+"""A test client that speaks PROTOCOL.md over a real socket, and waits for lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+
+TIMEOUT_S = 5.0
+
+
+class ChatClient:
+    """One connection to the server under test; every read has a timeout."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.seen: list[str] = []
+
+    @classmethod
+    async def open(cls, port: int, host: str = "127.0.0.1") -> ChatClient:
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+        return cls(reader, writer)
+
+    async def send(self, *lines: str) -> None:
+        self.writer.write("".join(f"{line}\n" for line in lines).encode())
+        await self.writer.drain()
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def line(self, timeout: float = TIMEOUT_S) -> str:
+        """The next whole line, without its CRLF; EOFError when the server closed."""
+        async with asyncio.timeout(timeout):
+            raw = await self.reader.readline()
+        if not raw:
+            raise EOFError("the server closed the connection")
+        assert raw.endswith(b"\r\n"), f"line not ended by CRLF: {raw!r}"
+        text = raw[:-2].decode()
+        self.seen.append(text)
+        return text
+
+    async def expect(self, wanted: str | re.Pattern[str], timeout: float = TIMEOUT_S) -> list[str]:
+        """Read until a line equals `wanted` (or matches it); return the lines read."""
+        lines: list[str] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                text = await self.line(timeout)
+                lines.append(text)
+                if text == wanted if isinstance(wanted, str) else wanted.fullmatch(text):
+                    return lines
+
+    async def expect_closed(self, timeout: float = TIMEOUT_S) -> list[str]:
+        """Read until the server closes the connection; return the lines read."""
+        lines: list[str] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    lines.append(await self.line(timeout))
+                except (EOFError, ConnectionResetError):
+                    return lines
+
+    async def login(self, name: str) -> None:
+        await self.expect("Enter your username:")
+        await self.send(name)
+        await self.expect("Enter your choice:")
+
+    async def create(self, room: str) -> None:
+        await self.send(f"/create {room}")
+        await self.expect(f"Joined room [{room}]. Type 'exit' to leave, /help for commands.")
+
+    async def join(self, room: str) -> None:
+        await self.send(f"/join {room}")
+        await self.expect(re.compile(rf"\* Users in {re.escape(room)}: .*"))
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()

@@ -1,0 +1,44 @@
+"""Fixtures: the real server on port 0, and clients that talk to it over sockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from config import Config
+from server import ChatServer
+from tests.chat import ChatClient
+
+Connect = Callable[..., Awaitable[ChatClient]]
+
+
+@pytest.fixture
+def config() -> Config:
+    """The server's defaults on a free port, flood control off (tests of it set it)."""
+    return Config(port=0, rate_lines_per_s=0)
+
+
+@pytest.fixture
+async def server(config: Config) -> AsyncIterator[ChatServer]:
+    chat = ChatServer(config)
+    chat.port = await chat.start()
+    yield chat
+    await chat.aclose()
+
+
+@pytest.fixture
+async def connect(server: ChatServer) -> AsyncIterator[Connect]:
+    """Open clients; `await connect("alice")` also logs in as alice."""
+    clients: list[ChatClient] = []
+
+    async def open_client(name: str | None = None) -> ChatClient:
+        client = await ChatClient.open(server.port)
+        clients.append(client)
+        if name is not None:
+            await client.login(name)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()

@@ -1,0 +1,113 @@
+"""Pure text helpers: telnet stripping, control-character hygiene, name rules.
+
+No I/O and no asyncio here; every function is a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Escape sequences a terminal would act on (PROTOCOL.md, Transport): CSI, OSC, DCS,
+# SOS/PM/APC strings and two-byte ESC sequences, in their 7-bit and 8-bit forms.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC
+    r"|\x1b[ -/]*[0-~]?"  # other ESC sequences (and a lone ESC)
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # 8-bit CSI
+    r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # 8-bit strings
+)
+
+# Characters dropped from everything a client sends: C0, DEL and C1 controls, the
+# line and paragraph separators, and the bidirectional controls that reorder how a
+# line is shown. A tab becomes a space.
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_DROP: dict[int, str | None] = {
+    c: None for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *_BIDI)
+}
+_DROP[0x09] = " "
+
+_NAME_PUNCTUATION = frozenset("_-.")
+_LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
+_MAX_MARKS_IN_A_ROW = 2
+
+IAC, SB, SE = 0xFF, 0xFA, 0xF0
+_WILL_WONT_DO_DONT = range(0xFB, 0xFF)
+
+
+class UserError(Exception):
+    """A mistake the user can fix; shown as one `! ...` line, nothing else changes."""
+
+
+def strip_telnet(raw: bytes) -> bytes:
+    """Remove telnet IAC negotiation from one line of bytes; IAC IAC is a literal 255."""
+    if IAC not in raw:
+        return raw
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        j = raw.find(IAC, i)
+        if j < 0:
+            out += raw[i:]
+            break
+        out += raw[i:j]
+        command = raw[j + 1] if j + 1 < n else None
+        if command is None:
+            break
+        if command == IAC:
+            out.append(IAC)
+            i = j + 2
+        elif command in _WILL_WONT_DO_DONT:
+            i = j + 3
+        elif command == SB:
+            end = raw.find(bytes((IAC, SE)), j + 2)
+            i = n if end < 0 else end + 2
+        else:
+            i = j + 2
+    return bytes(out)
+
+
+def clean(text: str) -> str:
+    """Text safe to show on anyone's terminal: escape sequences and controls removed."""
+    if text.isprintable():
+        return text
+    if "\x1b" in text or any("\x90" <= c <= "\x9f" for c in text):
+        text = _ESCAPES.sub("", text)
+    return text.translate(_DROP)
+
+
+def name_key(name: str) -> str:
+    """The form names are compared in: NFKC, case-folded, NFKC again."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def normalize_name(name: str) -> str:
+    """The form a valid name is shown in (fullwidth and compatibility forms folded)."""
+    return unicodedata.normalize("NFKC", name.strip())
+
+
+def name_problem(name: str, max_chars: int) -> str | None:
+    """Why `name` (already normalized) is not a valid user or room name, or None."""
+    if not 1 <= len(name) <= max_chars:
+        return f"must be 1 to {max_chars} characters"
+    marks = 0
+    scripts: set[str] = set()
+    for i, char in enumerate(name):
+        category = unicodedata.category(char)
+        if category[0] == "M":
+            marks += 1
+            if i == 0 or marks > _MAX_MARKS_IN_A_ROW:
+                return "has misplaced combining marks"
+            continue
+        marks = 0
+        if category in ("Cf", "Zs", "Zl", "Zp", "Cc"):
+            return "cannot contain spaces, invisible or direction-changing characters"
+        if category[0] == "L":
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            if script in _LOOKALIKE_SCRIPTS:
+                scripts.add(script)
+        elif category != "Nd" and char not in _NAME_PUNCTUATION:
+            return 'may only use letters, digits, "_", "-" and "."'
+    if len(scripts) > 1:
+        return "mixes Latin, Greek or Cyrillic letters"
+    return None
