@@ -17,7 +17,7 @@ import resource
 import signal
 import sys
 from collections import Counter, deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, cast
 
 from config import Config
@@ -60,6 +60,7 @@ class Connection(asyncio.Protocol):
         self._stamp = self.loop.time()
         self._wake: asyncio.TimerHandle | None = None
         self._login_timer: asyncio.TimerHandle | None = None
+        self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -143,6 +144,8 @@ class Connection(asyncio.Protocol):
         if raw is None or len(raw) > self._limit:
             session.say(f"! Line too long (limit {self.config.max_line_bytes} bytes).")
             return
+        if self._is_debug:
+            log.debug("%s < %r", self.peer, raw)
         if 0xFF in raw:
             raw = strip_telnet(raw)
         pending = session.feed_nowait(raw.decode("utf-8", "replace"))
@@ -201,6 +204,8 @@ class Connection(asyncio.Protocol):
             self._overflow()
 
     def _say(self, line: str) -> None:
+        if self._is_debug:
+            log.debug("%s > %s", self.peer, line)
         self._write(line.encode() + b"\r\n")
 
     def _overflow(self) -> None:
@@ -313,86 +318,48 @@ def raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+# Each option: flag, the Config field it sets, its type, a metavar, what it means.
+OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
+    ("--host", "host", str, None, "address to listen on"),
+    ("--port", "port", int, None, "port; 0 picks a free one and the log says which"),
+    ("--max-line", "max_line_bytes", int, "BYTES", "longest line a client may send"),
+    ("--max-clients", "max_clients", int, "N", "connections in total"),
+    ("--max-per-ip", "max_per_ip", int, "N", "connections from one address; 0: no limit; "
+     "loopback is exempt"),
+    ("--max-send-queue", "max_send_queue_bytes", int, "BYTES", "output a client may fall "
+     "behind by before it is disconnected"),
+    ("--max-rooms", "max_rooms", int, "N", "rooms at once"),
+    ("--rate", "rate_lines_per_s", float, "LINES", "lines a second per client; 0 turns "
+     "flood control off"),
+    ("--burst", "burst_lines", int, "LINES", "lines a client may send at once before --rate "
+     "applies"),
+    ("--login-timeout", "login_timeout_s", float, "SECONDS", "time to choose a name"),
+    ("--log-level", "log_level", str.upper, "LEVEL", "DEBUG, INFO, WARNING or ERROR"),
+)  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
-    d = Config()
-    p = argparse.ArgumentParser(description="A terminal chat server (PROTOCOL.md, text v1).")
-    p.add_argument("--host", default=d.host, help="address to listen on (default %(default)s)")
-    p.add_argument(
-        "--port", type=int, default=d.port, help="port; 0 picks a free one (default %(default)s)"
-    )
-    p.add_argument(
-        "--max-line",
-        type=int,
-        default=d.max_line_bytes,
-        metavar="BYTES",
-        help="longest line a client may send (default %(default)s)",
-    )
-    p.add_argument(
-        "--max-clients",
-        type=int,
-        default=d.max_clients,
-        metavar="N",
-        help="connections in total (default %(default)s)",
-    )
-    p.add_argument(
-        "--max-per-ip",
-        type=int,
-        default=d.max_per_ip,
-        metavar="N",
-        help="connections from one address; 0: no limit; loopback exempt (default %(default)s)",
-    )
-    p.add_argument(
-        "--max-send-queue",
-        type=int,
-        default=d.max_send_queue_bytes,
-        metavar="BYTES",
-        help="output a client may fall behind by before it is disconnected (default %(default)s)",
-    )
-    p.add_argument(
-        "--max-rooms",
-        type=int,
-        default=d.max_rooms,
-        metavar="N",
-        help="rooms at once (default %(default)s)",
-    )
-    p.add_argument(
-        "--rate",
-        type=float,
-        default=d.rate_lines_per_s,
-        metavar="LINES",
-        help="lines per second per client, 0 turns flood control off (default %(default)s)",
-    )
-    p.add_argument(
-        "--burst",
-        type=int,
-        default=d.burst_lines,
-        metavar="LINES",
-        help="lines a client may send at once before --rate applies (default %(default)s)",
-    )
-    p.add_argument(
-        "--login-timeout",
-        type=float,
-        default=d.login_timeout_s,
-        metavar="SECONDS",
-        help="time to choose a name (default %(default)s)",
-    )
-    p.add_argument(
-        "--log-level",
-        default=d.log_level,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-        help="(default %(default)s)",
-    )
-    p.add_argument(
+    """The Config that the command line asks for."""
+    defaults = Config()
+    parser = argparse.ArgumentParser(description="A terminal chat server (PROTOCOL.md, v1).")
+    for flag, field, kind, metavar, meaning in OPTIONS:
+        default = getattr(defaults, field)
+        parser.add_argument(
+            flag, dest=field, type=kind, default=default, metavar=metavar,
+            help=f"{meaning} (default {default})",
+        )  # fmt: skip
+    parser.add_argument(
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
-    a = p.parse_args(argv)
-    return Config(
-        host=a.host, port=a.port, max_line_bytes=a.max_line, max_clients=a.max_clients,
-        max_per_ip=a.max_per_ip, max_send_queue_bytes=a.max_send_queue, max_rooms=a.max_rooms,
-        rate_lines_per_s=a.rate, burst_lines=max(1, a.burst), login_timeout_s=a.login_timeout,
-        log_level=a.log_level, uvloop=a.uvloop,
-    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        parser.error(f"--log-level: unknown level {args.log_level!r}")
+    for flag, field, *_ in OPTIONS:
+        if isinstance(getattr(args, field), int | float) and getattr(args, field) < 0:
+            parser.error(f"{flag} cannot be negative")
+    if args.burst_lines < 1:
+        parser.error("--burst must be at least 1")
+    return Config(**vars(args))
 
 
 async def serve(config: Config) -> int:
