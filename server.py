@@ -56,6 +56,7 @@ class Connection(asyncio.Protocol):
         self._queue: deque[bytes | None] = deque()  # None stands for a too-long line
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
+        self._is_eof = False
         self._tokens = float(self.config.burst_lines)
         self._stamp = self.loop.time()
         self._wake: asyncio.TimerHandle | None = None
@@ -108,7 +109,13 @@ class Connection(asyncio.Protocol):
         self._drain()
 
     def eof_received(self) -> bool:
-        return False  # close our side too; connection_lost cleans up
+        """The client is done sending: answer every line it sent, then close."""
+        self._is_eof = True
+        if self._buffer and not self._discarding:
+            self._queue.append(self._buffer)  # a last line without its newline
+        self._buffer = b""
+        self._drain()
+        return True  # keep our side open until the queue is answered
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.is_closed = True
@@ -136,7 +143,10 @@ class Connection(asyncio.Protocol):
                 self._wake = self.loop.call_later((1 - self._tokens) / rate, self._woken)
                 break
             self._feed(queue.popleft())
-        self._pace(bool(queue))
+        if self._is_eof:
+            self._close_when_answered()
+        else:
+            self._pace(bool(queue))
 
     def _feed(self, raw: bytes | None) -> None:
         session = self.session
@@ -170,6 +180,12 @@ class Connection(asyncio.Protocol):
             self._login_timer = None
         if session.state is State.CLOSED and not self.transport.is_closing():
             self.transport.close()  # after what is buffered, such as "Goodbye!"
+
+    def _close_when_answered(self) -> None:
+        if not self._queue and self._task is None and self.transport is not None:
+            if self.session is not None and self.session.member is not None:
+                self.session.member.flush_room()  # its own last message echoes back
+            self.transport.close()
 
     def _take_token(self, rate: float) -> bool:
         now = self.loop.time()

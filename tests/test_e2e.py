@@ -165,3 +165,13 @@ async def test_each_senders_messages_arrive_in_order_at_every_receiver(connect: 
     await asyncio.gather(*(send(clients[i], i) for i in range(senders)))
     for got in await asyncio.gather(*receiving):
         assert all(seqs == list(range(count)) for seqs in got.values())
+
+
+async def test_lines_sent_before_a_half_close_are_all_answered(connect: Connect) -> None:
+    client = await connect()
+    await client.send_bytes(b"w1\n3\n/rooms\n/create lobby\nlast words")
+    client.writer.write_eof()
+    lines = await client.expect_closed()
+    assert lines[-2] == "Joined room [lobby]. Type 'exit' to leave, /help for commands."
+    assert lines.count("* No rooms yet. Create one with 1 or /create NAME.") == 2
+    assert CHAT.fullmatch(lines[-1]) and lines[-1].endswith("<w1> last words")
