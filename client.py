@@ -1,0 +1,191 @@
+"""The chatroom client: `python client.py [--host H] [--port P] [--name NAME]`.
+
+Two tasks share a TaskGroup: one reads the keyboard (or a pipe) and sends lines, the
+other reads the server and shows its lines; the first to finish ends the other. On a
+terminal it is a line editor whose input line survives incoming messages
+(`client_tty`); with a pipe, or where termios is missing (Windows), a plain line
+client. Standard library only; nothing runs at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import codecs
+import io
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from typing import TextIO
+
+from client_net import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Link,
+    Outcome,
+    connect,
+    first_to_finish,
+)
+from client_render import render
+
+# When stdin ends: half-close (the server answers every line it has, then closes),
+# and wait for it to close, giving up after EOF_IDLE_S of silence.
+EOF_IDLE_S = 5.0
+STDIN_FD = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The command line, resolved."""
+
+    host: str
+    port: int
+    name: str | None
+    color: str
+    bell: bool
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    """Options from the command line (`--help` explains each)."""
+    parser = argparse.ArgumentParser(
+        prog="client.py",
+        description="Terminal client for the chatroom server. On a terminal: line "
+        "editing, history, colors. With stdin from a pipe: lines in, lines out.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="server address (default: %(default)s)")
+    add("--port", type=int, default=8080, help="server TCP port (default: %(default)s)")
+    add("--name", help="answer the username prompt with NAME (asked again if it is taken)")
+    add(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="color lines by kind; auto: on an interactive terminal unless NO_COLOR "
+        "is set (default: %(default)s)",
+    )
+    add(
+        "--no-bell",
+        dest="bell",
+        action="store_false",
+        help="do not ring the terminal bell for private messages and mentions of your name",
+    )
+    args = parser.parse_args(argv)
+    return Options(args.host, args.port, args.name, args.color, args.bell)
+
+
+def use_color(choice: str, interactive: bool, environ: dict[str, str]) -> bool:
+    """`always`/`never`, or auto: on an interactive terminal when NO_COLOR is unset."""
+    if choice != "auto":
+        return choice == "always"
+    return interactive and not environ.get("NO_COLOR")
+
+
+def can_edit_lines(stdin: TextIO | None, stdout: TextIO | None) -> bool:
+    """Whether to run the line editor: both ends are terminals, and termios exists."""
+    try:
+        import termios  # noqa: F401  (missing on Windows: plain line mode)
+    except ImportError:
+        return False
+    return stdin is not None and stdout is not None and stdin.isatty() and stdout.isatty()
+
+
+def report(message: str) -> None:
+    """Tell the user one line, on stderr (stdout carries only the server's lines)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _read_stdin(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
+    """Thread body: queue each stdin line, then None. It reads the file descriptor, not
+    `sys.stdin`, whose buffer lock a blocked daemon thread would hold at exit."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    pending = ""
+    try:
+        while chunk := os.read(STDIN_FD, 65536):
+            *lines, pending = (pending + decoder.decode(chunk)).split("\n")
+            for line in lines:
+                loop.call_soon_threadsafe(queue.put_nowait, line.removesuffix("\r"))
+    except OSError:
+        pass
+    if pending := pending + decoder.decode(b"", final=True):
+        loop.call_soon_threadsafe(queue.put_nowait, pending.removesuffix("\r"))
+    loop.call_soon_threadsafe(queue.put_nowait, None)
+
+
+async def pipe_input(link: Link, name: str | None) -> Outcome:
+    """Send --name, then every stdin line. At its end, let the server finish answering:
+    half-close; the session ends when the server closes (or stays silent)."""
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    threading.Thread(target=_read_stdin, args=(loop, queue), daemon=True).start()
+    if name is not None:
+        await link.send(name)
+    while (line := await queue.get()) is not None:
+        await link.send(line)
+    link.half_close()
+    await link.wait_quiet(EOF_IDLE_S)
+    return Outcome(EXIT_OK)
+
+
+async def run_plain(link: Link, name: str | None, color: bool, out: TextIO) -> Outcome:
+    """The plain line client: every server line printed as it comes, nothing more."""
+
+    def show(line: str) -> None:
+        link.conversation.observe(line)
+        out.write(render(line, None, color)[0] + "\n")
+        out.flush()
+
+    return await first_to_finish(pipe_input(link, name), link.read_lines(show))
+
+
+async def run(options: Options) -> Outcome:
+    """Connect and talk until one side ends; the connection is closed on every path."""
+    link = await connect(options.host, options.port)
+    if isinstance(link, Outcome):
+        return link
+    interactive = can_edit_lines(sys.stdin, sys.stdout)
+    color = use_color(options.color, interactive, dict(os.environ))
+    try:
+        if interactive:
+            from client_tty import run_terminal
+
+            link.conversation.auto_name = options.name
+            return await run_terminal(link, sys.stdin, sys.stdout, color=color, bell=options.bell)
+        return await run_plain(link, options.name, color, sys.stdout)
+    finally:
+        await link.close()
+
+
+def first_leaf(exc: BaseException) -> BaseException:
+    """The first exception inside (nested) exception groups: the one worth naming."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the client; return the exit status. No traceback ever reaches the user."""
+    options = parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+    try:
+        outcome = asyncio.run(run(options))
+    except KeyboardInterrupt:
+        outcome = Outcome(EXIT_INTERRUPTED, "Interrupted.")
+    except Exception as exc:  # stdout closed (| head), or a bug: one line either way
+        leaf = first_leaf(exc)
+        if isinstance(leaf, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            outcome = Outcome(EXIT_ERROR)
+        else:
+            outcome = Outcome(EXIT_ERROR, f"Internal error: {leaf!r}")
+    if outcome.message:
+        report(outcome.message)
+    return outcome.status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""How the client shows server lines: sanitize, classify (PROTOCOL.md's line kinds), style.
+
+Pure functions of their arguments, plus `Conversation`, a small state tracker that
+reads the server's lines to know where the user is (which prompt to show, which name
+is theirs). No I/O, no terminal control beyond SGR colors, no asyncio here.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+
+# Escape sequences a terminal would act on: CSI, OSC/DCS/SOS/PM/APC strings and other
+# ESC sequences, in 7-bit and 8-bit forms. Removed before anything else.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+    r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+)
+# C0, DEL, C1, line/paragraph separators and bidi controls are dropped; tab is a space.
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_DROP: dict[int, str | None] = {
+    c: None for c in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *_BIDI)
+}
+_DROP[0x09] = " "
+
+PROMPTS = frozenset(
+    {
+        "Enter your username:",
+        "Enter your choice:",
+        "Enter new room name:",
+        "Enter room name to join:",
+    }
+)
+USERNAME_PROMPT = "Enter your username:"
+MENU_HEADING = "--- Chat Menu ---"
+_JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
+# Not in PROTOCOL.md, but what this server says; when it says something else, the
+# name typed at the username prompt is used, and a /nick is not followed.
+_RENAMED = re.compile(r"\* (\S+) is now known as (\S+)\Z")
+_MY_NAME = re.compile(r"\* (?:Hello, (\S+)!|You are now known as (\S+)\.)\Z")
+
+_STAMP = r"\[(\d\d:\d\d)\] "
+_FORMS = (
+    ("chat", re.compile(_STAMP + r"<([^>\s]+)> ?(.*)\Z", re.S)),
+    ("action", re.compile(_STAMP + r"\* (\S+) ?(.*)\Z", re.S)),
+    ("private_in", re.compile(_STAMP + r"\*([^*\s]+)\* ?(.*)\Z", re.S)),
+    ("private_out", re.compile(_STAMP + r"-> \*([^*\s]+)\* ?(.*)\Z", re.S)),
+)
+
+RESET = "\x1b[0m"
+BOLD, DIM, ITALIC, REVERSE, RED, MAGENTA = "1", "2", "3", "7", "31", "35"
+# Name colors: readable on dark and light backgrounds; red is kept for errors and
+# magenta for private messages.
+NAME_COLORS = ("32", "33", "36", "92", "93", "94", "96")
+BELL = "\a"
+
+
+class Kind(enum.Enum):
+    """The kinds of line in PROTOCOL.md's table, private split by direction."""
+
+    CHAT = "chat"
+    ACTION = "action"
+    PRIVATE_IN = "private_in"
+    PRIVATE_OUT = "private_out"
+    NOTICE = "notice"
+    ERROR = "error"
+    PROMPT = "prompt"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One classified server line: `stamp` and `name` are set for timestamped kinds."""
+
+    kind: Kind
+    text: str
+    stamp: str = ""
+    name: str = ""
+
+
+def sanitize(text: str) -> str:
+    """`text` with every escape sequence and control character removed (tab: a space)."""
+    if text.isprintable():
+        return text
+    return _ESCAPES.sub("", text).translate(_DROP)
+
+
+def classify(line: str) -> Line:
+    """Which kind of PROTOCOL.md line `line` (already sanitized) is."""
+    if line.startswith("["):
+        for kind, form in _FORMS:
+            match = form.match(line)
+            if match:
+                return Line(Kind(kind), match[3], match[1], match[2])
+    if line in PROMPTS:
+        return Line(Kind.PROMPT, line)
+    if line.startswith("* "):
+        return Line(Kind.NOTICE, line)
+    if line.startswith("! "):
+        return Line(Kind.ERROR, line)
+    return Line(Kind.OTHER, line)
+
+
+def name_color(name: str) -> str:
+    """A stable SGR color for `name`: CRC-32 of its casefolded form (not `hash()`)."""
+    return NAME_COLORS[zlib.crc32(name.casefold().encode()) % len(NAME_COLORS)]
+
+
+def is_me(name: str, me: str | None) -> bool:
+    """Whether `name` is the user's own name, compared case-insensitively."""
+    return me is not None and name.casefold() == me.casefold()
+
+
+def _mention_pattern(me: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(me)}(?!\w)", re.IGNORECASE)
+
+
+def mentions(text: str, me: str | None) -> bool:
+    """Whether `text` names `me` as a whole word, whatever the case."""
+    return bool(me) and _mention_pattern(me or "").search(text) is not None
+
+
+def wants_attention(line: Line, me: str | None) -> bool:
+    """Whether `line` should ring the bell: a private message to me, or a mention."""
+    if line.kind is Kind.PRIVATE_IN:
+        return not is_me(line.name, me)
+    if line.kind in (Kind.CHAT, Kind.ACTION):
+        return not is_me(line.name, me) and mentions(line.text, me)
+    return False
+
+
+def paint(text: str, *codes: str) -> str:
+    """`text` wrapped in one SGR sequence and a reset; unchanged with no codes."""
+    return f"\x1b[{';'.join(codes)}m{text}{RESET}" if codes and text else text
+
+
+def _highlight_mentions(text: str, me: str | None, *base: str) -> str:
+    if not me:
+        return paint(text, *base)
+    pieces, last = [], 0
+    for match in _mention_pattern(me).finditer(text):
+        pieces += [paint(text[last : match.start()], *base), paint(match[0], BOLD, REVERSE)]
+        last = match.end()
+    return "".join([*pieces, paint(text[last:], *base)])
+
+
+def _style_stamped(line: Line, me: str | None) -> str:
+    stamp = paint(f"[{line.stamp}]", DIM) + " "
+    mine = is_me(line.name, me)
+    color = name_color(line.name)
+    if line.kind is Kind.CHAT:
+        name = paint(f"<{line.name}>", color, BOLD) if mine else paint(f"<{line.name}>", color)
+        text = paint(line.text, BOLD) if mine else _highlight_mentions(line.text, me)
+        return f"{stamp}{name} {text}"
+    if line.kind is Kind.ACTION:
+        if mine:
+            return f"{stamp}{paint(f'* {line.name} {line.text}', color, BOLD, ITALIC)}"
+        text = _highlight_mentions(line.text, me, ITALIC)
+        return f"{stamp}{paint('* ', ITALIC)}{paint(line.name, color, ITALIC)} {text}"
+    if line.kind is Kind.PRIVATE_IN:
+        return f"{stamp}{paint(f'*{line.name}*', MAGENTA, BOLD)} {paint(line.text, BOLD)}"
+    return f"{stamp}{paint(f'-> *{line.name}*', MAGENTA)} {line.text}"
+
+
+def style(line: Line, me: str | None, color: bool) -> str:
+    """The text to show for `line`: SGR colors by kind when `color`, else the line as is."""
+    if not color:
+        return line.text if not line.stamp else _plain(line)
+    if line.stamp:
+        return _style_stamped(line, me)
+    if line.kind is Kind.NOTICE:
+        return paint(line.text, DIM)
+    if line.kind is Kind.ERROR:
+        return paint(line.text, RED)
+    if line.kind is Kind.PROMPT or line.text.startswith("---"):
+        return paint(line.text, BOLD)
+    return line.text
+
+
+def _plain(line: Line) -> str:
+    forms = {
+        Kind.CHAT: "[{s}] <{n}> {t}",
+        Kind.ACTION: "[{s}] * {n} {t}",
+        Kind.PRIVATE_IN: "[{s}] *{n}* {t}",
+        Kind.PRIVATE_OUT: "[{s}] -> *{n}* {t}",
+    }
+    return forms[line.kind].format(s=line.stamp, n=line.name, t=line.text)
+
+
+def render(raw: str, me: str | None, color: bool) -> tuple[str, bool]:
+    """A raw server line (its CR LF already stripped) as (styled text, ring the bell?)."""
+    line = classify(sanitize(raw))
+    return style(line, me, color), wants_attention(line, me)
+
+
+class Conversation:
+    """Where the user is, read from the server's lines: the prompt to show, my name.
+
+    The prompt is the server's pending prompt (`Enter your choice: `) until the user
+    answers it, otherwise `[room] > ` in a room and `> ` elsewhere.
+    """
+
+    def __init__(self, auto_name: str | None = None) -> None:
+        self.room: str | None = None
+        self.me: str | None = None
+        self.server_prompt: str | None = None
+        self.auto_name = auto_name
+        self.said_goodbye = False
+
+    def observe(self, line: str) -> str | None:
+        """Note a sanitized server line; return an answer to send for it, if any."""
+        self.said_goodbye = line == "Goodbye!"
+        if line in PROMPTS:
+            self.server_prompt = line
+            if line == USERNAME_PROMPT and self.auto_name:
+                name, self.auto_name = self.auto_name, None
+                self.submit(name)
+                return name
+        elif joined := _JOINED.match(line):
+            self.room, self.server_prompt = joined[1], None
+        elif line == MENU_HEADING:
+            self.room, self.server_prompt = None, None
+        elif (renamed := _RENAMED.match(line)) and is_me(renamed[1], self.me):
+            self.me = renamed[2]
+        elif my_name := _MY_NAME.match(line):
+            self.me = my_name[1] or my_name[2]
+        return None
+
+    def prompt(self) -> str:
+        """The input prompt to show now."""
+        if self.server_prompt:
+            return self.server_prompt + " "
+        return f"[{self.room}] > " if self.room else "> "
+
+    def echoes_input(self) -> bool:
+        """Whether a submitted line should stay on screen: yes outside rooms (no echo)."""
+        return self.room is None or self.server_prompt is not None
+
+    def submit(self, text: str) -> None:
+        """Note that the user answered the current prompt with `text`."""
+        if self.server_prompt == USERNAME_PROMPT:
+            self.me = unicodedata.normalize("NFKC", text.strip())
+        self.server_prompt = None

@@ -1,0 +1,250 @@
+"""The client's interactive screen: a raw-mode terminal, the input line at the bottom.
+
+`raw_terminal` saves the terminal's modes and restores them on every way out;
+`Screen` owns the line editor and writes what `client_editor` computes. Unix only
+(termios): `client.py` imports this module only where termios exists. No sockets here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import signal
+import termios
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+from client_editor import (
+    Action,
+    InputView,
+    LineEditor,
+    layout,
+    print_above,
+    redraw,
+)
+from client_keys import Key, decode_keys
+from client_net import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Link, Outcome, first_to_finish
+from client_render import PROMPTS, render
+
+Attrs = list[int | list[bytes | int]]
+
+_CLEAR_SCREEN = "\x1b[H\x1b[2J"
+_PROMPT_STYLE = "1"
+
+
+def raw_attrs(attrs: Attrs) -> Attrs:
+    """Modes for key-at-a-time input: no echo, no line buffering, no signal keys, no
+    flow control (Ctrl-S must not freeze the chat). Output processing stays on."""
+    iflag, oflag, cflag, lflag, ispeed, ospeed, cc = attrs
+    assert isinstance(iflag, int) and isinstance(lflag, int) and isinstance(cc, list)
+    iflag &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+    lflag &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
+    cc = list(cc)
+    cc[termios.VMIN], cc[termios.VTIME] = 1, 0
+    return [iflag, oflag, cflag, lflag, ispeed, ospeed, cc]
+
+
+@contextmanager
+def raw_terminal(fd: int) -> Iterator[Attrs]:
+    """Put the terminal on `fd` in raw mode; restore its saved modes however we leave."""
+    saved: Attrs = termios.tcgetattr(fd)
+    try:
+        termios.tcsetattr(fd, termios.TCSADRAIN, raw_attrs(saved))
+        yield saved
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def terminal_width(stream: TextIO) -> int:
+    """Columns of the terminal `stream` writes to (80 when it cannot tell)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except OSError:  # not a terminal (io.UnsupportedOperation is an OSError too)
+        return 80
+
+
+class Screen:
+    """Scrolling output above, the editable input line below, cursor where it belongs."""
+
+    def __init__(self, out: TextIO, *, color: bool, bell: bool) -> None:
+        self.out = out
+        self.editor = LineEditor()
+        self.prompt = "> "
+        self.color = color
+        self.bell = bell
+        self.width = terminal_width(out)
+        self._offset = 0
+
+    def _view(self) -> InputView:
+        view = layout(self.prompt, self.editor.buffer, self.editor.cursor, self.width, self._offset)
+        self._offset = view.offset
+        return view
+
+    def _style(self) -> str:
+        return _PROMPT_STYLE if self.color else ""
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def refresh(self) -> None:
+        """Redraw the input line (after an edit, a new prompt or a resize)."""
+        self._write(redraw(self._view(), self._style()))
+
+    def show(self, line: str, *, ring: bool = False) -> None:
+        """Print `line` (already styled) above the input line, which stays intact."""
+        bell = "\a" if ring and self.bell else ""
+        self._write(bell + print_above(line, self._view(), self._style()))
+
+    def set_prompt(self, prompt: str) -> None:
+        """Show a new prompt before the input (the input itself is kept)."""
+        if prompt != self.prompt:
+            self.prompt = prompt
+            self.refresh()
+
+    def echo(self, prompt: str, text: str) -> None:
+        """Leave a submitted answer on screen, as a terminal would: `prompt` + `text`."""
+        styled = f"\x1b[{_PROMPT_STYLE}m{prompt}\x1b[0m" if self.color else prompt
+        self.show(styled + text)
+
+    def resize(self) -> None:
+        """Take the new terminal width and redraw."""
+        self.width = terminal_width(self.out)
+        self.refresh()
+
+    def clear_screen(self) -> None:
+        """Ctrl-L: clear the screen, then redraw the input line at the top."""
+        self._write(_CLEAR_SCREEN)
+        self.refresh()
+
+    def close(self) -> None:
+        """Erase the input line before the program's last words."""
+        self._write("\r\x1b[K")
+
+
+def suspend(fd: int, saved: Attrs, screen: Screen) -> None:
+    """Ctrl-Z: give the shell back its terminal, stop, and take the terminal back."""
+    screen.close()
+    termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    try:
+        os.kill(os.getpid(), signal.SIGTSTP)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, raw_attrs(saved))
+        screen.resize()
+
+
+class Keyboard:
+    """The keyboard task: keys from the terminal to the editor, lines to the server."""
+
+    def __init__(self, link: Link, screen: Screen, fd: int, saved: Attrs) -> None:
+        self.link = link
+        self.screen = screen
+        self.fd = fd
+        self.saved = saved
+        self.queue: asyncio.Queue[str | Outcome] = asyncio.Queue()
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, 4096)
+        except OSError:
+            data = b""
+        text = self._decoder.decode(data)
+        self.queue.put_nowait(text if data else Outcome(EXIT_ERROR, "Terminal closed."))
+
+    def _signalled(self, signum: int) -> None:
+        self.queue.put_nowait(Outcome(128 + signum, "Terminated."))
+
+    async def run(self) -> Outcome:
+        """Read keys until the user quits (Ctrl-D on an empty line, Ctrl-C) or a signal."""
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.fd, self._readable)
+        loop.add_signal_handler(signal.SIGWINCH, self.screen.resize)
+        loop.add_signal_handler(signal.SIGCONT, self._continued)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self._signalled, signum)
+        try:
+            return await self._loop()
+        finally:
+            loop.remove_reader(self.fd)
+            for signum in (signal.SIGWINCH, signal.SIGCONT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+
+    def _continued(self) -> None:
+        """Back from a stop (Ctrl-Z, or `kill -STOP` and `fg`): raw mode again, redraw."""
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, raw_attrs(self.saved))
+        self.screen.resize()
+
+    async def _loop(self) -> Outcome:
+        unfinished = ""
+        while True:
+            item = await self.queue.get()
+            if isinstance(item, Outcome):
+                return item
+            keys, unfinished = decode_keys(unfinished + item)
+            for key in keys:
+                outcome = await self.press(key)
+                if outcome is not None:
+                    return outcome
+            self.screen.refresh()
+
+    async def press(self, key: Key | str) -> Outcome | None:
+        """Apply one key; an Outcome when it ends the session."""
+        result = self.screen.editor.press(key)
+        if result is None:
+            return None
+        action, text = result
+        if action is Action.SUBMIT:
+            await self.submit(text)
+        elif action is Action.QUIT:
+            return Outcome(EXIT_OK, "Disconnected.")
+        elif action is Action.INTERRUPT:
+            return Outcome(EXIT_INTERRUPTED, "Interrupted.")
+        elif action is Action.SUSPEND:
+            suspend(self.fd, self.saved, self.screen)
+        elif action is Action.CLEAR:
+            self.screen.clear_screen()
+        return None
+
+    async def submit(self, text: str) -> None:
+        """Send a finished line; outside a room it stays on screen after its prompt."""
+        if not text.strip():
+            return
+        conversation = self.link.conversation
+        if conversation.echoes_input():
+            self.screen.echo(conversation.prompt(), text)
+        conversation.submit(text)
+        self.screen.set_prompt(conversation.prompt())
+        await self.link.send(text)
+
+
+def show_server_line(link: Link, screen: Screen, line: str) -> None:
+    """A server line on screen: prompts become the input prompt, the rest print above."""
+    conversation = link.conversation
+    answer = conversation.observe(line)
+    if answer is not None:  # --name answered the username prompt
+        screen.echo(line + " ", answer)
+        link.send_nowait(answer)
+    elif line not in PROMPTS:
+        text, ring = render(line, conversation.me, screen.color)
+        screen.show(text, ring=ring)
+    screen.set_prompt(conversation.prompt())
+
+
+async def run_terminal(
+    link: Link, stdin: TextIO, stdout: TextIO, *, color: bool, bell: bool
+) -> Outcome:
+    """The interactive client; the terminal's modes are restored on every way out."""
+    screen = Screen(stdout, color=color, bell=bell)
+    fd = stdin.fileno()
+    with raw_terminal(fd) as saved:
+        try:
+            screen.refresh()
+            keyboard = Keyboard(link, screen, fd, saved)
+            return await first_to_finish(
+                keyboard.run(), link.read_lines(lambda line: show_server_line(link, screen, line))
+            )
+        finally:
+            screen.close()
