@@ -23,7 +23,9 @@ from typing import Any, cast
 from config import Config
 from rooms import RoomManager
 from session import Session, State, TextRender
-from utils import strip_telnet
+from utils import strip_telnet_stream
+
+IAC_BYTE = b"\xff"
 
 log = logging.getLogger("chatroom")
 
@@ -53,7 +55,11 @@ class Connection(asyncio.Protocol):
         self._limit = self.config.max_line_bytes + 1  # a trailing "\r" is not content
         self._buffer = b""
         self._discarding = False  # inside a line that was already too long
+        # Unsplit runs of whole lines, as read: a line is cut out only when it is fed, so a
+        # paced flood of short lines costs what was read, not an object per line.
         self._queue: deque[bytes | None] = deque()  # None stands for a too-long line
+        self._offset = 0  # where the next line starts in self._queue[0]
+        self._telnet = b""  # an IAC sequence cut off at the end of the last read
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
         self._is_eof = False
@@ -86,9 +92,13 @@ class Connection(asyncio.Protocol):
             peer=self.peer,
         )
         self.session.start()
-        self._login_timer = self.loop.call_later(self.config.login_timeout_s, self._login_expired)
+        if self.config.login_timeout_s > 0:
+            timeout = self.config.login_timeout_s
+            self._login_timer = self.loop.call_later(timeout, self._login_expired)
 
     def data_received(self, data: bytes) -> None:
+        if self._telnet or IAC_BYTE in data:  # before lines: a sequence may hold b"\n"
+            data, self._telnet = strip_telnet_stream(data, self._telnet)
         if self._discarding:
             end = data.find(b"\n")
             if end < 0:
@@ -98,21 +108,22 @@ class Connection(asyncio.Protocol):
         if self._buffer:
             data = self._buffer + data
             self._buffer = b""
-        lines: list[bytes | None] = list(data.split(b"\n"))
-        tail = cast(bytes, lines.pop())
+        end = data.rfind(b"\n") + 1
+        if end:
+            self._queue.append(data if end == len(data) else data[:end])
+        tail = data[end:]
         if len(tail) > self._limit:
-            lines.append(None)  # PROTOCOL.md: rejected at once, its rest discarded
+            self._queue.append(None)  # PROTOCOL.md: rejected at once, its rest discarded
             self._discarding = True
         else:
             self._buffer = tail
-        self._queue.extend(lines)
         self._drain()
 
     def eof_received(self) -> bool:
         """The client is done sending: answer every line it sent, then close."""
         self._is_eof = True
         if self._buffer and not self._discarding:
-            self._queue.append(self._buffer)  # a last line without its newline
+            self._queue.append(self._buffer + b"\n")  # a last line without its newline
         self._buffer = b""
         self._drain()
         return True  # keep our side open until the queue is answered
@@ -142,22 +153,35 @@ class Connection(asyncio.Protocol):
             if rate and not self._take_token(rate):
                 self._wake = self.loop.call_later((1 - self._tokens) / rate, self._woken)
                 break
-            self._feed(queue.popleft())
+            self._feed(self._next_line())
         if self._is_eof:
             self._close_when_answered()
         else:
             self._pace(bool(queue))
 
+    def _next_line(self) -> bytes | None:
+        """Cut the next line (without its newline) out of the queue; None: too long."""
+        queue, start = self._queue, self._offset
+        run = queue[0]
+        if run is None:
+            queue.popleft()
+            return None
+        end = run.find(b"\n", start)
+        if end + 1 == len(run):
+            queue.popleft()
+            self._offset = 0
+        else:
+            self._offset = end + 1
+        return run[start:end]
+
     def _feed(self, raw: bytes | None) -> None:
         session = self.session
         assert session is not None
-        if raw is None or len(raw) > self._limit:
+        if raw is None or len(raw) - raw.endswith(b"\r") > self.config.max_line_bytes:
             session.say(f"! Line too long (limit {self.config.max_line_bytes} bytes).")
             return
         if self._is_debug:
             log.debug("%s < %r", self.peer, raw)
-        if 0xFF in raw:
-            raw = strip_telnet(raw)
         pending = session.feed_nowait(raw.decode("utf-8", "replace"))
         if pending is not None:
             self._task = self.loop.create_task(self._settle(pending))
@@ -349,7 +373,8 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
      "flood control off"),
     ("--burst", "burst_lines", int, "LINES", "lines a client may send at once before --rate "
      "applies"),
-    ("--login-timeout", "login_timeout_s", float, "SECONDS", "time to choose a name"),
+    ("--login-timeout", "login_timeout_s", float, "SECONDS", "time to choose a name; 0: "
+     "no limit"),
     ("--log-level", "log_level", str.upper, "LEVEL", "DEBUG, INFO, WARNING or ERROR"),
 )  # fmt: skip
 
@@ -373,8 +398,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     for flag, field, *_ in OPTIONS:
         if isinstance(getattr(args, field), int | float) and getattr(args, field) < 0:
             parser.error(f"{flag} cannot be negative")
-    if args.burst_lines < 1:
-        parser.error("--burst must be at least 1")
+    for flag, field in (("--burst", "burst_lines"), ("--max-line", "max_line_bytes"),
+                        ("--max-clients", "max_clients"), ("--max-rooms", "max_rooms"),
+                        ("--max-send-queue", "max_send_queue_bytes")):  # fmt: skip
+        if getattr(args, field) < 1:
+            parser.error(f"{flag} must be at least 1")
     return Config(**vars(args))
 
 

@@ -17,7 +17,14 @@ from typing import Any
 import rooms as r
 from commands import run_command
 from config import Config
-from utils import UserError, clean, name_key, name_problem, normalize_name
+from utils import (
+    UserError,
+    clean,
+    has_direction_controls,
+    name_key,
+    name_problem,
+    normalize_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,7 @@ class Session:
         self.member: r.Member | None = None
         self.render = render or TextRender()
         self._last_name = "-"
+        self._raw_line = ""  # the line being handled, before clean(): names check it
         self._out = out
         self._write = write or self._write_lines
 
@@ -143,6 +151,7 @@ class Session:
         if self.state is State.CLOSED:
             return None
         try:
+            self._raw_line = line
             result = self._dispatch(clean(line))
             if result is not None:
                 return self._settle(result)
@@ -242,7 +251,7 @@ class Session:
     def user_name(self, text: str) -> str:
         """A valid, unreserved user name from what was typed, or UserError."""
         name = normalize_name(text)
-        problem = name_problem(name, self.config.max_name_chars)
+        problem = self._direction_problem() or name_problem(name, self.config.max_name_chars)
         if problem:
             raise UserError(f'Invalid name "{name}": {problem}.')
         if name_key(name) in RESERVED_NAMES:
@@ -251,10 +260,17 @@ class Session:
 
     def room_name(self, text: str) -> str:
         name = normalize_name(text)
-        problem = name_problem(name, self.config.max_room_chars)
+        problem = self._direction_problem() or name_problem(name, self.config.max_room_chars)
         if problem:
             raise UserError(f'Invalid room name "{name}": {problem}.')
         return name
+
+    def _direction_problem(self) -> str | None:
+        """Refuse, not silently drop, direction controls typed in a name (clean() drops
+        them from the text): a name is either exactly what its owner typed, or an error."""
+        if has_direction_controls(self._raw_line):
+            return "cannot contain spaces, invisible or direction-changing characters"
+        return None
 
     def create(self, text: str) -> Pending:
         return self._enter(self.rooms.create, self.room_name(text), created=True)

@@ -27,6 +27,12 @@ _DROP: dict[int, str | None] = {
 }
 _DROP[0x09] = " "
 
+# Default-ignorable characters that are not format (Cf) characters: marks and fillers
+# that show as nothing, so "alice" plus one of them would pass for "alice".
+_INVISIBLE = frozenset(
+    (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x3164,
+     *range(0xFE00, 0xFE10), 0xFFA0, *range(0xE0100, 0xE01F0))
+)  # fmt: skip
 _NAME_PUNCTUATION = frozenset("_-.")
 _LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 _MAX_MARKS_IN_A_ROW = 2
@@ -43,6 +49,16 @@ def strip_telnet(raw: bytes) -> bytes:
     """Remove telnet IAC negotiation from one line of bytes; IAC IAC is a literal 255."""
     if IAC not in raw:
         return raw
+    return strip_telnet_stream(raw)[0]
+
+
+def strip_telnet_stream(data: bytes, carry: bytes = b"") -> tuple[bytes, bytes]:
+    """Remove telnet IAC negotiation from a stream read in pieces, before it is split
+    into lines (a window size can hold a b"\\n"). Returns the bytes left and the carry:
+    a sequence cut off at the end of `data`, to pass in with the next piece."""
+    if not carry and IAC not in data:
+        return data, b""
+    raw = carry + data
     out = bytearray()
     i, n = 0, len(raw)
     while i < n:
@@ -52,8 +68,8 @@ def strip_telnet(raw: bytes) -> bytes:
             break
         out += raw[i:j]
         command = raw[j + 1] if j + 1 < n else None
-        if command is None:
-            break
+        if command is None or (command in _WILL_WONT_DO_DONT and j + 2 >= n):
+            return bytes(out), raw[j:]  # the rest of the sequence comes with the next piece
         if command == IAC:
             out.append(IAC)
             i = j + 2
@@ -61,10 +77,17 @@ def strip_telnet(raw: bytes) -> bytes:
             i = j + 3
         elif command == SB:
             end = raw.find(bytes((IAC, SE)), j + 2)
-            i = n if end < 0 else end + 2
-        else:
-            i = j + 2
-    return bytes(out)
+            if end < 0:  # still inside: carry the state, never what it holds
+                return bytes(out), bytes((IAC, SB, IAC) if raw[-1] == IAC else (IAC, SB))
+            i = end + 2
+        else:  # a two-byte command; IAC before a byte that is no command is not telnet
+            i = j + 2 if command >= SE else j + 1
+    return bytes(out), b""
+
+
+def has_direction_controls(text: str) -> bool:
+    """Whether `text` holds a bidirectional control, which clean() would drop unseen."""
+    return not text.isprintable() and any(ord(c) in _BIDI for c in text)
 
 
 def clean(text: str) -> str:
@@ -83,7 +106,8 @@ def name_key(name: str) -> str:
 
 def normalize_name(name: str) -> str:
     """The form a valid name is shown in (fullwidth and compatibility forms folded)."""
-    return unicodedata.normalize("NFKC", name.strip())
+    # Strip again after NFKC: it turns some characters into a space and a mark ("\u00a8").
+    return unicodedata.normalize("NFKC", name.strip()).strip()
 
 
 def name_problem(name: str, max_chars: int) -> str | None:
@@ -93,6 +117,8 @@ def name_problem(name: str, max_chars: int) -> str | None:
     marks = 0
     scripts: set[str] = set()
     for i, char in enumerate(name):
+        if ord(char) in _INVISIBLE:
+            return "cannot contain spaces, invisible or direction-changing characters"
         category = unicodedata.category(char)
         if category[0] == "M":
             marks += 1
