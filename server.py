@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import ipaddress
 import logging
 import os
@@ -439,9 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     factory = None
     if config.uvloop:
         try:
-            import uvloop  # type: ignore[import-not-found]
-
-            factory = uvloop.new_event_loop
+            factory = importlib.import_module("uvloop").new_event_loop  # optional extra
         except ImportError:
             log.warning("uvloop is not installed; using asyncio's own loop")
     try:

@@ -1,0 +1,140 @@
+"""Log bench connections in and line them up, with asyncio over raw sockets.
+
+Used inside a worker process before the timed steps: connect, answer the prompts
+(PROTOCOL.md, Session flow), create or join the room, and later wait for a sync line.
+The sockets stay non-blocking and are handed to the worker's epoll loop afterwards.
+Not the hot path: clarity over speed. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable, Iterable
+
+from plan import ClientSpec, LoginReport, WorkerOptions
+
+RECV_BYTES = 65536
+
+
+class LoginError(Exception):
+    """The server answered a bench client with an error line or hung up."""
+
+
+class LineReader:
+    """Reads whole lines from a non-blocking socket through the running loop."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    async def until(self, wanted: Callable[[str], bool]) -> str:
+        """Return the first line for which ``wanted`` is true; an error line raises."""
+        loop = asyncio.get_running_loop()
+        while True:
+            while (end := self.buf.find(b"\n")) >= 0:
+                line = self.buf[:end].rstrip(b"\r").decode("utf-8", "replace")
+                self.buf = self.buf[end + 1 :]
+                if wanted(line):
+                    return line
+                if line.startswith("!"):
+                    raise LoginError(line)
+            data = await loop.sock_recv(self.sock, RECV_BYTES)
+            if not data:
+                raise LoginError("the server closed the connection")
+            self.buf += data
+
+
+def _is(text: str) -> Callable[[str], bool]:
+    return lambda line: line == text
+
+
+def _joined(line: str) -> bool:
+    return line.startswith("Joined room [")
+
+
+async def _send(sock: socket.socket, text: str) -> None:
+    await asyncio.get_running_loop().sock_sendall(sock, text.encode())
+
+
+async def login_one(
+    spec: ClientSpec, port: int, opts: WorkerOptions
+) -> tuple[socket.socket, float]:
+    """Connect one client, name it and put it in its room; return it and the seconds taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if spec.is_stalled:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, opts.stalled_rcvbuf_bytes)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, opts.stalled_mss_bytes)
+    started = time.perf_counter()
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (opts.host, port))
+        reader = LineReader(sock)
+        await reader.until(_is("Enter your username:"))
+        await _send(sock, f"{spec.name}\n")
+        await reader.until(_is("Enter your choice:"))
+        if spec.creates_room:
+            await _send(sock, "1\n")
+            await reader.until(_is("Enter new room name:"))
+            await _send(sock, f"{spec.room}\n")
+        else:
+            await _send(sock, f"/join {spec.room}\n")
+        await reader.until(_joined)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, time.perf_counter() - started
+
+
+async def login_all(
+    specs: list[ClientSpec], port: int, opts: WorkerOptions, into: dict[int, socket.socket]
+) -> LoginReport:
+    """Log ``specs`` in, ``opts.login_concurrency`` at a time; sockets go into ``into``."""
+    gate = asyncio.Semaphore(opts.login_concurrency)
+    report = LoginReport()
+
+    async def one(spec: ClientSpec) -> None:
+        async with gate:
+            try:
+                async with asyncio.timeout(opts.login_timeout_s):
+                    sock, seconds = await login_one(spec, port, opts)
+            except (OSError, LoginError, TimeoutError) as exc:
+                report.errors.append(f"{spec.name}: {exc!r}")
+                return
+        into[spec.cid] = sock
+        report.seconds.append(seconds)
+
+    async with asyncio.TaskGroup() as group:
+        for spec in specs:
+            group.create_task(one(spec))
+    return report
+
+
+async def sync_all(
+    members: Iterable[tuple[ClientSpec, socket.socket]], token: str, timeout_s: float
+) -> list[str]:
+    """Syncers send ``sync TOKEN``; every member reads until that line; return errors.
+
+    Every line the server wrote to a member before the sync line (join notices) is
+    read and dropped here, so the timed steps start with empty sockets.
+    """
+    text = f"sync {token}"
+    pairs = list(members)
+    errors: list[str] = []
+
+    async def wait(spec: ClientSpec, sock: socket.socket) -> None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                await LineReader(sock).until(lambda line: line.endswith("> " + text))
+        except (OSError, LoginError, TimeoutError) as exc:
+            errors.append(f"{spec.name}: sync: {exc!r}")
+
+    async with asyncio.TaskGroup() as group:
+        for spec, sock in pairs:
+            group.create_task(wait(spec, sock))
+        for spec, sock in pairs:
+            if spec.is_syncer:
+                await _send(sock, text + "\n")
+    return errors

@@ -1,0 +1,138 @@
+"""Start the server under test as a subprocess pinned to one CPU, and watch it.
+
+The server is told ``--port 0`` and logs ``listening on HOST:PORT`` on stderr; a
+thread reads stderr for the whole run so the pipe never fills, and keeps its last
+lines for error messages. RSS comes from /proc/PID/status. Nothing else here.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+
+PORT_RE = re.compile(r"listening on \S+:(\d+)")
+START_TIMEOUT_S = 20.0
+
+
+class ServerError(RuntimeError):
+    """The server did not start, or died under load."""
+
+
+class ServerProcess:
+    """A running server: its process, the port it bound and the tail of its log."""
+
+    def __init__(self, argv: Sequence[str], cwd: Path, cpu: int | None) -> None:
+        pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
+        self.argv = [*pin, *argv]
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
+        self.tail: deque[str] = deque(maxlen=200)
+        self.warnings = 0
+        self._port: queue.Queue[int] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        try:
+            self.port = self._port.get(timeout=START_TIMEOUT_S)
+        except queue.Empty:
+            self.stop()
+            raise ServerError(f"no 'listening on' line from {self.argv}:\n{self.log()}") from None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        found = False
+        for line in self.proc.stderr:
+            self.tail.append(line.rstrip("\n"))
+            if "WARNING" in line or "ERROR" in line:
+                self.warnings += 1
+            if not found and (match := PORT_RE.search(line)):
+                found = True
+                self._port.put(int(match.group(1)))
+
+    def log(self) -> str:
+        """The last lines the server wrote to stderr."""
+        return "\n".join(self.tail)
+
+    def rss_kib(self, field: str = "VmRSS") -> int:
+        """A memory figure of the server from /proc (VmRSS now, or VmHWM the peak), KiB."""
+        return status_kib(self.pid, field)
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server has used so far, from /proc/PID/stat."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_probe(self) -> tuple[float, float]:
+        """(CPU seconds the server used, CPU seconds every process on the machine used)."""
+        return self.cpu_s(), machine_busy_s()
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise ServerError(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+
+    def stop(self) -> None:
+        """SIGINT, then SIGTERM, then SIGKILL; wait for it and for the stderr thread."""
+        for sig, wait_s in ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+            if self.proc.poll() is not None:
+                break
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(wait_s)
+            except subprocess.TimeoutExpired:
+                continue
+        self._reader.join(5)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def status_kib(pid: int, field: str) -> int:
+    """One ``kB`` field of /proc/PID/status (0 if the process or field is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def machine_busy_s() -> float:
+    """User and system CPU seconds of all CPUs so far (no irq, softirq, idle or steal)."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    user, nice, system = (int(x) for x in first[1:4])
+    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
+
+
+def pin_self(cpu: int | None) -> None:
+    """Pin this process (and the workers it will start) to ``cpu``, if the machine has it."""
+    if cpu is not None and hasattr(os, "sched_setaffinity") and cpu in os.sched_getaffinity(0):
+        os.sched_setaffinity(0, {cpu})

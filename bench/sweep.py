@@ -1,0 +1,157 @@
+"""The rate sweep: raise the offered load step by step, keep the best step that passed.
+
+A step passes when nothing is lost, duplicated, reordered or disconnected, p99 of
+the sampled latencies is under the limit, and the receivers had everything within
+that same limit after the senders stopped (nothing late). The sweep multiplies the
+rate by ``factor`` while steps pass, retries a failing rate once, then narrows the
+gap between the last pass and the first fail. A step that fails while other processes
+on the machine used more than DISTURBED cores is repeated (three times at most).
+Bounded: at most ``max_steps`` steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from driver import Generator, Probe, StepResult
+from plan import StepOrder
+
+START_DELAY_NS = 30_000_000  # lets every worker get the order before the window opens
+GEN_BUSY = 0.9  # generator CPU (cores) from which it is the likely bottleneck
+SERVER_BUSY = 0.95  # server CPU (cores) from which it batches more lines per loop pass
+DISTURBED = 0.15  # CPU (cores) used by other processes that makes a failed step void
+DISTURBED_REPEATS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SweepConfig:
+    """How one sweep steps its rate, and what a passing step is."""
+
+    receivers_per_room: int  # deliveries each chat line makes
+    senders: int
+    connections: int
+    start_dps: float
+    factor: float = 1.5
+    max_steps: int = 14
+    refine_steps: int = 2
+    step_s: float = 2.0
+    warmup_s: float = 0.5
+    drain_s: float = 5.0
+    p99_limit_ms: float = 200.0
+    tick_ms: float = 2.0
+    samples_per_s: float = 50_000.0  # target for all connections together
+
+
+def order_for(cfg: SweepConfig, dps: float, seconds: float) -> StepOrder:
+    """The step order that offers ``dps`` deliveries per second for ``seconds``."""
+    per_sender = dps / cfg.receivers_per_room / cfg.senders
+    return StepOrder(
+        msgs_per_sender_s=per_sender,
+        start_ns=time.monotonic_ns() + START_DELAY_NS,
+        dur_ns=int(seconds * 1e9),
+        drain_ns=int(cfg.drain_s * 1e9),
+        tick_ns=int(cfg.tick_ms * 1e6),
+        sample_every_ns=max(1_000_000, int(cfg.connections * 1e9 / cfg.samples_per_s)),
+    )
+
+
+def verdict(result: StepResult, p99_limit_ms: float) -> str | None:
+    """Why the step failed, or None if it passed."""
+    checks = [
+        (result.disconnects > 0, f"{result.disconnects} receivers disconnected"),
+        (result.missing > 0, f"lost {result.missing} deliveries"),
+        (result.extra > 0, f"{result.extra} deliveries beyond those sent"),
+        (result.dups > 0, f"{result.dups} duplicates (sampled)"),
+        (result.reorders > 0, f"{result.reorders} out of order (sampled)"),
+        (result.unsent_bytes > 0, f"{result.unsent_bytes} bytes the server never read"),
+        (result.samples == 0, "no latency samples"),
+        (result.p99_ms >= p99_limit_ms, f"p99 {result.p99_ms:.0f} ms"),
+        (
+            result.drain_ms is None or result.drain_ms >= p99_limit_ms,
+            f"late: backlog drained in {result.drain_ms} ms",
+        ),
+    ]
+    return next((why for failed, why in checks if failed), None)
+
+
+def describe(index: int, result: StepResult, why: str | None) -> str:
+    """One progress line for a step."""
+    return (
+        f"  step {index:2d}: offered {result.offered_dps:>12,.0f}/s  got {result.dps:>12,.0f}/s"
+        f"  p50 {result.p50_ms:7.1f}  p99 {result.p99_ms:7.1f}  max {result.max_ms:7.1f} ms"
+        f"  drain {result.drain_ms} ms  cpu gen {result.gen_cpu:.2f} server {result.server_cpu}"
+        f" other {result.other_cpu}"
+        f"  {'ok' if why is None else 'FAIL: ' + why}"
+    )
+
+
+def step_record(result: StepResult, why: str | None) -> dict[str, object]:
+    """A step as JSON: every field, plus the rate achieved and the verdict."""
+    return {**asdict(result), "dps": round(result.dps), "fail": why}
+
+
+def sweep(
+    gen: Generator,
+    cfg: SweepConfig,
+    say: Callable[[str], None],
+    alive: Callable[[], None],
+    cpu_probe: Probe | None = None,
+) -> dict[str, object]:
+    """Run the sweep on a logged-in, synced generator; return the run's record."""
+    gen.step(cfg.start_dps, order_for(cfg, cfg.start_dps, cfg.warmup_s))
+    steps: list[dict[str, object]] = []
+    best: StepResult | None = None
+    on_pace: StepResult | None = None  # the best pass with the generator not saturated
+    busy_from: float | None = None  # the first rate at which the server's CPU was full
+    repeats, max_other = DISTURBED_REPEATS, 0.0
+    low, high = 0.0, math.inf  # the highest rate that passed, the lowest that failed
+    rate, retried, narrowing = cfg.start_dps, False, cfg.refine_steps
+    stop = "max steps reached"
+    while len(steps) < cfg.max_steps:
+        result = gen.step(rate, order_for(cfg, rate, cfg.step_s), cpu_probe)
+        alive()
+        why = verdict(result, cfg.p99_limit_ms)
+        max_other = max(max_other, result.other_cpu or 0.0)
+        if (result.server_cpu or 0.0) >= SERVER_BUSY:
+            busy_from = min(rate, busy_from or rate)
+        if why is not None and (result.other_cpu or 0.0) > DISTURBED and repeats > 0:
+            repeats -= 1  # another user's processes took CPU: this step says nothing
+            why += f" (disturbed: other processes used {result.other_cpu} cores; repeating)"
+            steps.append(step_record(result, why))
+            say(describe(len(steps), result, why))
+            continue
+        steps.append(step_record(result, why))
+        say(describe(len(steps), result, why))
+        if why is None:
+            low, retried = max(low, rate), False
+            best = result if best is None or result.dps > best.dps else best
+            if result.gen_cpu < GEN_BUSY:
+                on_pace = result if on_pace is None or result.dps > on_pace.dps else on_pace
+        elif not retried and high == math.inf and not result.disconnects:
+            retried = True
+            continue  # a fluke fails once; a limit fails twice
+        else:
+            high, stop = min(high, rate), f"at {rate:,.0f}/s offered: {why}"
+        if result.disconnects:
+            break
+        if high == math.inf:
+            rate *= cfg.factor
+            continue
+        if narrowing == 0 or high / max(low, 1.0) < 1.05:
+            break
+        narrowing -= 1
+        rate = math.sqrt(low * high) if low else high / cfg.factor**2
+    if stop == "max steps reached" and steps and steps[-1]["fail"]:
+        stop += f" (the last step failed: {steps[-1]['fail']})"
+    return {
+        "best_dps": round(best.dps) if best else 0,
+        "best": step_record(best, None) if best else None,
+        "best_on_pace_dps": round(on_pace.dps) if on_pace else 0,
+        "server_busy_from_dps": busy_from,
+        "max_other_cpu": max_other,
+        "stop": stop,
+        "steps": steps,
+    }

@@ -1,0 +1,188 @@
+"""The four workloads: fanout, rooms, idle and slow. Each returns one run's record.
+
+Every run starts its own server (serverproc.py), logs its clients in through the
+workers (driver.py), and is bounded in time and count. Clients live on 127.0.0.1.
+Layouts: fanout puts M members in one room, the first S of them sending; rooms puts
+``rooms x size`` members in rooms of ``size``, everyone sending; idle logs N clients
+into rooms and measures; slow is fanout plus one member that never reads again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from driver import Generator, LoginStats, WorkerOptions
+from plan import ClientSpec
+from serverproc import ServerProcess
+from sweep import SweepConfig, describe, order_for, step_record, sweep, verdict
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    """How to start the server under test: its command, flags and CPU."""
+
+    argv: tuple[str, ...]  # e.g. (python, "server.py", "--port", "0", ...)
+    cwd: Path
+    cpu: int | None
+
+    def start(self, *flags: str) -> ServerProcess:
+        return ServerProcess([*self.argv, *flags], self.cwd, self.cpu)
+
+
+def name_of(cid: int) -> str:
+    return f"b{cid:05d}"
+
+
+def fanout_clients(members: int, senders: int, stalled: int = 0) -> list[ClientSpec]:
+    """M members of room "bench"; the first S send; ``stalled`` extra ones never read."""
+    clients = [
+        ClientSpec(
+            cid=i,
+            name=name_of(i),
+            room="bench",
+            creates_room=i == 0,
+            is_sender=i < senders,
+            is_syncer=i == 0,
+        )
+        for i in range(members)
+    ]
+    clients += [
+        ClientSpec(cid=i, name=name_of(i), room="bench", is_stalled=True)
+        for i in range(members, members + stalled)
+    ]
+    return clients
+
+
+def rooms_clients(rooms: int, size: int, sending: bool) -> list[ClientSpec]:
+    """``rooms`` rooms of ``size`` members each; everyone sends when ``sending``."""
+    return [
+        ClientSpec(
+            cid=r * size + j,
+            name=name_of(r * size + j),
+            room=f"r{r:04d}",
+            creates_room=j == 0,
+            is_sender=sending,
+            is_syncer=j == 0,
+        )
+        for r in range(rooms)
+        for j in range(size)
+    ]
+
+
+def login_and_sync(
+    gen: Generator, server: ServerProcess, say: Say, sync: bool = True
+) -> LoginStats:
+    """Log every client in (and line the rooms up with a sync line); raise on any error."""
+    stats = gen.login(server.port)
+    server.check_alive()
+    if stats.errors:
+        raise RuntimeError(f"{len(stats.errors)} logins failed, e.g. {stats.errors[:3]}")
+    say(
+        f"  logged in {stats.connections} in {stats.wall_s:.2f} s"
+        f" (p50 {stats.p50_ms} ms, p99 {stats.p99_ms} ms)"
+    )
+    if sync and (errors := gen.sync("0")):
+        raise RuntimeError(f"{len(errors)} members missed the sync line, e.g. {errors[:3]}")
+    return stats
+
+
+def run_sweep(
+    server: ServerSpec,
+    clients: list[ClientSpec],
+    cfg: SweepConfig,
+    workers: int,
+    opts: WorkerOptions,
+    say: Say,
+) -> dict[str, object]:
+    """One sweep run (fanout or rooms) against a fresh server."""
+    with server.start() as proc, Generator(clients, workers, opts) as gen:
+        stats = login_and_sync(gen, proc, say)
+        rss_login = proc.rss_kib()
+        record = sweep(gen, cfg, say, proc.check_alive, proc.cpu_probe)
+        return {
+            **record,
+            "login": asdict(stats),
+            "server_rss_kib_after_login": rss_login,
+            "server_rss_kib_peak": proc.rss_kib("VmHWM"),
+            "server_warnings": proc.warnings,
+        }
+
+
+def run_idle(
+    server: ServerSpec, clients: list[ClientSpec], workers: int, opts: WorkerOptions, say: Say
+) -> dict[str, object]:
+    """Log N clients in and leave them in their rooms; connect time and RSS per connection."""
+    with server.start() as proc, Generator(clients, workers, opts) as gen:
+        before = proc.rss_kib()
+        stats = login_and_sync(gen, proc, say, sync=False)
+        after = proc.rss_kib()
+        per_conn = (after - before) * 1024 / max(1, stats.connections)
+        say(f"  server RSS {before} KiB -> {after} KiB: {per_conn:,.0f} bytes per connection")
+        return {
+            "connections": stats.connections,
+            "connect_wall_s": stats.wall_s,
+            "connects_per_s": round(stats.connections / max(stats.wall_s, 1e-9)),
+            "login": asdict(stats),
+            "server_rss_kib_before": before,
+            "server_rss_kib_after": after,
+            "rss_bytes_per_conn": round(per_conn),
+        }
+
+
+def run_slow_once(
+    server: ServerSpec,
+    clients: list[ClientSpec],
+    cfg: SweepConfig,
+    dps: float,
+    opts: WorkerOptions,
+    workers: int,
+    say: Say,
+) -> dict[str, object]:
+    """One fixed-rate step with these clients; with a stalled member, check it was dropped."""
+    opts = replace(opts, count_notices=True)
+    with server.start() as proc, Generator(clients, workers, opts) as gen:
+        login_and_sync(gen, proc, say)
+        warmup = gen.step(dps, order_for(cfg, dps, cfg.warmup_s))
+        result = gen.step(dps, order_for(cfg, dps, cfg.step_s), proc.cpu_probe)
+        proc.check_alive()
+        why = verdict(result, cfg.p99_limit_ms)
+        say(describe(1, result, why))
+        stalled = gen.stalled(timeout_s=3.0) if any(c.is_stalled for c in clients) else None
+        record: dict[str, object] = {
+            "step": step_record(result, why),
+            "dps": round(result.dps),
+            "p99_ms": result.p99_ms,
+            "server_rss_kib": proc.rss_kib(),
+            "server_rss_kib_peak": proc.rss_kib("VmHWM"),
+            "quit_notices": warmup.notices + result.notices,
+            "server_warnings": [line for line in proc.tail if "WARNING" in line][-3:],
+        }
+        if stalled is not None:
+            record["stalled_dropped"] = stalled.dropped
+            record["stalled_kept"] = stalled.kept
+            record["stalled_how"] = stalled.how
+            notices = record["quit_notices"]
+            say(f"  stalled member: {', '.join(stalled.how)}; quit notices {notices}")
+        return record
+
+
+def run_slow(
+    server: ServerSpec,
+    members: int,
+    senders: int,
+    cfg: SweepConfig,
+    dps: float,
+    opts: WorkerOptions,
+    workers: int,
+    say: Say,
+) -> dict[str, object]:
+    """The fanout step without, then with, one member that stops reading."""
+    say("  without a stalled member:")
+    base = run_slow_once(server, fanout_clients(members, senders), cfg, dps, opts, workers, say)
+    say("  with one stalled member:")
+    slow = run_slow_once(server, fanout_clients(members, senders, 1), cfg, dps, opts, workers, say)
+    return {"baseline": base, "stalled": slow, "dropped": slow.get("stalled_dropped") == 1}
