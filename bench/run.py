@@ -50,6 +50,7 @@ def run_figure(
 ) -> dict[str, Any]:
     """Run one figure ``runs`` times and build its record."""
     target = "trivial" if server_cmd == TRIVIAL else (server_cmd if server_cmd else "server")
+    target += " --uvloop" if args.uvloop else ""  # its own row, beside asyncio's
     params = figure.params(args.quick, args, overrides)
     server = server_spec(args, server_cmd, figure.server_flags(params))
     opts = WorkerOptions(pad_bytes=int(params.get("pad", 0)))
