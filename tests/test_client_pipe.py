@@ -207,7 +207,14 @@ async def test_the_server_going_away_is_one_clear_line_and_an_error_status() -> 
 
 
 async def test_an_interrupt_is_one_line_and_status_130_without_traceback(port: int) -> None:
-    proc = await start_client(port, "--name", "jack")
+    # A terminal's foreground job gets SIGINT whatever ran the tests: a runner started
+    # in the background ignores it, and a child would inherit that. A handler installed
+    # here is reset to the default in the child at exec.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = await start_client(port, "--name", "jack")
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     assert proc.stdout is not None and proc.stderr is not None
     async with asyncio.timeout(TIMEOUT_S):
         while await proc.stdout.readline() != b"Enter your choice:\n":
