@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
+
+from server import ChatServer, Connection
 
 TIMEOUT_S = 5.0
 
@@ -78,3 +81,27 @@ class ChatClient:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:
+    """Wait for a condition on the server's state, checking it on every loop pass."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.001)
+
+
+def connection_of(server: ChatServer, name: str) -> Connection:
+    """The server's side of the connection logged in as `name`."""
+    for conn in server._connections:
+        if conn.session is not None and conn.session.name == name:
+            return conn
+    raise AssertionError(f"no connection for {name}")
+
+
+async def in_room(
+    connect: Callable[..., Awaitable[ChatClient]], name: str, room: str, *, create: bool = False
+) -> ChatClient:
+    """A client logged in as `name`, in `room` (created by it, or joined)."""
+    client = await connect(name)
+    await (client.create(room) if create else client.join(room))
+    return client

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -11,6 +12,16 @@ from server import ChatServer
 from tests.chat import ChatClient
 
 Connect = Callable[..., Awaitable[ChatClient]]
+
+
+@pytest.fixture(autouse=True)
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Nothing a client does is logged as an error; tests of bugs clear what they expect."""
+    caplog.set_level(logging.INFO)
+    yield
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    bad = [r for r in records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not bad, f"errors logged: {[r.getMessage() for r in bad]}"
 
 
 @pytest.fixture

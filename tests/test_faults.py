@@ -13,43 +13,19 @@ import logging
 import re
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
 import pytest
 
 import commands
-from server import ChatServer, Connection
+from server import ChatServer
 from session import Session
-from tests.chat import ChatClient
+from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
 
 QUIT = r"\* {name} has quit( \(.*\))?"
-
-
-@pytest.fixture(autouse=True)
-def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Nothing a client does is logged as an error; tests of bugs clear what they expect."""
-    caplog.set_level(logging.INFO)
-    yield
-    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
-    bad = [r for r in records if r.levelno >= logging.ERROR or r.exc_info]
-    assert not bad, f"errors logged: {[r.getMessage() for r in bad]}"
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition on the server's state, checking it on every loop pass."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-
-def connection_of(server: ChatServer, name: str) -> Connection:
-    for conn in server._connections:
-        if conn.session is not None and conn.session.name == name:
-            return conn
-    raise AssertionError(f"no connection for {name}")
 
 
 async def all_gone(server: ChatServer, *, but: AbstractSet[str] = frozenset()) -> None:
@@ -73,12 +49,6 @@ def reset(client: ChatClient) -> None:
 def half_close(client: ChatClient) -> None:
     """Send EOF, as `nc -N` or a closed pipe would."""
     client.writer.write_eof()
-
-
-async def in_room(connect: Connect, name: str, room: str, *, create: bool = False) -> ChatClient:
-    client = await connect(name)
-    await (client.create(room) if create else client.join(room))
-    return client
 
 
 def assert_registry_holds(server: ChatServer, rooms: dict[str, list[str]]) -> None:

@@ -9,16 +9,14 @@ refuse characters that would let one user pass for another by look.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import tracemalloc
 import unicodedata
-from collections.abc import Iterator
 
 import pytest
 
-from server import ChatServer, Connection
-from tests.chat import ChatClient
+from server import ChatServer
+from tests.chat import ChatClient, connection_of, in_room
 from tests.conftest import Connect
 from utils import name_key, name_problem, normalize_name
 
@@ -50,30 +48,6 @@ BIDI = {
     "right-to-left isolate": "\u2067",
     "right-to-left mark": "\u200f",
 }
-
-
-@pytest.fixture(autouse=True)
-def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Nothing a client does is an error in the server's log."""
-    caplog.set_level(logging.INFO)
-    yield
-    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
-    bad = [r for r in records if r.levelno >= logging.ERROR or r.exc_info]
-    assert not bad, f"errors logged: {[r.getMessage() for r in bad]}"
-
-
-def connection_of(server: ChatServer, name: str) -> Connection:
-    """The server's side of the connection logged in as `name`."""
-    for conn in server._connections:
-        if conn.session is not None and conn.session.name == name:
-            return conn
-    raise AssertionError(f"no connection for {name}")
-
-
-async def in_room(connect: Connect, name: str, room: str, *, create: bool = False) -> ChatClient:
-    client = await connect(name)
-    await (client.create(room) if create else client.join(room))
-    return client
 
 
 async def chat_text(client: ChatClient) -> str:

@@ -9,59 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import logging
 import re
 import socket
 import sys
 import termios
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import cast
 
 import pytest
 
 from config import Config
 from server import ChatServer, Connection, is_loopback, parse_args
-from tests.chat import ChatClient
+from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
 
 CHAT = re.compile(r"\[\d\d:\d\d\] <(?P<name>[^>]+)> (?P<text>.*)")
 KIB = 1024
 
 
-@pytest.fixture(autouse=True)
-def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Hitting a limit is a WARNING at most, never an error with a traceback."""
-    caplog.set_level(logging.INFO)
-    yield
-    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
-    bad = [r for r in records if r.levelno >= logging.ERROR or r.exc_info]
-    assert not bad, f"errors logged: {[r.getMessage() for r in bad]}"
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for a condition on the server's state, checking it on every loop pass."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.001)
-
-
 def transport_of(conn: Connection) -> asyncio.Transport:
     assert conn.transport is not None
     return conn.transport
-
-
-def connection_of(server: ChatServer, name: str) -> Connection:
-    for conn in server._connections:
-        if conn.session is not None and conn.session.name == name:
-            return conn
-    raise AssertionError(f"no connection for {name}")
-
-
-async def in_room(connect: Connect, name: str, room: str, *, create: bool = False) -> ChatClient:
-    client = await connect(name)
-    await (client.create(room) if create else client.join(room))
-    return client
 
 
 async def chat_texts(client: ChatClient, count: int, timeout: float = 10.0) -> list[str]:
