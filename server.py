@@ -31,13 +31,28 @@ IAC_BYTE = b"\xff"
 log = logging.getLogger("chatroom")
 
 
-def is_loopback(ip: str) -> bool:
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The peer's address, an IPv4-mapped IPv6 address as the IPv4 one it maps."""
     try:
         address = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
-        return False
+        return None
     mapped = getattr(address, "ipv4_mapped", None)
-    return bool((mapped or address).is_loopback)
+    return mapped or address
+
+
+def is_loopback(ip: str) -> bool:
+    address = _address(ip)
+    return bool(address and address.is_loopback)
+
+
+def address_group(ip: str) -> str:
+    """What --max-per-ip counts as one address: an IPv4 address, or an IPv6 /64,
+    which is one site's network (a host there may use any address in it)."""
+    address = _address(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address) if address else ip
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -325,18 +340,19 @@ class ChatServer:
         """Register a new connection, or say why it may not stay."""
         if len(self._connections) >= self.config.max_clients:
             return f"Server is full ({self.config.max_clients} connections). Try again later."
-        limit = self.config.max_per_ip
-        if limit and self._per_ip[conn.ip] >= limit and not is_loopback(conn.ip):
+        limit, group = self.config.max_per_ip, address_group(conn.ip)
+        if limit and self._per_ip[group] >= limit and not is_loopback(conn.ip):
             return f"Too many connections from your address (limit {limit})."
         self._connections.add(conn)
-        self._per_ip[conn.ip] += 1
+        self._per_ip[group] += 1
         return None
 
     def forget(self, conn: Connection) -> None:
         self._connections.discard(conn)
-        self._per_ip[conn.ip] -= 1
-        if self._per_ip[conn.ip] <= 0:
-            del self._per_ip[conn.ip]
+        group = address_group(conn.ip)
+        self._per_ip[group] -= 1
+        if self._per_ip[group] <= 0:
+            del self._per_ip[group]
         if not self._connections:
             self._all_gone.set()
 
@@ -377,8 +393,8 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
     ("--port", "port", int, None, "port; 0 picks a free one and the log says which"),
     ("--max-line", "max_line_bytes", int, "BYTES", "longest line a client may send"),
     ("--max-clients", "max_clients", int, "N", "connections in total"),
-    ("--max-per-ip", "max_per_ip", int, "N", "connections from one address; 0: no limit; "
-     "loopback is exempt"),
+    ("--max-per-ip", "max_per_ip", int, "N", "connections from one address (IPv6: one "
+     "/64); 0: no limit; loopback is exempt"),
     ("--max-send-queue", "max_send_queue_bytes", int, "BYTES", "output a client may fall "
      "behind by before it is disconnected"),
     ("--max-rooms", "max_rooms", int, "N", "rooms at once"),

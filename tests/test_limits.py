@@ -188,6 +188,24 @@ async def test_max_per_ip_refuses_one_address_but_not_others_and_frees_slots() -
     assert server.admit(stand_in("203.0.113.7")) == refusal
 
 
+async def test_max_per_ip_counts_an_ipv6_slash_64_as_one_address() -> None:
+    server = ChatServer(Config(port=0, max_per_ip=2))
+    refusal = "Too many connections from your address (limit 2)."
+    first = stand_in("2001:db8:1:2::a")
+    assert server.admit(first) is None
+    assert server.admit(stand_in("2001:db8:1:2:ffff::b")) is None
+    assert server.admit(stand_in("2001:db8:1:2::c")) == refusal
+    assert server.admit(stand_in("2001:db8:1:3::a")) is None
+    server.forget(first)
+    assert server.admit(stand_in("2001:db8:1:2::c")) is None
+
+
+async def test_an_ipv4_mapped_address_counts_as_its_ipv4_address() -> None:
+    server = ChatServer(Config(port=0, max_per_ip=1))
+    assert server.admit(stand_in("203.0.113.9")) is None
+    assert server.admit(stand_in("::ffff:203.0.113.9")) is not None
+
+
 @pytest.mark.parametrize("ip", ["127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1"])
 async def test_loopback_addresses_are_exempt_from_max_per_ip(ip: str) -> None:
     server = ChatServer(Config(port=0, max_per_ip=1))
