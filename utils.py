@@ -33,6 +33,14 @@ _INVISIBLE = frozenset(
     (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x3164,
      *range(0xFE00, 0xFE10), 0xFFA0, *range(0xE0100, 0xE01F0))
 )  # fmt: skip
+# Cyrillic and Greek letters (and Latin's dotless i) that look like Latin letters, in
+# lower case since name_key case-folds first: names that differ only by these look the
+# same on screen, so they compare equal. Whole-script lookalikes ("alice" in Cyrillic)
+# are caught here; names mixing the scripts are refused by name_problem.
+_LOOKALIKES = str.maketrans(
+    "аеорсухіјѕһӏԁԛԝѵүοινκρυϲϳαı",
+    "aeopcyxijshldqwvyoivkpucjai",
+)
 _NAME_PUNCTUATION = frozenset("_-.")
 _LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 _MAX_MARKS_IN_A_ROW = 2
@@ -100,8 +108,9 @@ def clean(text: str) -> str:
 
 
 def name_key(name: str) -> str:
-    """The form names are compared in: NFKC, case-folded, NFKC again."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    """The form names are compared in: NFKC, case-folded, NFKC again, lookalikes folded."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return folded.translate(_LOOKALIKES)
 
 
 def normalize_name(name: str) -> str:

@@ -357,3 +357,31 @@ def test_names_compare_equal_after_nfkc_and_case_folding() -> None:
     assert name_key("Stra\u00dfe") == name_key("STRASSE")
     assert name_key("\ufb01sh") == name_key("FISH")
     assert name_key("bob") != name_key("alice")
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    ["\u0430\u04cf\u0456\u0441\u0435", "\u0410\u04c0\u0406\u0421\u0415", "al\u0131ce"],
+    ids=["cyrillic", "cyrillic capitals", "dotless i"],
+)
+async def test_a_whole_name_in_lookalike_letters_is_taken_by_the_latin_one(
+    connect: Connect, lookalike: str
+) -> None:
+    await connect("alice")
+    client = await connect()
+    await client.expect("Enter your username:")
+    await client.send(lookalike)
+    assert await client.line() == f'! The name "{lookalike}" is taken.'
+
+
+async def test_greek_and_cyrillic_names_that_look_like_nothing_latin_are_welcome(
+    connect: Connect,
+) -> None:
+    for name in (
+        "\u0421\u0435\u0440\u0433\u0435\u0439",
+        "\u0394\u03b7\u03bc\u03ae\u03c4\u03c1\u03b7\u03c2",
+    ):
+        client = await connect()
+        await client.expect("Enter your username:")
+        await client.send(name)
+        assert await client.line() == f"* Hello, {name}!"
