@@ -1,8 +1,9 @@
-"""The chat server: sockets in, lines to the session core, bytes out.
+"""The chat server: the listening socket, its connections, start-up and shutdown.
 
-`python server.py --help` lists the options. This module owns the sockets and the
-limits that need them (line length, flood control, send queues, connection counts,
-login time); everything a line means lives in session.py, who is where in rooms.py.
+`python server.py --help` lists the options. This module owns the listening socket
+and the limits on connections (how many, from where); connection.py owns each
+client's socket and the limits on its lines and its output; everything a line means
+lives in session.py, who is where in rooms.py.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ import os
 import resource
 import signal
 import sys
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, cast
+from typing import Any
 
 from config import Config
+from connection import Connection
 from rooms import RoomManager
-from session import Session, State, TextRender
-from utils import strip_telnet_stream
-
-IAC_BYTE = b"\xff"
+from session import TextRender
 
 log = logging.getLogger("chatroom")
 
@@ -53,262 +52,6 @@ def address_group(ip: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address) if address else ip
-
-
-class Connection(asyncio.BufferedProtocol):
-    """One client: splits its bytes into lines, paces them, feeds them to its session.
-
-    A buffered protocol: the loop reads into the server's one receive buffer, which
-    buffer_updated() copies out of at once, instead of allocating a fresh 256 KiB
-    bytes object for every read (most reads bring one short line).
-    """
-
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
-        self.config = server.config
-        self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.ip = ""
-        self.session: Session | None = None
-        self.quit_reason = ""
-        self.is_closed = False
-        self._limit = self.config.max_line_bytes + 1  # a trailing "\r" is not content
-        self._buffer = b""
-        self._discarding = False  # inside a line that was already too long
-        # Unsplit runs of whole lines, as read: a line is cut out only when it is fed, so a
-        # paced flood of short lines costs what was read, not an object per line.
-        self._queue: deque[bytes | None] = deque()  # None stands for a too-long line
-        self._offset = 0  # where the next line starts in self._queue[0]
-        self._telnet = b""  # an IAC sequence cut off at the end of the last read
-        self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
-        self._is_paused = False
-        self._is_eof = False
-        self._tokens = float(self.config.burst_lines)
-        self._stamp = self.loop.time()
-        self._wake: asyncio.TimerHandle | None = None
-        self._login_timer: asyncio.TimerHandle | None = None
-        self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
-
-    # --- asyncio.Protocol ---
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = t = cast(asyncio.Transport, transport)
-        peer = t.get_extra_info("peername")
-        self.ip = str(peer[0]) if peer else "?"
-        self.peer = f"{self.ip}:{peer[1]}" if peer else "?"
-        refusal = self.server.admit(self)
-        if refusal:
-            log.warning("%s refused: %s", self.peer, refusal)
-            t.write(f"! {refusal}\r\n".encode())
-            t.close()
-            self.is_closed = True
-            return
-        log.info("%s connected", self.peer)
-        self.session = Session(
-            self.server.rooms,
-            self.config,
-            self._say,
-            write=self._write,
-            render=self.server.render,
-            peer=self.peer,
-        )
-        self.session.start()
-        if self.config.login_timeout_s > 0:
-            timeout = self.config.login_timeout_s
-            self._login_timer = self.loop.call_later(timeout, self._login_expired)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.server.receive_buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self.server.receive_buffer[:nbytes].tobytes())
-
-    def data_received(self, data: bytes) -> None:
-        """Queue the whole lines in `data`, keep the partial one, feed what may be fed."""
-        if self._telnet or IAC_BYTE in data:  # before lines: a sequence may hold b"\n"
-            data, self._telnet = strip_telnet_stream(data, self._telnet)
-        if self._discarding:
-            end = data.find(b"\n")
-            if end < 0:
-                return
-            data = data[end + 1 :]
-            self._discarding = False
-        if self._buffer:
-            data = self._buffer + data
-            self._buffer = b""
-        end = data.rfind(b"\n") + 1
-        if end:
-            self._queue.append(data if end == len(data) else data[:end])
-        tail = data[end:]
-        if len(tail) > self._limit:
-            self._queue.append(None)  # PROTOCOL.md: rejected at once, its rest discarded
-            self._discarding = True
-        else:
-            self._buffer = tail
-        self._drain()
-
-    def eof_received(self) -> bool:
-        """The client is done sending: answer every line it sent, then close."""
-        self._is_eof = True
-        if self._buffer and not self._discarding:
-            self._queue.append(self._buffer + b"\n")  # a last line without its newline
-        self._buffer = b""
-        self._drain()
-        return True  # keep our side open until the queue is answered
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.is_closed = True
-        for timer in (self._wake, self._login_timer):
-            if timer is not None:
-                timer.cancel()
-        if self.session is None:
-            return
-        self.server.forget(self)
-        reason = self.quit_reason or ("connection reset" if exc else "")
-        why = f": {reason}" if reason else ""
-        log.info("%s (%s) disconnected%s", self.peer, self.session.name, why)
-        self.server.track(self._cleanup())
-
-    # --- lines in ---
-    def _drain(self) -> None:
-        """Feed queued lines in order until one awaits the registry or the bucket is empty."""
-        queue = self._queue
-        rate = self.config.rate_lines_per_s
-        while queue:
-            if self._task is not None or self._wake is not None or self.is_closed:
-                break
-            if rate and not self._take_token(rate):
-                self._wake = self.loop.call_later((1 - self._tokens) / rate, self._woken)
-                break
-            self._feed(self._next_line())
-        if self._is_eof:
-            self._close_when_answered()
-        else:
-            self._pace(bool(queue))
-
-    def _next_line(self) -> bytes | None:
-        """Cut the next line (without its newline) out of the queue; None: too long."""
-        queue, start = self._queue, self._offset
-        run = queue[0]
-        if run is None:
-            queue.popleft()
-            return None
-        end = run.find(b"\n", start)
-        if end + 1 == len(run):
-            queue.popleft()
-            self._offset = 0
-        else:
-            self._offset = end + 1
-        return run[start:end]
-
-    def _feed(self, raw: bytes | None) -> None:
-        session = self.session
-        assert session is not None
-        if raw is None or len(raw) - raw.endswith(b"\r") > self.config.max_line_bytes:
-            session.say(f"! Line too long (limit {self.config.max_line_bytes} bytes).")
-            return
-        if self._is_debug:
-            log.debug("%s < %r", self.peer, raw)
-        pending = session.feed_nowait(raw.decode("utf-8", "replace"))
-        if pending is not None:
-            self._task = self.loop.create_task(self._settle(pending))
-        else:
-            self._after_line()
-
-    async def _settle(self, pending: Coroutine[Any, Any, None]) -> None:
-        try:
-            await pending
-        finally:
-            self._task = None
-        self._after_line()
-        self._drain()
-
-    def _after_line(self) -> None:
-        session = self.session
-        assert session is not None and self.transport is not None
-        if self._login_timer is not None and session.member is not None:
-            self._login_timer.cancel()
-            self._login_timer = None
-        if session.state is State.CLOSED and not self.transport.is_closing():
-            self.transport.close()  # after what is buffered, such as "Goodbye!"
-
-    def _close_when_answered(self) -> None:
-        if not self._queue and self._task is None and self.transport is not None:
-            if self.session is not None and self.session.member is not None:
-                self.session.member.flush_room()  # its own last message echoes back
-            self.transport.close()
-
-    def _take_token(self, rate: float) -> bool:
-        now = self.loop.time()
-        self._tokens = min(self.config.burst_lines, self._tokens + (now - self._stamp) * rate)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
-
-    def _woken(self) -> None:
-        self._wake = None
-        self._drain()
-
-    def _pace(self, is_backlogged: bool) -> None:
-        """Stop reading while lines wait, so TCP pushes back on a flooding client."""
-        if is_backlogged == self._is_paused or self.transport is None or self.is_closed:
-            return
-        self._is_paused = is_backlogged
-        if is_backlogged:
-            self.transport.pause_reading()
-        else:
-            self.transport.resume_reading()
-
-    # --- bytes out ---
-    def _write(self, data: bytes) -> None:
-        t = self.transport
-        if t is None or t.is_closing():
-            return
-        t.write(data)
-        if t.get_write_buffer_size() > self.config.max_send_queue_bytes:
-            self._overflow()
-
-    def _say(self, line: str) -> None:
-        if self._is_debug:
-            log.debug("%s > %s", self.peer, line)
-        self._write(line.encode() + b"\r\n")
-
-    def _overflow(self) -> None:
-        assert self.transport is not None and self.session is not None
-        log.warning(
-            "%s (%s) send queue over %d bytes; disconnecting",
-            self.peer,
-            self.session.name,
-            self.config.max_send_queue_bytes,
-        )
-        self.quit_reason = "send queue exceeded"
-        self.transport.abort()
-
-    def _login_expired(self) -> None:
-        self._login_timer = None
-        assert self.transport is not None and self.session is not None
-        log.info("%s did not log in within %g s", self.peer, self.config.login_timeout_s)
-        self.session.say(f"! Login timed out after {self.config.login_timeout_s:g} s.")
-        self.transport.close()
-
-    def shut_down(self) -> None:
-        """Tell the client the server is stopping and close after what is buffered."""
-        if self.session is not None and self.transport is not None:
-            self.session.say("* Server is shutting down.")
-            self.transport.close()
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-
-    async def _cleanup(self) -> None:
-        assert self.session is not None
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
-        await self.session.close(self.quit_reason)
 
 
 class ChatServer:

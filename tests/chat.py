@@ -7,7 +7,8 @@ import contextlib
 import re
 from collections.abc import Awaitable, Callable
 
-from server import ChatServer, Connection
+from connection import Connection
+from server import ChatServer
 
 TIMEOUT_S = 5.0
 

@@ -20,7 +20,8 @@ from typing import cast
 import pytest
 
 from config import Config
-from server import ChatServer, Connection, is_loopback, parse_args
+from connection import Connection
+from server import ChatServer, is_loopback, parse_args
 from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
 
