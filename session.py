@@ -250,27 +250,28 @@ class Session:
     # --- Actions shared by the menu and the commands. ---
     def user_name(self, text: str) -> str:
         """A valid, unreserved user name from what was typed, or UserError."""
-        name = normalize_name(text)
-        problem = self._direction_problem() or name_problem(name, self.config.max_name_chars)
-        if problem:
-            raise UserError(f'Invalid name "{name}": {problem}.')
+        name = self._valid_name(text, self.config.max_name_chars, "name")
         if name_key(name) in RESERVED_NAMES:
             raise UserError(f'The name "{name}" is reserved.')
         return name
 
     def room_name(self, text: str) -> str:
-        name = normalize_name(text)
-        problem = self._direction_problem() or name_problem(name, self.config.max_room_chars)
-        if problem:
-            raise UserError(f'Invalid room name "{name}": {problem}.')
-        return name
+        """A valid room name from what was typed, or UserError."""
+        return self._valid_name(text, self.config.max_room_chars, "room name")
 
-    def _direction_problem(self) -> str | None:
-        """Refuse, not silently drop, direction controls typed in a name (clean() drops
-        them from the text): a name is either exactly what its owner typed, or an error."""
+    def _valid_name(self, text: str, max_chars: int, what: str) -> str:
+        name = normalize_name(text)
+        # Direction controls typed in a name are refused, not silently dropped (clean()
+        # drops them from the text): a name is exactly what its owner typed, or an error.
         if has_direction_controls(self._raw_line):
-            return "cannot contain spaces, invisible or direction-changing characters"
-        return None
+            problem: str | None = (
+                "cannot contain spaces, invisible or direction-changing characters"
+            )
+        else:
+            problem = name_problem(name, max_chars)
+        if problem:
+            raise UserError(f'Invalid {what} "{name}": {problem}.')
+        return name
 
     def create(self, text: str) -> Pending:
         return self._enter(self.rooms.create, self.room_name(text), created=True)
