@@ -22,6 +22,7 @@ import pytest
 from config import Config
 from connection import Connection
 from server import ChatServer, is_loopback, parse_args
+from session import MENU
 from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
 
@@ -286,12 +287,7 @@ async def test_the_room_count_is_capped_with_a_clear_error(connect: Connect) -> 
     assert await carol.expect("Enter your choice:") == [
         "Enter new room name:",
         "! Room limit reached (2 rooms).",
-        "--- Chat Menu ---",
-        "1. Create a new chat room",
-        "2. Join an existing chat room",
-        "3. List all chat rooms",
-        "4. Exit",
-        "Enter your choice:",
+        *MENU,
     ]
     await alice.send("exit")  # "one" closes with its last member
     await alice.expect("Enter your choice:")
