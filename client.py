@@ -3,7 +3,7 @@
 Two tasks share a TaskGroup: one reads the keyboard (or a pipe) and sends lines, the
 other reads the server and shows its lines; the first to finish ends the other. On a
 terminal it is a line editor whose input line survives incoming messages
-(`client_tty`); with a pipe, or where termios is missing (Windows), a plain line
+(`chatclient.tty`); with a pipe, or where termios is missing (Windows), a plain line
 client. Standard library only; nothing runs at import.
 """
 
@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
-from client_net import (
+from chatclient.net import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -28,7 +28,7 @@ from client_net import (
     connect,
     first_to_finish,
 )
-from client_render import render
+from chatclient.render import render
 
 # When stdin ends: half-close (the server answers every line it has, then closes),
 # and wait for it to close, giving up after EOF_IDLE_S of silence.
@@ -149,7 +149,7 @@ async def run(options: Options) -> Outcome:
     color = use_color(options.color, interactive, dict(os.environ))
     try:
         if interactive:
-            from client_tty import run_terminal
+            from chatclient.tty import run_terminal
 
             link.conversation.auto_name = options.name
             return await run_terminal(link, sys.stdin, sys.stdout, color=color, bell=options.bell)

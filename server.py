@@ -23,9 +23,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from config import Config
-from connection import Connection
+from doors.connection import Connection
+from doors.text.session import TextRender
 from rooms import RoomManager
-from session import TextRender
 
 log = logging.getLogger("chatroom")
 

@@ -7,7 +7,7 @@ import contextlib
 import re
 from collections.abc import Awaitable, Callable
 
-from connection import Connection
+from doors.connection import Connection
 from server import ChatServer
 
 TIMEOUT_S = 5.0

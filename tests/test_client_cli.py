@@ -10,8 +10,8 @@ import termios
 import pytest
 
 import client
-from client_net import describe
-from client_tty import Attrs, Screen, raw_attrs
+from chatclient.net import describe
+from chatclient.tty import Attrs, Screen, raw_attrs
 from tests.test_client_vt import VirtualScreen
 
 pytestmark = pytest.mark.timeout(10)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client_editor import (
+from chatclient.editor import (
     Action,
     LineEditor,
     layout,
@@ -15,7 +15,7 @@ from client_editor import (
     redraw,
     text_width,
 )
-from client_keys import Key, decode_keys
+from chatclient.keys import Key, decode_keys
 from tests.test_client_vt import VirtualScreen
 
 pytestmark = pytest.mark.timeout(10)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from client_render import name_color
+from chatclient.render import name_color
 from config import Config
 from server import ChatServer
 

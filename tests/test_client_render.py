@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client_render import (
+from chatclient.render import (
     Conversation,
     Kind,
     Line,

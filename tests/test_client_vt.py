@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from client_editor import char_width
+from chatclient.editor import char_width
 
 _CSI = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")
 

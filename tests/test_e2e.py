@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+from doors.text.session import MENU
 from server import ChatServer
-from session import MENU
 from tests.chat import ChatClient
 from tests.conftest import Connect
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-import commands
+from doors.text import commands
+from doors.text.session import Session
 from server import ChatServer
-from session import Session
 from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
 

@@ -20,9 +20,9 @@ from typing import cast
 import pytest
 
 from config import Config
-from connection import Connection
+from doors.connection import Connection
+from doors.text.session import MENU
 from server import ChatServer, is_loopback, parse_args
-from session import MENU
 from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from config import Config
+from doors.text.session import RESERVED_NAMES, Session, State
 from rooms import Member, RoomManager
-from session import RESERVED_NAMES, Session, State
 from utils import (
     clean,
     name_key,

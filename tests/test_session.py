@@ -7,8 +7,8 @@ import time
 import pytest
 
 from config import Config
+from doors.text.session import MENU, Session, State
 from rooms import RoomManager
-from session import MENU, Session, State
 
 NOON = time.mktime((2026, 11, 25, 12, 34, 0, 0, 0, -1))
 HHMM = time.strftime("%H:%M", time.localtime(NOON))
@@ -333,7 +333,7 @@ async def test_blank_chat_lines_are_ignored(rooms: RoomManager) -> None:
 async def test_a_bug_in_a_command_is_an_internal_error_that_closes_only_that_session(
     rooms: RoomManager, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import commands
+    from doors.text import commands
 
     def broken(s: Session, arg: str) -> None:
         raise RuntimeError("bug")

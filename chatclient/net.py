@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from client_render import Conversation, sanitize
+from chatclient.render import Conversation, sanitize
 
 READ_LIMIT_BYTES = 1 << 20
 CONNECT_TIMEOUT_S = 10.0

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, cast
 
-from session import Session, State
+from doors.text.session import Session, State
 from utils import strip_telnet_stream
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import rooms as r
-from commands import run_command
 from config import Config
+from doors.text.commands import run_command
 from utils import (
     UserError,
     clean,

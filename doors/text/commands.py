@@ -15,7 +15,7 @@ from rooms import Whispered
 from utils import UserError
 
 if TYPE_CHECKING:
-    from session import Session
+    from doors.text.session import Session
 
 Result = Awaitable[None] | None
 Handler = Callable[["Session", str], Result]

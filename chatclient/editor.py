@@ -1,4 +1,4 @@
-"""The client's line editor: keys (`client_keys`) to a buffer and cursor, and the
+"""The client's line editor: keys (`chatclient.keys`) to a buffer and cursor, and the
 buffer to the exact escape string that redraws the input line.
 
 Pure and synchronous: no terminal, no file descriptors, no asyncio here. Columns
@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from client_keys import Key
+from chatclient.keys import Key
 
 MIN_INPUT_COLUMNS = 8
 

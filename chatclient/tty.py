@@ -1,7 +1,7 @@
 """The client's interactive screen: a raw-mode terminal, the input line at the bottom.
 
 `raw_terminal` saves the terminal's modes and restores them on every way out;
-`Screen` owns the line editor and writes what `client_editor` computes. Unix only
+`Screen` owns the line editor and writes what `chatclient.editor` computes. Unix only
 (termios): `client.py` imports this module only where termios exists. No sockets here.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from client_editor import (
+from chatclient.editor import (
     Action,
     InputView,
     LineEditor,
@@ -24,9 +24,9 @@ from client_editor import (
     print_above,
     redraw,
 )
-from client_keys import Key, decode_keys
-from client_net import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Link, Outcome, first_to_finish
-from client_render import PROMPTS, render
+from chatclient.keys import Key, decode_keys
+from chatclient.net import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Link, Outcome, first_to_finish
+from chatclient.render import PROMPTS, render
 
 Attrs = list[int | list[bytes | int]]
 
