@@ -24,5 +24,13 @@ class Config:
     shutdown_grace_s: float = 2.0
     max_name_chars: int = 24  # PROTOCOL.md, Session flow
     max_room_chars: int = 32
+    max_topic_chars: int = 390  # IRC TOPICLEN
+    max_away_chars: int = 200  # IRC AWAYLEN
+    max_joined: int = 50  # rooms one user may be in at once (IRC CHANLIMIT)
+    irc_port: int | None = 6667  # None: no IRC door
+    irc_server_name: str = "chatroom.local"
+    motd: tuple[str, ...] = ()  # lines of the message of the day, from --motd
+    ping_interval_s: float = 90.0  # IRC: a client silent this long is pinged
+    ping_timeout_s: float = 60.0  # ... and dropped if it still says nothing
     log_level: str = "INFO"
     uvloop: bool = False

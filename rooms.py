@@ -1,20 +1,25 @@
 """The registry: who is connected, which rooms exist and who is in each; and fan-out.
 
 It deals in users, rooms and events, never in wording, lines or sockets: every member
-brings its own `render` (event -> bytes, one per front door) and `write` (bytes to its
-connection, never blocks, never raises). A room renders each event once per front
-door and batches what it publishes within one event-loop pass, so a burst of
-messages costs each member one write. Registry changes run under one asyncio.Lock;
-the hot path, `Room.say`, takes none.
+brings its own `render` (event -> bytes, one per front door and set of options) and
+`write` (bytes to its connection, never blocks, never raises). A room renders each
+event once per render present and batches what it publishes within one event-loop
+pass, so a burst of messages costs each member one write. Membership is per room: a
+member may be in many rooms (IRC) or one (the text door keeps its current room
+itself). Registry changes run under one asyncio.Lock; the hot path, `Room.say`,
+takes none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from utils import name_key
 
@@ -22,11 +27,17 @@ log = logging.getLogger(__name__)
 
 
 # --- Events: what happened, for each front door to render its own way. ---
+# `mask` is the source as IRC shows it (nick!user@host); `tags` are a client's own
+# IRCv3 tags ("+typing=active"), relayed as they came; `msgid` names a message.
 @dataclass(frozen=True, slots=True)
 class Said:
     name: str
     text: str
     ts: float
+    room: str = ""
+    mask: str = ""
+    msgid: str = ""
+    tags: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,46 +45,108 @@ class Acted:
     name: str
     text: str
     ts: float
+    room: str = ""
+    mask: str = ""
+    msgid: str = ""
+    tags: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Noticed:
+    """A NOTICE to a room: text that bots and clients never answer automatically."""
+
+    name: str
+    text: str
+    ts: float
+    room: str = ""
+    mask: str = ""
+    msgid: str = ""
+    tags: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """A message of tags alone (IRC TAGMSG, such as typing notifications) to a room."""
+
+    name: str
+    ts: float
+    room: str = ""
+    mask: str = ""
+    msgid: str = ""
+    tags: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Whispered:
+    """A private message; `kind` is "msg", "notice", "action", "ctcp" or "tagmsg"."""
+
     sender: str
     text: str
     ts: float
+    target: str = ""
+    mask: str = ""
+    kind: str = "msg"
+    msgid: str = ""
+    tags: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Joined:
     name: str
     room: str
+    mask: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Left:
     name: str
     room: str
+    mask: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Quit:
     name: str
     reason: str = ""
+    mask: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Renamed:
     old: str
     new: str
+    mask: str = ""  # the old mask
 
 
-Event = Said | Acted | Whispered | Joined | Left | Quit | Renamed
+@dataclass(frozen=True, slots=True)
+class TopicSet:
+    name: str
+    room: str
+    text: str
+    ts: float
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AwayChanged:
+    """A member went away (`text` says why) or came back (`text` is empty)."""
+
+    name: str
+    text: str
+    mask: str = ""
+
+
+Event = (
+    Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
+    | AwayChanged
+)  # fmt: skip
 Render = Callable[[Event], bytes]
 Write = Callable[[bytes], None]
 Defer = Callable[[Callable[[], None]], object]
 
 
-# --- Why a registry change was refused; the session words it. ---
+# --- Why a registry change was refused; the door words it. ---
 class RegistryError(Exception):
     def __init__(self, name: str = "", limit: int = 0) -> None:
         super().__init__(name)
@@ -101,6 +174,10 @@ class TooManyRooms(RegistryError):
     pass
 
 
+class TooManyJoined(RegistryError):
+    """The member is in as many rooms as one member may be."""
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     """A connected user with a name; identity, since members live in sets."""
@@ -108,46 +185,69 @@ class Member:
     name: str
     write: Write
     render: Render
-    room: Room | None = None
+    user: str = ""  # IRC's username ("~name" for the text door)
+    host: str = ""
+    realname: str = ""
+    door: str = "text"
+    away: str = ""
+    signon: float = field(default_factory=time.time)
+    rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
+
+    @property
+    def mask(self) -> str:
+        return f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
 
     def send(self, event: Event) -> None:
-        """Deliver one event to this member alone, after what its room has pending."""
-        self.flush_room()
+        """Deliver one event to this member alone, after what its rooms have pending."""
+        self.flush_rooms()
         self.write(self.render(event))
 
-    def flush_room(self) -> None:
-        """Write out the room's batch first, so this member's lines stay in order."""
-        room = self.room
-        if room is not None and room.pending:
-            room.flush()
+    def flush_rooms(self) -> None:
+        """Write out its rooms' batches first, so this member's lines stay in order."""
+        for room in self.rooms:
+            if room.pending:
+                room.flush()
 
 
 class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
-    __slots__ = ("_clock", "_defer", "_renders", "key", "members", "name", "pending")
+    __slots__ = (
+        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "name",
+        "pending", "skips", "topic", "topic_by", "topic_ts",
+    )  # fmt: skip
 
-    def __init__(self, name: str, clock: Callable[[], float], defer: Defer) -> None:
+    def __init__(
+        self, name: str, clock: Callable[[], float], defer: Defer, ids: Callable[[], str]
+    ) -> None:
         self.name = name
         self.key = name_key(name)
         self.members: dict[Member, None] = {}  # an ordered set
         self.pending: dict[Render, list[bytes]] = {}
-        self._renders: dict[Render, int] = {}  # front doors present, with member counts
+        self.skips: list[tuple[Member, int]] = []  # (member, its batch index) not to echo
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_ts = 0.0
+        self._renders: dict[Render, int] = {}  # renders present, with member counts
         self._clock = clock
         self._defer = defer
+        self._ids = ids
+        self.created = clock()
 
     def names(self) -> list[str]:
         """A snapshot of the members' names, sorted case-insensitively."""
         return sorted((m.name for m in self.members), key=name_key)
 
-    def say(self, member: Member, text: str) -> None:
-        self.publish(Said(member.name, text, self._clock()))
+    def say(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+        event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
+        self.publish(event, None if echo else member)
 
-    def act(self, member: Member, text: str) -> None:
-        self.publish(Acted(member.name, text, self._clock()))
+    def act(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+        event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
+        self.publish(event, None if echo else member)
 
-    def publish(self, event: Event) -> None:
-        """Queue an event for every member; the batch is written at the next loop pass."""
+    def publish(self, event: Event, skip: Member | None = None) -> None:
+        """Queue an event for every member (but `skip`); written at the next loop pass."""
         pending = self.pending
         first = not pending
         for render in self._renders:
@@ -157,6 +257,8 @@ class Room:
                 pending[render] = [data]
             else:
                 batch.append(data)
+        if skip is not None and skip.render in pending:
+            self.skips.append((skip, len(pending[skip.render]) - 1))
         if first and pending:
             self._defer(self.flush)
 
@@ -166,6 +268,9 @@ class Room:
         if not pending:
             return
         self.pending = {}
+        if self.skips:
+            self._flush_skipping(pending)
+            return
         if len(pending) == 1:
             ((_, parts),) = pending.items()
             data = b"".join(parts)
@@ -176,23 +281,59 @@ class Room:
         for member in self.members:
             member.write(joined[member.render])
 
+    def _flush_skipping(self, pending: dict[Render, list[bytes]]) -> None:
+        """The rare flush in which some senders do not get their own lines back."""
+        skipped: dict[Member, set[int]] = {}
+        for member, index in self.skips:
+            skipped.setdefault(member, set()).add(index)
+        self.skips = []
+        joined = {render: b"".join(parts) for render, parts in pending.items()}
+        for member in self.members:
+            drop = skipped.get(member)
+            if drop is None:
+                member.write(joined[member.render])
+                continue
+            parts = pending[member.render]
+            data = b"".join(part for i, part in enumerate(parts) if i not in drop)
+            if data:
+                member.write(data)
+
     def _add(self, member: Member) -> None:
         self.flush()  # a newcomer gets nothing published before it joined
         self.members[member] = None
         self._renders[member.render] = self._renders.get(member.render, 0) + 1
-        member.room = self
+        member.rooms[self] = None
 
     def _remove(self, member: Member) -> None:
         self.flush()  # a leaver still gets everything published before it left
         del self.members[member]
-        count = self._renders.pop(member.render) - 1
+        self._uncount(member.render)
+        del member.rooms[self]
+
+    def _uncount(self, render: Render) -> None:
+        count = self._renders.pop(render) - 1
         if count:
-            self._renders[member.render] = count
-        member.room = None
+            self._renders[render] = count
+
+    def _swap_render(self, member: Member, render: Render) -> None:
+        self.flush()
+        self._uncount(member.render)
+        self._renders[render] = self._renders.get(render, 0) + 1
 
 
 def _call_soon(callback: Callable[[], None]) -> object:
     return asyncio.get_running_loop().call_soon(callback)
+
+
+@dataclass(frozen=True, slots=True)
+class Departed:
+    """Who a name belonged to, for WHOWAS."""
+
+    name: str
+    user: str
+    host: str
+    realname: str
+    ts: float
 
 
 class RoomManager:
@@ -202,112 +343,210 @@ class RoomManager:
         self,
         *,
         max_rooms: int = 1000,
+        max_joined: int = 50,
         clock: Callable[[], float] = time.time,
         defer: Defer = _call_soon,
+        whowas: int = 200,
     ) -> None:
         self.max_rooms = max_rooms
+        self.max_joined = max_joined
         self.clock = clock
+        self.started = clock()
         self._defer = defer
         self._users: dict[str, Member] = {}
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
+        self.whowas: deque[Departed] = deque(maxlen=whowas)
+        boot = os.urandom(4).hex()
+        counter = itertools.count(1)
+        self.new_id: Callable[[], str] = lambda: f"{boot}{next(counter):x}"
 
     def find(self, name: str) -> Member | None:
         """The connected user with this name (any case), if any."""
         return self._users.get(name_key(name))
 
+    def room(self, name: str) -> Room | None:
+        """The room with this name (any case), if any."""
+        return self._rooms.get(name_key(name))
+
+    def users(self) -> list[Member]:
+        """A snapshot of every connected user, sorted by name."""
+        return sorted(self._users.values(), key=lambda m: name_key(m.name))
+
     def snapshot(self) -> tuple[dict[str, Member], dict[str, Room]]:
         """Copies of the users and rooms by key, for checks and tests."""
         return dict(self._users), dict(self._rooms)
 
+    def rooms(self) -> list[Room]:
+        """A snapshot of the rooms, sorted by name."""
+        return sorted(self._rooms.values(), key=lambda r: r.key)
+
     async def listing(self) -> list[tuple[str, int]]:
         """The rooms as (name, member count), sorted case-insensitively."""
         async with self._lock:
-            return sorted(
-                ((r.name, len(r.members)) for r in self._rooms.values()),
-                key=lambda item: name_key(item[0]),
-            )
+            return [(r.name, len(r.members)) for r in self.rooms()]
 
-    async def claim(self, name: str, write: Write, render: Render) -> Member:
+    async def claim(
+        self,
+        name: str,
+        write: Write,
+        render: Render,
+        *,
+        user: str = "",
+        host: str = "",
+        realname: str = "",
+        door: str = "text",
+    ) -> Member:
         """Take a free name and become a member; NameTaken if anyone has it."""
         async with self._lock:
             key = name_key(name)
             if key in self._users:
                 raise NameTaken(name)
-            member = Member(name, write, render)
+            member = Member(name, write, render, user, host, realname, door, signon=self.clock())
             self._users[key] = member
             return member
 
     async def release(self, member: Member, reason: str = "") -> None:
-        """Forget a member that disconnected; its room is told it quit."""
+        """Forget a member that disconnected; those who share a room are told it quit."""
         async with self._lock:
-            room = member.room
-            if room is not None:
-                log.info("%s quit %s%s", member.name, room.name, f" ({reason})" if reason else "")
-                self._remove(member, room)
-                room.publish(Quit(member.name, reason))
+            if member.rooms:
+                names = ", ".join(r.name for r in member.rooms)
+                log.info("%s quit %s%s", member.name, names, f" ({reason})" if reason else "")
+                self.tell_peers(member, Quit(member.name, reason, member.mask))
+                for room in list(member.rooms):
+                    self._remove(member, room)
             if self._users.get(name_key(member.name)) is member:
                 del self._users[name_key(member.name)]
+                self._remember(member)
 
-    async def rename(self, member: Member, new_name: str) -> None:
-        """Change a member's name; its room is told. NameTaken if another has it."""
+    async def rename(self, member: Member, new_name: str) -> bool:
+        """Change a member's name; whoever shares a room is told, the member too.
+        NameTaken if another has it. Returns whether anyone was told."""
         async with self._lock:
             old_key, new_key = name_key(member.name), name_key(new_name)
             if new_key != old_key and new_key in self._users:
                 raise NameTaken(new_name)
-            old = member.name
-            member.flush_room()
+            old, mask = member.name, member.mask
+            self._remember(member)
             del self._users[old_key]
             member.name = new_name
             self._users[new_key] = member
-            if member.room is not None:
-                member.room.publish(Renamed(old, new_name))
+            told = bool(member.rooms)
+            if told:
+                self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
             log.info("%s is now known as %s", old, new_name)
+            return told
 
-    async def create(self, member: Member, room_name: str) -> Room:
-        """Make a new room and move the member into it; RoomExists or TooManyRooms."""
+    def set_away(self, member: Member, text: str) -> None:
+        """Mark a member away (or back, with no text); those sharing a room are told."""
+        member.away = text
+        if member.rooms:
+            self.tell_peers(member, AwayChanged(member.name, text, member.mask))
+
+    def set_render(self, member: Member, render: Render) -> None:
+        """Change how a member's events are worded (its IRC capabilities changed)."""
+        for room in member.rooms:
+            room._swap_render(member, render)
+        member.render = render
+
+    def set_topic(self, member: Member, room: Room, text: str) -> None:
+        room.topic, room.topic_by, room.topic_ts = text, member.mask, self.clock()
+        room.publish(TopicSet(member.name, room.name, text, room.topic_ts, member.mask))
+
+    def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
+        """Deliver a user-level event once to everyone who shares a room with `member`."""
+        member.flush_rooms()
+        peers: dict[Member, None] = {}
+        for room in member.rooms:
+            peers.update(room.members)
+        if not include_self:
+            peers.pop(member, None)
+        rendered: dict[Render, bytes] = {}
+        for peer in peers:
+            data = rendered.get(peer.render)
+            if data is None:
+                data = rendered[peer.render] = peer.render(event)
+            if data:
+                peer.write(data)
+
+    async def create(self, member: Member, room_name: str, *, leave: Room | None = None) -> Room:
+        """Make a new room and put the member in it, out of `leave` first;
+        RoomExists, TooManyRooms or TooManyJoined."""
         async with self._lock:
             key = name_key(room_name)
             if key in self._rooms:
                 raise RoomExists(self._rooms[key].name)
-            if len(self._rooms) >= self.max_rooms:
-                raise TooManyRooms(room_name, self.max_rooms)
-            self._leave(member)
-            room = Room(room_name, self.clock, self._defer)
-            self._rooms[key] = room
-            room._add(member)
-            log.info("%s created %s", member.name, room.name)
-            return room
+            return self._create(member, room_name, leave)
 
-    async def join(self, member: Member, room_name: str) -> Room:
-        """Move the member into an existing room; NoSuchRoom or AlreadyInRoom."""
+    async def join(
+        self,
+        member: Member,
+        room_name: str,
+        *,
+        leave: Room | None = None,
+        create: bool = False,
+        admit: Callable[[Room], None] | None = None,
+    ) -> tuple[Room, bool]:
+        """Put the member in an existing room (or a new one, with `create`), out of
+        `leave` first; `admit` may refuse by raising. Returns the room and whether
+        it was made. NoSuchRoom, AlreadyInRoom, TooManyRooms or TooManyJoined."""
         async with self._lock:
             room = self._rooms.get(name_key(room_name))
             if room is None:
-                raise NoSuchRoom(room_name)
-            if member.room is room:
+                if not create:
+                    raise NoSuchRoom(room_name)
+                return self._create(member, room_name, leave), True
+            if room in member.rooms:
                 raise AlreadyInRoom(room.name)
-            self._leave(member)
-            room.publish(Joined(member.name, room.name))
+            if admit is not None:
+                admit(room)
+            self._check_joined(member, leave)
+            if leave is not None:
+                self._leave(member, leave)
             room._add(member)
+            room.publish(Joined(member.name, room.name, member.mask), member)
             log.info("%s joined %s", member.name, room.name)
-            return room
+            return room, False
 
-    async def leave(self, member: Member) -> Room | None:
-        """Take the member out of its room, if any; the room is told."""
+    async def leave(self, member: Member, room: Room, reason: str = "") -> None:
+        """Take the member out of a room it is in; the room is told."""
         async with self._lock:
-            return self._leave(member)
+            if room in member.rooms:
+                self._leave(member, room, reason)
 
-    def _leave(self, member: Member) -> Room | None:
-        room = member.room
-        if room is not None:
-            log.info("%s left %s", member.name, room.name)
-            self._remove(member, room)
-            room.publish(Left(member.name, room.name))
+    def _create(self, member: Member, room_name: str, leave: Room | None) -> Room:
+        if len(self._rooms) >= self.max_rooms:
+            raise TooManyRooms(room_name, self.max_rooms)
+        self._check_joined(member, leave)
+        if leave is not None:
+            self._leave(member, leave)
+        room = Room(room_name, self.clock, self._defer, self.new_id)
+        self._rooms[room.key] = room
+        room._add(member)
+        log.info("%s created %s", member.name, room.name)
         return room
+
+    def _check_joined(self, member: Member, leave: Room | None) -> None:
+        if len(member.rooms) - (leave in member.rooms) >= self.max_joined:
+            raise TooManyJoined(member.name, self.max_joined)
+
+    def _leave(self, member: Member, room: Room, reason: str = "") -> None:
+        log.info("%s left %s", member.name, room.name)
+        self._remove(member, room)
+        room.publish(Left(member.name, room.name, member.mask, reason))
 
     def _remove(self, member: Member, room: Room) -> None:
         room._remove(member)
         if not room.members:
             del self._rooms[room.key]
             log.info("room %s closed", room.name)
+
+    def _remember(self, member: Member) -> None:
+        self.whowas.appendleft(
+            Departed(member.name, member.user, member.host, member.realname, self.clock())
+        )
+
+
+def shared_rooms(a: Member, b: Member) -> Iterable[Room]:
+    """The rooms both members are in."""
+    return (room for room in a.rooms if room in b.rooms)

@@ -59,7 +59,7 @@ class ChatServer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.rooms = RoomManager(max_rooms=config.max_rooms)
+        self.rooms = RoomManager(max_rooms=config.max_rooms, max_joined=config.max_joined)
         self.render = TextRender()
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0

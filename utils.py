@@ -107,10 +107,32 @@ def clean(text: str) -> str:
     return text.translate(_DROP)
 
 
+# IRC formatting: bold, italics, underline, strike, monospace, reverse, reset, and the
+# colour codes with their digits (\x03 and the hex \x04 form).
+_IRC_FORMATTING = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+
+def safe_text(text: str) -> str:
+    """What an IRC user sent, fit for a text-door terminal: formatting codes (with
+    their colour digits) and every other control or escape removed."""
+    if text.isprintable():
+        return text
+    return clean(_IRC_FORMATTING.sub("", text))
+
+
 def name_key(name: str) -> str:
     """The form names are compared in: NFKC, case-folded, NFKC again, lookalikes folded."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
     return folded.translate(_LOOKALIKES)
+
+
+def loose_key(name: str) -> str:
+    """`name_key` without accents: for suggesting the name someone meant."""
+    decomposed = unicodedata.normalize("NFKD", name_key(name))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def normalize_name(name: str) -> str:

@@ -206,7 +206,7 @@ class Connection(asyncio.BufferedProtocol):
     def _close_when_answered(self) -> None:
         if not self._queue and self._task is None and self.transport is not None:
             if self.session is not None and self.session.member is not None:
-                self.session.member.flush_room()  # its own last message echoes back
+                self.session.member.flush_rooms()  # its own last message echoes back
             self.transport.close()
 
     def _take_token(self, rate: float) -> bool:

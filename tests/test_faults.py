@@ -58,7 +58,7 @@ def assert_registry_holds(server: ChatServer, rooms: dict[str, list[str]]) -> No
     assert sorted(users) == sorted(name for names in rooms.values() for name in names)
     for room in by_key.values():
         for member in room.members:
-            assert member.room is room and users[member.name] is member
+            assert set(member.rooms) == {room} and users[member.name] is member
 
 
 # --- Abrupt disconnects in a room ---
@@ -176,11 +176,11 @@ class Gate:
         self.done = asyncio.Event()  # the method returned (or raised)
         real: Callable[..., Awaitable[Any]] = getattr(server.rooms, method)
 
-        async def gated(*args: Any) -> Any:
+        async def gated(*args: Any, **kwargs: Any) -> Any:
             self.entered.set()
             await self.opened.wait()
             try:
-                return await real(*args)
+                return await real(*args, **kwargs)
             finally:
                 self.done.set()
 

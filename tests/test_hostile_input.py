@@ -205,7 +205,7 @@ async def test_every_path_to_another_terminal_is_cleaned(connect: Connect) -> No
     await mallory.send(f"/create ev{esc}il")
     await mallory.expect("Joined room [evil]. Type 'exit' to leave, /help for commands.")
     await alice.send("/rooms")
-    seen = await alice.expect("lobby (1 users)")
+    seen = await alice.expect("lobby (1 user)")
     await mallory.send(
         f"/join lob{esc}by",
         f"chat {esc}text",
@@ -218,7 +218,7 @@ async def test_every_path_to_another_terminal_is_cleaned(connect: Connect) -> No
     seen += await alice.expect(re.compile(r"\* Users in lobby: .*"))
     for line in seen:
         assert_terminal_safe(line)
-    assert "evil (1 users)" in seen
+    assert "evil (1 user)" in seen
     assert "* mallory has joined lobby" in seen
     assert any(CHAT.fullmatch(line) and line.endswith("<mallory> chat text") for line in seen)
     assert any(line.endswith("] * mallory acts") for line in seen)

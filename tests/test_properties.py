@@ -206,19 +206,17 @@ def check(rooms: RoomManager, peers: list[Peer]) -> None:
         assert not room.pending, "published but not delivered"
         for member in room.members:
             assert member in live, f"{member.name} is in {room.name} but not connected"
-            assert member.room is room
+            assert set(member.rooms) == {room}
             memberships[member] = memberships.get(member, 0) + 1
     assert all(n == 1 for n in memberships.values())
     for member in live:
-        assert (member.room is not None) == (member in memberships)
-        assert member.room is None or by_key.get(member.room.key) is member.room
+        assert bool(member.rooms) == (member in memberships)
+        assert all(by_key.get(room.key) is room for room in member.rooms)
     for peer in peers:
         s = peer.session
         assert s.member is not None or s.state in (State.NAME, State.CLOSED)
         if peer.task is None and s.state is not State.CLOSED:
-            assert (s.state is State.IN_ROOM) == (
-                s.member is not None and s.member.room is not None
-            )
+            assert (s.state is State.IN_ROOM) == (s.member is not None and s.room is not None)
         for line in peer.out[peer.checked :]:
             assert not any(is_control(c) for c in line), f"{line!r} reached a terminal"
             assert line != "! Internal error."

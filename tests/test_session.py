@@ -125,7 +125,7 @@ async def test_creating_an_existing_room_is_an_error_and_back_to_the_menu(
 async def test_menu_option_two_lists_rooms_then_joins_one(rooms: RoomManager) -> None:
     await in_room(rooms, "alice", "general")
     user = await named(rooms, "bob")
-    assert await user.say("2") == ["Rooms (1)", "general (1 users)", "Enter room name to join:"]
+    assert await user.say("2") == ["Rooms (1)", "general (1 user)", "Enter room name to join:"]
     assert await user.say("General") == [
         "Joined room [general]. Type 'exit' to leave, /help for commands.",
         "* Users in general: alice, bob",
@@ -146,7 +146,7 @@ async def test_menu_option_three_lists_rooms_and_shows_the_menu_again(rooms: Roo
     await in_room(rooms, "alice", "b-room")
     await in_room(rooms, "bob", "A-room")
     user = await named(rooms, "carol")
-    assert await user.say("3") == ["Rooms (2)", "A-room (1 users)", "b-room (1 users)", *MENU]
+    assert await user.say("3") == ["Rooms (2)", "A-room (1 user)", "b-room (1 user)", *MENU]
 
 
 async def test_menu_option_four_says_goodbye_and_frees_the_name(rooms: RoomManager) -> None:
@@ -210,8 +210,10 @@ async def test_help_lists_every_command(rooms: RoomManager) -> None:
     assert out[0] == "Commands"
     for word in ("help", "rooms", "create", "join", "leave", "who", "msg", "me", "nick", "quit"):
         assert any(line.startswith(f"/{word} ") for line in out), word
-    assert out[-len(MENU) :] == list(MENU)
-    assert not any(line.endswith(":") for line in out[: -len(MENU)])
+    assert out[-1] == "Enter your choice:"  # after a command, not the whole menu
+    assert not any(line.endswith(":") for line in out[:-1])
+    starts = {len(line) - len(line.split("  ", 1)[1].lstrip()) for line in out[1:-1]}
+    assert len(starts) == 1, "what each command does starts in one aligned column"
 
 
 async def test_who_lists_the_users_in_the_room(rooms: RoomManager) -> None:
@@ -220,9 +222,11 @@ async def test_who_lists_the_users_in_the_room(rooms: RoomManager) -> None:
     assert await alice.say("/who") == ["* Users in general: Alice, bob"]
 
 
-async def test_who_outside_a_room_is_an_error(rooms: RoomManager) -> None:
+async def test_who_in_the_menu_lists_everyone_online(rooms: RoomManager) -> None:
+    await in_room(rooms, "bob", "general")
     alice = await named(rooms, "alice")
-    assert await alice.say("/who") == ["! You are not in a room.", *MENU]
+    assert await alice.say("/who") == ["* Users online (2): alice, bob", "Enter your choice:"]
+    assert await alice.say("/users") == ["* Users online (2): alice, bob", "Enter your choice:"]
 
 
 async def test_msg_reaches_only_its_target_in_both_forms(rooms: RoomManager) -> None:
@@ -262,8 +266,9 @@ async def test_nick_renames_and_tells_the_room(rooms: RoomManager) -> None:
 
 async def test_nick_in_the_menu_confirms_and_frees_the_old_name(rooms: RoomManager) -> None:
     bob = await named(rooms, "bob")
-    assert await bob.say("/nick Bobby") == ["* You are now known as Bobby.", *MENU]
-    assert await (await named(rooms, "bob")).say("/who") == ["! You are not in a room.", *MENU]
+    assert await bob.say("/nick Bobby") == ["* You are now known as Bobby.", "Enter your choice:"]
+    new_bob = await named(rooms, "bob")
+    assert await new_bob.say("/users") == ["* Users online (2): bob, Bobby", "Enter your choice:"]
 
 
 async def test_create_and_join_commands_move_between_rooms(rooms: RoomManager) -> None:
@@ -283,7 +288,7 @@ async def test_create_and_join_commands_move_between_rooms(rooms: RoomManager) -
 async def test_leave_command_leaves_the_room(rooms: RoomManager) -> None:
     alice = await in_room(rooms, "alice", "one")
     assert await alice.say("/leave") == ["* You left one.", *MENU]
-    assert await alice.say("/leave") == ["! You are not in a room.", *MENU]
+    assert await alice.say("/leave") == ["! You are not in a room.", "Enter your choice:"]
 
 
 async def test_quit_says_goodbye_and_tells_the_room(rooms: RoomManager) -> None:

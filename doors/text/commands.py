@@ -7,12 +7,13 @@ coroutine for the session to await.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rooms import Whispered
-from utils import UserError
+from utils import UserError, loose_key, safe_text
 
 if TYPE_CHECKING:
     from doors.text.session import Session
@@ -56,7 +57,9 @@ def _needs(arg: str, name: str) -> str:
 
 @command("help", "/help  list these commands")
 def _help(s: Session, arg: str) -> None:
-    s.say("Commands", *(c.usage for c in COMMANDS.values()))
+    rows = [c.usage.split("  ", 1) for c in COMMANDS.values()]
+    width = max(len(usage) for usage, _ in rows)
+    s.say("Commands", *(f"{usage:<{width}}  {what}" for usage, what in rows))
 
 
 @command("rooms", "/rooms  list the rooms")
@@ -80,10 +83,19 @@ def _leave(s: Session, arg: str) -> Result:
     return s.leave()
 
 
-@command("who", "/who  list the users in this room")
+@command("who", "/who  list the users in this room (in the menu: everyone)")
 def _who(s: Session, arg: str) -> None:
-    room = s.require_room()
+    if s.room is None:
+        _users(s, arg)
+        return
+    room = s.room
     s.say(f"* Users in {room.name}: {', '.join(room.names())}")
+
+
+@command("users", "/users  list everyone online")
+def _users(s: Session, arg: str) -> None:
+    names = [m.name for m in s.rooms.users()]
+    s.say(f"* Users online ({len(names)}): {', '.join(names)}")
 
 
 @command("msg", "/msg NAME TEXT  private message to a user")
@@ -92,16 +104,64 @@ def _msg(s: Session, arg: str) -> None:
     text = _needs(text.strip(), "msg")
     target = s.rooms.find(name)
     if target is None:
-        raise UserError(f'No user named "{name}".')
+        raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
+    me = s.require_member()
     ts = s.rooms.clock()
-    target.send(Whispered(s.require_member().name, text, ts))
+    target.send(Whispered(me.name, text, ts, target.name, me.mask, msgid=s.rooms.new_id()))
     s.say(f"[{s.render.hhmm(ts)}] -> *{target.name}* {text}")
+    if target.away:
+        s.say(f"* {target.name} is away: {safe_text(target.away)}")
+
+
+def _did_you_mean(s: Session, name: str) -> str:
+    """A hint at the user whose name differs from `name` only by accents."""
+    key = loose_key(name)
+    for member in s.rooms.users():
+        if loose_key(member.name) == key:
+            return f" Did you mean {member.name}?"
+    return ""
 
 
 @command("me", "/me TEXT  act, as in * alice waves")
 def _me(s: Session, arg: str) -> None:
     room = s.require_room()
     room.act(s.require_member(), _needs(arg, "me"))
+
+
+@command("topic", "/topic [TEXT]  show or set the room's topic")
+def _topic(s: Session, arg: str) -> None:
+    room = s.require_room()
+    if not arg:
+        if room.topic:
+            s.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
+        else:
+            s.say(f"* {room.name} has no topic.")
+        return
+    limit = s.config.max_topic_chars
+    if len(arg) > limit:
+        raise UserError(f"Topic too long ({len(arg)} characters; the limit is {limit}).")
+    s.rooms.set_topic(s.require_member(), room, arg)
+
+
+@command("away", "/away [TEXT]  mark yourself away (no text: back)")
+def _away(s: Session, arg: str) -> None:
+    s.rooms.set_away(s.require_member(), arg[: s.config.max_away_chars])
+    s.say("* You are now marked as away." if arg else "* You are no longer marked as away.")
+
+
+@command("whois", "/whois NAME  who a user is")
+def _whois(s: Session, arg: str) -> None:
+    name = _needs(arg, "whois")
+    member = s.rooms.find(name)
+    if member is None:
+        raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
+    door = "an IRC client" if member.door == "irc" else "the text door"
+    since = time.strftime("%Y-%m-%d %H:%M", time.localtime(member.signon))
+    rooms = ", ".join(room.name for room in member.rooms) or "no room"
+    s.say(f"* {member.name} ({member.user}@{member.host}) is on {door}, online since {since}")
+    s.say(f"* {member.name} is in: {rooms}")
+    if member.away:
+        s.say(f"* {member.name} is away: {safe_text(member.away)}")
 
 
 @command("nick", "/nick NAME  change your name")

@@ -24,6 +24,7 @@ from utils import (
     name_key,
     name_problem,
     normalize_name,
+    safe_text,
 )
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ REFUSALS: dict[type[r.RegistryError], str] = {
 }
 
 
+# How a private message of each kind reads after `*sender* `.
+WHISPER_FORMS = {"msg": "{1}", "notice": "-{1}-", "action": "* {0} {1}"}
+SILENT = (r.Tagged, r.AwayChanged)  # nothing a text user needs to see
+SILENT_KINDS = ("ctcp", "tagmsg")
+
+
 class TextRender:
     """Registry events as PROTOCOL.md lines; one instance serves every text connection."""
 
@@ -78,8 +85,12 @@ class TextRender:
 
     def __call__(self, event: r.Event) -> bytes:
         if type(event) is r.Said:
-            return f"[{self.hhmm(event.ts)}] <{event.name}> {event.text}\r\n".encode()
-        return (self.line(event) + "\r\n").encode()
+            text = event.text if event.text.isprintable() else safe_text(event.text)
+            return f"[{self.hhmm(event.ts)}] <{event.name}> {text}\r\n".encode()
+        if type(event) in SILENT or (type(event) is r.Whispered and event.kind in SILENT_KINDS):
+            return b""
+        line = self.line(event)
+        return (line if line.isprintable() else safe_text(line)).encode() + b"\r\n"
 
     def line(self, event: r.Event) -> str:
         match event:
@@ -87,16 +98,22 @@ class TextRender:
                 return f"[{self.hhmm(ts)}] <{name}> {text}"
             case r.Acted(name, text, ts):
                 return f"[{self.hhmm(ts)}] * {name} {text}"
-            case r.Whispered(sender, text, ts):
-                return f"[{self.hhmm(ts)}] *{sender}* {text}"
+            case r.Noticed(name, text, ts):
+                return f"[{self.hhmm(ts)}] -{name}- {text}"
+            case r.Whispered(sender, text, ts, kind=kind):
+                return f"[{self.hhmm(ts)}] *{sender}* {WHISPER_FORMS[kind].format(sender, text)}"
             case r.Joined(name, room):
                 return f"* {name} has joined {room}"
-            case r.Left(name, room):
-                return f"* {name} has left {room}"
+            case r.Left(name, room, reason=reason):
+                return f"* {name} has left {room}" + (f" ({reason})" if reason else "")
             case r.Quit(name, reason):
                 return f"* {name} has quit" + (f" ({reason})" if reason else "")
             case r.Renamed(old, new):
                 return f"* {old} is now known as {new}"
+            case r.TopicSet(name, room, text):
+                if not text:
+                    return f"* {name} cleared the topic of {room}"
+                return f"* {name} set the topic of {room} to: {text}"
         raise TypeError(f"no line for {event!r}")
 
 
@@ -116,11 +133,14 @@ class Session:
         self.rooms = rooms
         self.config = config
         self.peer = peer
+        self.host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
         self.state = State.NAME
         self.member: r.Member | None = None
+        self.room: r.Room | None = None  # the one room a text user is in, if any
         self.render = render or TextRender()
         self._last_name = "-"
         self._raw_line = ""  # the line being handled, before clean(): names check it
+        self._menu_shown = False  # the whole menu was the last prompt shown
         self._out = out
         self._write = write or self._write_lines
 
@@ -136,7 +156,7 @@ class Session:
     def say(self, *lines: str) -> None:
         """Send lines to this user alone, after anything its room has pending."""
         if self.member is not None:
-            self.member.flush_room()
+            self.member.flush_rooms()
         for line in lines:
             self._out(line)
 
@@ -154,19 +174,18 @@ class Session:
             self._raw_line = line
             result = self._dispatch(clean(line))
             if result is not None:
-                return self._settle(result)
+                return self._settle(result, line)
         except (UserError, r.RegistryError) as exc:
             self._refuse(exc)
         except Exception:
             self._fail()
-        if self.state is not State.IN_ROOM:
-            self._prompt()
+        self._prompt(line)
         return None
 
     async def close(self, reason: str = "") -> None:
         """The connection is gone: free the name and tell the room."""
         self.state = State.CLOSED
-        member, self.member = self.member, None
+        member, self.member, self.room = self.member, None, None
         if member is not None:
             self._last_name = member.name
             await self.rooms.release(member, reason)
@@ -176,7 +195,7 @@ class Session:
         return self.member
 
     def require_room(self) -> r.Room:
-        room = self.require_member().room
+        room = self.room
         if room is None:
             raise UserError("You are not in a room.")
         return room
@@ -188,15 +207,14 @@ class Session:
             line = line[1:]
         return ON_LINE[self.state](self, line)
 
-    async def _settle(self, pending: Awaitable[None]) -> None:
+    async def _settle(self, pending: Awaitable[None], line: str) -> None:
         try:
             await pending
         except (UserError, r.RegistryError) as exc:
             self._refuse(exc)
         except Exception:
             self._fail()
-        if self.state is not State.IN_ROOM:
-            self._prompt()
+        self._prompt(line)
 
     def _refuse(self, exc: Exception) -> None:
         template = REFUSALS.get(type(exc)) if isinstance(exc, r.RegistryError) else None
@@ -207,10 +225,18 @@ class Session:
         self.say("! Internal error.")
         self.state = State.CLOSED
 
-    def _prompt(self) -> None:
+    def _prompt(self, line: str) -> None:
+        """The state's prompt again; after a command in the menu, its last line only:
+        the whole menu would push the command's answer off a small screen."""
+        if self.state is State.IN_ROOM:
+            self._menu_shown = False
+            return
         lines = PROMPTS.get(self.state)
         if lines:
-            self.say(*lines)
+            is_command = line[:1] == "/" and line[:2] != "//"
+            menu_shown = self._menu_shown and self.state is State.MENU
+            self.say(*(lines[-1:] if is_command and menu_shown else lines))
+            self._menu_shown = self.state is State.MENU
 
     def _write_lines(self, data: bytes) -> None:
         for line in data.decode().split("\r\n")[:-1]:
@@ -221,7 +247,9 @@ class Session:
         return self._claim(self.user_name(line))
 
     async def _claim(self, name: str) -> None:
-        self.member = await self.rooms.claim(name, self._write, self.render)
+        self.member = await self.rooms.claim(
+            name, self._write, self.render, user="~" + name[:9], host=self.host
+        )
         self.state = State.MENU
         log.info("%s is %s", self.peer, name)
         self.say(f"* Hello, {name}!")
@@ -241,7 +269,7 @@ class Session:
         return self.join(line) if line.strip() else None
 
     def _on_room(self, line: str) -> Result:
-        if len(line) <= 6 and line.strip().lower() == "exit":
+        if line[-1:] in _EXIT_ENDS and line.strip().lower() == "exit":
             return self.leave()
         if line and not line.isspace():
             self.require_room().say(self.require_member(), line)
@@ -274,24 +302,30 @@ class Session:
         return name
 
     def create(self, text: str) -> Pending:
-        return self._enter(self.rooms.create, self.room_name(text), created=True)
+        return self._enter(self.room_name(text), created=True)
 
     def join(self, text: str) -> Pending:
-        return self._enter(self.rooms.join, self.room_name(text), created=False)
+        return self._enter(self.room_name(text), created=False)
 
-    async def _enter(
-        self, how: Callable[[r.Member, str], Awaitable[r.Room]], name: str, *, created: bool
-    ) -> None:
-        room = await how(self.require_member(), name)
+    async def _enter(self, name: str, *, created: bool) -> None:
+        member = self.require_member()
+        if created:
+            room = await self.rooms.create(member, name, leave=self.room)
+        else:
+            room, _ = await self.rooms.join(member, name, leave=self.room)
+        self.room = room
         self.state = State.IN_ROOM
         self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
         if not created:
             self.say(f"* Users in {room.name}: {', '.join(room.names())}")
+        if room.topic:
+            self.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
 
     async def leave(self) -> None:
-        room = await self.rooms.leave(self.require_member())
+        room, self.room = self.room, None
         self.state = State.MENU
         if room is not None:
+            await self.rooms.leave(self.require_member(), room)
             self.say(f"* You left {room.name}.")
 
     async def list_rooms(self) -> None:
@@ -299,17 +333,23 @@ class Session:
         if not listing:
             self.say("* No rooms yet. Create one with 1 or /create NAME.")
             return
-        self.say(f"Rooms ({len(listing)})", *(f"{name} ({n} users)" for name, n in listing))
+        self.say(f"Rooms ({len(listing)})", *(f"{name} ({users(n)})" for name, n in listing))
 
     async def rename(self, name: str) -> None:
-        member = self.require_member()
-        await self.rooms.rename(member, name)
-        if member.room is None:
+        if not await self.rooms.rename(self.require_member(), name):
             self.say(f"* You are now known as {name}.")
 
     async def quit(self) -> None:
         self.say("Goodbye!")
         await self.close()
+
+
+def users(n: int) -> str:
+    """`1 user`, `2 users`."""
+    return f"{n} user" if n == 1 else f"{n} users"
+
+
+_EXIT_ENDS = frozenset("tT \t")  # a line that could be `exit` ends in one of these
 
 
 async def _list_then_pick(s: Session) -> None:
