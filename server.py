@@ -23,8 +23,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from config import Config
-from doors.connection import Connection
-from doors.text.session import TextRender
+from doors.connection import Connection, Door
+from doors.text.session import Session, TextRender
 from rooms import RoomManager
 
 log = logging.getLogger("chatroom")
@@ -69,11 +69,22 @@ class ChatServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
 
+    def text_door(self) -> Door:
+        config = self.config
+
+        def session(conn: Connection) -> Session:
+            return Session(
+                self.rooms, config, conn.say, write=conn.write, render=self.render, peer=conn.peer
+            )
+
+        return Door("text", session, config.max_line_bytes, refusal=lambda text: f"! {text}")
+
     async def start(self) -> int:
         """Listen; return the port bound (useful with port 0)."""
         loop = asyncio.get_running_loop()
+        door = self.text_door()
         self._server = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.port, backlog=1024
+            lambda: Connection(self, door), self.config.host, self.config.port, backlog=1024
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("listening on %s:%d", self.config.host, self.port)

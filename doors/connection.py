@@ -1,9 +1,12 @@
-"""One client connection: bytes in, lines to its session, bytes out.
+"""One client connection, for every front door: bytes in, lines to its session, bytes out.
 
 An asyncio protocol that splits a client's bytes into lines, discards over-long lines
-as they arrive, strips telnet negotiation, paces a flooding client by pausing its
-reads, feeds each line to its socket-free Session, and writes what the session and
-its room send, dropping a client that falls --max-send-queue bytes behind.
+as they arrive, strips telnet negotiation (text door), paces a flooding client by
+pausing its reads, feeds each line to its door's socket-free session, writes what the
+session and its rooms send, drops a client that falls --max-send-queue bytes behind,
+times out a login, and checks that a silent client is still there (TCP keepalive;
+on IRC a PING too). What differs between doors is a `Door`: how to make the session,
+the longest line, how to decode, how to word a refusal.
 """
 
 from __future__ import annotations
@@ -11,15 +14,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections import deque
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from doors.text.session import Session, State
+import rooms as r
 from utils import strip_telnet_stream
 
 if TYPE_CHECKING:
     from server import ChatServer
+
+Pending = Coroutine[Any, Any, None]
+
+
+class DoorSession(Protocol):
+    """What a connection needs of its door's socket-free session."""
+
+    member: r.Member | None
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_closed(self) -> bool: ...
+    def start(self) -> None: ...
+    def feed_nowait(self, line: str) -> Pending | None: ...
+    def line_too_long(self, limit: int) -> None: ...
+    def login_timed_out(self, timeout_s: float) -> None: ...
+    def shutting_down(self) -> None: ...
+    def ping(self) -> None: ...
+    async def close(self, reason: str = "") -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Door:
+    """One front door's part in a connection."""
+
+    name: str
+    session: Callable[[Connection], DoorSession]
+    max_line_bytes: int
+    refusal: Callable[[str], str]  # a refused connection's one line
+    errors: str = "replace"  # invalid UTF-8; "surrogateescape": the session checks
+    strip_telnet: bool = True
+    ping_interval_s: float = 0.0  # 0: only TCP keepalive notices a vanished peer
+    ping_timeout_s: float = 0.0
+    sendq_reason: str = "send queue exceeded"
+
+
+# TCP keepalive: a peer that vanished (no FIN, no RST) is noticed in about a minute.
+KEEPALIVE = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
 
 IAC_BYTE = b"\xff"
 
@@ -34,17 +78,18 @@ class Connection(asyncio.BufferedProtocol):
     bytes object for every read (most reads bring one short line).
     """
 
-    def __init__(self, server: ChatServer) -> None:
+    def __init__(self, server: ChatServer, door: Door) -> None:
         self.server = server
+        self.door = door
         self.config = server.config
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.ip = ""
-        self.session: Session | None = None
+        self.session: DoorSession | None = None
         self.quit_reason = ""
         self.is_closed = False
-        self._limit = self.config.max_line_bytes + 1  # a trailing "\r" is not content
+        self._limit = door.max_line_bytes + 1  # a trailing "\r" is not content
         self._buffer = b""
         self._discarding = False  # inside a line that was already too long
         # Unsplit runs of whole lines, as read: a line is cut out only when it is fed, so a
@@ -59,6 +104,9 @@ class Connection(asyncio.BufferedProtocol):
         self._stamp = self.loop.time()
         self._wake: asyncio.TimerHandle | None = None
         self._login_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._heard = True  # something came since the last keepalive check
+        self._pinged = False
         self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
 
     # --- asyncio.Protocol ---
@@ -70,23 +118,19 @@ class Connection(asyncio.BufferedProtocol):
         refusal = self.server.admit(self)
         if refusal:
             log.warning("%s refused: %s", self.peer, refusal)
-            t.write(f"! {refusal}\r\n".encode())
+            t.write(self.door.refusal(refusal).encode() + b"\r\n")
             t.close()
             self.is_closed = True
             return
-        log.info("%s connected", self.peer)
-        self.session = Session(
-            self.server.rooms,
-            self.config,
-            self._say,
-            write=self._write,
-            render=self.server.render,
-            peer=self.peer,
-        )
+        log.info("%s connected to the %s door", self.peer, self.door.name)
+        _keep_alive(t.get_extra_info("socket"))
+        self.session = self.door.session(self)
         self.session.start()
         if self.config.login_timeout_s > 0:
             timeout = self.config.login_timeout_s
             self._login_timer = self.loop.call_later(timeout, self._login_expired)
+        if self.door.ping_interval_s > 0:
+            self._ping_timer = self.loop.call_later(self.door.ping_interval_s, self._check_alive)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.server.receive_buffer
@@ -96,7 +140,10 @@ class Connection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Queue the whole lines in `data`, keep the partial one, feed what may be fed."""
-        if self._telnet or IAC_BYTE in data:  # before lines: a sequence may hold b"\n"
+        self._heard = True
+        if (
+            self._telnet or IAC_BYTE in data
+        ) and self.door.strip_telnet:  # before lines: a sequence may hold b"\n"
             data, self._telnet = strip_telnet_stream(data, self._telnet)
         if self._discarding:
             end = data.find(b"\n")
@@ -129,7 +176,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.is_closed = True
-        for timer in (self._wake, self._login_timer):
+        for timer in (self._wake, self._login_timer, self._ping_timer):
             if timer is not None:
                 timer.cancel()
         if self.session is None:
@@ -175,12 +222,13 @@ class Connection(asyncio.BufferedProtocol):
     def _feed(self, raw: bytes | None) -> None:
         session = self.session
         assert session is not None
-        if raw is None or len(raw) - raw.endswith(b"\r") > self.config.max_line_bytes:
-            session.say(f"! Line too long (limit {self.config.max_line_bytes} bytes).")
+        limit = self.door.max_line_bytes
+        if raw is None or len(raw) - raw.endswith(b"\r") > limit:
+            session.line_too_long(limit)
             return
         if self._is_debug:
             log.debug("%s < %r", self.peer, raw)
-        pending = session.feed_nowait(raw.decode("utf-8", "replace"))
+        pending = session.feed_nowait(raw.decode("utf-8", self.door.errors))
         if pending is not None:
             self._task = self.loop.create_task(self._settle(pending))
         else:
@@ -200,7 +248,7 @@ class Connection(asyncio.BufferedProtocol):
         if self._login_timer is not None and session.member is not None:
             self._login_timer.cancel()
             self._login_timer = None
-        if session.state is State.CLOSED and not self.transport.is_closing():
+        if session.is_closed and not self.transport.is_closing():
             self.transport.close()  # after what is buffered, such as "Goodbye!"
 
     def _close_when_answered(self) -> None:
@@ -241,10 +289,15 @@ class Connection(asyncio.BufferedProtocol):
         if t.get_write_buffer_size() > self.config.max_send_queue_bytes:
             self._overflow()
 
-    def _say(self, line: str) -> None:
+    def say(self, line: str) -> None:
+        """Send one line (its CRLF added) to this client alone."""
         if self._is_debug:
             log.debug("%s > %s", self.peer, line)
         self._write(line.encode() + b"\r\n")
+
+    def write(self, data: bytes) -> None:
+        """Send bytes (whole lines) to this client: what its rooms and others call."""
+        self._write(data)
 
     def _overflow(self) -> None:
         assert self.transport is not None and self.session is not None
@@ -254,20 +307,38 @@ class Connection(asyncio.BufferedProtocol):
             self.session.name,
             self.config.max_send_queue_bytes,
         )
-        self.quit_reason = "send queue exceeded"
+        self.quit_reason = self.door.sendq_reason
         self.transport.abort()
 
     def _login_expired(self) -> None:
         self._login_timer = None
         assert self.transport is not None and self.session is not None
         log.info("%s did not log in within %g s", self.peer, self.config.login_timeout_s)
-        self.session.say(f"! Login timed out after {self.config.login_timeout_s:g} s.")
+        self.session.login_timed_out(self.config.login_timeout_s)
         self.transport.close()
+
+    def _check_alive(self) -> None:
+        """Every ping interval: ping a client that said nothing; drop one that still
+        says nothing a timeout after its ping."""
+        if self.is_closed or self.session is None or self.transport is None:
+            return
+        if self._heard:
+            self._heard, self._pinged = False, False
+            self._ping_timer = self.loop.call_later(self.door.ping_interval_s, self._check_alive)
+        elif not self._pinged:
+            self._pinged = True
+            self.session.ping()
+            self._ping_timer = self.loop.call_later(self.door.ping_timeout_s, self._check_alive)
+        else:
+            timeout = self.door.ping_interval_s + self.door.ping_timeout_s
+            log.info("%s (%s) ping timeout", self.peer, self.session.name)
+            self.quit_reason = f"Ping timeout: {timeout:g} seconds"
+            self.transport.abort()
 
     def shut_down(self) -> None:
         """Tell the client the server is stopping and close after what is buffered."""
         if self.session is not None and self.transport is not None:
-            self.session.say("* Server is shutting down.")
+            self.session.shutting_down()
             self.transport.close()
 
     def abort(self) -> None:
@@ -280,3 +351,14 @@ class Connection(asyncio.BufferedProtocol):
             with contextlib.suppress(Exception):
                 await self._task
         await self.session.close(self.quit_reason)
+
+
+def _keep_alive(sock: socket.socket | None) -> None:
+    """Turn on TCP keepalive, tuned so that a vanished peer is noticed in a minute."""
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in KEEPALIVE:
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)

@@ -149,9 +149,26 @@ class Session:
         """The user's name, or the last one it had, or "-" before it chose one."""
         return self.member.name if self.member else self._last_name
 
+    @property
+    def is_closed(self) -> bool:
+        return self.state is State.CLOSED
+
     def start(self) -> None:
         """Greet a new connection and ask for a name."""
         self.say(WELCOME, *PROMPTS[State.NAME])
+
+    # --- What the connection tells the session. ---
+    def line_too_long(self, limit: int) -> None:
+        self.say(f"! Line too long (limit {limit} bytes).")
+
+    def login_timed_out(self, timeout_s: float) -> None:
+        self.say(f"! Login timed out after {timeout_s:g} s.")
+
+    def shutting_down(self) -> None:
+        self.say("* Server is shutting down.")
+
+    def ping(self) -> None:
+        """Nothing to send: TCP keepalive watches a silent text client."""
 
     def say(self, *lines: str) -> None:
         """Send lines to this user alone, after anything its room has pending."""
