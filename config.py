@@ -27,7 +27,8 @@ class Config:
     max_topic_chars: int = 390  # IRC TOPICLEN
     max_away_chars: int = 200  # IRC AWAYLEN
     max_joined: int = 50  # rooms one user may be in at once (IRC CHANLIMIT)
-    irc_port: int | None = 6667  # None: no IRC door
+    irc_port: int | None = None  # None: no IRC door (the command line's default is 6667)
+    irc_port_required: bool = False  # a busy IRC port is an error, not a warning
     irc_server_name: str = "chatroom.local"
     motd: tuple[str, ...] = ()  # lines of the message of the day, from --motd
     ping_interval_s: float = 90.0  # IRC: a client silent this long is pinged

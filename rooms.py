@@ -213,8 +213,8 @@ class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
-        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "name",
-        "pending", "skips", "topic", "topic_by", "topic_ts",
+        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "name", "ops",
+        "pending", "skips", "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
     def __init__(
@@ -223,6 +223,8 @@ class Room:
         self.name = name
         self.key = name_key(name)
         self.members: dict[Member, None] = {}  # an ordered set
+        self.ops: set[Member] = set()  # its operators: whoever made it, for now
+        self.voiced: set[Member] = set()
         self.pending: dict[Render, list[bytes]] = {}
         self.skips: list[tuple[Member, int]] = []  # (member, its batch index) not to echo
         self.topic = ""
@@ -307,6 +309,8 @@ class Room:
     def _remove(self, member: Member) -> None:
         self.flush()  # a leaver still gets everything published before it left
         del self.members[member]
+        self.ops.discard(member)
+        self.voiced.discard(member)
         self._uncount(member.render)
         del member.rooms[self]
 
@@ -523,6 +527,7 @@ class RoomManager:
         room = Room(room_name, self.clock, self._defer, self.new_id)
         self._rooms[room.key] = room
         room._add(member)
+        room.ops.add(member)
         log.info("%s created %s", member.name, room.name)
         return room
 

@@ -17,6 +17,7 @@ import logging
 import os
 import resource
 import signal
+import socket
 import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
@@ -24,8 +25,11 @@ from typing import Any
 
 from config import Config
 from doors.connection import Connection, Door
+from doors.irc.door import irc_door
+from doors.irc.session import IrcDoor
 from doors.text.session import Session, TextRender
 from rooms import RoomManager
+from utils import clean
 
 log = logging.getLogger("chatroom")
 
@@ -63,7 +67,9 @@ class ChatServer:
         self.render = TextRender()
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
-        self._server: asyncio.Server | None = None
+        self.irc_port = 0  # 0 while the IRC door is closed
+        self.irc = IrcDoor(self.rooms, config)
+        self._servers: list[asyncio.Server] = []
         self._connections: set[Connection] = set()
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -80,15 +86,32 @@ class ChatServer:
         return Door("text", session, config.max_line_bytes, refusal=lambda text: f"! {text}")
 
     async def start(self) -> int:
-        """Listen; return the port bound (useful with port 0)."""
-        loop = asyncio.get_running_loop()
-        door = self.text_door()
-        self._server = await loop.create_server(
-            lambda: Connection(self, door), self.config.host, self.config.port, backlog=1024
-        )
-        self.port = int(self._server.sockets[0].getsockname()[1])
-        log.info("listening on %s:%d", self.config.host, self.port)
+        """Listen on each door; return the text door's port (useful with port 0).
+        OSError if a port cannot be had, unless it is the IRC door's default one."""
+        config = self.config
+        self.port = await self._listen(self.text_door(), config.port)
+        if config.irc_port is not None:
+            try:
+                self.irc_port = await self._listen(irc_door(self.irc), config.irc_port)
+            except OSError as exc:
+                if config.irc_port_required:
+                    await self.aclose()
+                    raise
+                log.warning(
+                    "IRC door closed: cannot listen on %s:%d: %s",
+                    config.host, config.irc_port, _reason(exc),
+                )  # fmt: skip
         return self.port
+
+    async def _listen(self, door: Door, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: Connection(self, door), self.config.host, port, backlog=1024
+        )
+        self._servers.append(server)
+        bound = int(server.sockets[0].getsockname()[1])
+        log.info("%s door listening on %s:%d", door.name, self.config.host, bound)
+        return bound
 
     def admit(self, conn: Connection) -> str | None:
         """Register a new connection, or say why it may not stay."""
@@ -118,8 +141,8 @@ class ChatServer:
 
     async def aclose(self) -> None:
         """Stop accepting, tell everyone, close every connection, wait for cleanups."""
-        if self._server is not None:
-            self._server.close()
+        for listener in self._servers:
+            listener.close()
         self._all_gone.clear()
         for conn in list(self._connections):
             conn.shut_down()
@@ -133,6 +156,10 @@ class ChatServer:
         log.info("stopped")
 
 
+def _reason(exc: OSError) -> str:
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+
+
 def raise_open_file_limit() -> None:
     """Let the server hold as many sockets as the hard limit allows, without ulimit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -141,10 +168,22 @@ def raise_open_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535, for argparse."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, not {port}")
+    return port
+
+
 # Each option: flag, the Config field it sets, its type, a metavar, what it means.
 OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
     ("--host", "host", str, None, "address to listen on"),
-    ("--port", "port", int, None, "port; 0 picks a free one and the log says which"),
+    ("--port", "port", port_number, None, "text door's port; 0 picks a free one and the log "
+     "says which"),
     ("--max-line", "max_line_bytes", int, "BYTES", "longest line a client may send"),
     ("--max-clients", "max_clients", int, "N", "connections in total"),
     ("--max-per-ip", "max_per_ip", int, "N", "connections from one address (IPv6: one "
@@ -162,20 +201,60 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
 )  # fmt: skip
 
 
+def default_server_name() -> str:
+    """The host's name; IRC clients tell servers from nicks by a dot in the name."""
+    name = socket.getfqdn() or "chatroom"
+    return name if "." in name else name + ".local"
+
+
+def read_motd(path: str) -> tuple[str, ...]:
+    """The message of the day's lines, or ArgumentTypeError."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return tuple(clean(text.rstrip("\n")) for text in file)[:200]
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {_reason(exc)}") from None
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
-    parser = argparse.ArgumentParser(description="A terminal chat server (PROTOCOL.md, v1).")
+    parser = argparse.ArgumentParser(
+        description="A terminal chat server with a text door and an IRC door "
+        "(docs/protocol.md, docs/irc.md)."
+    )
     for flag, field, kind, metavar, meaning in OPTIONS:
         default = getattr(defaults, field)
         parser.add_argument(
             flag, dest=field, type=kind, default=default, metavar=metavar,
             help=f"{meaning} (default {default})",
         )  # fmt: skip
+    irc = parser.add_argument_group("the IRC door (docs/irc.md)")
+    irc.add_argument(
+        "--irc-port", type=port_number, metavar="PORT",
+        help="IRC door's port; 0 picks a free one and the log says which (default 6667; "
+        "a busy default port is a warning, a busy port asked for an error)",
+    )  # fmt: skip
+    irc.add_argument("--no-irc", action="store_true", help="no IRC door")
+    irc.add_argument(
+        "--irc-server-name", metavar="NAME", default=None,
+        help="the server's name in IRC replies (default: this host's name)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--motd", type=read_motd, metavar="FILE", default=(),
+        help="message of the day, shown on both doors (default: none)",
+    )  # fmt: skip
     parser.add_argument(
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
     args = parser.parse_args(argv)
+    irc_port, no_irc = args.irc_port, args.no_irc
+    del args.no_irc
+    args.irc_port_required = irc_port is not None
+    args.irc_port = None if no_irc else 6667 if irc_port is None else irc_port
+    args.irc_server_name = args.irc_server_name or default_server_name()
+    if not all(c.isalnum() or c in ".-" for c in args.irc_server_name):
+        parser.error("--irc-server-name: letters, digits, '.' and '-' only")
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         parser.error(f"--log-level: unknown level {args.log_level!r}")
     for flag, field, *_ in OPTIONS:
@@ -195,8 +274,8 @@ async def serve(config: Config) -> int:
     try:
         await server.start()
     except OSError as exc:
-        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        log.error("cannot listen on %s:%d: %s", config.host, config.port, reason)
+        port = config.port if not server.port else config.irc_port
+        log.error("cannot listen on %s:%s: %s", config.host, port, _reason(exc))
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

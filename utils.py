@@ -38,10 +38,12 @@ _INVISIBLE = frozenset(
 # same on screen, so they compare equal. Whole-script lookalikes ("alice" in Cyrillic)
 # are caught here; names mixing the scripts are refused by name_problem.
 _LOOKALIKES = str.maketrans(
-    "аеорсухіјѕһӏԁԛԝѵүοινκρυϲϳαı",
-    "aeopcyxijshldqwvyoivkpucjai",
-)
-_NAME_PUNCTUATION = frozenset("_-.")
+    "аеорсухіјѕһӏԁԛԝѵүοινκρυϲϳαı[]\\",
+    "aeopcyxijshldqwvyoivkpucjai{}|",
+)  # and IRC's rfc1459 case mapping: [ ] \ are the capitals of { } |
+# Text names allowed "_", "-" and "."; IRC nicks commonly use []\\`^{|} too, so both
+# doors allow all of them (a name must be reachable and typeable from either door).
+_NAME_PUNCTUATION = frozenset("_-.[]\\`^{|}")
 _LOOKALIKE_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC")
 _MAX_MARKS_IN_A_ROW = 2
 
@@ -164,7 +166,7 @@ def name_problem(name: str, max_chars: int) -> str | None:
             if script in _LOOKALIKE_SCRIPTS:
                 scripts.add(script)
         elif category != "Nd" and char not in _NAME_PUNCTUATION:
-            return 'may only use letters, digits, "_", "-" and "."'
+            return "may only use letters, digits and _ - . [ ] \\ ` ^ { | }"
     if len(scripts) > 1:
         return "mixes Latin, Greek or Cyrillic letters"
     return None

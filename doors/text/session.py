@@ -155,7 +155,7 @@ class Session:
 
     def start(self) -> None:
         """Greet a new connection and ask for a name."""
-        self.say(WELCOME, *PROMPTS[State.NAME])
+        self.say(WELCOME, *(f"* {line}" for line in self.config.motd), *PROMPTS[State.NAME])
 
     # --- What the connection tells the session. ---
     def line_too_long(self, limit: int) -> None:

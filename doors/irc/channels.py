@@ -1,0 +1,314 @@
+"""IRC commands about rooms and messages: JOIN, PART, PRIVMSG, NOTICE, TAGMSG, TOPIC,
+NAMES, MODE, AWAY. Room `general` is channel `#general`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+
+import rooms as r
+from doors.irc.commands import IrcError, irc_command
+from doors.irc.message import Message, client_tags, line
+from doors.irc.render import channel
+from doors.irc.session import IrcSession
+from utils import name_key, name_problem, normalize_name
+
+MAX_TARGETS = 4
+
+
+def room_name(s: IrcSession, chan: str) -> str:
+    """The room a channel name means, or IrcError 403 (only `#` channels exist)."""
+    if not chan.startswith("#"):
+        raise IrcError("403", chan, "No such channel")
+    name = normalize_name(chan[1:])
+    if name != chan[1:] or name_problem(name, s.config.max_room_chars):
+        raise IrcError("479", chan, "Illegal channel name")
+    return name
+
+
+def find_room(s: IrcSession, chan: str) -> r.Room:
+    room = s.rooms.room(chan[1:]) if chan.startswith("#") else None
+    if room is None:
+        raise IrcError("403", chan, "No such channel")
+    return room
+
+
+def prefix(room: r.Room, member: r.Member, *, every: bool) -> str:
+    """`@` for an operator, `+` for a voiced member; both with multi-prefix."""
+    marks = ("@" if member in room.ops else "") + ("+" if member in room.voiced else "")
+    return marks if every else marks[:1]
+
+
+def send_names(s: IrcSession, room: r.Room) -> None:
+    every, masks = "multi-prefix" in s.caps, "userhost-in-names" in s.caps
+    entries = [
+        prefix(room, m, every=every) + (m.mask if masks else m.name)
+        for m in sorted(room.members, key=lambda m: name_key(m.name))
+    ]
+    head = len(line(s.door.name, "353", s.target, "=", channel(room.name), "x"))
+    batch: list[str] = []
+    for entry in entries:
+        if batch and head + len(" ".join([*batch, entry])) > 400:
+            s.numeric("353", "=", channel(room.name), " ".join(batch))
+            batch = []
+        batch.append(entry)
+    if batch:
+        s.numeric("353", "=", channel(room.name), " ".join(batch))
+    s.numeric("366", channel(room.name), "End of /NAMES list")
+
+
+def send_topic(s: IrcSession, room: r.Room, *, always: bool) -> None:
+    if room.topic:
+        s.numeric("332", channel(room.name), room.topic)
+        s.numeric("333", channel(room.name), room.topic_by, str(int(room.topic_ts)))
+    elif always:
+        s.numeric("331", channel(room.name), "No topic is set")
+
+
+@irc_command("JOIN", 1)
+def _join(s: IrcSession, msg: Message) -> Awaitable[None] | None:
+    if msg.params[0] == "0":
+        return _part_all(s)
+    return _join_each(s, msg.params[0].split(","))
+
+
+async def _join_each(s: IrcSession, chans: list[str]) -> None:
+    member = s.require_member()
+    for chan in chans:
+        try:
+            name = room_name(s, chan)
+            room, _ = await s.rooms.join(member, name, create=True)
+        except IrcError as exc:
+            s.numeric(exc.code, *exc.params)
+            continue
+        except r.AlreadyInRoom:
+            continue
+        except r.TooManyJoined:
+            s.numeric("405", chan, "You have joined too many channels")
+            continue
+        except r.TooManyRooms as exc:
+            s.numeric("403", chan, f"Room limit reached ({exc.limit} rooms)")
+            continue
+        s.send(s.stamp() + line(member.mask, "JOIN", channel(room.name)))
+        send_topic(s, room, always=False)
+        send_names(s, room)
+
+
+async def _part_all(s: IrcSession) -> None:
+    member = s.require_member()
+    for room in list(member.rooms):
+        s.send(s.stamp() + line(member.mask, "PART", channel(room.name)))
+        await s.rooms.leave(member, room)
+
+
+@irc_command("PART", 1)
+def _part(s: IrcSession, msg: Message) -> Awaitable[None]:
+    reason = msg.params[1][: s.config.max_topic_chars] if len(msg.params) > 1 else ""
+    return _part_each(s, msg.params[0].split(","), reason)
+
+
+async def _part_each(s: IrcSession, chans: list[str], reason: str) -> None:
+    member = s.require_member()
+    for chan in chans:
+        try:
+            room = find_room(s, chan)
+        except IrcError as exc:
+            s.numeric(exc.code, *exc.params)
+            continue
+        if room not in member.rooms:
+            s.numeric("442", chan, "You're not on that channel")
+            continue
+        why = (reason,) if reason else ()
+        s.send(s.stamp() + line(member.mask, "PART", channel(room.name), *why))
+        await s.rooms.leave(member, room, reason)
+
+
+@irc_command("PRIVMSG")
+def _privmsg(s: IrcSession, msg: Message) -> None:
+    deliver(s, msg, "msg")
+
+
+@irc_command("NOTICE")
+def _notice(s: IrcSession, msg: Message) -> None:
+    deliver(s, msg, "notice")
+
+
+@irc_command("TAGMSG")
+def _tagmsg(s: IrcSession, msg: Message) -> None:
+    if "message-tags" not in s.caps:
+        raise IrcError("421", "TAGMSG", "Unknown command")
+    deliver(s, msg, "tagmsg")
+
+
+def deliver(s: IrcSession, msg: Message, kind: str) -> None:
+    """PRIVMSG, NOTICE or TAGMSG to each target: rooms, and users on either door."""
+    quiet = kind == "notice"  # errors are still answered: clients show them
+    if not msg.params or not msg.params[0]:
+        raise IrcError("411", f"No recipient given ({msg.command})")
+    text = msg.params[1] if len(msg.params) > 1 else ""
+    if not text and kind != "tagmsg":
+        raise IrcError("412", "No text to send")
+    tags = client_tags(msg.tags) if "message-tags" in s.caps else ""
+    for target in msg.params[0].split(",")[:MAX_TARGETS]:
+        try:
+            if target.lstrip("@+").startswith("#"):
+                to_room(s, target, text, kind, tags)
+            else:
+                to_user(s, target, text, kind, tags)
+        except IrcError as exc:
+            if not (quiet and exc.code == "401"):
+                s.numeric(exc.code, *exc.params)
+
+
+def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None:
+    member = s.require_member()
+    status = target[: len(target) - len(target.lstrip("@+"))]
+    room = find_room(s, target[len(status) :])
+    if room not in member.rooms:
+        raise IrcError("404", channel(room.name), "Cannot send to channel (no external messages)")
+    ts, msgid = s.rooms.clock(), s.rooms.new_id()
+    name, where, mask = member.name, room.name, member.mask
+    event: r.Event
+    if kind == "tagmsg":
+        event = r.Tagged(name, ts, where, mask, msgid, tags)
+    elif kind == "notice":
+        event = r.Noticed(name, text, ts, where, mask, msgid, tags)
+    elif text.startswith("\x01ACTION ") or text == "\x01ACTION\x01":
+        event = r.Acted(name, text[8:].rstrip("\x01"), ts, where, mask, msgid, tags)
+    else:
+        event = r.Said(name, text, ts, where, mask, msgid, tags)
+    echo = "echo-message" in s.caps
+    if status:
+        _to_status(s, room, status, event)
+    elif echo and s._labeled is None:
+        room.publish(event)
+    else:
+        room.publish(event, member)
+        if echo:  # labeled: the echo is the labeled reply
+            room.flush()
+            s.send(s.render.line(event))
+    if status and echo:
+        s.send(s.render.line(event))
+
+
+def _to_status(s: IrcSession, room: r.Room, status: str, event: r.Event) -> None:
+    """PRIVMSG @#room: to its operators (and `+`: voiced members) only."""
+    member = s.require_member()
+    room.flush()
+    for peer in room.members:
+        if peer is not member and (peer in room.ops or ("+" in status and peer in room.voiced)):
+            peer.send(event)
+
+
+def to_user(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None:
+    member = s.require_member()
+    peer = s.rooms.find(target)
+    if peer is None:
+        raise IrcError("401", target, "No such nick/channel")
+    if kind == "msg" and text.startswith("\x01"):
+        kind = "action" if text.startswith("\x01ACTION") else "ctcp"
+        if kind == "action":
+            text = text[8:].rstrip("\x01")
+    ts = s.rooms.clock()
+    event = r.Whispered(member.name, text, ts, peer.name, member.mask, kind, s.rooms.new_id(), tags)
+    peer.send(event)
+    if "echo-message" in s.caps:
+        s.send(s.render.line(event))
+    if peer.away and kind == "msg":
+        s.numeric("301", peer.name, peer.away)
+
+
+@irc_command("TOPIC", 1)
+def _topic(s: IrcSession, msg: Message) -> None:
+    member = s.require_member()
+    room = find_room(s, msg.params[0])
+    if len(msg.params) == 1:
+        send_topic(s, room, always=True)
+        return
+    if room not in member.rooms:
+        raise IrcError("442", channel(room.name), "You're not on that channel")
+    s.rooms.set_topic(member, room, msg.params[1][: s.config.max_topic_chars])
+
+
+@irc_command("NAMES")
+def _names(s: IrcSession, msg: Message) -> None:
+    if not msg.params:
+        s.numeric("366", "*", "End of /NAMES list")
+        return
+    for chan in msg.params[0].split(","):
+        room = s.rooms.room(chan[1:]) if chan.startswith("#") else None
+        if room is None:
+            s.numeric("366", chan, "End of /NAMES list")
+        else:
+            send_names(s, room)
+
+
+@irc_command("AWAY")
+def _away(s: IrcSession, msg: Message) -> None:
+    text = msg.params[0][: s.config.max_away_chars] if msg.params else ""
+    s.rooms.set_away(s.require_member(), text)
+    if text:
+        s.numeric("306", "You have been marked as being away")
+    else:
+        s.numeric("305", "You are no longer marked as being away")
+
+
+LIST_MODES = {
+    "b": ("368", "End of channel ban list"),
+    "e": ("349", "End of channel exception list"),
+    "I": ("347", "End of channel invite list"),
+}
+
+
+@irc_command("MODE", 1)
+def _mode(s: IrcSession, msg: Message) -> None:
+    target = msg.params[0]
+    if not target.startswith("#"):
+        _user_mode(s, msg)
+        return
+    room = find_room(s, target)
+    chan = channel(room.name)
+    if len(msg.params) == 1:
+        s.numeric("324", chan, "+nt")
+        s.numeric("329", chan, str(int(room.created)))
+        return
+    modes = msg.params[1]
+    letters = modes.lstrip("+-")
+    if len(msg.params) == 2 and letters in LIST_MODES:
+        s.numeric(*LIST_MODES[letters][:1], chan, LIST_MODES[letters][1])
+        return
+    for letter in letters:
+        if letter not in "ntovbeIklims+-":
+            raise IrcError("472", letter, "is an unknown mode char to me")
+    raise IrcError("482", chan, "Changing room modes is not supported yet")
+
+
+def _user_mode(s: IrcSession, msg: Message) -> None:
+    member = s.require_member()
+    target = s.rooms.find(msg.params[0])
+    if target is None:
+        raise IrcError("401", msg.params[0], "No such nick/channel")
+    if target is not member:
+        raise IrcError("502", "Can't change mode for other users")
+    if len(msg.params) == 1:
+        s.numeric("221", "+")
+        return
+    unknown = [c for c in msg.params[1] if c not in "+-iw"]
+    if unknown:
+        raise IrcError("501", "Unknown MODE flag")
+
+
+@irc_command("KICK", 2)
+def _kick(s: IrcSession, msg: Message) -> None:
+    room = find_room(s, msg.params[0])
+    raise IrcError("482", channel(room.name), "Kicking is not supported yet")
+
+
+@irc_command("INVITE", 2)
+def _invite(s: IrcSession, msg: Message) -> None:
+    room = find_room(s, msg.params[1])
+    raise IrcError("482", channel(room.name), "Inviting is not supported yet")
+
+
+def idle_seconds(s: IrcSession) -> int:
+    return int(time.time() - s.last_active)

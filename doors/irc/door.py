@@ -1,0 +1,27 @@
+"""The IRC door's part in a connection: its session factory and its limits."""
+
+from __future__ import annotations
+
+from doors.connection import Connection, Door
+from doors.irc import channels, queries  # noqa: F401  (they fill the command table)
+from doors.irc.message import line
+from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
+
+
+def irc_door(door: IrcDoor) -> Door:
+    config = door.config
+
+    def session(conn: Connection) -> IrcSession:
+        return IrcSession(door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer)
+
+    return Door(
+        "IRC",
+        session,
+        max_line_bytes=MAX_LINE_BYTES + MAX_TAG_BYTES + 1,
+        refusal=lambda text: line("", "ERROR", text),
+        errors="surrogateescape",
+        strip_telnet=False,
+        ping_interval_s=config.ping_interval_s,
+        ping_timeout_s=config.ping_timeout_s,
+        sendq_reason="SendQ exceeded",
+    )

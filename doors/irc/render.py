@@ -1,0 +1,93 @@
+"""Registry events as IRC lines, one render per set of capabilities that changes them.
+
+Members whose clients negotiated the same relevant capabilities share one render, so
+a room words each event once per such set, as it does once per door.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+import rooms as r
+from doors.irc.message import line
+
+
+def channel(room: str) -> str:
+    return "#" + room
+
+
+def server_time(ts: float) -> str:
+    """IRCv3 server-time: UTC, milliseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+class IrcRender:
+    """Words events for IRC clients with these capabilities; callable like every render."""
+
+    __slots__ = ("away_notify", "message_tags", "server_time")
+
+    def __init__(self, server_time: bool, message_tags: bool, away_notify: bool) -> None:
+        self.server_time = server_time
+        self.message_tags = message_tags
+        self.away_notify = away_notify
+
+    def __call__(self, event: r.Event) -> bytes:
+        text = self.line(event)
+        return (text + "\r\n").encode() if text else b""
+
+    def tags(self, ts: float, msgid: str = "", client: str = "") -> str:
+        """The tag prefix (`@...; `) this render gives a message, or ""."""
+        parts = []
+        if self.server_time and ts:
+            parts.append("time=" + server_time(ts))
+        if self.message_tags:
+            if msgid:
+                parts.append("msgid=" + msgid)
+            if client:
+                parts.append(client)
+        return "@" + ";".join(parts) + " " if parts else ""
+
+    def line(self, event: r.Event) -> str:
+        match event:
+            case r.Said(_, text, ts, room, mask, msgid, tags):
+                return self.tags(ts, msgid, tags) + line(mask, "PRIVMSG", channel(room), text)
+            case r.Acted(_, text, ts, room, mask, msgid, tags):
+                action = f"\x01ACTION {text}\x01"
+                return self.tags(ts, msgid, tags) + line(mask, "PRIVMSG", channel(room), action)
+            case r.Noticed(_, text, ts, room, mask, msgid, tags):
+                return self.tags(ts, msgid, tags) + line(mask, "NOTICE", channel(room), text)
+            case r.Tagged(_, ts, room, mask, msgid, tags):
+                if not self.message_tags:
+                    return ""
+                return self.tags(ts, msgid, tags) + line(mask, "TAGMSG", channel(room))
+            case r.Whispered(_, text, ts, target, mask, kind, msgid, tags):
+                return self.tags(ts, msgid, tags) + self.private(mask, target, kind, text)
+            case r.Joined(_, room, mask):
+                return line(mask, "JOIN", channel(room))
+            case r.Left(_, room, mask, reason):
+                return line(mask, "PART", channel(room), *((reason,) if reason else ()))
+            case r.Quit(_, reason, mask):
+                return line(mask, "QUIT", reason or "Quit")
+            case r.Renamed(_, new, mask):
+                return line(mask, "NICK", new)
+            case r.TopicSet(_, room, text, ts, mask):
+                return self.tags(ts) + line(mask, "TOPIC", channel(room), text)
+            case r.AwayChanged(_, text, mask):
+                if not self.away_notify:
+                    return ""
+                return line(mask, "AWAY", text) if text else line(mask, "AWAY")
+        raise TypeError(f"no line for {event!r}")
+
+    def private(self, mask: str, target: str, kind: str, text: str) -> str:
+        if kind == "tagmsg":
+            return line(mask, "TAGMSG", target) if self.message_tags else ""
+        if kind == "action":
+            return line(mask, "PRIVMSG", target, f"\x01ACTION {text}\x01")
+        return line(mask, "NOTICE" if kind == "notice" else "PRIVMSG", target, text)
+
+
+@cache
+def render_for(server_time: bool, message_tags: bool, away_notify: bool) -> IrcRender:
+    """The one shared render for this set of capabilities."""
+    return IrcRender(server_time, message_tags, away_notify)
