@@ -129,6 +129,17 @@ class TopicSet:
 
 
 @dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """An operator changed a room's modes or members' status: `+o-v`, their nicks."""
+
+    name: str
+    room: str
+    modes: str
+    args: tuple[str, ...] = ()
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AwayChanged:
     """A member went away (`text` says why) or came back (`text` is empty)."""
 
@@ -139,7 +150,7 @@ class AwayChanged:
 
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
-    | AwayChanged
+    | ModeChanged | AwayChanged
 )  # fmt: skip
 Render = Callable[[Event], bytes]
 Write = Callable[[bytes], None]
@@ -213,7 +224,7 @@ class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
-        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "name", "ops",
+        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "modes", "name", "ops",
         "pending", "skips", "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
@@ -225,6 +236,7 @@ class Room:
         self.members: dict[Member, None] = {}  # an ordered set
         self.ops: set[Member] = set()  # its operators: whoever made it, for now
         self.voiced: set[Member] = set()
+        self.modes: set[str] = {"n", "t"}  # no messages from outside; topic by operators
         self.pending: dict[Render, list[bytes]] = {}
         self.skips: list[tuple[Member, int]] = []  # (member, its batch index) not to echo
         self.topic = ""
@@ -509,6 +521,8 @@ class RoomManager:
                 self._leave(member, leave)
             room._add(member)
             room.publish(Joined(member.name, room.name, member.mask), member)
+            if member.away:
+                room.publish(AwayChanged(member.name, member.away, member.mask), member)
             log.info("%s joined %s", member.name, room.name)
             return room, False
 

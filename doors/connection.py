@@ -182,7 +182,7 @@ class Connection(asyncio.BufferedProtocol):
         if self.session is None:
             return
         self.server.forget(self)
-        reason = self.quit_reason or ("connection reset" if exc else "")
+        reason = self.quit_reason = self.quit_reason or ("connection reset" if exc else "")
         why = f": {reason}" if reason else ""
         log.info("%s (%s) disconnected%s", self.peer, self.session.name, why)
         self.server.track(self._cleanup())

@@ -142,7 +142,7 @@ def _tagmsg(s: IrcSession, msg: Message) -> None:
 
 def deliver(s: IrcSession, msg: Message, kind: str) -> None:
     """PRIVMSG, NOTICE or TAGMSG to each target: rooms, and users on either door."""
-    quiet = kind == "notice"  # errors are still answered: clients show them
+    quiet = kind == "notice"  # RFC 2812 3.3.2: no error reply to a NOTICE, ever
     if not msg.params or not msg.params[0]:
         raise IrcError("411", f"No recipient given ({msg.command})")
     text = msg.params[1] if len(msg.params) > 1 else ""
@@ -156,7 +156,7 @@ def deliver(s: IrcSession, msg: Message, kind: str) -> None:
             else:
                 to_user(s, target, text, kind, tags)
         except IrcError as exc:
-            if not (quiet and exc.code == "401"):
+            if not quiet:
                 s.numeric(exc.code, *exc.params)
 
 
@@ -164,7 +164,7 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
     member = s.require_member()
     status = target[: len(target) - len(target.lstrip("@+"))]
     room = find_room(s, target[len(status) :])
-    if room not in member.rooms:
+    if room not in member.rooms and "n" in room.modes:
         raise IrcError("404", channel(room.name), "Cannot send to channel (no external messages)")
     ts, msgid = s.rooms.clock(), s.rooms.new_id()
     name, where, mask = member.name, room.name, member.mask
@@ -180,6 +180,7 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
     echo = "echo-message" in s.caps
     if status:
         _to_status(s, room, status, event)
+        return
     elif echo and s._labeled is None:
         room.publish(event)
     else:
@@ -187,17 +188,19 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
         if echo:  # labeled: the echo is the labeled reply
             room.flush()
             s.send(s.render.line(event))
-    if status and echo:
-        s.send(s.render.line(event))
 
 
 def _to_status(s: IrcSession, room: r.Room, status: str, event: r.Event) -> None:
-    """PRIVMSG @#room: to its operators (and `+`: voiced members) only."""
+    """PRIVMSG @#room: to its operators (and `+`: voiced members) only, addressed so."""
     member = s.require_member()
+    chan = f" {channel(room.name)} ".encode()
+    wanted = f" {status}{channel(room.name)} ".encode()
     room.flush()
+    echo = "echo-message" in s.caps
     for peer in room.members:
-        if peer is not member and (peer in room.ops or ("+" in status and peer in room.voiced)):
-            peer.send(event)
+        is_meant = peer in room.ops or ("+" in status and peer in room.voiced)
+        if is_meant and (peer is not member or echo):
+            peer.write(peer.render(event).replace(chan, wanted, 1))
 
 
 def to_user(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None:
@@ -227,6 +230,8 @@ def _topic(s: IrcSession, msg: Message) -> None:
         return
     if room not in member.rooms:
         raise IrcError("442", channel(room.name), "You're not on that channel")
+    if "t" in room.modes and member not in room.ops:
+        raise IrcError("482", channel(room.name), "You're not a channel operator")
     s.rooms.set_topic(member, room, msg.params[1][: s.config.max_topic_chars])
 
 
@@ -269,7 +274,7 @@ def _mode(s: IrcSession, msg: Message) -> None:
     room = find_room(s, target)
     chan = channel(room.name)
     if len(msg.params) == 1:
-        s.numeric("324", chan, "+nt")
+        s.numeric("324", chan, "+" + "".join(sorted(room.modes)))
         s.numeric("329", chan, str(int(room.created)))
         return
     modes = msg.params[1]
@@ -280,7 +285,55 @@ def _mode(s: IrcSession, msg: Message) -> None:
     for letter in letters:
         if letter not in "ntovbeIklims+-":
             raise IrcError("472", letter, "is an unknown mode char to me")
-    raise IrcError("482", chan, "Changing room modes is not supported yet")
+    member = s.require_member()
+    if member not in room.ops:
+        raise IrcError("482", chan, "You're not a channel operator")
+    change_modes(s, room, modes, msg.params[2:])
+
+
+def change_modes(s: IrcSession, room: r.Room, modes: str, args: list[str]) -> None:
+    """MODE #room +o-v nick nick / +t-n: what an operator may change for now."""
+    member = s.require_member()
+    chan = channel(room.name)
+    done: list[tuple[str, str, str]] = []  # (sign, letter, argument)
+    sign = "+"
+    for letter in modes:
+        if letter in "+-":
+            sign = letter
+        elif letter in "ov":
+            if not args:
+                continue
+            nick = args.pop(0)
+            target = s.rooms.find(nick)
+            if target is None:
+                s.numeric("401", nick, "No such nick/channel")
+            elif room not in target.rooms:
+                s.numeric("441", target.name, chan, "They aren't on that channel")
+            else:
+                group = room.ops if letter == "o" else room.voiced
+                if (target in group) != (sign == "+"):
+                    if sign == "+":
+                        group.add(target)
+                    else:
+                        group.discard(target)
+                    done.append((sign, letter, target.name))
+        elif letter in "nt":
+            if (letter in room.modes) != (sign == "+"):
+                if sign == "+":
+                    room.modes.add(letter)
+                else:
+                    room.modes.discard(letter)
+                done.append((sign, letter, ""))
+        else:
+            raise IrcError("482", chan, f"Mode {letter} is not supported yet")
+    if done:
+        text, params, last = "", [], ""
+        for sign_, letter, arg in done:
+            text += (sign_ if sign_ != last else "") + letter
+            last = sign_
+            if arg:
+                params.append(arg)
+        room.publish(r.ModeChanged(member.name, room.name, text, tuple(params), member.mask))
 
 
 def _user_mode(s: IrcSession, msg: Message) -> None:

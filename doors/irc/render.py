@@ -73,6 +73,8 @@ class IrcRender:
                 return line(mask, "NICK", new)
             case r.TopicSet(_, room, text, ts, mask):
                 return self.tags(ts) + line(mask, "TOPIC", channel(room), text)
+            case r.ModeChanged(_, room, modes, args, mask):
+                return line(mask, "MODE", channel(room), modes, *args)
             case r.AwayChanged(_, text, mask):
                 if not self.away_notify:
                     return ""

@@ -29,7 +29,8 @@ CAPS = (
     "away-notify", "batch", "cap-notify", "echo-message", "labeled-response",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
 )  # fmt: skip
-MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a client may send
+MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
+CLIENT_TAG_BYTES = 4096  # ... of which a client may send this much, "@" and " " included
 MAX_LINE_BYTES = 512  # RFC 1459, with CRLF, without tags
 RESERVED_NAMES = frozenset({"server"})
 
@@ -131,6 +132,8 @@ class IrcSession:
         """Handle one line; if it needs the registry, return the rest to await."""
         if self.closing:
             return None
+        if text[-1:] == "\r":
+            text = text[:-1]
         msg = parse(text)
         if msg is None:
             return None
@@ -155,11 +158,9 @@ class IrcSession:
         if not text.isascii() and _has_invalid_utf8(text):
             self.send(line(self.door.name, "FAIL", msg.command, "INVALID_UTF8", "Invalid UTF-8"))
             return None
-        body = len(text.encode("utf-8", "surrogateescape")) - len(msg.raw_tags)
-        if (
-            body > MAX_LINE_BYTES - 2 + (1 if msg.raw_tags else 0)
-            or len(msg.raw_tags) > MAX_TAG_BYTES
-        ):
+        tags = len(msg.raw_tags) + 2 if msg.raw_tags else 0  # with its "@" and " "
+        body = len(text.encode("utf-8", "surrogateescape")) - tags
+        if body > MAX_LINE_BYTES - 2 or tags > CLIENT_TAG_BYTES:
             raise IrcError("417", "Input line was too long")
         command = COMMANDS.get(msg.command)
         if command is None:
@@ -377,6 +378,8 @@ async def _rename(s: IrcSession, member: r.Member, nick: str) -> None:
 def _user(s: IrcSession, msg: Message) -> Awaitable[None] | None:
     if s.member is not None or s.user:
         raise IrcError("462", "You may not reregister")
+    if not msg.params[0] or not msg.params[3]:
+        raise IrcError("461", "USER", "Not enough parameters")
     user = "".join(c for c in msg.params[0] if c.isalnum() or c in "-_.")[:10]
     s.user = "~" + (user or "user")[:9]
     s.realname = msg.params[3][:100]

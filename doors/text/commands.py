@@ -137,6 +137,8 @@ def _topic(s: Session, arg: str) -> None:
         else:
             s.say(f"* {room.name} has no topic.")
         return
+    if "t" in room.modes and s.require_member() not in room.ops:
+        raise UserError(f"You are not an operator of {room.name}.")
     limit = s.config.max_topic_chars
     if len(arg) > limit:
         raise UserError(f"Topic too long ({len(arg)} characters; the limit is {limit}).")

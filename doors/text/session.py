@@ -110,6 +110,8 @@ class TextRender:
                 return f"* {name} has quit" + (f" ({reason})" if reason else "")
             case r.Renamed(old, new):
                 return f"* {old} is now known as {new}"
+            case r.ModeChanged(name, room, modes, args):
+                return f"* {name} set mode {' '.join((modes, *args))} on {room}"
             case r.TopicSet(name, room, text):
                 if not text:
                     return f"* {name} cleared the topic of {room}"
