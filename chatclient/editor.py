@@ -229,6 +229,27 @@ def redraw(view: InputView, prompt_style: str = "") -> str:
     return f"\r{prompt}{view.shown}\x1b[K\r{move}"
 
 
+def rows_above_cursor(view: InputView, width: int) -> int:
+    """Rows between the top of a drawn input line and the cursor once the terminal,
+    narrowed to `width` columns, has reflowed the line (its cursor moves with it)."""
+    row = column = cells = 0
+    for char in view.prompt + view.shown:
+        size = char_width(char)
+        if cells >= view.cursor_column:
+            break
+        if column + size > width:
+            row, column = row + 1, 0
+        column, cells = column + size, cells + size
+    return row + 1 if column >= width else row
+
+
+def erase_reflowed(view: InputView, width: int) -> str:
+    """The escape string that erases `view`, drawn at an older width, after a resize
+    to `width`: a narrower terminal wraps the old line onto several rows."""
+    up = rows_above_cursor(view, width)
+    return "\r" + (f"\x1b[{up}A" if up else "") + "\x1b[J"
+
+
 def print_above(line: str, view: InputView, prompt_style: str = "") -> str:
     """The escape string that shows `line` above the input line, then redraws it."""
     return f"\r\x1b[K{line}\r\n{redraw(view, prompt_style)}"

@@ -12,7 +12,7 @@ import codecs
 import os
 import signal
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -20,6 +20,7 @@ from chatclient.editor import (
     Action,
     InputView,
     LineEditor,
+    erase_reflowed,
     layout,
     print_above,
     redraw,
@@ -68,14 +69,23 @@ def terminal_width(stream: TextIO) -> int:
 class Screen:
     """Scrolling output above, the editable input line below, cursor where it belongs."""
 
-    def __init__(self, out: TextIO, *, color: bool, bell: bool) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        color: bool,
+        bell: bool,
+        columns: Callable[[], int] | None = None,
+    ) -> None:
         self.out = out
         self.editor = LineEditor()
         self.prompt = "> "
         self.color = color
         self.bell = bell
-        self.width = terminal_width(out)
+        self._columns = columns or (lambda: terminal_width(out))
+        self.width = self._columns()
         self._offset = 0
+        self._drawn: InputView | None = None  # the input line now on screen
 
     def _view(self) -> InputView:
         view = layout(self.prompt, self.editor.buffer, self.editor.cursor, self.width, self._offset)
@@ -89,14 +99,28 @@ class Screen:
         self.out.write(text)
         self.out.flush()
 
+    def _draw(self, paint: Callable[[InputView], str]) -> None:
+        """Write `paint(view)` for the current input line. The width is read on every
+        draw, so a line printed before SIGWINCH is handled already fits the new width;
+        a width change first erases the old line, which the terminal may have reflowed
+        onto several rows."""
+        width = self._columns()
+        erase = ""
+        if width != self.width:
+            self.width = width
+            erase = erase_reflowed(self._drawn, width) if self._drawn else ""
+        view = self._view()
+        self._write(erase + paint(view))
+        self._drawn = view
+
     def refresh(self) -> None:
         """Redraw the input line (after an edit, a new prompt or a resize)."""
-        self._write(redraw(self._view(), self._style()))
+        self._draw(lambda view: redraw(view, self._style()))
 
     def show(self, line: str, *, ring: bool = False) -> None:
         """Print `line` (already styled) above the input line, which stays intact."""
         bell = "\a" if ring and self.bell else ""
-        self._write(bell + print_above(line, self._view(), self._style()))
+        self._draw(lambda view: bell + print_above(line, view, self._style()))
 
     def set_prompt(self, prompt: str) -> None:
         """Show a new prompt before the input (the input itself is kept)."""
@@ -110,18 +134,19 @@ class Screen:
         self.show(styled + text)
 
     def resize(self) -> None:
-        """Take the new terminal width and redraw."""
-        self.width = terminal_width(self.out)
+        """SIGWINCH: redraw at the new width (`_draw` reads it)."""
         self.refresh()
 
     def clear_screen(self) -> None:
         """Ctrl-L: clear the screen, then redraw the input line at the top."""
         self._write(_CLEAR_SCREEN)
+        self._drawn = None
         self.refresh()
 
     def close(self) -> None:
         """Erase the input line before the program's last words."""
         self._write("\r\x1b[K")
+        self._drawn = None
 
 
 def suspend(fd: int, saved: Attrs, screen: Screen) -> None:

@@ -129,3 +129,21 @@ def test_an_answer_stays_on_screen_after_its_prompt() -> None:
     screen.echo("Enter your choice: ", "1")
     assert out.getvalue().startswith("\r\x1b[K\x1b[1mEnter your choice: \x1b[0m1\r\n")
     assert screen_of(out).lines() == ["Enter your choice: 1", ">"]
+
+
+def test_a_line_printed_before_sigwinch_is_handled_already_uses_the_new_width() -> None:
+    out = io.StringIO()
+    width = [100]
+    screen = Screen(out, color=False, bell=False, columns=lambda: width[0])
+    screen.set_prompt("[café] > ")
+    screen.editor.press("x" * 69)
+    screen.refresh()
+    shown = VirtualScreen(100, 6)
+    shown.feed(out.getvalue())
+    mark = len(out.getvalue())
+    width[0] = 60
+    shown.resize(60, 6)
+    screen.show("[12:00] <bob> hi")  # before the SIGWINCH handler has run
+    screen.resize()
+    shown.feed(out.getvalue()[mark:])
+    assert shown.lines() == ["[12:00] <bob> hi", "[café] > " + "x" * 49]

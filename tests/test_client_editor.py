@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from chatclient.editor import (
     Action,
     LineEditor,
+    erase_reflowed,
     layout,
     print_above,
     redraw,
@@ -258,6 +259,37 @@ def test_a_wide_character_is_never_cut_in_half_at_the_right_edge() -> None:
 def test_a_prompt_that_leaves_too_little_room_for_input_is_cut_from_the_left() -> None:
     assert layout("Enter room name to join: ", "", 0, 20).prompt == "e to join: "
     assert layout("Enter your choice: ", "", 0, 30).prompt == "Enter your choice: "
+
+
+def test_erasing_after_a_shrink_goes_up_to_the_first_row_of_the_reflowed_line() -> None:
+    view = layout("[café] > ", "x" * 69, 69, 100)
+    assert erase_reflowed(view, 60) == "\r\x1b[1A\x1b[J"
+    assert erase_reflowed(view, 30) == "\r\x1b[2A\x1b[J"
+    assert erase_reflowed(view, 120) == "\r\x1b[J"
+    assert erase_reflowed(layout("> ", "x" * 69, 10, 100), 60) == "\r\x1b[J"
+
+
+@given(
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=80),
+    st.integers(min_value=0, max_value=80),
+    st.integers(min_value=10, max_value=120),
+    st.integers(min_value=4, max_value=120),
+)
+def test_after_any_resize_only_the_new_input_line_is_left_on_screen(
+    buffer: str, cursor: int, old: int, new: int
+) -> None:
+    cursor = min(cursor, len(buffer))
+    screen = VirtualScreen(width=old, height=8)
+    screen.feed("ab\r\n")
+    before = layout("> ", buffer, cursor, old)
+    screen.feed(redraw(before))
+    screen.resize(new, 8)
+    after = layout("> ", buffer, cursor, new, before.offset)
+    screen.feed(erase_reflowed(before, new) + redraw(after))
+    expected = VirtualScreen(width=new, height=1)
+    expected.feed(redraw(after))
+    assert screen.lines() == ["ab", *expected.lines()]
+    assert (screen.row, screen.col) == (1, after.cursor_column)
 
 
 @given(

@@ -72,10 +72,12 @@ class Terminal:
         self.cols, self.rows = cols, rows
 
     @classmethod
-    def client(cls, port: int, *args: str, cols: int = 80, after: str = "") -> Terminal:
+    def client(
+        cls, port: int, *args: str, cols: int = 80, rows: int = 24, after: str = ""
+    ) -> Terminal:
         """`client.py` then, in the same terminal, `after` (e.g. `stty -a`)."""
         argv = shlex.join([sys.executable, "client.py", "--port", str(port), *args])
-        return cls(f'{argv}; echo "exit=$?"; {after}', cols=cols)
+        return cls(f'{argv}; echo "exit=$?"; {after}', cols=cols, rows=rows)
 
     async def expect(self, pattern: str | type[pexpect.EOF]) -> str:
         """Wait (without blocking the event loop) until the output matches `pattern`."""
@@ -308,3 +310,35 @@ async def test_a_resized_terminal_redraws_the_input_line_to_the_new_width(
     await term.type("y" * 50, r"y{50}\x1b\[K")
     term.child.setwinsize(24, 40)
     await term.expect(re.escape("\rEnter your choice: " + "y" * 19 + "\x1b[K\r\x1b[38C"))
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(20, 60), (30, 60)])
+async def test_shrinking_the_terminal_leaves_no_stale_copy_of_the_input_line(
+    port: int, terminals: list[Terminal], rows: int, cols: int
+) -> None:
+    peer = await Peer.login(port, "dave")
+    await peer.send("/create café")
+    await peer.expect("/help for commands.")
+    term = Terminal.client(port, "--name", "carol", "--color", "never", cols=100, rows=30)
+    terminals.append(term)
+    await term.expect(re.escape("Enter your choice: "))
+    await term.type("/join café\r", re.escape("[café] > "))
+    for n in range(40):
+        await peer.send(f"message {n}")
+    await term.expect("message 39")
+    typed = ("0123456789" * 7)[:69]
+    await term.type(typed, re.escape(typed + "\x1b[K\r\x1b[78C"))
+    screen = term.screen()
+    before = len(term.log.getvalue())
+    term.child.setwinsize(rows, cols)
+    await term.expect(r"\x1b\[K\r\x1b\[\d+C")
+    await peer.send("after the resize")
+    await term.expect(r"after the resize.*\x1b\[K\r\x1b\[\d+C")
+    screen.resize(cols, rows)
+    screen.feed(term.log.getvalue()[before:].decode())
+    lines = screen.lines()
+    assert re.fullmatch(r"\[\d\d:\d\d\] <dave> after the resize", lines[-2]), lines
+    assert re.fullmatch(r"\[\d\d:\d\d\] <dave> message 39", lines[-3]), lines
+    assert lines[-1].startswith("[café] > ")
+    assert not any("012345678" in line for line in lines[:-1]), lines
+    await peer.close()
