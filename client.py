@@ -27,6 +27,7 @@ from chatclient.net import (
     Outcome,
     connect,
     first_to_finish,
+    line_too_long,
 )
 from chatclient.render import render
 
@@ -45,6 +46,7 @@ class Options:
     name: str | None
     color: str
     bell: bool
+    max_line_bytes: int = 2048
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -71,8 +73,24 @@ def parse_args(argv: list[str] | None = None) -> Options:
         action="store_false",
         help="do not ring the terminal bell for private messages and mentions of your name",
     )
+    add(
+        "--max-line",
+        type=positive,
+        default=2048,
+        metavar="BYTES",
+        help="the server's longest line in bytes of UTF-8; a longer line is not sent "
+        "(default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    return Options(args.host, args.port, args.name, args.color, args.bell)
+    return Options(args.host, args.port, args.name, args.color, args.bell, args.max_line)
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def use_color(choice: str, interactive: bool, environ: dict[str, str]) -> bool:
@@ -114,22 +132,26 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None
     loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
-async def pipe_input(link: Link, name: str | None) -> Outcome:
-    """Send --name, then every stdin line. At its end, let the server finish answering:
-    half-close; the session ends when the server closes (or stays silent)."""
+async def pipe_input(link: Link, name: str | None, max_line_bytes: int) -> Outcome:
+    """Send --name, then every stdin line (one too long for the server is reported on
+    stderr instead). At its end, let the server finish answering: half-close; the
+    session ends when the server closes (or stays silent)."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     threading.Thread(target=_read_stdin, args=(loop, queue), daemon=True).start()
     if name is not None:
         await link.send(name)
     while (line := await queue.get()) is not None:
-        await link.send(line)
+        if notice := line_too_long(line, max_line_bytes):
+            report(notice)
+        else:
+            await link.send(line)
     link.half_close()
     await link.wait_quiet(EOF_IDLE_S)
     return Outcome(EXIT_OK)
 
 
-async def run_plain(link: Link, name: str | None, color: bool, out: TextIO) -> Outcome:
+async def run_plain(link: Link, options: Options, color: bool, out: TextIO) -> Outcome:
     """The plain line client: every server line printed as it comes, nothing more."""
 
     def show(line: str) -> None:
@@ -137,7 +159,9 @@ async def run_plain(link: Link, name: str | None, color: bool, out: TextIO) -> O
         out.write(render(line, None, color)[0] + "\n")
         out.flush()
 
-    return await first_to_finish(pipe_input(link, name), link.read_lines(show))
+    return await first_to_finish(
+        pipe_input(link, options.name, options.max_line_bytes), link.read_lines(show)
+    )
 
 
 async def run(options: Options) -> Outcome:
@@ -152,8 +176,15 @@ async def run(options: Options) -> Outcome:
             from chatclient.tty import run_terminal
 
             link.conversation.auto_name = options.name
-            return await run_terminal(link, sys.stdin, sys.stdout, color=color, bell=options.bell)
-        return await run_plain(link, options.name, color, sys.stdout)
+            return await run_terminal(
+                link,
+                sys.stdin,
+                sys.stdout,
+                color=color,
+                bell=options.bell,
+                max_line_bytes=options.max_line_bytes,
+            )
+        return await run_plain(link, options, color, sys.stdout)
     finally:
         await link.close()
 

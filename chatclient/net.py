@@ -36,6 +36,15 @@ def describe(exc: OSError) -> str:
     return reason[:1].lower() + reason[1:] if reason else type(exc).__name__
 
 
+def line_too_long(line: str, max_line_bytes: int) -> str | None:
+    """The notice for a line the server would refuse (PROTOCOL.md, Transport: a line
+    is measured in bytes of UTF-8 without its newline), or None when it fits."""
+    size = len(line.encode())
+    if size <= max_line_bytes:
+        return None
+    return f"! Line too long: {size} of {max_line_bytes} bytes; not sent."
+
+
 async def first_to_finish(*coros: Coroutine[Any, Any, Outcome]) -> Outcome:
     """Run the coroutines as tasks of one TaskGroup; the first to finish ends the rest."""
     async with asyncio.TaskGroup() as group:

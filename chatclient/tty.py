@@ -26,7 +26,15 @@ from chatclient.editor import (
     redraw,
 )
 from chatclient.keys import Key, decode_keys
-from chatclient.net import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Link, Outcome, first_to_finish
+from chatclient.net import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Link,
+    Outcome,
+    first_to_finish,
+    line_too_long,
+)
 from chatclient.render import PROMPTS, render
 
 Attrs = list[int | list[bytes | int]]
@@ -163,11 +171,14 @@ def suspend(fd: int, saved: Attrs, screen: Screen) -> None:
 class Keyboard:
     """The keyboard task: keys from the terminal to the editor, lines to the server."""
 
-    def __init__(self, link: Link, screen: Screen, fd: int, saved: Attrs) -> None:
+    def __init__(
+        self, link: Link, screen: Screen, fd: int, saved: Attrs, max_line_bytes: int
+    ) -> None:
         self.link = link
         self.screen = screen
         self.fd = fd
         self.saved = saved
+        self.max_line_bytes = max_line_bytes
         self.queue: asyncio.Queue[str | Outcome] = asyncio.Queue()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
@@ -217,6 +228,11 @@ class Keyboard:
 
     async def press(self, key: Key | str) -> Outcome | None:
         """Apply one key; an Outcome when it ends the session."""
+        if key is Key.ENTER and (
+            notice := line_too_long(self.screen.editor.buffer, self.max_line_bytes)
+        ):
+            self.screen.show(render(notice, None, self.screen.color)[0])
+            return None  # the line stays in the editor, to be shortened
         result = self.screen.editor.press(key)
         if result is None:
             return None
@@ -259,7 +275,13 @@ def show_server_line(link: Link, screen: Screen, line: str) -> None:
 
 
 async def run_terminal(
-    link: Link, stdin: TextIO, stdout: TextIO, *, color: bool, bell: bool
+    link: Link,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    color: bool,
+    bell: bool,
+    max_line_bytes: int,
 ) -> Outcome:
     """The interactive client; the terminal's modes are restored on every way out."""
     screen = Screen(stdout, color=color, bell=bell)
@@ -267,7 +289,7 @@ async def run_terminal(
     with raw_terminal(fd) as saved:
         try:
             screen.refresh()
-            keyboard = Keyboard(link, screen, fd, saved)
+            keyboard = Keyboard(link, screen, fd, saved, max_line_bytes)
             return await first_to_finish(
                 keyboard.run(), link.read_lines(lambda line: show_server_line(link, screen, line))
             )

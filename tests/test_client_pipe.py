@@ -254,3 +254,10 @@ async def test_a_script_longer_than_the_flood_burst_is_answered_in_full() -> Non
         await server.aclose()
     assert (status, err) == (0, "")
     assert [m for m in re.findall(r"<dave> (line \d+)", out)] == [f"line {n}" for n in range(12)]
+
+
+async def test_a_piped_line_over_the_limit_is_reported_on_stderr_and_not_sent(port: int) -> None:
+    script = "kim\n1\nlobby\n" + "x" * 11 + "\nshort\n/quit\n"
+    status, out, err = await run_client(port, script, "--max-line", "10")
+    assert (status, err) == (0, "! Line too long: 11 of 10 bytes; not sent.\n")
+    assert "<kim> short\n" in out and "Line too long (limit" not in out

@@ -342,3 +342,26 @@ async def test_shrinking_the_terminal_leaves_no_stale_copy_of_the_input_line(
     assert lines[-1].startswith("[café] > ")
     assert not any("012345678" in line for line in lines[:-1]), lines
     await peer.close()
+
+
+async def test_a_line_over_the_server_limit_is_not_sent_and_stays_in_the_input_line(
+    port: int, terminals: list[Terminal]
+) -> None:
+    term, peer = await in_room(port, terminals)
+    await term.type("é" * 1050, "éééé\x1b\\[K")
+    await term.type("\r", re.escape("! Line too long: 2100 of 2048 bytes; not sent."))
+    await term.expect(r"é\x1b\[K\r\x1b\[\d+C")
+    lines = term.screen().lines()
+    assert lines[-2] == "! Line too long: 2100 of 2048 bytes; not sent."
+    assert lines[-1].startswith("[lobby] > ") and lines[-1].endswith("éééééé")
+    await term.type("\x7f" * 30 + "\r")  # 1020 characters: 2040 bytes, sent
+    lines = await peer.expect("ééé")
+    assert lines[-1].endswith("<carol> " + "é" * 1020)
+    assert not any("Line too long" in line for line in lines)
+
+
+async def test_max_line_sets_the_limit(port: int, terminals: list[Terminal]) -> None:
+    term, peer = await in_room(port, terminals, args="--max-line 20")
+    await term.type("0123456789" * 2 + "A\r", re.escape("! Line too long: 21 of 20 bytes;"))
+    await term.type("\x7f\r")
+    assert (await peer.expect("789"))[-1].endswith("<carol> " + "0123456789" * 2)
