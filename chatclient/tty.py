@@ -41,6 +41,7 @@ Attrs = list[int | list[bytes | int]]
 
 _CLEAR_SCREEN = "\x1b[H\x1b[2J"
 _PROMPT_STYLE = "1"
+_MARKER_STYLE = "7"  # reverse video: a marker is not text the user typed
 
 
 def raw_attrs(attrs: Attrs) -> Attrs:
@@ -100,8 +101,9 @@ class Screen:
         self._offset = view.offset
         return view
 
-    def _style(self) -> str:
-        return _PROMPT_STYLE if self.color else ""
+    def _style(self) -> tuple[str, str]:
+        """SGR styles of the prompt and of the `<` `>` markers."""
+        return (_PROMPT_STYLE, _MARKER_STYLE) if self.color else ("", "")
 
     def _write(self, text: str) -> None:
         self.out.write(text)
@@ -123,12 +125,12 @@ class Screen:
 
     def refresh(self) -> None:
         """Redraw the input line (after an edit, a new prompt or a resize)."""
-        self._draw(lambda view: redraw(view, self._style()))
+        self._draw(lambda view: redraw(view, *self._style()))
 
     def show(self, line: str, *, ring: bool = False) -> None:
         """Print `line` (already styled) above the input line, which stays intact."""
         bell = "\a" if ring and self.bell else ""
-        self._draw(lambda view: bell + print_above(line, view, self._style()))
+        self._draw(lambda view: bell + print_above(line, view, *self._style()))
 
     def set_prompt(self, prompt: str) -> None:
         """Show a new prompt before the input (the input itself is kept)."""

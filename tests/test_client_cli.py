@@ -171,4 +171,4 @@ def test_a_line_printed_before_sigwinch_is_handled_already_uses_the_new_width() 
     screen.show("[12:00] <bob> hi")  # before the SIGWINCH handler has run
     screen.resize()
     shown.feed(out.getvalue()[mark:])
-    assert shown.lines() == ["[12:00] <bob> hi", "[café] > " + "x" * 49]
+    assert shown.lines() == ["[12:00] <bob> hi", "[café] > <" + "x" * 48]

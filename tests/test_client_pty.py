@@ -165,13 +165,17 @@ async def test_a_line_wider_than_the_terminal_scrolls_instead_of_wrapping(
     terminals.append(term)
     await term.expect("Enter your choice: ")
     await term.type(
-        "/join nowhere " + "x" * 40 + "\x01", re.escape("choice: \x1b[0m/join nowh\x1b[K")
+        "/join nowhere " + "x" * 40 + "\x01", re.escape("/join now\x1b[7m>\x1b[0m\x1b[K")
     )
-    assert term.screen().lines()[-1] == "Enter your choice: /join nowh"
-    await term.type("\x05", r"x{9}\x1b\[K\r\x1b\[28C")
+    assert term.screen().lines()[-1] == "Enter your choice: /join now>"
+    await term.type("\x05", re.escape("\x1b[7m<\x1b[0m" + "x" * 8 + "\x1b[K\r\x1b[28C"))
     screen = term.screen()
-    assert screen.lines()[-1] == "Enter your choice: " + "x" * 9
+    assert screen.lines()[-1] == "Enter your choice: <" + "x" * 8
     assert screen.col == 28
+    await term.type("\x1b[D" * 12, re.escape("\x1b[7m<\x1b[0mxxxxxxxx\x1b[7m>\x1b[0m\x1b[K"))
+    screen = term.screen()
+    assert screen.lines()[-1] == "Enter your choice: <xxxxxxxx>"
+    assert screen.col == 20
     await term.type("\r", r"! [^\r]*\r+\n")
     await peer.close()
 
@@ -309,7 +313,7 @@ async def test_a_resized_terminal_redraws_the_input_line_to_the_new_width(
     await term.expect("Enter your choice: ")
     await term.type("y" * 50, r"y{50}\x1b\[K")
     term.child.setwinsize(24, 40)
-    await term.expect(re.escape("\rEnter your choice: " + "y" * 19 + "\x1b[K\r\x1b[38C"))
+    await term.expect(re.escape("\rEnter your choice: <" + "y" * 18 + "\x1b[K\r\x1b[38C"))
 
 
 @pytest.mark.parametrize(("rows", "cols"), [(20, 60), (30, 60)])
