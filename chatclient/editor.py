@@ -225,15 +225,20 @@ def layout(prompt: str, buffer: str, cursor: int, width: int, offset: int = 0) -
     prompt = _fit_prompt(prompt, width)
     start = text_width(prompt)
     room = max(width - 1 - start, 1)
-    if text_width(buffer) < room or room < 4:  # fits (the cursor may sit after it)
+    cursor_end = _next_cell(buffer, cursor) if cursor < len(buffer) else cursor
+    if text_width(buffer) < room or room < 4:  # fits, or too narrow for markers
         whole_tail = _leftmost_fitting(buffer, len(buffer), room)
-        offset = max(_leftmost_fitting(buffer, cursor, room), min(offset, cursor, whole_tail))
+        # The cursor's character on screen, or the blank after the end.
+        if cursor < len(buffer):
+            need = min(_leftmost_fitting(buffer, cursor_end, room + 1), cursor)
+        else:
+            need = _leftmost_fitting(buffer, cursor, room)
+        offset = max(need, min(offset, cursor, whole_tail))
         end = _cells_fitting(buffer, offset, room)
         column = start + text_width(buffer[offset:cursor])
         return InputView(prompt, buffer[offset:end], column, offset)
     # Keep the cursor's cell (its character, or a blank after the end) within room - 2
     # columns, so that it is never under a marker.
-    cursor_end = _next_cell(buffer, cursor) if cursor < len(buffer) else cursor
     tail = _leftmost_fitting(buffer, len(buffer), room - 1)
     offset = max(_leftmost_fitting(buffer, cursor_end, room - 1), min(offset, cursor, tail))
     left = "<" if offset else ""
