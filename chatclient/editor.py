@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from chatclient.complete import Completion, complete
 from chatclient.keys import Key
 
 MIN_INPUT_COLUMNS = 8
@@ -74,17 +75,26 @@ class Action(enum.Enum):
 
 @dataclass
 class LineEditor:
-    """The input line: keys in, buffer and cursor (a code point index) out, with history."""
+    """The input line: keys in, buffer and cursor (a code point index) out, with history.
+
+    `names` gives the names Tab completes (the users in the room), asked at each Tab.
+    """
 
     buffer: str = ""
     cursor: int = 0
     history: list[str] = field(default_factory=list)
     max_history: int = 500
+    names: Callable[[], Iterable[str]] = lambda: ()
     _recall: int = 0
     _draft: str = ""
+    _cycle: Completion | None = None
 
     def press(self, key: Key | str) -> tuple[Action, str] | None:
         """Apply one key; return (action, submitted text) when the program must act."""
+        if key is Key.TAB or key is Key.BACK_TAB:
+            self._complete(1 if key is Key.TAB else -1)
+            return None
+        self._cycle = None  # any other key ends a Tab cycle
         if isinstance(key, str):
             self._insert(key)
             return None
@@ -106,6 +116,11 @@ class LineEditor:
         self.buffer, self.cursor = "", 0
         self._recall, self._draft = len(self.history), ""
         return text
+
+    def _complete(self, step: int) -> None:
+        done = complete(self.buffer, self.cursor, self.names(), self._cycle, step)
+        if done is not None:
+            self.buffer, self.cursor, self._cycle = done
 
     def _set(self, buffer: str, cursor: int) -> None:
         self.buffer, self.cursor = buffer, cursor

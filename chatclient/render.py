@@ -44,6 +44,10 @@ _JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for co
 # name typed at the username prompt is used, and a /nick is not followed.
 _RENAMED = re.compile(r"\* (\S+) is now known as (\S+)\Z")
 _MY_NAME = re.compile(r"\* (?:Hello, (\S+)!|You are now known as (\S+)\.)\Z")
+# Who is in the room (for Tab): the list on joining (and /who), then the notices.
+_USERS = re.compile(r"\* Users in \S+: (.*)\Z")
+_ARRIVED = re.compile(r"\* (\S+) has joined \S+\Z")
+_DEPARTED = re.compile(r"\* (\S+) has (?:left \S+|quit(?: \(.*\))?)\Z")
 
 _STAMP = r"\[(\d\d:\d\d)\] "
 _FORMS = (
@@ -110,6 +114,11 @@ def classify(line: str) -> Line:
 def name_color(name: str) -> str:
     """A stable SGR color for `name`: CRC-32 of its casefolded form (not `hash()`)."""
     return NAME_COLORS[zlib.crc32(name.casefold().encode()) % len(NAME_COLORS)]
+
+
+def _folded(name: str) -> str:
+    """A name as the server compares names (NFKC, case folded)."""
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def is_me(name: str, me: str | None) -> bool:
@@ -212,10 +221,30 @@ class Conversation:
         self.server_prompt: str | None = None
         self.auto_name = auto_name
         self.said_goodbye = False
+        self.members: dict[str, str] = {}  # the room's users, by folded name
+
+    def room_names(self) -> list[str]:
+        """The other users in my room, as the server spells them (for Tab)."""
+        return [name for name in self.members.values() if not is_me(name, self.me)]
+
+    def _follow_members(self, line: str) -> None:
+        if users := _USERS.match(line):
+            names = [n for n in users[1].split(", ") if n]
+            self.members = {_folded(n): n for n in names}
+        elif arrived := _ARRIVED.match(line):
+            self.members[_folded(arrived[1])] = arrived[1]
+        elif departed := _DEPARTED.match(line):
+            self.members.pop(_folded(departed[1]), None)
+        elif renamed := _RENAMED.match(line):
+            self.members.pop(_folded(renamed[1]), None)
+            self.members[_folded(renamed[2])] = renamed[2]
+        elif _JOINED.match(line) or line == MENU_HEADING:
+            self.members = {}
 
     def observe(self, line: str) -> str | None:
         """Note a sanitized server line; return an answer to send for it, if any."""
         self.said_goodbye = line == "Goodbye!"
+        self._follow_members(line)
         if line in PROMPTS:
             self.server_prompt = line
             if line == USERNAME_PROMPT and self.auto_name:

@@ -287,6 +287,7 @@ async def run_terminal(
 ) -> Outcome:
     """The interactive client; the terminal's modes are restored on every way out."""
     screen = Screen(stdout, color=color, bell=bell)
+    screen.editor.names = link.conversation.room_names
     fd = stdin.fileno()
     with raw_terminal(fd) as saved:
         try:

@@ -369,3 +369,19 @@ async def test_max_line_sets_the_limit(port: int, terminals: list[Terminal]) -> 
     await term.type("0123456789" * 2 + "A\r", re.escape("! Line too long: 21 of 20 bytes;"))
     await term.type("\x7f\r")
     assert (await peer.expect("789"))[-1].endswith("<carol> " + "0123456789" * 2)
+
+
+async def test_tab_completes_commands_and_the_names_of_users_in_the_room(
+    port: int, terminals: list[Terminal]
+) -> None:
+    term, dave = await in_room(port, terminals)
+    zoe = await Peer.login(port, "Zoë")
+    await zoe.send("/join lobby")
+    await term.expect("Zoë has joined lobby")
+    await term.type("/he\t", re.escape("/help \x1b[K"))
+    await term.type("\x15/msg zo\t", re.escape("/msg Zoë \x1b[K"))
+    await term.type("hi\r")
+    assert (await zoe.expect("hi"))[-1].endswith("*carol* hi")
+    await term.type("D\t", re.escape("dave \x1b[K"))
+    await dave.close()
+    await zoe.close()
