@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from chatclient.conversation import RECLAIM_CODE
 from chatclient.editor import (
     Action,
     InputView,
@@ -30,7 +31,7 @@ from chatclient.net import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    Link,
+    Client,
     Outcome,
     first_to_finish,
     line_too_long,
@@ -174,9 +175,9 @@ class Keyboard:
     """The keyboard task: keys from the terminal to the editor, lines to the server."""
 
     def __init__(
-        self, link: Link, screen: Screen, fd: int, saved: Attrs, max_line_bytes: int
+        self, client: Client, screen: Screen, fd: int, saved: Attrs, max_line_bytes: int
     ) -> None:
-        self.link = link
+        self.client = client
         self.screen = screen
         self.fd = fd
         self.saved = saved
@@ -230,11 +231,9 @@ class Keyboard:
 
     async def press(self, key: Key | str) -> Outcome | None:
         """Apply one key; an Outcome when it ends the session."""
-        if key is Key.ENTER and (
-            notice := line_too_long(self.screen.editor.buffer, self.max_line_bytes)
-        ):
+        if key is Key.ENTER and (notice := self._refusal(self.screen.editor.buffer)):
             self.screen.show(render(notice, None, self.screen.color)[0])
-            return None  # the line stays in the editor, to be shortened
+            return None  # the line stays in the editor, to be sent later or shortened
         result = self.screen.editor.press(key)
         if result is None:
             return None
@@ -251,33 +250,46 @@ class Keyboard:
             self.screen.clear_screen()
         return None
 
+    def _refusal(self, text: str) -> str | None:
+        """Why the line in the editor cannot be sent now (it is kept), or None."""
+        if not text.strip():
+            return None
+        if not self.client.ready():
+            return "! Not connected; the line is kept (Enter sends it once reconnected)."
+        return line_too_long(text, self.max_line_bytes)
+
     async def submit(self, text: str) -> None:
         """Send a finished line; outside a room it stays on screen after its prompt."""
         if not text.strip():
             return
-        conversation = self.link.conversation
+        conversation = self.client.conversation
         if conversation.echoes_input():
             self.screen.echo(conversation.prompt(), text)
         conversation.submit(text)
         self.screen.set_prompt(conversation.prompt())
-        await self.link.send(text)
+        await self.client.send(text)
 
 
-def show_server_line(link: Link, screen: Screen, line: str) -> None:
-    """A server line on screen: prompts become the input prompt, the rest print above."""
-    conversation = link.conversation
-    answer = conversation.observe(line)
-    if answer is not None:  # --name answered the username prompt
-        screen.echo(line + " ", answer)
-        link.send_nowait(answer)
-    elif line not in PROMPTS:
+def show_server_line(client: Client, screen: Screen, line: str) -> None:
+    """A server line on screen: prompts become the input prompt, the rest print above,
+    except the reclaim code (a secret); the conversation's reply is sent and shown."""
+    conversation = client.conversation
+    reply = conversation.observe(line)
+    if line not in PROMPTS and not RECLAIM_CODE.match(line):
         text, ring = render(line, conversation.me, screen.color)
         screen.show(text, ring=ring)
+    if reply is not None:
+        if reply.send is not None:
+            client.send_nowait(reply.send)
+        if reply.prompt is not None and reply.echo is not None:
+            screen.echo(reply.prompt + " ", reply.echo)
+        if reply.notice is not None:
+            screen.show(render(reply.notice, None, screen.color)[0])
     screen.set_prompt(conversation.prompt())
 
 
 async def run_terminal(
-    link: Link,
+    client: Client,
     stdin: TextIO,
     stdout: TextIO,
     *,
@@ -287,14 +299,15 @@ async def run_terminal(
 ) -> Outcome:
     """The interactive client; the terminal's modes are restored on every way out."""
     screen = Screen(stdout, color=color, bell=bell)
-    screen.editor.names = link.conversation.room_names
+    screen.editor.names = client.conversation.room_names
+    client.notify = lambda notice: screen.show(render(notice, None, color)[0])
     fd = stdin.fileno()
     with raw_terminal(fd) as saved:
         try:
             screen.refresh()
-            keyboard = Keyboard(link, screen, fd, saved, max_line_bytes)
+            keyboard = Keyboard(client, screen, fd, saved, max_line_bytes)
             return await first_to_finish(
-                keyboard.run(), link.read_lines(lambda line: show_server_line(link, screen, line))
+                keyboard.run(), client.run(lambda line: show_server_line(client, screen, line))
             )
         finally:
             screen.close()

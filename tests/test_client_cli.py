@@ -45,6 +45,13 @@ def test_every_option_is_parsed() -> None:
     assert options == client.Options("::1", 9, "zoe", "never", False, 512)
 
 
+@pytest.mark.parametrize(
+    ("args", "reconnect"), [([], None), (["--reconnect"], True), (["--no-reconnect"], False)]
+)
+def test_reconnect_is_on_off_or_left_to_the_mode(args: list[str], reconnect: bool | None) -> None:
+    assert client.parse_args(args).reconnect is reconnect
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
 def test_a_max_line_below_one_byte_is_a_usage_error(value: str) -> None:
     with pytest.raises(SystemExit) as exit_:

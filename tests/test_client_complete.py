@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from chatclient.complete import COMMANDS, fold
+from chatclient.conversation import Conversation
 from chatclient.editor import LineEditor
 from chatclient.keys import Key, decode_keys
-from chatclient.render import Conversation
 
 pytestmark = pytest.mark.timeout(10)
 

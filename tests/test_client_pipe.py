@@ -227,7 +227,8 @@ async def test_an_interrupt_is_one_line_and_status_130_without_traceback(port: i
 async def test_help_explains_every_option() -> None:
     status, out, _ = await run_client(1, "", "--help")
     assert status == 0
-    for option in ("--host", "--port", "--name", "--color", "--no-bell", "NO_COLOR"):
+    options = ("--host", "--port", "--name", "--color", "--no-bell", "--max-line", "--reconnect")
+    for option in (*options, "--no-reconnect", "NO_COLOR"):
         assert option in out
 
 
