@@ -224,6 +224,9 @@ async def test_ctrl_c_stops_the_retries_with_status_130_and_restores_the_termina
     await term.expect(re.escape("reconnecting in 1 s (Ctrl-C stops)."))
     await term.expect(r"\(attempt 1\)\.\.\.")
     await term.expect(re.escape("connection refused. Next attempt in 2 s."))
+    await term.type("kept\r", re.escape("! Not connected; the line is kept"))
+    await term.expect(r"kept\x1b\[K")
+    assert term.screen().lines()[-1] == "[lobby] > kept"
     await term.type("\x03")
     await term.expect("Interrupted.\r\n")
     await term.expect("exit=130")
