@@ -1,11 +1,16 @@
 """After a reconnect, the conversation takes back the name (with the latest reclaim
-code) and the room, following the server's reclaim protocol line by line."""
+code) and the room, following the server's reclaim protocol line by line; and the
+retries before it back off."""
 
 from __future__ import annotations
+
+import asyncio
+import socket
 
 import pytest
 
 from chatclient.conversation import Conversation, Reply
+from chatclient.net import Client
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -122,3 +127,35 @@ def test_quit_and_menu_choice_4_are_no_drop() -> None:
     talk.observe(CHOICE)
     talk.submit("4")
     assert talk.quitting
+
+
+class Stop(Exception):
+    pass
+
+
+async def test_retries_back_off_from_1_s_doubling_up_to_30_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on: refused at once
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 8:
+            raise Stop
+
+    monkeypatch.setattr(asyncio, "sleep", no_wait)
+    told: list[str] = []
+    client = Client("127.0.0.1", port, Conversation(), reconnect=True, notify=told.append)
+    with pytest.raises(Stop):
+        await client._reconnect("Connection closed by server.")
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert told[0] == "* Connection lost (closed by server); reconnecting in 1 s (Ctrl-C stops)."
+    assert told[1:3] == [
+        f"* Reconnecting to 127.0.0.1:{port} (attempt 1)...",
+        f"* Cannot connect to 127.0.0.1:{port}: connection refused. Next attempt in 2 s.",
+    ]
+    assert told[-2] == f"* Reconnecting to 127.0.0.1:{port} (attempt 7)..."
+    assert told[-1].endswith("connection refused. Next attempt in 30 s.")
