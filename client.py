@@ -19,14 +19,15 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from chatclient.conversation import Conversation
 from chatclient.net import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    Link,
+    Client,
     Outcome,
-    connect,
     first_to_finish,
+    line_too_long,
 )
 from chatclient.render import render
 
@@ -45,6 +46,8 @@ class Options:
     name: str | None
     color: str
     bell: bool
+    max_line_bytes: int = 2048
+    reconnect: bool | None = None  # None: on in the terminal UI, off with a pipe
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -71,8 +74,33 @@ def parse_args(argv: list[str] | None = None) -> Options:
         action="store_false",
         help="do not ring the terminal bell for private messages and mentions of your name",
     )
+    add(
+        "--max-line",
+        type=positive,
+        default=2048,
+        metavar="BYTES",
+        help="the server's longest line in bytes of UTF-8; a longer line is not sent "
+        "(default: %(default)s)",
+    )
+    add(
+        "--reconnect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after a dropped connection, reconnect (backing off from 1 s to 30 s) and "
+        "take back the name and room (default: on in the terminal, off with a pipe)",
+    )
     args = parser.parse_args(argv)
-    return Options(args.host, args.port, args.name, args.color, args.bell)
+    return Options(
+        args.host, args.port, args.name, args.color, args.bell, args.max_line, args.reconnect
+    )
+
+
+def positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def use_color(choice: str, interactive: bool, environ: dict[str, str]) -> bool:
@@ -114,48 +142,69 @@ def _read_stdin(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None
     loop.call_soon_threadsafe(queue.put_nowait, None)
 
 
-async def pipe_input(link: Link, name: str | None) -> Outcome:
-    """Send --name, then every stdin line. At its end, let the server finish answering:
-    half-close; the session ends when the server closes (or stays silent)."""
+async def pipe_input(client: Client, name: str | None, max_line_bytes: int) -> Outcome:
+    """Send --name, then every stdin line (one too long for the server is reported on
+    stderr instead; while reconnecting, lines wait). At its end, let the server finish
+    answering: half-close; the session ends when the server closes (or stays silent)."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     threading.Thread(target=_read_stdin, args=(loop, queue), daemon=True).start()
     if name is not None:
-        await link.send(name)
+        await client.send(name)
     while (line := await queue.get()) is not None:
-        await link.send(line)
-    link.half_close()
-    await link.wait_quiet(EOF_IDLE_S)
+        await client.wait_ready()
+        if notice := line_too_long(line, max_line_bytes):
+            report(notice)
+        else:
+            await client.send(line)
+    await client.wait_ready()
+    client.half_close()
+    await client.wait_quiet(EOF_IDLE_S)
     return Outcome(EXIT_OK)
 
 
-async def run_plain(link: Link, name: str | None, color: bool, out: TextIO) -> Outcome:
-    """The plain line client: every server line printed as it comes, nothing more."""
+async def run_plain(client: Client, options: Options, color: bool, out: TextIO) -> Outcome:
+    """The plain line client: every server line printed as it comes (the reclaim code
+    too), nothing more; after a reconnect, the conversation's replies are sent."""
 
     def show(line: str) -> None:
-        link.conversation.observe(line)
+        reply = client.conversation.observe(line)
         out.write(render(line, None, color)[0] + "\n")
         out.flush()
+        if reply is not None and reply.send is not None:
+            client.send_nowait(reply.send)
+        if reply is not None and reply.notice is not None:
+            report(reply.notice)
 
-    return await first_to_finish(pipe_input(link, name), link.read_lines(show))
+    return await first_to_finish(
+        pipe_input(client, options.name, options.max_line_bytes), client.run(show)
+    )
 
 
 async def run(options: Options) -> Outcome:
     """Connect and talk until one side ends; the connection is closed on every path."""
-    link = await connect(options.host, options.port)
-    if isinstance(link, Outcome):
-        return link
     interactive = can_edit_lines(sys.stdin, sys.stdout)
+    reconnect = interactive if options.reconnect is None else options.reconnect
+    conversation = Conversation(auto_name=options.name if interactive else None)
+    client = Client(options.host, options.port, conversation, reconnect=reconnect, notify=report)
+    if failed := await client.open():
+        return failed
     color = use_color(options.color, interactive, dict(os.environ))
     try:
         if interactive:
             from chatclient.tty import run_terminal
 
-            link.conversation.auto_name = options.name
-            return await run_terminal(link, sys.stdin, sys.stdout, color=color, bell=options.bell)
-        return await run_plain(link, options.name, color, sys.stdout)
+            return await run_terminal(
+                client,
+                sys.stdin,
+                sys.stdout,
+                color=color,
+                bell=options.bell,
+                max_line_bytes=options.max_line_bytes,
+            )
+        return await run_plain(client, options, color, sys.stdout)
     finally:
-        await link.close()
+        await client.close()
 
 
 def first_leaf(exc: BaseException) -> BaseException:

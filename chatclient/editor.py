@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from chatclient.complete import Completion, complete
 from chatclient.keys import Key
 
 MIN_INPUT_COLUMNS = 8
@@ -74,17 +75,26 @@ class Action(enum.Enum):
 
 @dataclass
 class LineEditor:
-    """The input line: keys in, buffer and cursor (a code point index) out, with history."""
+    """The input line: keys in, buffer and cursor (a code point index) out, with history.
+
+    `names` gives the names Tab completes (the users in the room), asked at each Tab.
+    """
 
     buffer: str = ""
     cursor: int = 0
     history: list[str] = field(default_factory=list)
     max_history: int = 500
+    names: Callable[[], Iterable[str]] = lambda: ()
     _recall: int = 0
     _draft: str = ""
+    _cycle: Completion | None = None
 
     def press(self, key: Key | str) -> tuple[Action, str] | None:
         """Apply one key; return (action, submitted text) when the program must act."""
+        if key is Key.TAB or key is Key.BACK_TAB:
+            self._complete(1 if key is Key.TAB else -1)
+            return None
+        self._cycle = None  # any other key ends a Tab cycle
         if isinstance(key, str):
             self._insert(key)
             return None
@@ -106,6 +116,11 @@ class LineEditor:
         self.buffer, self.cursor = "", 0
         self._recall, self._draft = len(self.history), ""
         return text
+
+    def _complete(self, step: int) -> None:
+        done = complete(self.buffer, self.cursor, self.names(), self._cycle, step)
+        if done is not None:
+            self.buffer, self.cursor, self._cycle = done
 
     def _set(self, buffer: str, cursor: int) -> None:
         self.buffer, self.cursor = buffer, cursor
@@ -170,12 +185,15 @@ _EDITS: dict[Key, Callable[[LineEditor], None]] = {
 
 @dataclass(frozen=True, slots=True)
 class InputView:
-    """What the input line shows: `offset` is the first buffer index on screen."""
+    """What the input line shows: `offset` is the first buffer index on screen; `left`
+    and `right` mark text hidden past an edge (`<`, and `>` padded to the edge)."""
 
     prompt: str
     shown: str
     cursor_column: int
     offset: int
+    left: str = ""
+    right: str = ""
 
 
 def _fit_prompt(prompt: str, width: int) -> str:
@@ -198,37 +216,94 @@ def _leftmost_fitting(text: str, end: int, room: int) -> int:
     return start
 
 
+def _cells_fitting(text: str, start: int, room: int) -> int:
+    """The end of the longest run of whole cells from `start` at most `room` wide."""
+    end, used = start, 0
+    while end < len(text):
+        after = _next_cell(text, end)
+        used += text_width(text[end:after])
+        if used > room:
+            break
+        end = after
+    return end
+
+
 def layout(prompt: str, buffer: str, cursor: int, width: int, offset: int = 0) -> InputView:
     """The visible input line for a terminal `width` columns wide.
 
     The last column is never written (no pending-wrap state). A line too wide scrolls
     sideways: `offset` (from the previous layout) moves only as far as it must to
-    keep the cursor on screen, and back once the line fits again.
+    keep the cursor's character on screen, and back once the line fits again. Text
+    hidden to the left is marked by `<`, text hidden to the right by `>` at the edge;
+    a marker takes the column of what it hides, never the cursor's.
     """
     prompt = _fit_prompt(prompt, width)
-    room = max(width - 1 - text_width(prompt), 1)
-    whole_tail = _leftmost_fitting(buffer, len(buffer), room)
-    offset = max(_leftmost_fitting(buffer, cursor, room), min(offset, cursor, whole_tail))
-    shown, used = [], 0
-    for char in buffer[offset:]:
-        used += char_width(char)
-        if used > room:
-            break
-        shown.append(char)
-    column = text_width(prompt) + text_width(buffer[offset:cursor])
-    return InputView(prompt, "".join(shown), column, offset)
+    start = text_width(prompt)
+    room = max(width - 1 - start, 1)
+    cursor_end = _next_cell(buffer, cursor) if cursor < len(buffer) else cursor
+    if text_width(buffer) < room or room < 4:  # fits, or too narrow for markers
+        whole_tail = _leftmost_fitting(buffer, len(buffer), room)
+        # The cursor's character on screen, or the blank after the end.
+        if cursor < len(buffer):
+            need = min(_leftmost_fitting(buffer, cursor_end, room + 1), cursor)
+        else:
+            need = _leftmost_fitting(buffer, cursor, room)
+        offset = max(need, min(offset, cursor, whole_tail))
+        end = _cells_fitting(buffer, offset, room)
+        column = start + text_width(buffer[offset:cursor])
+        return InputView(prompt, buffer[offset:end], column, offset)
+    # Keep the cursor's cell (its character, or a blank after the end) within room - 2
+    # columns, so that it is never under a marker.
+    tail = _leftmost_fitting(buffer, len(buffer), room - 1)
+    offset = max(_leftmost_fitting(buffer, cursor_end, room - 1), min(offset, cursor, tail))
+    left = "<" if offset else ""
+    end = _cells_fitting(buffer, offset, room - len(left))
+    right = ""
+    if end < len(buffer):
+        end = _cells_fitting(buffer, offset, room - len(left) - 1)
+        used = text_width(buffer[offset:end])
+        right = " " * (room - len(left) - 1 - used) + ">"
+    column = start + len(left) + text_width(buffer[offset:cursor])
+    return InputView(prompt, buffer[offset:end], column, offset, left, right)
 
 
-def redraw(view: InputView, prompt_style: str = "") -> str:
+def redraw(view: InputView, prompt_style: str = "", marker_style: str = "") -> str:
     """The escape string that repaints the input line and puts the cursor in place.
 
-    `prompt_style` is an SGR parameter string for the prompt (empty: plain).
+    `prompt_style` and `marker_style` are SGR parameter strings for the prompt and the
+    `<` `>` markers (empty: plain).
     """
     prompt = f"\x1b[{prompt_style}m{view.prompt}\x1b[0m" if prompt_style else view.prompt
+    left, right = view.left, view.right.lstrip()
+    if marker_style:
+        left = f"\x1b[{marker_style}m{left}\x1b[0m" if left else ""
+        right = f"\x1b[{marker_style}m{right}\x1b[0m" if right else ""
+    pad = " " * (len(view.right) - len(view.right.lstrip()))
     move = f"\x1b[{view.cursor_column}C" if view.cursor_column else ""
-    return f"\r{prompt}{view.shown}\x1b[K\r{move}"
+    return f"\r{prompt}{left}{view.shown}{pad}{right}\x1b[K\r{move}"
 
 
-def print_above(line: str, view: InputView, prompt_style: str = "") -> str:
+def rows_above_cursor(view: InputView, width: int) -> int:
+    """Rows between the top of a drawn input line and the cursor once the terminal,
+    narrowed to `width` columns, has reflowed the line (its cursor moves with it)."""
+    row = column = cells = 0
+    for char in view.prompt + view.left + view.shown + view.right:
+        size = char_width(char)
+        if size and column + size > width:  # a wide character moves whole to the next row
+            row, column = row + 1, 0
+        if size and cells >= view.cursor_column:  # the cursor's character
+            return row
+        column, cells = column + size, cells + size
+    return row + 1 if column >= width else row  # the cursor is after the end
+
+
+def erase_reflowed(view: InputView, width: int) -> str:
+    """The escape string that erases `view`, drawn at an older width, after a resize
+    to `width`: a narrower terminal wraps the old line onto several rows."""
+    up = rows_above_cursor(view, width)
+    return "\r" + (f"\x1b[{up}A" if up else "") + "\x1b[J"
+
+
+def print_above(line: str, view: InputView, prompt_style: str = "", marker_style: str = "") -> str:
     """The escape string that shows `line` above the input line, then redraws it."""
-    return f"\r\x1b[K{line}\r\n{redraw(view, prompt_style)}"
+    return f"\r\x1b[K{line}\r\n{redraw(view, prompt_style, marker_style)}"

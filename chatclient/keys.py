@@ -30,6 +30,8 @@ class Key(enum.Enum):
     INTERRUPT = enum.auto()  # Ctrl-C
     SUSPEND = enum.auto()  # Ctrl-Z
     CLEAR = enum.auto()  # Ctrl-L
+    TAB = enum.auto()  # complete a command or a name
+    BACK_TAB = enum.auto()  # Shift-Tab: the previous completion
 
 
 _CONTROL_KEYS = {
@@ -40,6 +42,7 @@ _CONTROL_KEYS = {
     "\x05": Key.END,
     "\x06": Key.RIGHT,
     "\x08": Key.BACKSPACE,
+    "\t": Key.TAB,
     "\x0b": Key.KILL_END,
     "\x0c": Key.CLEAR,
     "\r": Key.ENTER,
@@ -58,6 +61,7 @@ _CSI_FINAL_KEYS = {
     "D": Key.LEFT,
     "H": Key.HOME,
     "F": Key.END,
+    "Z": Key.BACK_TAB,
 }
 _CSI_TILDE_KEYS = {"1": Key.HOME, "7": Key.HOME, "4": Key.END, "8": Key.END, "3": Key.DELETE}
 _ALT_KEYS = {"b": Key.WORD_LEFT, "f": Key.WORD_RIGHT, "\x7f": Key.KILL_WORD, "\x08": Key.KILL_WORD}

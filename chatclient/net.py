@@ -1,7 +1,9 @@
-"""The client's connection: lines to and from the server, and how a session ended.
+"""The client's connection: lines to and from the server, how a session ended, and
+reconnecting after a drop (`Client`).
 
 asyncio streams only: no terminal, no rendering here (`on_line` callers decide what
-to show). Server lines come out decoded (invalid UTF-8 replaced) and sanitized.
+to show, `notify` how to tell the user). Server lines come out decoded (invalid
+UTF-8 replaced) and sanitized.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from chatclient.render import Conversation, sanitize
+from chatclient.conversation import Conversation
+from chatclient.render import sanitize
 
 READ_LIMIT_BYTES = 1 << 20
 CONNECT_TIMEOUT_S = 10.0
+FIRST_RETRY_S, MAX_RETRY_S = 1.0, 30.0  # reconnect backoff: 1, 2, 4, ... 30, 30
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
 
@@ -36,6 +40,15 @@ def describe(exc: OSError) -> str:
     return reason[:1].lower() + reason[1:] if reason else type(exc).__name__
 
 
+def line_too_long(line: str, max_line_bytes: int) -> str | None:
+    """The notice for a line the server would refuse (PROTOCOL.md, Transport: a line
+    is measured in bytes of UTF-8 without its newline), or None when it fits."""
+    size = len(line.encode())
+    if size <= max_line_bytes:
+        return None
+    return f"! Line too long: {size} of {max_line_bytes} bytes; not sent."
+
+
 async def first_to_finish(*coros: Coroutine[Any, Any, Outcome]) -> Outcome:
     """Run the coroutines as tasks of one TaskGroup; the first to finish ends the rest."""
     async with asyncio.TaskGroup() as group:
@@ -49,10 +62,15 @@ async def first_to_finish(*coros: Coroutine[Any, Any, Outcome]) -> Outcome:
 class Link:
     """One connection to the server: sends lines, reads lines until the server closes."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        conversation: Conversation | None = None,
+    ) -> None:
         self.reader = reader
         self.writer = writer
-        self.conversation = Conversation()
+        self.conversation = conversation or Conversation()
         self.half_closed = False
         self._line_arrived = asyncio.Event()
 
@@ -99,8 +117,8 @@ class Link:
                 return
 
     def closed_outcome(self) -> Outcome:
-        """The server closed: normal after `Goodbye!` or after our own end of input."""
-        if self.conversation.said_goodbye or self.half_closed:
+        """The server closed: normal after `Goodbye!`, `/quit` or our own end of input."""
+        if self.conversation.said_goodbye or self.conversation.quitting or self.half_closed:
             return Outcome(EXIT_OK)
         return Outcome(EXIT_ERROR, "Connection closed by server.")
 
@@ -111,7 +129,7 @@ class Link:
             await self.writer.wait_closed()
 
 
-async def connect(host: str, port: int) -> Link | Outcome:
+async def connect(host: str, port: int, conversation: Conversation | None = None) -> Link | Outcome:
     """Open the connection, or say in one line why it failed."""
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
@@ -120,4 +138,120 @@ async def connect(host: str, port: int) -> Link | Outcome:
         return Outcome(EXIT_ERROR, f"Cannot connect to {host}:{port}: timed out.")
     except OSError as exc:
         return Outcome(EXIT_ERROR, f"Cannot connect to {host}:{port}: {describe(exc)}.")
-    return Link(reader, writer)
+    return Link(reader, writer, conversation)
+
+
+class Client:
+    """The session across connections: the current Link, and a new one after a drop.
+
+    A drop is the connection ending when the user did not ask for it (no `Goodbye!`,
+    no `/quit`, no end of input). With `reconnect`, the client then says so, retries
+    with backoff (each attempt announced through `notify`) and, once connected, lets
+    the conversation take back its name and room (`Conversation.reconnected`).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        conversation: Conversation,
+        *,
+        reconnect: bool,
+        notify: Callable[[str], None],
+    ) -> None:
+        self.host, self.port = host, port
+        self.conversation = conversation
+        self.reconnect = reconnect
+        self.notify = notify
+        self.link: Link | None = None
+        self._retry_s = FIRST_RETRY_S
+        self._ready = asyncio.Event()
+
+    async def open(self) -> Outcome | None:
+        """The first connection; an Outcome (no retries) when it fails."""
+        link = await connect(self.host, self.port, self.conversation)
+        if isinstance(link, Outcome):
+            return link
+        self.link = link
+        self._update_ready()
+        return None
+
+    def ready(self) -> bool:
+        """Whether the user's lines can go: connected, and not taking a name back."""
+        return self.link is not None and not self.conversation.holds_input()
+
+    def _update_ready(self) -> None:
+        (self._ready.set if self.ready() else self._ready.clear)()
+
+    async def wait_ready(self) -> None:
+        """Return once the user's lines can go (at once, unless reconnecting)."""
+        await self._ready.wait()
+
+    def send_nowait(self, line: str) -> None:
+        """Queue one line for the server; dropped when not connected."""
+        if self.link is not None:
+            self.conversation.note_sent(line)
+            self.link.send_nowait(line)
+
+    async def send(self, line: str) -> None:
+        """Send one line and wait until the transport has room again."""
+        if self.link is not None:
+            self.conversation.note_sent(line)
+            await self.link.send(line)
+
+    def half_close(self) -> None:
+        """End of input: the server answers, then closes; that is no drop."""
+        if self.link is not None:
+            self.link.half_close()
+
+    async def wait_quiet(self, silence_s: float) -> None:
+        """Return once no server line has arrived for `silence_s` seconds."""
+        if self.link is not None:
+            await self.link.wait_quiet(silence_s)
+
+    async def run(self, on_line: Callable[[str], None]) -> Outcome:
+        """Read server lines into `on_line`, reconnecting after drops, until the end."""
+
+        def seen(line: str) -> None:
+            on_line(line)
+            self._update_ready()
+
+        while self.link is not None:
+            outcome = await self.link.read_lines(seen)
+            if not self.reconnect or outcome.status != EXIT_ERROR:
+                return outcome
+            await self.close()
+            self._update_ready()
+            self.link = await self._reconnect(outcome.message or "")
+            self.conversation.reconnected()
+            self._update_ready()
+        return Outcome(EXIT_ERROR, "Not connected.")
+
+    async def _reconnect(self, message: str) -> Link:
+        """Connect again, backing off from 1 s to 30 s; Ctrl-C (cancellation) stops it."""
+        rejoin = self.conversation.rejoin
+        if rejoin is None or rejoin.logged_in():  # the last connection got somewhere
+            self._retry_s = FIRST_RETRY_S
+        reason = message.removeprefix("Connection lost: ").removeprefix("Connection ")
+        delay = self._retry_s
+        self.notify(
+            f"* Connection lost ({reason.rstrip('.')}); reconnecting in {delay:g} s (Ctrl-C stops)."
+        )
+        attempt = 1
+        while True:
+            await asyncio.sleep(delay)
+            self.notify(f"* Reconnecting to {self.host}:{self.port} (attempt {attempt})...")
+            link = await connect(self.host, self.port, self.conversation)
+            delay = min(delay * 2, MAX_RETRY_S)
+            if isinstance(link, Link):
+                self._retry_s = delay  # dropped again before a login: wait longer
+                self.notify("* Reconnected.")
+                return link
+            self.notify(f"* {link.message} Next attempt in {delay:g} s.")
+            attempt += 1
+
+    async def close(self) -> None:
+        """Close the current connection, if any."""
+        if self.link is not None:
+            link, self.link = self.link, None
+            await link.close()

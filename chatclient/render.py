@@ -1,15 +1,13 @@
 """How the client shows server lines: sanitize, classify (PROTOCOL.md's line kinds), style.
 
-Pure functions of their arguments, plus `Conversation`, a small state tracker that
-reads the server's lines to know where the user is (which prompt to show, which name
-is theirs). No I/O, no terminal control beyond SGR colors, no asyncio here.
+Pure functions of their arguments (`chatclient.conversation` follows where the user
+is). No I/O, no terminal control beyond SGR colors, no asyncio here.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 import zlib
 from dataclasses import dataclass
 
@@ -39,11 +37,6 @@ PROMPTS = frozenset(
 )
 USERNAME_PROMPT = "Enter your username:"
 MENU_HEADING = "--- Chat Menu ---"
-_JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
-# Not in PROTOCOL.md, but what this server says; when it says something else, the
-# name typed at the username prompt is used, and a /nick is not followed.
-_RENAMED = re.compile(r"\* (\S+) is now known as (\S+)\Z")
-_MY_NAME = re.compile(r"\* (?:Hello, (\S+)!|You are now known as (\S+)\.)\Z")
 
 _STAMP = r"\[(\d\d:\d\d)\] "
 _FORMS = (
@@ -197,53 +190,3 @@ def render(raw: str, me: str | None, color: bool) -> tuple[str, bool]:
     """A raw server line (its CR LF already stripped) as (styled text, ring the bell?)."""
     line = classify(sanitize(raw))
     return style(line, me, color), wants_attention(line, me)
-
-
-class Conversation:
-    """Where the user is, read from the server's lines: the prompt to show, my name.
-
-    The prompt is the server's pending prompt (`Enter your choice: `) until the user
-    answers it, otherwise `[room] > ` in a room and `> ` elsewhere.
-    """
-
-    def __init__(self, auto_name: str | None = None) -> None:
-        self.room: str | None = None
-        self.me: str | None = None
-        self.server_prompt: str | None = None
-        self.auto_name = auto_name
-        self.said_goodbye = False
-
-    def observe(self, line: str) -> str | None:
-        """Note a sanitized server line; return an answer to send for it, if any."""
-        self.said_goodbye = line == "Goodbye!"
-        if line in PROMPTS:
-            self.server_prompt = line
-            if line == USERNAME_PROMPT and self.auto_name:
-                name, self.auto_name = self.auto_name, None
-                self.submit(name)
-                return name
-        elif joined := _JOINED.match(line):
-            self.room, self.server_prompt = joined[1], None
-        elif line == MENU_HEADING:
-            self.room, self.server_prompt = None, None
-        elif (renamed := _RENAMED.match(line)) and is_me(renamed[1], self.me):
-            self.me = renamed[2]
-        elif my_name := _MY_NAME.match(line):
-            self.me = my_name[1] or my_name[2]
-        return None
-
-    def prompt(self) -> str:
-        """The input prompt to show now."""
-        if self.server_prompt:
-            return self.server_prompt + " "
-        return f"[{self.room}] > " if self.room else "> "
-
-    def echoes_input(self) -> bool:
-        """Whether a submitted line should stay on screen: yes outside rooms (no echo)."""
-        return self.room is None or self.server_prompt is not None
-
-    def submit(self, text: str) -> None:
-        """Note that the user answered the current prompt with `text`."""
-        if self.server_prompt == USERNAME_PROMPT:
-            self.me = unicodedata.normalize("NFKC", text.strip())
-        self.server_prompt = None

@@ -12,26 +12,37 @@ import codecs
 import os
 import signal
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from chatclient.conversation import RECLAIM_CODE
 from chatclient.editor import (
     Action,
     InputView,
     LineEditor,
+    erase_reflowed,
     layout,
     print_above,
     redraw,
 )
 from chatclient.keys import Key, decode_keys
-from chatclient.net import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Link, Outcome, first_to_finish
+from chatclient.net import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Client,
+    Outcome,
+    first_to_finish,
+    line_too_long,
+)
 from chatclient.render import PROMPTS, render
 
 Attrs = list[int | list[bytes | int]]
 
 _CLEAR_SCREEN = "\x1b[H\x1b[2J"
 _PROMPT_STYLE = "1"
+_MARKER_STYLE = "7"  # reverse video: a marker is not text the user typed
 
 
 def raw_attrs(attrs: Attrs) -> Attrs:
@@ -68,35 +79,59 @@ def terminal_width(stream: TextIO) -> int:
 class Screen:
     """Scrolling output above, the editable input line below, cursor where it belongs."""
 
-    def __init__(self, out: TextIO, *, color: bool, bell: bool) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        color: bool,
+        bell: bool,
+        columns: Callable[[], int] | None = None,
+    ) -> None:
         self.out = out
         self.editor = LineEditor()
         self.prompt = "> "
         self.color = color
         self.bell = bell
-        self.width = terminal_width(out)
+        self._columns = columns or (lambda: terminal_width(out))
+        self.width = self._columns()
         self._offset = 0
+        self._drawn: InputView | None = None  # the input line now on screen
 
     def _view(self) -> InputView:
         view = layout(self.prompt, self.editor.buffer, self.editor.cursor, self.width, self._offset)
         self._offset = view.offset
         return view
 
-    def _style(self) -> str:
-        return _PROMPT_STYLE if self.color else ""
+    def _style(self) -> tuple[str, str]:
+        """SGR styles of the prompt and of the `<` `>` markers."""
+        return (_PROMPT_STYLE, _MARKER_STYLE) if self.color else ("", "")
 
     def _write(self, text: str) -> None:
         self.out.write(text)
         self.out.flush()
 
+    def _draw(self, paint: Callable[[InputView], str]) -> None:
+        """Write `paint(view)` for the current input line. The width is read on every
+        draw, so a line printed before SIGWINCH is handled already fits the new width;
+        a width change first erases the old line, which the terminal may have reflowed
+        onto several rows."""
+        width = self._columns()
+        erase = ""
+        if width != self.width:
+            self.width = width
+            erase = erase_reflowed(self._drawn, width) if self._drawn else ""
+        view = self._view()
+        self._write(erase + paint(view))
+        self._drawn = view
+
     def refresh(self) -> None:
         """Redraw the input line (after an edit, a new prompt or a resize)."""
-        self._write(redraw(self._view(), self._style()))
+        self._draw(lambda view: redraw(view, *self._style()))
 
     def show(self, line: str, *, ring: bool = False) -> None:
         """Print `line` (already styled) above the input line, which stays intact."""
         bell = "\a" if ring and self.bell else ""
-        self._write(bell + print_above(line, self._view(), self._style()))
+        self._draw(lambda view: bell + print_above(line, view, *self._style()))
 
     def set_prompt(self, prompt: str) -> None:
         """Show a new prompt before the input (the input itself is kept)."""
@@ -110,18 +145,19 @@ class Screen:
         self.show(styled + text)
 
     def resize(self) -> None:
-        """Take the new terminal width and redraw."""
-        self.width = terminal_width(self.out)
+        """SIGWINCH: redraw at the new width (`_draw` reads it)."""
         self.refresh()
 
     def clear_screen(self) -> None:
         """Ctrl-L: clear the screen, then redraw the input line at the top."""
         self._write(_CLEAR_SCREEN)
+        self._drawn = None
         self.refresh()
 
     def close(self) -> None:
         """Erase the input line before the program's last words."""
         self._write("\r\x1b[K")
+        self._drawn = None
 
 
 def suspend(fd: int, saved: Attrs, screen: Screen) -> None:
@@ -138,11 +174,14 @@ def suspend(fd: int, saved: Attrs, screen: Screen) -> None:
 class Keyboard:
     """The keyboard task: keys from the terminal to the editor, lines to the server."""
 
-    def __init__(self, link: Link, screen: Screen, fd: int, saved: Attrs) -> None:
-        self.link = link
+    def __init__(
+        self, client: Client, screen: Screen, fd: int, saved: Attrs, max_line_bytes: int
+    ) -> None:
+        self.client = client
         self.screen = screen
         self.fd = fd
         self.saved = saved
+        self.max_line_bytes = max_line_bytes
         self.queue: asyncio.Queue[str | Outcome] = asyncio.Queue()
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
@@ -192,6 +231,9 @@ class Keyboard:
 
     async def press(self, key: Key | str) -> Outcome | None:
         """Apply one key; an Outcome when it ends the session."""
+        if key is Key.ENTER and (notice := self._refusal(self.screen.editor.buffer)):
+            self.screen.show(render(notice, None, self.screen.color)[0])
+            return None  # the line stays in the editor, to be sent later or shortened
         result = self.screen.editor.press(key)
         if result is None:
             return None
@@ -208,43 +250,64 @@ class Keyboard:
             self.screen.clear_screen()
         return None
 
+    def _refusal(self, text: str) -> str | None:
+        """Why the line in the editor cannot be sent now (it is kept), or None."""
+        if not text.strip():
+            return None
+        if not self.client.ready():
+            return "! Not connected; the line is kept (Enter sends it once reconnected)."
+        return line_too_long(text, self.max_line_bytes)
+
     async def submit(self, text: str) -> None:
         """Send a finished line; outside a room it stays on screen after its prompt."""
         if not text.strip():
             return
-        conversation = self.link.conversation
+        conversation = self.client.conversation
         if conversation.echoes_input():
             self.screen.echo(conversation.prompt(), text)
         conversation.submit(text)
         self.screen.set_prompt(conversation.prompt())
-        await self.link.send(text)
+        await self.client.send(text)
 
 
-def show_server_line(link: Link, screen: Screen, line: str) -> None:
-    """A server line on screen: prompts become the input prompt, the rest print above."""
-    conversation = link.conversation
-    answer = conversation.observe(line)
-    if answer is not None:  # --name answered the username prompt
-        screen.echo(line + " ", answer)
-        link.send_nowait(answer)
-    elif line not in PROMPTS:
+def show_server_line(client: Client, screen: Screen, line: str) -> None:
+    """A server line on screen: prompts become the input prompt, the rest print above,
+    except the reclaim code (a secret); the conversation's reply is sent and shown."""
+    conversation = client.conversation
+    reply = conversation.observe(line)
+    if line not in PROMPTS and not RECLAIM_CODE.match(line):
         text, ring = render(line, conversation.me, screen.color)
         screen.show(text, ring=ring)
+    if reply is not None:
+        if reply.send is not None:
+            client.send_nowait(reply.send)
+        if reply.prompt is not None and reply.echo is not None:
+            screen.echo(reply.prompt + " ", reply.echo)
+        if reply.notice is not None:
+            screen.show(render(reply.notice, None, screen.color)[0])
     screen.set_prompt(conversation.prompt())
 
 
 async def run_terminal(
-    link: Link, stdin: TextIO, stdout: TextIO, *, color: bool, bell: bool
+    client: Client,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    color: bool,
+    bell: bool,
+    max_line_bytes: int,
 ) -> Outcome:
     """The interactive client; the terminal's modes are restored on every way out."""
     screen = Screen(stdout, color=color, bell=bell)
+    screen.editor.names = client.conversation.room_names
+    client.notify = lambda notice: screen.show(render(notice, None, color)[0])
     fd = stdin.fileno()
     with raw_terminal(fd) as saved:
         try:
             screen.refresh()
-            keyboard = Keyboard(link, screen, fd, saved)
+            keyboard = Keyboard(client, screen, fd, saved, max_line_bytes)
             return await first_to_finish(
-                keyboard.run(), link.read_lines(lambda line: show_server_line(link, screen, line))
+                keyboard.run(), client.run(lambda line: show_server_line(client, screen, line))
             )
         finally:
             screen.close()

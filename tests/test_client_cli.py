@@ -10,7 +10,7 @@ import termios
 import pytest
 
 import client
-from chatclient.net import describe
+from chatclient.net import describe, line_too_long
 from chatclient.tty import Attrs, Screen, raw_attrs
 from tests.test_client_vt import VirtualScreen
 
@@ -23,14 +23,46 @@ class FakeTerminal(io.StringIO):
 
 
 def test_defaults_are_localhost_8080_with_auto_color_and_the_bell_on() -> None:
-    assert client.parse_args([]) == client.Options("127.0.0.1", 8080, None, "auto", True)
+    assert client.parse_args([]) == client.Options("127.0.0.1", 8080, None, "auto", True, 2048)
 
 
 def test_every_option_is_parsed() -> None:
     options = client.parse_args(
-        ["--host", "::1", "--port", "9", "--name", "zoe", "--color", "never", "--no-bell"]
+        [
+            "--host",
+            "::1",
+            "--port",
+            "9",
+            "--name",
+            "zoe",
+            "--color",
+            "never",
+            "--no-bell",
+            "--max-line",
+            "512",
+        ]
     )
-    assert options == client.Options("::1", 9, "zoe", "never", False)
+    assert options == client.Options("::1", 9, "zoe", "never", False, 512)
+
+
+@pytest.mark.parametrize(
+    ("args", "reconnect"), [([], None), (["--reconnect"], True), (["--no-reconnect"], False)]
+)
+def test_reconnect_is_on_off_or_left_to_the_mode(args: list[str], reconnect: bool | None) -> None:
+    assert client.parse_args(args).reconnect is reconnect
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_max_line_below_one_byte_is_a_usage_error(value: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        client.parse_args(["--max-line", value])
+    assert exit_.value.code == 2
+
+
+def test_a_line_is_too_long_by_its_utf8_bytes_not_its_characters() -> None:
+    assert line_too_long("x" * 2048, 2048) is None
+    assert line_too_long("é" * 1024, 2048) is None
+    assert line_too_long("é" * 1050, 2048) == "! Line too long: 2100 of 2048 bytes; not sent."
 
 
 @pytest.mark.parametrize(
@@ -129,3 +161,21 @@ def test_an_answer_stays_on_screen_after_its_prompt() -> None:
     screen.echo("Enter your choice: ", "1")
     assert out.getvalue().startswith("\r\x1b[K\x1b[1mEnter your choice: \x1b[0m1\r\n")
     assert screen_of(out).lines() == ["Enter your choice: 1", ">"]
+
+
+def test_a_line_printed_before_sigwinch_is_handled_already_uses_the_new_width() -> None:
+    out = io.StringIO()
+    width = [100]
+    screen = Screen(out, color=False, bell=False, columns=lambda: width[0])
+    screen.set_prompt("[café] > ")
+    screen.editor.press("x" * 69)
+    screen.refresh()
+    shown = VirtualScreen(100, 6)
+    shown.feed(out.getvalue())
+    mark = len(out.getvalue())
+    width[0] = 60
+    shown.resize(60, 6)
+    screen.show("[12:00] <bob> hi")  # before the SIGWINCH handler has run
+    screen.resize()
+    shown.feed(out.getvalue()[mark:])
+    assert shown.lines() == ["[12:00] <bob> hi", "[café] > <" + "x" * 48]

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from chatclient.editor import (
     Action,
     LineEditor,
+    char_width,
+    erase_reflowed,
     layout,
     print_above,
     redraw,
@@ -230,17 +232,29 @@ def test_emoji_are_two_columns_wide() -> None:
 def test_a_line_wider_than_the_terminal_scrolls_to_keep_the_cursor_visible() -> None:
     buffer = "0123456789abcdefghij"
     view = layout("> ", buffer, len(buffer), 12)
-    assert (view.offset, view.shown, view.cursor_column) == (12, "cdefghij", 10)
+    assert (view.offset, view.left, view.shown, view.right) == (13, "<", "defghij", "")
+    assert view.cursor_column == 10
     screen = VirtualScreen(width=12, height=2)
     screen.feed(redraw(view))
-    assert (screen.lines(), screen.col) == (["> cdefghij"], 10)
+    assert (screen.lines(), screen.col) == (["> <defghij"], 10)
 
 
-def test_scrolling_back_left_shows_the_start_again() -> None:
+def test_scrolling_back_left_shows_the_start_again_and_marks_the_hidden_end() -> None:
     buffer = "0123456789abcdefghij"
     view = layout("> ", buffer, len(buffer), 12)
     view = layout("> ", buffer, 0, 12, view.offset)
-    assert (view.offset, view.shown, view.cursor_column) == (0, "012345678", 2)
+    assert (view.offset, view.left, view.shown, view.right) == (0, "", "01234567", ">")
+    assert view.cursor_column == 2
+
+
+def test_text_hidden_on_both_sides_is_marked_on_both_edges() -> None:
+    buffer = "0123456789abcdefghij"
+    view = layout("> ", buffer, 10, 12, 5)
+    assert (view.left, view.shown, view.right, view.cursor_column) == ("<", "56789ab", ">", 8)
+    screen = VirtualScreen(width=12, height=2)
+    screen.feed(redraw(view, "1", "7"))
+    assert (screen.lines(), screen.col) == (["> <56789ab>"], 8)
+    assert "\x1b[7m<\x1b[0m" in redraw(view, "1", "7")
 
 
 def test_the_scroll_offset_does_not_jump_while_the_cursor_stays_on_screen() -> None:
@@ -252,12 +266,54 @@ def test_the_scroll_offset_does_not_jump_while_the_cursor_stays_on_screen() -> N
 
 def test_a_wide_character_is_never_cut_in_half_at_the_right_edge() -> None:
     view = layout("> ", "abcdefgh漢", 0, 12)
-    assert view.shown == "abcdefgh"
+    assert (view.shown, view.right) == ("abcdefgh", ">")
+    view = layout("> ", "abcdefg漢h", 0, 12)
+    assert (view.shown, view.right) == ("abcdefg", " >")
+
+
+def test_wide_characters_scrolled_sideways_keep_the_cursor_exact() -> None:
+    buffer = "漢字かなカナ漢字かなカナ"
+    view = layout("> ", buffer, 7, 12, 0)
+    screen = VirtualScreen(width=12, height=2)
+    screen.feed(redraw(view))
+    assert screen.lines()[0].startswith("> <")
+    assert screen.cells[0][screen.col] == buffer[7]
 
 
 def test_a_prompt_that_leaves_too_little_room_for_input_is_cut_from_the_left() -> None:
     assert layout("Enter room name to join: ", "", 0, 20).prompt == "e to join: "
     assert layout("Enter your choice: ", "", 0, 30).prompt == "Enter your choice: "
+
+
+def test_erasing_after_a_shrink_goes_up_to_the_first_row_of_the_reflowed_line() -> None:
+    view = layout("[café] > ", "x" * 69, 69, 100)
+    assert erase_reflowed(view, 60) == "\r\x1b[1A\x1b[J"
+    assert erase_reflowed(view, 30) == "\r\x1b[2A\x1b[J"
+    assert erase_reflowed(view, 120) == "\r\x1b[J"
+    assert erase_reflowed(layout("> ", "x" * 69, 10, 100), 60) == "\r\x1b[J"
+
+
+@given(
+    st.text(st.characters(exclude_categories=("Cc", "Cs")), max_size=80),
+    st.integers(min_value=0, max_value=80),
+    st.integers(min_value=10, max_value=120),
+    st.integers(min_value=4, max_value=120),
+)
+def test_after_any_resize_only_the_new_input_line_is_left_on_screen(
+    buffer: str, cursor: int, old: int, new: int
+) -> None:
+    cursor = min(cursor, len(buffer))
+    screen = VirtualScreen(width=old, height=40)  # the old line reflowed fits below "ab"
+    screen.feed("ab\r\n")
+    before = layout("> ", buffer, cursor, old)
+    screen.feed(redraw(before))
+    screen.resize(new, 40)
+    after = layout("> ", buffer, cursor, new, before.offset)
+    screen.feed(erase_reflowed(before, new) + redraw(after))
+    expected = VirtualScreen(width=new, height=1)
+    expected.feed(redraw(after))
+    assert screen.lines() == ["ab", *expected.lines()]
+    assert (screen.row, screen.col) == (1, after.cursor_column)
 
 
 @given(
@@ -271,12 +327,19 @@ def test_the_input_line_always_fits_and_the_cursor_is_on_it(
 ) -> None:
     cursor = min(cursor, len(buffer))
     view = layout("> ", buffer, cursor, width, offset)
-    assert text_width(view.prompt + view.shown) <= width - 1
+    assert text_width(view.prompt + view.left + view.shown + view.right) <= width - 1
     assert view.cursor_column <= width - 1
     assert 0 <= view.offset <= cursor
     screen = VirtualScreen(width=width, height=3)
     screen.feed(redraw(view))
     assert len(screen.lines()) <= 1
+    if width - 1 - text_width(view.prompt) >= 4:  # room for markers and a cursor
+        assert view.left == ("<" if view.offset else "")
+        hidden_right = len(buffer) > view.offset + len(view.shown)
+        assert view.right.endswith(">") == hidden_right
+    assert view.shown == buffer[view.offset : view.offset + len(view.shown)]
+    if cursor < len(buffer) and char_width(buffer[cursor]):  # the cursor is on its character
+        assert screen.cells[0][screen.col] == buffer[cursor]
 
 
 @given(st.text(max_size=50))

@@ -227,7 +227,8 @@ async def test_an_interrupt_is_one_line_and_status_130_without_traceback(port: i
 async def test_help_explains_every_option() -> None:
     status, out, _ = await run_client(1, "", "--help")
     assert status == 0
-    for option in ("--host", "--port", "--name", "--color", "--no-bell", "NO_COLOR"):
+    options = ("--host", "--port", "--name", "--color", "--no-bell", "--max-line", "--reconnect")
+    for option in (*options, "--no-reconnect", "NO_COLOR"):
         assert option in out
 
 
@@ -254,3 +255,10 @@ async def test_a_script_longer_than_the_flood_burst_is_answered_in_full() -> Non
         await server.aclose()
     assert (status, err) == (0, "")
     assert [m for m in re.findall(r"<dave> (line \d+)", out)] == [f"line {n}" for n in range(12)]
+
+
+async def test_a_piped_line_over_the_limit_is_reported_on_stderr_and_not_sent(port: int) -> None:
+    script = "kim\n1\nlobby\n" + "x" * 11 + "\nshort\n/quit\n"
+    status, out, err = await run_client(port, script, "--max-line", "10")
+    assert (status, err) == (0, "! Line too long: 11 of 10 bytes; not sent.\n")
+    assert "<kim> short\n" in out and "Line too long (limit" not in out

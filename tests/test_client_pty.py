@@ -72,10 +72,12 @@ class Terminal:
         self.cols, self.rows = cols, rows
 
     @classmethod
-    def client(cls, port: int, *args: str, cols: int = 80, after: str = "") -> Terminal:
+    def client(
+        cls, port: int, *args: str, cols: int = 80, rows: int = 24, after: str = ""
+    ) -> Terminal:
         """`client.py` then, in the same terminal, `after` (e.g. `stty -a`)."""
         argv = shlex.join([sys.executable, "client.py", "--port", str(port), *args])
-        return cls(f'{argv}; echo "exit=$?"; {after}', cols=cols)
+        return cls(f'{argv}; echo "exit=$?"; {after}', cols=cols, rows=rows)
 
     async def expect(self, pattern: str | type[pexpect.EOF]) -> str:
         """Wait (without blocking the event loop) until the output matches `pattern`."""
@@ -163,13 +165,17 @@ async def test_a_line_wider_than_the_terminal_scrolls_instead_of_wrapping(
     terminals.append(term)
     await term.expect("Enter your choice: ")
     await term.type(
-        "/join nowhere " + "x" * 40 + "\x01", re.escape("choice: \x1b[0m/join nowh\x1b[K")
+        "/join nowhere " + "x" * 40 + "\x01", re.escape("/join now\x1b[7m>\x1b[0m\x1b[K")
     )
-    assert term.screen().lines()[-1] == "Enter your choice: /join nowh"
-    await term.type("\x05", r"x{9}\x1b\[K\r\x1b\[28C")
+    assert term.screen().lines()[-1] == "Enter your choice: /join now>"
+    await term.type("\x05", re.escape("\x1b[7m<\x1b[0m" + "x" * 8 + "\x1b[K\r\x1b[28C"))
     screen = term.screen()
-    assert screen.lines()[-1] == "Enter your choice: " + "x" * 9
+    assert screen.lines()[-1] == "Enter your choice: <" + "x" * 8
     assert screen.col == 28
+    await term.type("\x1b[D" * 12, re.escape("\x1b[7m<\x1b[0mxxxxxxxx\x1b[7m>\x1b[0m\x1b[K"))
+    screen = term.screen()
+    assert screen.lines()[-1] == "Enter your choice: <xxxxxxxx>"
+    assert screen.col == 20
     await term.type("\r", r"! [^\r]*\r+\n")
     await peer.close()
 
@@ -307,4 +313,75 @@ async def test_a_resized_terminal_redraws_the_input_line_to_the_new_width(
     await term.expect("Enter your choice: ")
     await term.type("y" * 50, r"y{50}\x1b\[K")
     term.child.setwinsize(24, 40)
-    await term.expect(re.escape("\rEnter your choice: " + "y" * 19 + "\x1b[K\r\x1b[38C"))
+    await term.expect(re.escape("\rEnter your choice: <" + "y" * 18 + "\x1b[K\r\x1b[38C"))
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(20, 60), (30, 60)])
+async def test_shrinking_the_terminal_leaves_no_stale_copy_of_the_input_line(
+    port: int, terminals: list[Terminal], rows: int, cols: int
+) -> None:
+    peer = await Peer.login(port, "dave")
+    await peer.send("/create café")
+    await peer.expect("/help for commands.")
+    term = Terminal.client(port, "--name", "carol", "--color", "never", cols=100, rows=30)
+    terminals.append(term)
+    await term.expect(re.escape("Enter your choice: "))
+    await term.type("/join café\r", re.escape("[café] > "))
+    for n in range(40):
+        await peer.send(f"message {n}")
+    await term.expect("message 39")
+    typed = ("0123456789" * 7)[:69]
+    await term.type(typed, re.escape(typed + "\x1b[K\r\x1b[78C"))
+    screen = term.screen()
+    before = len(term.log.getvalue())
+    term.child.setwinsize(rows, cols)
+    await term.expect(r"\x1b\[K\r\x1b\[\d+C")
+    await peer.send("after the resize")
+    await term.expect(r"after the resize.*\x1b\[K\r\x1b\[\d+C")
+    screen.resize(cols, rows)
+    screen.feed(term.log.getvalue()[before:].decode())
+    lines = screen.lines()
+    assert re.fullmatch(r"\[\d\d:\d\d\] <dave> after the resize", lines[-2]), lines
+    assert re.fullmatch(r"\[\d\d:\d\d\] <dave> message 39", lines[-3]), lines
+    assert lines[-1].startswith("[café] > ")
+    assert not any("012345678" in line for line in lines[:-1]), lines
+    await peer.close()
+
+
+async def test_a_line_over_the_server_limit_is_not_sent_and_stays_in_the_input_line(
+    port: int, terminals: list[Terminal]
+) -> None:
+    term, peer = await in_room(port, terminals)
+    await term.type("é" * 1050, "éééé\x1b\\[K")
+    await term.type("\r", re.escape("! Line too long: 2100 of 2048 bytes; not sent."))
+    await term.expect(r"é\x1b\[K\r\x1b\[\d+C")
+    lines = term.screen().lines()
+    assert lines[-2] == "! Line too long: 2100 of 2048 bytes; not sent."
+    assert lines[-1].startswith("[lobby] > ") and lines[-1].endswith("éééééé")
+    await term.type("\x7f" * 30 + "\r")  # 1020 characters: 2040 bytes, sent
+    lines = await peer.expect("ééé")
+    assert lines[-1].endswith("<carol> " + "é" * 1020)
+    assert not any("Line too long" in line for line in lines)
+
+
+async def test_max_line_sets_the_limit(port: int, terminals: list[Terminal]) -> None:
+    term, peer = await in_room(port, terminals, args="--max-line 20")
+    await term.type("0123456789" * 2 + "A\r", re.escape("! Line too long: 21 of 20 bytes;"))
+    await term.type("\x7f\r")
+    assert (await peer.expect("789"))[-1].endswith("<carol> " + "0123456789" * 2)
+
+
+async def test_tab_completes_commands_and_the_names_of_users_in_the_room(
+    port: int, terminals: list[Terminal]
+) -> None:
+    term, dave = await in_room(port, terminals)
+    zoe = await Peer.login(port, "Zoë")
+    await zoe.send("/join lobby")
+    await term.expect("Zoë has joined lobby")
+    await term.type("/he\t", re.escape("/help \x1b[K"))
+    await term.type("\x15/msg zo\t", re.escape("/msg Zoë \x1b[K"))
+    await term.type("hi\r")
+    assert (await zoe.expect("hi"))[-1].endswith("*carol* hi")
+    await term.type("D\t", re.escape("dave \x1b[K"))
+    await dave.close()
+    await zoe.close()

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chatclient.conversation import Conversation, Reply
 from chatclient.render import (
-    Conversation,
     Kind,
     Line,
     classify,
@@ -222,7 +222,7 @@ def test_a_join_from_another_room_switches_the_prompt() -> None:
 
 def test_name_answers_the_first_username_prompt_only() -> None:
     chat = Conversation(auto_name="alice")
-    assert chat.observe("Enter your username:") == "alice"
+    assert chat.observe("Enter your username:") == Reply("alice", "Enter your username:", "alice")
     assert chat.me == "alice"
     assert chat.observe('! The name "alice" is taken.') is None
     assert chat.observe("Enter your username:") is None

@@ -1,0 +1,207 @@
+"""Where the user is, read from the server's lines: the prompt to show, my name, the
+room and who is in it, the latest reclaim code, and after a reconnect the answers
+that take the name and the room back.
+
+Pure state machines: lines in, replies out. No I/O, no terminal, no asyncio here.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from chatclient.render import MENU_HEADING, PROMPTS, USERNAME_PROMPT, is_me
+
+CHOICE_PROMPT = "Enter your choice:"
+_JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
+# Not in PROTOCOL.md, but what this server says; when it says something else, the
+# name typed at the username prompt is used, and a /nick is not followed.
+_RENAMED = re.compile(r"\* (\S+) is now known as (\S+)\Z")
+_MY_NAME = re.compile(r"\* (?:Hello, (\S+)!|Welcome back, (\S+)!|You are now known as (\S+)\.)\Z")
+# Who is in the room (for Tab): the list on joining (and /who), then the notices.
+_USERS = re.compile(r"\* Users in \S+: (.*)\Z")
+_ARRIVED = re.compile(r"\* (\S+) has joined \S+\Z")
+_DEPARTED = re.compile(r"\* (\S+) has (?:left \S+|quit(?: \(.*\))?)\Z")
+# The server's reclaim protocol: a code after each login (rotated on use), and
+# `/reclaim NAME CODE` at the name prompt after a dropped connection.
+RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
+_WELCOME_BACK = re.compile(r"\* Welcome back, (\S+)!\Z")
+
+
+def _folded(name: str) -> str:
+    """A name as the server compares names (NFKC, case folded)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the client does for a server line: `send` it; `echo` it after `prompt`
+    (as if typed there); tell the user `notice` (a local `*`/`!` line)."""
+
+    send: str | None = None
+    prompt: str | None = None
+    echo: str | None = None
+    notice: str | None = None
+
+
+Step = enum.Enum("Step", "NAME RECLAIMING NAMING TYPING RESTORING JOINING CREATING DONE")
+_NAME_STEPS = (Step.NAME, Step.RECLAIMING, Step.NAMING, Step.TYPING)
+
+
+@dataclass(eq=False)
+class Rejoin:
+    """After a reconnect: take back `name` (with `code` if there is one), then `room`."""
+
+    name: str
+    room: str | None
+    code: str | None
+    step: Step = Step.NAME
+
+    def holds_input(self) -> bool:
+        """Whether the user's lines must wait: the client is answering the name prompt."""
+        return self.step in (Step.NAME, Step.RECLAIMING, Step.NAMING)
+
+    def logged_in(self) -> bool:
+        """Whether the server took a name on this connection."""
+        return self.step not in _NAME_STEPS
+
+    def answer(self, line: str) -> Reply | None:
+        """The reply to one server line, moving on a step."""
+        if self.step is Step.DONE:
+            return None
+        if line == USERNAME_PROMPT:
+            return self._at_name_prompt()
+        if _MY_NAME.match(line) and self.step in _NAME_STEPS:
+            self.step = Step.RESTORING
+            return None
+        if _JOINED.match(line):
+            self.step = Step.DONE
+        elif self.step is Step.RESTORING and line == CHOICE_PROMPT:
+            if self.room is None:
+                self.step = Step.DONE
+                return None
+            self.step = Step.JOINING
+            return Reply(send=f"/join {self.room}", prompt=line, echo=f"/join {self.room}")
+        elif self.step is Step.JOINING and line == f'! Room "{self.room}" does not exist.':
+            self.step = Step.CREATING
+            return Reply(send=f"/create {self.room}", notice=f"* Creating {self.room} again.")
+        elif self.step in (Step.JOINING, Step.CREATING) and line.startswith("! "):
+            self.step = Step.DONE
+        return None
+
+    def _at_name_prompt(self) -> Reply | None:
+        if self.step is Step.NAME and self.code:
+            self.step = Step.RECLAIMING
+            send = f"/reclaim {self.name} {self.code}"
+            return Reply(send=send, prompt=USERNAME_PROMPT, echo=f"/reclaim {self.name}")
+        if self.step in (Step.NAME, Step.RECLAIMING):
+            self.step = Step.NAMING
+            return Reply(send=self.name, prompt=USERNAME_PROMPT, echo=self.name)
+        if self.step is Step.NAMING:  # the plain name was refused too
+            self.step = Step.TYPING
+            return Reply(notice=f"! Could not take back the name {self.name}; type a name.")
+        return None
+
+
+class Conversation:
+    """Where the user is, read from the server's lines: the prompt to show, my name.
+
+    The prompt is the server's pending prompt (`Enter your choice: `) until the user
+    answers it, otherwise `[room] > ` in a room and `> ` elsewhere.
+    """
+
+    def __init__(self, auto_name: str | None = None) -> None:
+        self.room: str | None = None
+        self.me: str | None = None
+        self.server_prompt: str | None = None
+        self.auto_name = auto_name
+        self.said_goodbye = False
+        self.quitting = False  # the user sent /quit or menu choice 4
+        self.members: dict[str, str] = {}  # the room's users, by folded name
+        self.reclaim_code: str | None = None
+        self.rejoin: Rejoin | None = None
+
+    def room_names(self) -> list[str]:
+        """The other users in my room, as the server spells them (for Tab)."""
+        return [name for name in self.members.values() if not is_me(name, self.me)]
+
+    def reconnected(self) -> None:
+        """A new connection after a drop: plan to take back my name and room."""
+        if self.me is not None:
+            self.rejoin = Rejoin(self.me, self.room, self.reclaim_code)
+        self.room = self.server_prompt = None
+        self.members = {}
+        self.said_goodbye = self.quitting = False
+
+    def holds_input(self) -> bool:
+        """Whether the user's lines must wait while the client takes back the name."""
+        return self.rejoin is not None and self.rejoin.holds_input()
+
+    def observe(self, line: str) -> Reply | None:
+        """Note a sanitized server line; return what to do for it, if anything."""
+        self.said_goodbye = line == "Goodbye!"
+        self._follow_members(line)
+        self._follow_place(line)
+        if code := RECLAIM_CODE.match(line):
+            self.reclaim_code = code[1]
+        reply = self.rejoin.answer(line) if self.rejoin else None
+        if reply is None and line == USERNAME_PROMPT and self.auto_name:
+            name, self.auto_name = self.auto_name, None
+            reply = Reply(send=name, prompt=line, echo=name)
+        if reply is not None and reply.prompt is not None and reply.send is not None:
+            self.submit(reply.send)
+        return reply
+
+    def _follow_place(self, line: str) -> None:
+        if line in PROMPTS:
+            self.server_prompt = line
+        elif joined := _JOINED.match(line):
+            self.room, self.server_prompt = joined[1], None
+        elif line == MENU_HEADING:
+            self.room, self.server_prompt = None, None
+        elif (renamed := _RENAMED.match(line)) and is_me(renamed[1], self.me):
+            self.me = renamed[2]
+        elif my_name := _MY_NAME.match(line):
+            self.me = my_name[1] or my_name[2] or my_name[3]
+
+    def _follow_members(self, line: str) -> None:
+        if users := _USERS.match(line):
+            names = [n for n in users[1].split(", ") if n]
+            self.members = {_folded(n): n for n in names}
+        elif arrived := _ARRIVED.match(line):
+            self.members[_folded(arrived[1])] = arrived[1]
+        elif departed := _DEPARTED.match(line):
+            self.members.pop(_folded(departed[1]), None)
+        elif renamed := _RENAMED.match(line):
+            self.members.pop(_folded(renamed[1]), None)
+            self.members[_folded(renamed[2])] = renamed[2]
+        elif _JOINED.match(line) or line == MENU_HEADING:
+            self.members = {}
+
+    def prompt(self) -> str:
+        """The input prompt to show now."""
+        if self.server_prompt:
+            return self.server_prompt + " "
+        return f"[{self.room}] > " if self.room else "> "
+
+    def echoes_input(self) -> bool:
+        """Whether a submitted line should stay on screen: yes outside rooms (no echo)."""
+        return self.room is None or self.server_prompt is not None
+
+    def note_sent(self, text: str) -> None:
+        """Note a line going to the server: `/quit`, or `4` in the menu, ends the
+        session on purpose, so the connection closing then is no drop."""
+        words = text.split()
+        if (words and words[0].casefold() == "/quit") or (
+            self.server_prompt == CHOICE_PROMPT and text.strip() == "4"
+        ):
+            self.quitting = True
+
+    def submit(self, text: str) -> None:
+        """Note that the user answered the current prompt with `text`."""
+        self.note_sent(text)
+        if self.server_prompt == USERNAME_PROMPT and not text.startswith("/"):
+            self.me = unicodedata.normalize("NFKC", text.strip())
+        self.server_prompt = None
