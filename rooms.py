@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from reclaim import Reclaims
 from utils import name_key
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,14 @@ class Renamed:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconnected:
+    """A user whose connection dropped came back with its reclaim code."""
+
+    name: str
+    mask: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TopicSet:
     name: str
     room: str
@@ -150,7 +159,7 @@ class AwayChanged:
 
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
-    | ModeChanged | AwayChanged
+    | ModeChanged | AwayChanged | Reconnected
 )  # fmt: skip
 Render = Callable[[Event], bytes]
 Write = Callable[[bytes], None]
@@ -189,6 +198,14 @@ class TooManyJoined(RegistryError):
     """The member is in as many rooms as one member may be."""
 
 
+class ReclaimRefused(RegistryError):
+    """The code is not this name's, or it expired."""
+
+
+class ReclaimLimited(RegistryError):
+    """This address tried too many codes; `limit` is the seconds until the next try."""
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     """A connected user with a name; identity, since members live in sets."""
@@ -203,6 +220,7 @@ class Member:
     away: str = ""
     signon: float = field(default_factory=time.time)
     rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
+    detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
 
     @property
     def mask(self) -> str:
@@ -373,6 +391,7 @@ class RoomManager:
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
         self.whowas: deque[Departed] = deque(maxlen=whowas)
+        self.reclaims = Reclaims(clock)
         boot = os.urandom(4).hex()
         counter = itertools.count(1)
         self.new_id: Callable[[], str] = lambda: f"{boot}{next(counter):x}"
@@ -431,8 +450,10 @@ class RoomManager:
                 self.tell_peers(member, Quit(member.name, reason, member.mask))
                 for room in list(member.rooms):
                     self._remove(member, room)
-            if self._users.get(name_key(member.name)) is member:
-                del self._users[name_key(member.name)]
+            key = name_key(member.name)
+            if self._users.get(key) is member:
+                del self._users[key]
+                self.reclaims.disconnected(key)
                 self._remember(member)
 
     async def rename(self, member: Member, new_name: str) -> bool:
@@ -447,11 +468,43 @@ class RoomManager:
             del self._users[old_key]
             member.name = new_name
             self._users[new_key] = member
+            self.reclaims.renamed(old_key, new_key, new_name)
             told = bool(member.rooms)
             if told:
                 self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
             log.info("%s is now known as %s", old, new_name)
             return told
+
+    def issue_code(self, member: Member) -> str:
+        """A reclaim code for this member's name (the only copy: it is not kept)."""
+        return self.reclaims.issue(name_key(member.name), member.name)
+
+    async def reclaim(
+        self, name: str, code: str, address: str, write: Write, render: Render, host: str
+    ) -> Member:
+        """Take a name back with its code: from a ghost still holding it (whose rooms
+        see it reconnect), or a free name. ReclaimRefused, ReclaimLimited, NameTaken."""
+        async with self._lock:
+            if not self.reclaims.allow(address):
+                raise ReclaimLimited(name, int(self.reclaims.refill_s))
+            key = name_key(name)
+            held = self.reclaims.check(key, code)
+            if held is None:
+                raise ReclaimRefused(name)
+            ghost = self._users.get(key)
+            if ghost is None:
+                member = Member(held, write, render, "~" + held[:9], host, signon=self.clock())
+                self._users[key] = member
+                return member
+            if ghost.detach is not None:
+                ghost.detach()
+            ghost.flush_rooms()
+            ghost.write = write
+            ghost.host = host
+            self.set_render(ghost, render)
+            self.tell_peers(ghost, Reconnected(ghost.name, ghost.mask))
+            log.info("%s reconnected", ghost.name)
+            return ghost
 
     def set_away(self, member: Member, text: str) -> None:
         """Mark a member away (or back, with no text); those sharing a room are told."""

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-import ipaddress
 import logging
 import os
 import resource
@@ -29,33 +28,9 @@ from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.session import Session, TextRender
 from rooms import RoomManager
-from utils import clean
+from utils import address_group, clean, is_loopback
 
 log = logging.getLogger("chatroom")
-
-
-def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The peer's address, an IPv4-mapped IPv6 address as the IPv4 one it maps."""
-    try:
-        address = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return None
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped or address
-
-
-def is_loopback(ip: str) -> bool:
-    address = _address(ip)
-    return bool(address and address.is_loopback)
-
-
-def address_group(ip: str) -> str:
-    """What --max-per-ip counts as one address: an IPv4 address, or an IPv6 /64,
-    which is one site's network (a host there may use any address in it)."""
-    address = _address(ip)
-    if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address) if address else ip
 
 
 class ChatServer:
@@ -80,10 +55,14 @@ class ChatServer:
 
         def session(conn: Connection) -> Session:
             return Session(
-                self.rooms, config, conn.say, write=conn.write, render=self.render, peer=conn.peer
-            )
+                self.rooms, config, conn.say, write=conn.write, render=self.render,
+                peer=conn.peer, close=conn.close,
+            )  # fmt: skip
 
-        return Door("text", session, config.max_line_bytes, refusal=lambda text: f"! {text}")
+        return Door(
+            "text", session, config.max_line_bytes, refusal=lambda text: f"! {text}",
+            redact=_redact_reclaim,
+        )  # fmt: skip
 
     async def start(self) -> int:
         """Listen on each door; return the text door's port (useful with port 0).
@@ -158,6 +137,13 @@ class ChatServer:
 
 def _reason(exc: OSError) -> str:
     return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+
+
+def _redact_reclaim(raw: bytes) -> bytes:
+    """A line as the debug log may show it: never a reclaim code."""
+    if raw[:9].lower() == b"/reclaim ":
+        return raw[:9] + raw[9:].split(b" ", 1)[0] + b" <code>"
+    return raw
 
 
 def raise_open_file_limit() -> None:

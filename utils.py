@@ -5,6 +5,7 @@ No I/O and no asyncio here; every function is a pure function of its arguments.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 
@@ -170,3 +171,27 @@ def name_problem(name: str, max_chars: int) -> str | None:
     if len(scripts) > 1:
         return "mixes Latin, Greek or Cyrillic letters"
     return None
+
+
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The peer's address, an IPv4-mapped IPv6 address as the IPv4 one it maps."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def is_loopback(ip: str) -> bool:
+    address = _address(ip)
+    return bool(address and address.is_loopback)
+
+
+def address_group(ip: str) -> str:
+    """What --max-per-ip counts as one address: an IPv4 address, or an IPv6 /64,
+    which is one site's network (a host there may use any address in it)."""
+    address = _address(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address) if address else ip

@@ -60,6 +60,7 @@ class Door:
     ping_interval_s: float = 0.0  # 0: only TCP keepalive notices a vanished peer
     ping_timeout_s: float = 0.0
     sendq_reason: str = "send queue exceeded"
+    redact: Callable[[bytes], bytes] | None = None  # what the debug log may show of a line
 
 
 # TCP keepalive: a peer that vanished (no FIN, no RST) is noticed in about a minute.
@@ -227,7 +228,7 @@ class Connection(asyncio.BufferedProtocol):
             session.line_too_long(limit)
             return
         if self._is_debug:
-            log.debug("%s < %r", self.peer, raw)
+            log.debug("%s < %r", self.peer, self.door.redact(raw) if self.door.redact else raw)
         pending = session.feed_nowait(raw.decode("utf-8", self.door.errors))
         if pending is not None:
             self._task = self.loop.create_task(self._settle(pending))
@@ -298,6 +299,11 @@ class Connection(asyncio.BufferedProtocol):
     def write(self, data: bytes) -> None:
         """Send bytes (whole lines) to this client: what its rooms and others call."""
         self._write(data)
+
+    def close(self) -> None:
+        """Close after what is buffered."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
 
     def _overflow(self) -> None:
         assert self.transport is not None and self.session is not None

@@ -19,7 +19,12 @@ async def test_a_newcomer_walks_the_whole_menu_like_an_nc_user(connect: Connect)
     assert await nc.line() == "* Welcome to chatroom."
     assert await nc.line() == "Enter your username:"
     await nc.send("alice")
-    assert [await nc.line() for _ in range(7)] == ["* Hello, alice!", *MENU]
+    assert await nc.line() == "* Hello, alice!"
+    assert re.fullmatch(
+        r"\* Reclaim code: (\S+) \(after a dropped connection: /reclaim alice \1\)",
+        await nc.line(),
+    )
+    assert [await nc.line() for _ in range(6)] == list(MENU)
     await nc.send("3")
     assert await nc.expect("Enter your choice:") == [
         "* No rooms yet. Create one with 1 or /create NAME.",

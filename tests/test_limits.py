@@ -22,9 +22,10 @@ import pytest
 from config import Config
 from doors.connection import Connection
 from doors.text.session import MENU
-from server import ChatServer, is_loopback, parse_args
+from server import ChatServer, parse_args
 from tests.chat import ChatClient, connection_of, in_room, wait_until
 from tests.conftest import Connect
+from utils import is_loopback
 
 CHAT = re.compile(r"\[\d\d:\d\d\] <(?P<name>[^>]+)> (?P<text>.*)")
 KIB = 1024

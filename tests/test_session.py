@@ -60,7 +60,9 @@ async def test_a_new_session_is_welcomed_and_asked_for_a_name(rooms: RoomManager
 
 async def test_a_good_name_leads_to_the_menu(rooms: RoomManager) -> None:
     user = User(rooms)
-    assert await user.say("alice") == ["* Hello, alice!", *MENU]
+    hello, code, *menu = await user.say("alice")
+    assert hello == "* Hello, alice!" and code.startswith("* Reclaim code: ")
+    assert menu == list(MENU)
     assert user.session.state is State.MENU
 
 

@@ -75,6 +75,8 @@ class IrcRender:
                 return self.tags(ts) + line(mask, "TOPIC", channel(room), text)
             case r.ModeChanged(_, room, modes, args, mask):
                 return line(mask, "MODE", channel(room), modes, *args)
+            case r.Reconnected():
+                return ""  # nothing changed for an IRC client
             case r.AwayChanged(_, text, mask):
                 if not self.away_notify:
                     return ""

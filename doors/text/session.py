@@ -19,6 +19,7 @@ from config import Config
 from doors.text.commands import run_command
 from utils import (
     UserError,
+    address_group,
     clean,
     has_direction_controls,
     name_key,
@@ -110,6 +111,8 @@ class TextRender:
                 return f"* {name} has quit" + (f" ({reason})" if reason else "")
             case r.Renamed(old, new):
                 return f"* {old} is now known as {new}"
+            case r.Reconnected(name):
+                return f"* {name} reconnected"
             case r.ModeChanged(name, room, modes, args):
                 return f"* {name} set mode {' '.join((modes, *args))} on {room}"
             case r.TopicSet(name, room, text):
@@ -131,6 +134,7 @@ class Session:
         write: r.Write | None = None,
         render: TextRender | None = None,
         peer: str = "-",
+        close: Callable[[], None] | None = None,
     ) -> None:
         self.rooms = rooms
         self.config = config
@@ -144,6 +148,7 @@ class Session:
         self._raw_line = ""  # the line being handled, before clean(): names check it
         self._menu_shown = False  # the whole menu was the last prompt shown
         self._out = out
+        self._close = close
         self._write = write or self._write_lines
 
     @property
@@ -263,15 +268,57 @@ class Session:
 
     # --- What a line means in each state. ---
     def _on_name(self, line: str) -> Result:
+        if line[:9].lower() == "/reclaim ":
+            return self._reclaim(line[9:])
         return self._claim(self.user_name(line))
 
     async def _claim(self, name: str) -> None:
         self.member = await self.rooms.claim(
             name, self._write, self.render, user="~" + name[:9], host=self.host
         )
+        self.member.detach = self._detached
         self.state = State.MENU
         log.info("%s is %s", self.peer, name)
         self.say(f"* Hello, {name}!")
+        self._give_code()
+
+    async def _reclaim(self, arg: str) -> None:
+        """`/reclaim NAME CODE` at the name prompt: back in the name (and the room)."""
+        name, _, code = arg.strip().partition(" ")
+        if not name or not code.strip():
+            raise UserError("Usage: /reclaim NAME CODE")
+        try:
+            member = await self.rooms.reclaim(
+                name, code.strip(), address_group(self.host), self._write, self.render, self.host
+            )
+        except r.ReclaimRefused:
+            raise UserError(f'Cannot reclaim "{name}": the code is wrong or expired.') from None
+        except r.ReclaimLimited as exc:
+            raise UserError(f"Too many reclaim attempts; wait {exc.limit} s.") from None
+        self.member, member.detach = member, self._detached
+        log.info("%s is %s again", self.peer, member.name)
+        self.say(f"* Welcome back, {member.name}!")
+        self._give_code()
+        self.room = next(iter(member.rooms), None)
+        self.state = State.MENU if self.room is None else State.IN_ROOM
+        if self.room is not None:
+            self._show_room(self.room, created=False)
+
+    def _give_code(self) -> None:
+        """The user's reclaim code, written past the debug log: it is a secret."""
+        member = self.require_member()
+        code = self.rooms.issue_code(member)
+        note = f"* Reclaim code: {code} (after a dropped connection: /reclaim {member.name} {code})"
+        self._write(note.encode() + b"\r\n")
+
+    def _detached(self) -> None:
+        """A new connection reclaimed this user's name: this one lets go and closes."""
+        self._last_name = self.name
+        self.member, self.room = None, None
+        self.say("! Your name was reclaimed by a new connection.")
+        self.state = State.CLOSED
+        if self._close is not None:
+            self._close()
 
     def _on_menu(self, line: str) -> Result:
         choice = MENU_CHOICES.get(line.strip())
@@ -334,6 +381,9 @@ class Session:
             room, _ = await self.rooms.join(member, name, leave=self.room)
         self.room = room
         self.state = State.IN_ROOM
+        self._show_room(room, created=created)
+
+    def _show_room(self, room: r.Room, *, created: bool) -> None:
         self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
         if not created:
             self.say(f"* Users in {room.name}: {', '.join(room.names())}")

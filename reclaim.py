@@ -1,0 +1,96 @@
+"""Reclaim codes: how a user whose connection dropped takes its name back.
+
+Each logged-in user is given a secret code; only its SHA-256 is kept. The code stays
+good while the user is connected and for `ttl_s` after it disconnects, and is
+replaced whenever it is used. Attempts are limited per address (a token bucket) and
+compared in constant time. No I/O and no asyncio here; the clock is injected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class _Code:
+    digest: bytes
+    name: str  # the name as its holder wrote it
+    expires: float | None  # None while its holder is connected
+
+
+def _digest(code: str) -> bytes:
+    return hashlib.sha256(code.encode("utf-8", "surrogateescape")).digest()
+
+
+class Reclaims:
+    """The codes by name key, and the attempts by address."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        ttl_s: float = 600.0,
+        attempts: int = 5,
+        refill_s: float = 60.0,
+        max_addresses: int = 10_000,
+    ) -> None:
+        self._clock = clock
+        self.ttl_s = ttl_s
+        self.attempts = attempts
+        self.refill_s = refill_s
+        self.max_addresses = max_addresses
+        self._codes: dict[str, _Code] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+
+    def issue(self, key: str, name: str) -> str:
+        """A new code for the holder of this name; any older one stops working."""
+        code = secrets.token_urlsafe(12)
+        self._codes[key] = _Code(_digest(code), name, None)
+        return code
+
+    def disconnected(self, key: str) -> None:
+        """The holder left: its code works for ttl_s more."""
+        entry = self._codes.get(key)
+        if entry is not None:
+            entry.expires = self._clock() + self.ttl_s
+        self._expire()
+
+    def renamed(self, old_key: str, new_key: str, name: str) -> None:
+        entry = self._codes.pop(old_key, None)
+        if entry is not None:
+            entry.name = name
+            self._codes[new_key] = entry
+
+    def allow(self, address: str) -> bool:
+        """Take one attempt from this address's allowance; False when it has none."""
+        now = self._clock()
+        tokens, when = self._buckets.get(address, (float(self.attempts), now))
+        tokens = min(float(self.attempts), tokens + (now - when) / self.refill_s)
+        if tokens < 1:
+            self._buckets[address] = (tokens, now)
+            return False
+        if len(self._buckets) >= self.max_addresses and address not in self._buckets:
+            self._buckets.clear()  # a flood of addresses: forget them all, stay bounded
+        self._buckets[address] = (tokens - 1, now)
+        return True
+
+    def check(self, key: str, code: str) -> str | None:
+        """The name, if `code` is this name's current code; the code is then used up."""
+        entry = self._codes.get(key)
+        if entry is None or (entry.expires is not None and entry.expires < self._clock()):
+            _digest(code)  # the same work either way
+            return None
+        if not hmac.compare_digest(entry.digest, _digest(code)):
+            return None
+        del self._codes[key]
+        return entry.name
+
+    def _expire(self) -> None:
+        now = self._clock()
+        gone = [k for k, e in self._codes.items() if e.expires is not None and e.expires < now]
+        for key in gone:
+            del self._codes[key]
