@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="server address (default: %(default)s)")
-    add("--port", type=int, default=8080, help="server TCP port (default: %(default)s)")
+    add("--port", type=port_number, default=8080, help="server TCP port (default: %(default)s)")
     add("--name", help="answer the username prompt with NAME (asked again if it is taken)")
     add(
         "--color",
@@ -212,6 +212,17 @@ def first_leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
+
+
+def port_number(text: str) -> int:
+    """A server's TCP port, 1 to 65535, for argparse."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 1 to 65535, not {port}")
+    return port
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,6 +108,7 @@ class Connection(asyncio.BufferedProtocol):
         self._ping_timer: asyncio.TimerHandle | None = None
         self._heard = True  # something came since the last keepalive check
         self._pinged = False
+        self._episodes: set[str] = set()  # limits hit and not yet over, logged once each
         self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
 
     # --- asyncio.Protocol ---
@@ -198,8 +199,11 @@ class Connection(asyncio.BufferedProtocol):
                 break
             if rate and not self._take_token(rate):
                 self._wake = self.loop.call_later((1 - self._tokens) / rate, self._woken)
+                self._limit_hit("flood", f"sends faster than {rate:g} lines/s; pacing its lines")
                 break
             self._feed(self._next_line())
+        if not queue:
+            self._episodes.discard("flood")  # caught up: a new flood is a new episode
         if self._is_eof:
             self._close_when_answered()
         else:
@@ -225,8 +229,10 @@ class Connection(asyncio.BufferedProtocol):
         assert session is not None
         limit = self.door.max_line_bytes
         if raw is None or len(raw) - raw.endswith(b"\r") > limit:
+            self._limit_hit("long", f"sent a line over {limit} bytes")
             session.line_too_long(limit)
             return
+        self._episodes.discard("long")
         if self._is_debug:
             log.debug("%s < %r", self.peer, self.door.redact(raw) if self.door.redact else raw)
         pending = session.feed_nowait(raw.decode("utf-8", self.door.errors))
@@ -257,6 +263,12 @@ class Connection(asyncio.BufferedProtocol):
             if self.session is not None and self.session.member is not None:
                 self.session.member.flush_rooms()  # its own last message echoes back
             self.transport.close()
+
+    def _limit_hit(self, kind: str, what: str) -> None:
+        """Log a limit this client hit, once per episode (a flood must not flood the log)."""
+        if kind not in self._episodes:
+            self._episodes.add(kind)
+            log.warning("%s (%s) %s", self.peer, self.session.name if self.session else "-", what)
 
     def _take_token(self, rate: float) -> bool:
         now = self.loop.time()
