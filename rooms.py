@@ -21,146 +21,45 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from events import (
+    Acted,
+    AwayChanged,
+    Event,
+    Joined,
+    Left,
+    ModeChanged,
+    Noticed,
+    Quit,
+    Reconnected,
+    Renamed,
+    Said,
+    Tagged,
+    TopicSet,
+    Whispered,
+)
 from reclaim import Reclaims
 from utils import name_key
 
 log = logging.getLogger(__name__)
 
 
-# --- Events: what happened, for each front door to render its own way. ---
-# `mask` is the source as IRC shows it (nick!user@host); `tags` are a client's own
-# IRCv3 tags ("+typing=active"), relayed as they came; `msgid` names a message.
-@dataclass(frozen=True, slots=True)
-class Said:
-    name: str
-    text: str
-    ts: float
-    room: str = ""
-    mask: str = ""
-    msgid: str = ""
-    tags: str = ""
+__all__ = [
+    "Acted",
+    "AwayChanged",
+    "Event",
+    "Joined",
+    "Left",
+    "ModeChanged",
+    "Noticed",
+    "Quit",
+    "Reconnected",
+    "Renamed",
+    "Said",
+    "Tagged",
+    "TopicSet",
+    "Whispered",
+]
 
-
-@dataclass(frozen=True, slots=True)
-class Acted:
-    name: str
-    text: str
-    ts: float
-    room: str = ""
-    mask: str = ""
-    msgid: str = ""
-    tags: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Noticed:
-    """A NOTICE to a room: text that bots and clients never answer automatically."""
-
-    name: str
-    text: str
-    ts: float
-    room: str = ""
-    mask: str = ""
-    msgid: str = ""
-    tags: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Tagged:
-    """A message of tags alone (IRC TAGMSG, such as typing notifications) to a room."""
-
-    name: str
-    ts: float
-    room: str = ""
-    mask: str = ""
-    msgid: str = ""
-    tags: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Whispered:
-    """A private message; `kind` is "msg", "notice", "action", "ctcp" or "tagmsg"."""
-
-    sender: str
-    text: str
-    ts: float
-    target: str = ""
-    mask: str = ""
-    kind: str = "msg"
-    msgid: str = ""
-    tags: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Joined:
-    name: str
-    room: str
-    mask: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Left:
-    name: str
-    room: str
-    mask: str = ""
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Quit:
-    name: str
-    reason: str = ""
-    mask: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Renamed:
-    old: str
-    new: str
-    mask: str = ""  # the old mask
-
-
-@dataclass(frozen=True, slots=True)
-class Reconnected:
-    """A user whose connection dropped came back with its reclaim code."""
-
-    name: str
-    mask: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TopicSet:
-    name: str
-    room: str
-    text: str
-    ts: float
-    mask: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ModeChanged:
-    """An operator changed a room's modes or members' status: `+o-v`, their nicks."""
-
-    name: str
-    room: str
-    modes: str
-    args: tuple[str, ...] = ()
-    mask: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AwayChanged:
-    """A member went away (`text` says why) or came back (`text` is empty)."""
-
-    name: str
-    text: str
-    mask: str = ""
-
-
-Event = (
-    Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
-    | ModeChanged | AwayChanged | Reconnected
-)  # fmt: skip
 Render = Callable[[Event], bytes]
 Write = Callable[[bytes], None]
 Defer = Callable[[Callable[[], None]], object]
