@@ -26,7 +26,8 @@ from config import Config
 from doors.connection import Connection, Door
 from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
-from doors.text.session import Session, TextRender
+from doors.text.render import TextRender
+from doors.text.session import Session
 from rooms import RoomManager
 from utils import address_group, clean, is_loopback
 
