@@ -131,7 +131,7 @@ class IrcSession:
         """Handle one line; if it needs the registry, return the rest to await."""
         if self.closing:
             return None
-        msg = parse(text)
+        msg = parse(text.removesuffix("\r"))  # the connection cuts lines at LF
         if msg is None:
             return None
         label = msg.tags.get("label") if "labeled-response" in self.caps else None
