@@ -158,3 +158,186 @@ async def test_whox_gives_the_fields_asked_for_in_the_spec_s_order(
         ":irc.test 354 bob bob",
         ":irc.test 354 bob carol",
     ]
+
+
+# --- WHOIS, WHOWAS, USERHOST, ISON. ---
+SIGNON = int(NOON)
+
+
+async def test_whois_tells_who_where_and_since_when(lobby: tuple[Client, Client]) -> None:
+    _, bob = lobby
+    assert await bob.send("WHOIS alice") == [
+        ":irc.test 311 bob alice ~ualice 127.0.0.1 * :Real Name",
+        ":irc.test 319 bob alice #lobby",
+        ":irc.test 312 bob alice irc.test :chatroom, a terminal chat server",
+        f":irc.test 317 bob alice 0 {SIGNON} :seconds idle, signon time",
+        ":irc.test 318 bob alice :End of /WHOIS list",
+    ]
+
+
+async def test_whois_a_text_door_user_shows_its_room_as_a_channel_and_away(
+    rooms: RoomManager, lobby: tuple[Client, Client]
+) -> None:
+    _, bob = lobby
+    carol = rooms.find("carol")
+    assert carol is not None
+    rooms.set_away(carol, "brb")
+    replies = await bob.send("WHOIS Carol")
+    assert replies[:2] == [
+        ":irc.test 311 bob carol ~carol 10.0.0.7 * :",
+        ":irc.test 319 bob carol @#lobby",
+    ]
+    assert ":irc.test 301 bob carol brb" in replies
+    assert replies[-1] == ":irc.test 318 bob Carol :End of /WHOIS list"
+
+
+@pytest.mark.parametrize("server", ["irc.test", "IRC.*", "alice"])
+async def test_whois_may_name_this_server_or_the_user_first(
+    lobby: tuple[Client, Client], server: str
+) -> None:
+    _, bob = lobby
+    replies = await bob.send(f"WHOIS {server} alice")
+    assert [reply.split()[1] for reply in replies] == ["311", "319", "312", "317", "318"]
+
+
+async def test_whois_of_another_server_or_nobody_is_an_error(
+    lobby: tuple[Client, Client],
+) -> None:
+    _, bob = lobby
+    assert await bob.send("WHOIS elsewhere.net alice") == [
+        ":irc.test 402 bob elsewhere.net :No such server"
+    ]
+    assert await bob.send("WHOIS nobody") == [
+        ":irc.test 401 bob nobody :No such nick/channel",
+        ":irc.test 318 bob nobody :End of /WHOIS list",
+    ]
+    assert await bob.send("WHOIS") == [":irc.test 431 bob :No nickname given"]
+
+
+async def test_whowas_gives_who_had_a_name_latest_first_up_to_count(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    first = await irc(door, "bob", realname="First Bob")
+    await first.send("NICK robert")
+    await first.send("QUIT :bye")
+    second = await irc(door, "bob", realname="Second Bob")
+    await second.send("QUIT")
+    when = time.strftime("%a %b %d %H:%M:%S %Y UTC", time.gmtime(NOON))
+    assert await alice.send("WHOWAS BOB") == [
+        ":irc.test 314 alice bob ~ubob 127.0.0.1 * :Second Bob",
+        f":irc.test 312 alice bob irc.test :{when}",
+        ":irc.test 314 alice bob ~ubob 127.0.0.1 * :First Bob",
+        f":irc.test 312 alice bob irc.test :{when}",
+        ":irc.test 369 alice BOB :End of WHOWAS",
+    ]
+    assert len(await alice.send("WHOWAS bob 1")) == 3
+    assert len(await alice.send("WHOWAS bob 0")) == 5
+    assert len(await alice.send("WHOWAS bob -1")) == 5
+    assert (await alice.send("WHOWAS robert"))[0].endswith("robert ~ubob 127.0.0.1 * :First Bob")
+
+
+async def test_whowas_of_a_name_nobody_had_or_no_name_is_an_error(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    assert await alice.send("WHOWAS bob") == [
+        ":irc.test 406 alice bob :There was no such nickname",
+        ":irc.test 369 alice bob :End of WHOWAS",
+    ]
+    assert await alice.send("WHOWAS") == [":irc.test 431 alice :No nickname given"]
+
+
+async def test_userhost_shows_user_and_host_and_whether_away(
+    rooms: RoomManager, lobby: tuple[Client, Client]
+) -> None:
+    alice, bob = lobby
+    await alice.send("AWAY :out")
+    assert await bob.send("USERHOST nobody ALICE carol") == [
+        ":irc.test 302 bob :alice=-~ualice@127.0.0.1 carol=+~carol@10.0.0.7"
+    ]
+    assert await bob.send("USERHOST nobody") == [":irc.test 302 bob :"]
+
+
+async def test_ison_says_which_nicks_are_on_as_they_spell_them(
+    lobby: tuple[Client, Client],
+) -> None:
+    _, bob = lobby
+    assert await bob.send("ISON nobody ALICE :Carol x") == [":irc.test 303 bob :alice carol"]
+    assert await bob.send("ISON") == [":irc.test 461 bob ISON :Not enough parameters"]
+
+
+# --- LIST. ---
+async def test_list_shows_rooms_of_both_doors_with_counts_and_topics(
+    rooms: RoomManager, lobby: tuple[Client, Client]
+) -> None:
+    alice, bob = lobby
+    await alice.send("JOIN #quiet")
+    room, carol = rooms.room("lobby"), rooms.find("carol")
+    assert room is not None and carol is not None
+    rooms.set_topic(carol, room, "Say hello")
+    assert await bob.send("LIST") == [
+        ":irc.test 321 bob Channel :Users  Name",
+        ":irc.test 322 bob #lobby 3 :Say hello",
+        ":irc.test 322 bob #quiet 1 :",
+        ":irc.test 323 bob :End of /LIST",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "chans"),
+    [
+        ("#LOBBY", ["#lobby"]),
+        ("#lobby,#quiet", ["#lobby", "#quiet"]),
+        ("#nonexistent", []),
+        ("*ui*", ["#quiet"]),
+        ("!*ui*", ["#lobby"]),
+        ("#*,!#l*", ["#quiet"]),
+        (">1", ["#lobby"]),
+        ("<2", ["#quiet"]),
+        (">0,<100", ["#lobby", "#quiet"]),
+        ("<1", []),
+    ],
+)
+async def test_list_filters_by_name_mask_and_user_count(
+    lobby: tuple[Client, Client], spec: str, chans: list[str]
+) -> None:
+    alice, bob = lobby
+    await alice.send("JOIN #quiet")
+    *listed, end = (await bob.send(f"LIST {spec}"))[1:]
+    assert [reply.split()[3] for reply in listed] == chans
+    assert end == ":irc.test 323 bob :End of /LIST"
+
+
+async def test_list_filters_by_minutes_since_made_and_since_the_topic() -> None:
+    now = [NOON]
+    rooms = RoomManager(clock=lambda: now[0], defer=lambda flush: flush())
+    door = IrcDoor(rooms, Config(irc_server_name="irc.test"))
+    alice = await irc(door, "alice", "#old")
+    await alice.send("TOPIC #old :old news")
+    now[0] += 5 * 60
+    await alice.send("JOIN #new")
+    now[0] += 60
+
+    async def listed(spec: str) -> list[str]:
+        return [reply.split()[3] for reply in (await alice.send(f"LIST {spec}"))[1:-1]]
+
+    assert await listed("C>2") == ["#old"]
+    assert await listed("C<2") == ["#new"]
+    assert await listed("c>0") == ["#new", "#old"]
+    assert await listed("T>2") == ["#old"]
+    assert await listed("T<2") == []  # #new has no topic to date
+
+
+async def test_list_of_another_server_is_an_error(lobby: tuple[Client, Client]) -> None:
+    _, bob = lobby
+    assert await bob.send("LIST * elsewhere.net") == [
+        ":irc.test 402 bob elsewhere.net :No such server"
+    ]
+
+
+async def test_whois_cuts_a_long_channel_list_into_lines(door: IrcDoor) -> None:
+    chans = [f"#{i:02d}" + "x" * 28 for i in range(30)]
+    await irc(door, "alice", *chans)
+    bob = await irc(door, "bob")
+    lines = [reply for reply in await bob.send("WHOIS alice") if " 319 " in reply]
+    assert len(lines) > 1
+    assert all(len(reply.encode()) <= 510 for reply in lines)
+    listed = [word.lstrip(":@") for reply in lines for word in reply.split()[4:]]
+    assert listed == chans
