@@ -341,3 +341,60 @@ async def test_whois_cuts_a_long_channel_list_into_lines(door: IrcDoor) -> None:
     assert all(len(reply.encode()) <= 510 for reply in lines)
     listed = [word.lstrip(":@") for reply in lines for word in reply.split()[4:]]
     assert listed == chans
+
+
+# --- The server itself: LUSERS, MOTD, TIME, VERSION, ADMIN, INFO, LINKS. ---
+async def test_lusers_counts_users_of_both_doors_and_rooms(
+    lobby: tuple[Client, Client],
+) -> None:
+    _, bob = lobby
+    assert await bob.send("LUSERS") == [
+        ":irc.test 251 bob :There are 3 users and 0 invisible on 1 servers",
+        ":irc.test 252 bob 0 :operator(s) online",
+        ":irc.test 254 bob 1 :channels formed",
+        ":irc.test 255 bob :I have 3 clients and 0 servers",
+        ":irc.test 265 bob 3 3 :Current local users 3, max 3",
+        ":irc.test 266 bob 3 3 :Current global users 3, max 3",
+    ]
+
+
+async def test_motd_says_so_when_there_is_none(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    assert await alice.send("MOTD") == [":irc.test 422 alice :MOTD File is missing"]
+    assert await alice.send("MOTD elsewhere.net") == [
+        ":irc.test 402 alice elsewhere.net :No such server"
+    ]
+
+
+async def test_time_is_the_server_s_clock_in_utc(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    when = time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime(NOON))
+    assert await alice.send("TIME") == [f":irc.test 391 alice irc.test :{when}"]
+    assert await alice.send("TIME irc.test") == [f":irc.test 391 alice irc.test :{when}"]
+
+
+async def test_version_names_the_software_then_what_it_supports(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    replies = await alice.send("VERSION")
+    assert replies[0] == ":irc.test 351 alice chatroom-0.2 irc.test :chatroom's IRC door"
+    assert [reply.split()[1] for reply in replies[1:]] == ["005", "005"]
+    assert "WHOX" in replies[2].split() and "ELIST=CMNTU" in replies[1].split()
+
+
+async def test_admin_and_info_answer_with_their_numerics(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    assert [reply.split()[1] for reply in await alice.send("ADMIN")] == [
+        "256", "257", "258", "259",
+    ]  # fmt: skip
+    *info, end = await alice.send("INFO")
+    assert info and all(reply.split()[1] == "371" for reply in info)
+    assert end == ":irc.test 374 alice :End of /INFO list"
+
+
+async def test_links_shows_this_one_server(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    assert await alice.send("LINKS") == [
+        ":irc.test 364 alice irc.test irc.test :0 chatroom, a terminal chat server",
+        ":irc.test 365 alice * :End of /LINKS list",
+    ]
+    assert await alice.send("LINKS *.net") == [":irc.test 365 alice *.net :End of /LINKS list"]
