@@ -9,7 +9,9 @@ import pytest
 
 import doors.irc.door  # noqa: F401  (fills the command table)
 from config import Config
+from doors.irc.commands import COMMANDS
 from doors.irc.session import IrcDoor, IrcSession
+from doors.irc.usage import TOPICS
 from doors.text.session import Session
 from rooms import RoomManager
 
@@ -398,3 +400,29 @@ async def test_links_shows_this_one_server(door: IrcDoor) -> None:
         ":irc.test 365 alice * :End of /LINKS list",
     ]
     assert await alice.send("LINKS *.net") == [":irc.test 365 alice *.net :End of /LINKS list"]
+
+
+# --- HELP. ---
+async def test_help_lists_the_commands_then_tells_of_one(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    first, *listing, end = await alice.send("HELP")
+    assert first == ":irc.test 704 alice * :Commands you can use; HELP <command> tells more:"
+    assert all(reply.startswith(":irc.test 705 alice * :") for reply in listing)
+    assert "PRIVMSG" in " ".join(listing).split()
+    assert end == ":irc.test 706 alice * :End of /HELP"
+    assert await alice.send("HELPOP privmsg") == [
+        ":irc.test 704 alice PRIVMSG :PRIVMSG <target>{,<target>} :<text>",
+        ":irc.test 705 alice PRIVMSG :Sends text to channels or users.",
+        ":irc.test 706 alice PRIVMSG :End of /HELP",
+    ]
+
+
+async def test_help_on_what_is_not_a_command_is_an_error(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    assert await alice.send("HELP frobnicate") == [
+        ":irc.test 524 alice frobnicate :No help available on this topic"
+    ]
+
+
+def test_every_command_has_help_and_all_help_is_of_commands() -> None:
+    assert sorted(TOPICS) == sorted(COMMANDS)
