@@ -14,6 +14,7 @@ from doors.irc.session import IrcDoor, IrcSession
 from doors.irc.usage import TOPICS
 from doors.text.session import Session
 from rooms import RoomManager
+from server import parse_args
 
 NOON = time.mktime((2026, 11, 25, 12, 34, 0, 0, 0, -1))
 
@@ -400,6 +401,11 @@ async def test_links_shows_this_one_server(door: IrcDoor) -> None:
         ":irc.test 365 alice * :End of /LINKS list",
     ]
     assert await alice.send("LINKS *.net") == [":irc.test 365 alice *.net :End of /LINKS list"]
+
+
+def test_the_server_s_description_comes_from_the_command_line() -> None:
+    assert parse_args([]).irc_server_info == "chatroom, a terminal chat server"
+    assert parse_args(["--irc-server-info", "test server"]).irc_server_info == "test server"
 
 
 # --- HELP. ---
