@@ -30,6 +30,7 @@ class Config:
     irc_port: int | None = None  # None: no IRC door (the command line's default is 6667)
     irc_port_required: bool = False  # a busy IRC port is an error, not a warning
     irc_server_name: str = "chatroom.local"
+    irc_server_info: str = "chatroom, a terminal chat server"  # LINKS, WHOIS, ADMIN
     motd: tuple[str, ...] = ()  # lines of the message of the day, from --motd
     ping_interval_s: float = 90.0  # IRC: a client silent this long is pinged
     ping_timeout_s: float = 60.0  # ... and dropped if it still says nothing

@@ -227,6 +227,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--irc-server-name", metavar="NAME", default=None,
         help="the server's name in IRC replies (default: this host's name)",
     )  # fmt: skip
+    irc.add_argument(
+        "--irc-server-info", metavar="TEXT", default=defaults.irc_server_info,
+        help="the server's description in LINKS, WHOIS and ADMIN (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument(
         "--motd", type=read_motd, metavar="FILE", default=(),
         help="message of the day, shown on both doors (default: none)",

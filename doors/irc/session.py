@@ -48,7 +48,7 @@ class IrcDoor:
         c = config
         self.isupport = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
-            "CHANMODES=,,,nt", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=U",
+            "CHANMODES=,,,nt", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU",
             "HOSTLEN=64", f"KICKLEN={c.max_topic_chars}", "MAXTARGETS=4", "MODES=4",
             "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
             "STATUSMSG=@+",
@@ -132,8 +132,7 @@ class IrcSession:
         """Handle one line; if it needs the registry, return the rest to await."""
         if self.closing:
             return None
-        if text[-1:] == "\r":
-            text = text[:-1]
+        text = text.removesuffix("\r")  # the connection cuts lines at LF
         msg = parse(text)
         if msg is None:
             return None

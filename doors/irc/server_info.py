@@ -1,0 +1,103 @@
+"""IRC commands that ask about the server itself: LUSERS, MOTD, TIME, VERSION, ADMIN,
+INFO, LINKS. There is one server, so a target names it or is refused (402).
+Replies only; nothing here changes the registry.
+"""
+
+from __future__ import annotations
+
+import time
+
+from doors.irc.commands import irc_command
+from doors.irc.message import Message
+from doors.irc.queries import require_this_server
+from doors.irc.session import VERSION, IrcSession
+from doors.irc.who import mask_matcher
+
+ISUPPORT_PER_LINE = 12  # tokens in one 005, as in the welcome
+
+
+def _target(s: IrcSession, msg: Message) -> None:
+    if msg.params:
+        require_this_server(s, msg.params[0])
+
+
+@irc_command("LUSERS")
+def _lusers(s: IrcSession, msg: Message) -> None:
+    """LUSERS: how many users and channels there are."""
+    users = len(s.rooms.users())
+    rooms = len(s.rooms.rooms())
+    s.numeric("251", f"There are {users} users and 0 invisible on 1 servers")
+    s.numeric("252", "0", "operator(s) online")
+    s.numeric("254", str(rooms), "channels formed")
+    s.numeric("255", f"I have {users} clients and 0 servers")
+    top = max(s.door.max_users, users)
+    s.numeric("265", str(users), str(top), f"Current local users {users}, max {top}")
+    s.numeric("266", str(users), str(top), f"Current global users {users}, max {top}")
+
+
+@irc_command("MOTD")
+def _motd(s: IrcSession, msg: Message) -> None:
+    """MOTD: the message of the day (--motd)."""
+    _target(s, msg)
+    motd = s.config.motd
+    if not motd:
+        s.numeric("422", "MOTD File is missing")
+        return
+    s.numeric("375", f"- {s.door.name} Message of the day - ")
+    for text in motd:
+        s.numeric("372", f"- {text}")
+    s.numeric("376", "End of /MOTD command.")
+
+
+@irc_command("TIME")
+def _time(s: IrcSession, msg: Message) -> None:
+    """TIME [server]: the server's clock, in UTC."""
+    _target(s, msg)
+    now = time.gmtime(s.rooms.clock())
+    s.numeric("391", s.door.name, time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", now))
+
+
+@irc_command("VERSION")
+def _version(s: IrcSession, msg: Message) -> None:
+    """VERSION [server]: the software's version, then what it supports (005)."""
+    _target(s, msg)
+    s.numeric("351", VERSION, s.door.name, "chatroom's IRC door")
+    tokens = s.door.isupport
+    for i in range(0, len(tokens), ISUPPORT_PER_LINE):
+        s.numeric("005", *tokens[i : i + ISUPPORT_PER_LINE], "are supported by this server")
+
+
+@irc_command("ADMIN")
+def _admin(s: IrcSession, msg: Message) -> None:
+    """ADMIN [server]: who runs the server."""
+    _target(s, msg)
+    s.numeric("256", s.door.name, "Administrative info")
+    s.numeric("257", s.config.irc_server_info)
+    s.numeric("258", f"Running {VERSION}")
+    s.numeric("259", "No administrator address is configured")
+
+
+@irc_command("INFO")
+def _info(s: IrcSession, msg: Message) -> None:
+    """INFO [server]: what the server is and how long it has run."""
+    _target(s, msg)
+    started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.rooms.started))
+    up_s = int(s.rooms.clock() - s.rooms.started)
+    for text in (
+        f"{VERSION}: a terminal chat server in pure Python,",
+        "with a text door and an IRC door over one set of rooms.",
+        f"Up since {started} ({up_s // 86400} days, {up_s % 86400 // 3600} hours).",
+    ):
+        s.numeric("371", text)
+    s.numeric("374", "End of /INFO list")
+
+
+@irc_command("LINKS")
+def _links(s: IrcSession, msg: Message) -> None:
+    """LINKS [[server] mask]: the servers of the network: this one."""
+    if len(msg.params) > 1:
+        require_this_server(s, msg.params[0])
+    mask = msg.params[-1] if msg.params else "*"
+    if mask_matcher(mask)(s.door.name):
+        s.numeric("364", s.door.name, s.door.name, f"0 {s.config.irc_server_info}")
+    s.numeric("365", mask, "End of /LINKS list")

@@ -1,0 +1,80 @@
+"""HELP and HELPOP (Modern: 704/705/706, 524): how to use each IRC command.
+
+TOPICS holds one entry per command in the table; a test keeps the two the same, so
+help cannot drift from what the door does.
+"""
+
+from __future__ import annotations
+
+from doors.irc.commands import IrcError, irc_command
+from doors.irc.message import Message
+from doors.irc.queries import send_words
+from doors.irc.session import IrcSession
+
+# Each command: its usage, then what it does.
+TOPICS: dict[str, tuple[str, ...]] = {
+    "ADMIN": ("ADMIN [<server>]", "Shows who runs the server."),
+    "AWAY": ("AWAY [:<message>]", "Marks you away with a message; without one, back."),
+    "CAP": ("CAP LS [302] | REQ :<caps> | LIST | END", "Negotiates IRCv3 capabilities."),
+    "HELP": ("HELP [<subject>]", "Shows help on a command, or lists the commands."),
+    "HELPOP": ("HELPOP [<subject>]", "The same as HELP."),
+    "INFO": ("INFO [<server>]", "Shows what the server is and how long it has run."),
+    "INVITE": ("INVITE <nick> <channel>", "Invites a user to a channel (not supported yet)."),
+    "ISON": ("ISON <nick>{ <nick>}", "Tells which of these nicks are online."),
+    "JOIN": ("JOIN <channel>{,<channel>} | JOIN 0", "Joins channels, or leaves them all."),
+    "KICK": ("KICK <channel> <nick> [:<reason>]", "Removes a user (not supported yet)."),
+    "LINKS": ("LINKS [[<server>] <mask>]", "Lists the servers of the network: this one."),
+    "LIST": (
+        "LIST [<filter>{,<filter>} [<server>]]",
+        "Lists channels with their user counts and topics. A filter is a channel,",
+        "a mask, !mask (not matching), >n or <n users, C>n or C<n minutes since",
+        "the channel was made, T>n or T<n minutes since its topic was set.",
+    ),
+    "LUSERS": ("LUSERS", "Shows how many users and channels there are."),
+    "MODE": ("MODE <channel>|<nick> [<modes> [<args>]]", "Shows or changes modes."),
+    "MOTD": ("MOTD [<server>]", "Shows the message of the day."),
+    "NAMES": ("NAMES <channel>{,<channel>}", "Lists who is in channels."),
+    "NICK": ("NICK <nick>", "Chooses or changes your nick."),
+    "NOTICE": ("NOTICE <target>{,<target>} :<text>", "Sends a notice: never auto-answered."),
+    "PART": ("PART <channel>{,<channel>} [:<reason>]", "Leaves channels."),
+    "PASS": ("PASS <password>", "Gives the server's password, before NICK and USER."),
+    "PING": ("PING <token>", "Asks the server for a PONG with the same token."),
+    "PONG": ("PONG <token>", "Answers the server's PING."),
+    "PRIVMSG": ("PRIVMSG <target>{,<target>} :<text>", "Sends text to channels or users."),
+    "QUIT": ("QUIT [:<reason>]", "Disconnects; your channels see the reason."),
+    "TAGMSG": ("TAGMSG <target>", "Sends tags alone (needs the message-tags capability)."),
+    "TIME": ("TIME [<server>]", "Shows the server's clock."),
+    "TOPIC": ("TOPIC <channel> [:<topic>]", "Shows or sets a channel's topic."),
+    "USER": ("USER <user> 0 * :<realname>", "Gives your user name and real name."),
+    "USERHOST": ("USERHOST <nick>{ <nick>}", "Shows up to five users' user@host."),
+    "VERSION": ("VERSION [<server>]", "Shows the server's version and what it supports."),
+    "WHO": (
+        "WHO [<mask> [%<fields>[,<token>]]]",
+        "Lists the users of a channel, or those whose nick, user, host or real",
+        "name match a mask (* and ? are wildcards). %fields asks for WHOX replies.",
+    ),
+    "WHOIS": ("WHOIS [<server>] <nick>", "Shows who a user is, where, and since when."),
+    "WHOWAS": ("WHOWAS <nick> [<count>]", "Shows who had a nick before."),
+}
+
+
+@irc_command("HELP")
+def _help(s: IrcSession, msg: Message) -> None:
+    """HELP [subject]: a command's usage, or the list of commands."""
+    if not msg.params or not msg.params[0]:
+        s.numeric("704", "*", "Commands you can use; HELP <command> tells more:")
+        send_words(s, "705", ["*"], sorted(TOPICS))
+        s.numeric("706", "*", "End of /HELP")
+        return
+    subject = msg.params[0].upper()
+    text = TOPICS.get(subject)
+    if text is None:
+        raise IrcError("524", msg.params[0], "No help available on this topic")
+    first, *rest = text
+    s.numeric("704", subject, first)
+    for more in rest:
+        s.numeric("705", subject, more)
+    s.numeric("706", subject, "End of /HELP")
+
+
+irc_command("HELPOP")(_help)  # InspIRCd's and UnrealIRCd's name for it

@@ -1,0 +1,120 @@
+"""WHO, plain (RFC 2812: 352) and WHOX (IRCv3: `WHO mask %fields,token`, 354).
+
+Users of both doors are listed alike: a text-door user is a member with user `~name`
+and its address as host. Replies only; nothing here changes the registry.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+
+import rooms as r
+from doors.irc.channels import idle_seconds, prefix
+from doors.irc.commands import irc_command
+from doors.irc.message import Message
+from doors.irc.render import channel
+from doors.irc.session import IrcSession
+from utils import name_key
+
+WHOX_ORDER = "tcuihsnfdlaor"  # the order of a 354's fields, whatever order was asked
+Match = Callable[[str], bool]
+
+
+def mask_matcher(mask: str) -> Match:
+    """A test of text against an IRC mask (`*` any run, `?` one character), in any case."""
+    pattern = "".join(
+        ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in name_key(mask)
+    )
+    compiled = re.compile(pattern, re.DOTALL)
+    return lambda text: compiled.fullmatch(name_key(text)) is not None
+
+
+def has_wildcards(mask: str) -> bool:
+    return "*" in mask or "?" in mask
+
+
+def idle_of(s: IrcSession, member: r.Member) -> int:
+    """Seconds since the member last spoke: exact for the asker, from signon for others."""
+    if member is s.member:
+        return idle_seconds(s)
+    return max(0, int(s.rooms.clock() - member.signon))
+
+
+def flags(s: IrcSession, member: r.Member, room: r.Room | None) -> str:
+    """`H` here or `G` gone (away), then the member's prefix in that room."""
+    marks = prefix(room, member, every="multi-prefix" in s.caps) if room else ""
+    return ("G" if member.away else "H") + marks
+
+
+def matches(s: IrcSession, mask: str) -> Iterator[tuple[r.Member, r.Room | None]]:
+    """The members a WHO mask names, each with the room its reply shows (None: `*`)."""
+    if mask.startswith("#"):
+        room = s.rooms.room(mask[1:])
+        if room is not None:
+            for member in sorted(room.members, key=lambda m: name_key(m.name)):
+                yield member, room
+        return
+    if mask in ("", "0", "*"):
+        found = s.rooms.users()
+    elif not has_wildcards(mask):
+        one = s.rooms.find(mask)
+        found = [one] if one is not None else []
+    else:
+        match = mask_matcher(mask)
+        found = [
+            m
+            for m in s.rooms.users()
+            if any(map(match, (m.name, m.user, m.host, m.realname, s.door.name)))
+        ]
+    for member in found:
+        yield member, next(iter(member.rooms), None)
+
+
+def whox_fields(s: IrcSession, member: r.Member, room: r.Room | None, token: str) -> dict[str, str]:
+    """Every WHOX field of one reply, by its letter."""
+    return {
+        "t": token,
+        "c": channel(room.name) if room else "*",
+        "u": member.user,
+        "i": ip_of(member.host),
+        "h": member.host,
+        "s": s.door.name,
+        "n": member.name,
+        "f": flags(s, member, room),
+        "d": "0",  # hops: one server
+        "l": str(idle_of(s, member)),
+        "a": "0",  # no accounts
+        "o": "n/a",  # no channel op levels
+        "r": member.realname,
+    }
+
+
+def ip_of(host: str) -> str:
+    """The address WHOX shows for a host: itself if it is one, else the spec's filler."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return "255.255.255.255"
+
+
+@irc_command("WHO")
+def _who(s: IrcSession, msg: Message) -> None:
+    """WHO [mask [o][%fields[,token]]]: one reply per matching member, then 315."""
+    mask = msg.params[0] if msg.params else "*"
+    options = msg.params[1] if len(msg.params) > 1 else ""
+    wanted, whox, spec = options.partition("%")
+    letters, _, token = spec.partition(",")
+    if "o" not in wanted:  # `o`: operators only, and there are none
+        for member, room in matches(s, mask):
+            if whox:
+                fields = whox_fields(s, member, room, token or "0")
+                s.numeric("354", *(fields[c] for c in WHOX_ORDER if c in letters))
+            else:
+                chan = channel(room.name) if room else "*"
+                s.numeric(
+                    "352", chan, member.user, member.host, s.door.name, member.name,
+                    flags(s, member, room), f"0 {member.realname}",
+                )  # fmt: skip
+    s.numeric("315", mask, "End of /WHO list")
