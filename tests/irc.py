@@ -73,7 +73,7 @@ class IrcClient:
             await self.send("CAP LS 302")
             await self.expect(re.compile(r":\S+ CAP \* LS :.*"))
             await self.send(f"CAP REQ :{wanted}")
-            await self.expect(re.compile(rf":\S+ CAP \* ACK :{re.escape(wanted)}"))
+            await self.expect(re.compile(rf":\S+ CAP \* ACK :?{re.escape(wanted)}"))
         await self.send(f"NICK {nick}", f"USER {nick} 0 * :{nick} the tester")
         if wanted:
             await self.send("CAP END")
