@@ -120,6 +120,7 @@ class Member:
     signon: float = field(default_factory=time.time)
     rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
     detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
+    modes: set[str] = field(default_factory=set)  # IRC user modes: "i" invisible, "w"
 
     @property
     def mask(self) -> str:

@@ -332,12 +332,6 @@ async def test_irc_formatting_and_escapes_never_reach_a_text_line(
         assert text.isprintable(), repr(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a CTCP request to a channel (PRIVMSG #general :\\x01VERSION\\x01) is "
-    "published as chat: the text user gets '[HH:MM] <bob> VERSION', while the same "
-    "CTCP sent privately is silent on the text door (SILENT_KINDS 'ctcp')",
-)
 async def test_a_ctcp_request_to_a_room_is_not_chat_on_the_text_door(
     connect: Connect, irc: IrcConnect
 ) -> None:
@@ -347,11 +341,6 @@ async def test_a_ctcp_request_to_a_room_is_not_chat_on_the_text_door(
     assert len(lines) == 1, lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a CTCP reply (NOTICE alice :\\x01VERSION x\\x01) reaches the text user "
-    "as '[HH:MM] *bob* -VERSION x-'; a CTCP request sent privately is silent there",
-)
 async def test_a_ctcp_reply_is_not_shown_to_a_text_user(connect: Connect, irc: IrcConnect) -> None:
     alice = await connect("alice")
     bob = await irc("bob")

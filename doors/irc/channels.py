@@ -208,8 +208,8 @@ def to_user(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
     peer = s.rooms.find(target)
     if peer is None:
         raise IrcError("401", target, "No such nick/channel")
-    if kind == "msg" and text.startswith("\x01"):
-        kind = "action" if text.startswith("\x01ACTION") else "ctcp"
+    if text.startswith("\x01"):  # CTCP: a request in a PRIVMSG, a reply in a NOTICE
+        kind = "action" if kind == "msg" and text.startswith("\x01ACTION") else "ctcp"
         if kind == "action":
             text = text[8:].rstrip("\x01")
     ts = s.rooms.clock()
@@ -344,11 +344,23 @@ def _user_mode(s: IrcSession, msg: Message) -> None:
     if target is not member:
         raise IrcError("502", "Can't change mode for other users")
     if len(msg.params) == 1:
-        s.numeric("221", "+")
+        s.numeric("221", "+" + "".join(sorted(member.modes)))
         return
-    unknown = [c for c in msg.params[1] if c not in "+-iw"]
-    if unknown:
-        raise IrcError("501", "Unknown MODE flag")
+    changed, sign, last = "", "+", ""
+    for letter in msg.params[1]:
+        if letter in "+-":
+            sign = letter
+        elif letter not in "iw":
+            raise IrcError("501", "Unknown MODE flag")
+        elif (letter in member.modes) != (sign == "+"):
+            if sign == "+":
+                member.modes.add(letter)
+            else:
+                member.modes.discard(letter)
+            changed += (sign if sign != last else "") + letter
+            last = sign
+    if changed:
+        s.send(line(member.mask, "MODE", member.name, changed))
 
 
 @irc_command("KICK", 2)

@@ -38,7 +38,7 @@ def parse(line: str) -> Message | None:
         rest, trailing = rest.split(" :", 1)
     elif rest.startswith(":"):
         rest, trailing = "", rest[1:]
-    words = rest.split()
+    words = [word for word in rest.split(" ") if word]  # RFC 1459: SPACE, only
     if trailing is not None:
         words.append(trailing)
     if not words:

@@ -13,8 +13,6 @@ from doors.irc.queries import require_this_server
 from doors.irc.session import VERSION, IrcSession
 from doors.irc.who import mask_matcher
 
-ISUPPORT_PER_LINE = 12  # tokens in one 005, as in the welcome
-
 
 def _target(s: IrcSession, msg: Message) -> None:
     if msg.params:
@@ -62,9 +60,7 @@ def _version(s: IrcSession, msg: Message) -> None:
     """VERSION [server]: the software's version, then what it supports (005)."""
     _target(s, msg)
     s.numeric("351", VERSION, s.door.name, "chatroom's IRC door")
-    tokens = s.door.isupport
-    for i in range(0, len(tokens), ISUPPORT_PER_LINE):
-        s.numeric("005", *tokens[i : i + ISUPPORT_PER_LINE], "are supported by this server")
+    s.send_isupport()
 
 
 @irc_command("ADMIN")

@@ -268,8 +268,8 @@ class IrcSession:
                 realname=self.realname, door="irc",
             )  # fmt: skip
         except r.NameTaken:
+            self.nick = ""  # not registered: the 433 is addressed to "*"
             self.numeric("433", nick, "Nickname is already in use")
-            self.nick = ""
             return
         log.info("%s is %s (IRC)", self.peer, nick)
         self.door.max_users = max(self.door.max_users, len(self.rooms.users()))
@@ -282,11 +282,15 @@ class IrcSession:
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(door.created))
         self.numeric("003", f"This server was created {created}")
         self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "ntov"))
-        tokens = door.isupport
-        for i in range(0, len(tokens), 12):
-            self.numeric("005", *tokens[i : i + 12], "are supported by this server")
+        self.send_isupport()
         COMMANDS["LUSERS"].run(self, Message("LUSERS", []))
         COMMANDS["MOTD"].run(self, Message("MOTD", []))
+
+    def send_isupport(self) -> None:
+        """005: what the server supports, 12 tokens a line."""
+        tokens = self.door.isupport
+        for i in range(0, len(tokens), 12):
+            self.numeric("005", *tokens[i : i + 12], "are supported by this server")
 
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps

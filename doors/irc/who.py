@@ -68,7 +68,12 @@ def matches(s: IrcSession, mask: str) -> Iterator[tuple[r.Member, r.Room | None]
             for m in s.rooms.users()
             if any(map(match, (m.name, m.user, m.host, m.realname, s.door.name)))
         ]
+    me = s.require_member()
     for member in found:
+        # +i hides a user from masks, not from its own nick or those who share a room.
+        hidden = "i" in member.modes and member is not me and mask.lower() != member.name.lower()
+        if hidden and not any(room in me.rooms for room in member.rooms):
+            continue
         yield member, next(iter(member.rooms), None)
 
 

@@ -44,6 +44,8 @@ class TextRender:
             return f"[{self.hhmm(event.ts)}] <{event.name}> {text}\r\n".encode()
         if type(event) in SILENT or (type(event) is r.Whispered and event.kind in SILENT_KINDS):
             return b""
+        if type(event) is r.Noticed and event.text[:1] == "\x01":
+            return b""  # a CTCP reply to a channel: for IRC clients only
         line = self.line(event)
         return (line if line.isprintable() else safe_text(line)).encode() + b"\r\n"
 
