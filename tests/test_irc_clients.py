@@ -51,12 +51,16 @@ class ServerProcess:
             stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         server = cls(proc)
-        async with asyncio.timeout(WAIT_S):
-            while len(server.ports) < 2:
-                line = await server._read_line()
-                assert line, f"the server exited early\n{server.tail()}"
-                if m := re.search(r"(text|IRC) door listening on \S+:(\d+)", line):
-                    server.ports[m[1]] = int(m[2])
+        try:
+            async with asyncio.timeout(WAIT_S):
+                while len(server.ports) < 2:
+                    line = await server._read_line()
+                    assert line, f"the server exited early\n{server.tail()}"
+                    if m := re.search(r"(text|IRC) door listening on \S+:(\d+)", line):
+                        server.ports[m[1]] = int(m[2])
+        except BaseException:
+            await server.stop()
+            raise
         server._reader = asyncio.create_task(server._read_all())  # a full pipe blocks it
         return server
 
