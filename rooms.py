@@ -154,7 +154,7 @@ class Room:
         self.members: dict[Member, None] = {}  # an ordered set
         self.ops: set[Member] = set()  # its operators: whoever made it, for now
         self.voiced: set[Member] = set()
-        self.modes: set[str] = {"n", "t"}  # no messages from outside; topic by operators
+        self.modes: set[str] = {"n"}  # no messages from outside; "t": topic by operators
         self.pending: dict[Render, list[bytes]] = {}
         self.skips: list[tuple[Member, int]] = []  # (member, its batch index) not to echo
         self.topic = ""

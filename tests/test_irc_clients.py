@@ -216,12 +216,6 @@ async def test_a_topic_set_on_either_side_is_seen_on_the_other(
     await hears(server, text, f"* {irc.nick} set the topic of general to: Pizza at noon")
 
 
-@pytest.mark.xfail(
-    reason="the IRC door has no WHOIS yet (421 Unknown command), though its 005 "
-    "advertises TARGMAX=WHOIS:1; remove this mark when WHOIS lands",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_whois_from_irc_shows_the_text_user(irc: IrcClient) -> None:
     await irc.say(f"/whois {TEXT}")
     await irc.expect(irc.whois(TEXT), irc.status, failure=r"WHOIS:? Unknown command")
@@ -251,13 +245,6 @@ async def test_a_text_door_quit_is_seen_on_irc(text: ChatClient, irc: IrcClient)
     await irc.expect(irc.quit(TEXT))
 
 
-@pytest.mark.xfail(
-    reason="the IRC door has no WHO yet (421), though its 005 advertises WHOX: both "
-    "clients send a WHOX query for #general on joining, irssi shows `WHO Unknown "
-    "command`; remove this mark when WHO lands",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_the_who_a_client_sends_on_joining_is_answered(
     server: ServerProcess, irc: IrcClient
 ) -> None:

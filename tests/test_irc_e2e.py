@@ -398,3 +398,20 @@ async def test_a_silent_client_is_pinged_and_dropped_one_that_answers_is_kept(
     await silent.expect_closed()
     await alice.send("still there?")
     await answering.expect(":alice!~alice@127.0.0.1 PRIVMSG #general :still there?")
+
+
+async def test_an_operator_locks_the_topic_for_both_doors(
+    connect: Connect, irc: IrcConnect
+) -> None:
+    bob = await irc("bob")
+    await bob.join("#lounge")  # bob made it: bob is its operator
+    alice = await in_room(connect, "alice", "lounge")
+    await alice.send("/topic anyone may, until it is locked")
+    await bob.expect(rx(r":alice!\S+ TOPIC #lounge :anyone may, until it is locked"))
+    await bob.send("MODE #lounge +t")
+    await bob.expect(rx(r":bob!\S+ MODE #lounge \+t"))
+    await alice.expect("* bob set mode +t on lounge")
+    await alice.send("/topic mine now")
+    assert await alice.line() == "! You are not an operator of lounge."
+    await bob.send("TOPIC #lounge :locked by bob")
+    await alice.expect("* bob set the topic of lounge to: locked by bob")
