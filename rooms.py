@@ -316,10 +316,14 @@ class RoomManager:
         """A snapshot of the rooms, sorted by name."""
         return sorted(self._rooms.values(), key=lambda r: r.key)
 
-    async def listing(self) -> list[tuple[str, int]]:
-        """The rooms as (name, member count), sorted case-insensitively."""
+    async def listing(self, member: Member | None = None) -> list[tuple[str, int]]:
+        """The rooms as (name, member count), sorted case-insensitively; with a
+        member, only those it may see (a secret room only by its members)."""
         async with self._lock:
-            return [(r.name, len(r.members)) for r in self.rooms()]
+            rooms = self.rooms()
+            if member is not None:
+                rooms = [room for room in rooms if is_visible(room, member)]
+            return [(room.name, len(room.members)) for room in rooms]
 
     async def claim(
         self,
@@ -517,6 +521,11 @@ class RoomManager:
         self.whowas.appendleft(
             Departed(member.name, member.user, member.host, member.realname, self.clock())
         )
+
+
+def is_visible(room: Room, member: Member) -> bool:
+    """Whether a member may see the room listed: a secret room (+s) only its members."""
+    return "s" not in room.modes or room in member.rooms
 
 
 def shared_rooms(a: Member, b: Member) -> Iterable[Room]:

@@ -415,3 +415,20 @@ async def test_an_operator_locks_the_topic_for_both_doors(
     assert await alice.line() == "! You are not an operator of lounge."
     await bob.send("TOPIC #lounge :locked by bob")
     await alice.expect("* bob set the topic of lounge to: locked by bob")
+
+
+async def test_a_secret_room_is_listed_only_to_its_members_on_both_doors(
+    connect: Connect, irc: IrcConnect
+) -> None:
+    bob = await irc("bob")
+    await bob.join("#hideout")
+    await bob.send("MODE #hideout +s")
+    await bob.expect(rx(r":bob!\S+ MODE #hideout \+s"))
+    alice = await connect("alice")
+    await alice.send("/rooms")
+    assert await alice.line() == "* No rooms yet. Create one with 1 or /create NAME."
+    carol = await irc("carol")
+    await carol.send("LIST")
+    assert [x.split()[1] for x in await carol.expect(rx(r"\S+ 323 .*"))] == ["321", "323"]
+    await bob.send("NAMES #hideout")
+    await bob.expect(rx(r":irc.test 353 bob @ #hideout :?@bob"))

@@ -45,15 +45,16 @@ def send_names(s: IrcSession, room: r.Room) -> None:
         prefix(room, m, every=every) + (m.mask if masks else m.name)
         for m in sorted(room.members, key=lambda m: name_key(m.name))
     ]
-    head = len(line(s.door.name, "353", s.target, "=", channel(room.name), "x"))
+    kind = "@" if "s" in room.modes else "="  # RFC 2812: @ secret, = public
+    head = len(line(s.door.name, "353", s.target, kind, channel(room.name), "x"))
     batch: list[str] = []
     for entry in entries:
         if batch and head + len(" ".join([*batch, entry])) > 400:
-            s.numeric("353", "=", channel(room.name), " ".join(batch))
+            s.numeric("353", kind, channel(room.name), " ".join(batch))
             batch = []
         batch.append(entry)
     if batch:
-        s.numeric("353", "=", channel(room.name), " ".join(batch))
+        s.numeric("353", kind, channel(room.name), " ".join(batch))
     s.numeric("366", channel(room.name), "End of /NAMES list")
 
 
@@ -242,7 +243,7 @@ def _names(s: IrcSession, msg: Message) -> None:
         return
     for chan in msg.params[0].split(","):
         room = s.rooms.room(chan[1:]) if chan.startswith("#") else None
-        if room is None:
+        if room is None or not r.is_visible(room, s.require_member()):
             s.numeric("366", chan, "End of /NAMES list")
         else:
             send_names(s, room)
@@ -317,7 +318,7 @@ def change_modes(s: IrcSession, room: r.Room, modes: str, args: list[str]) -> No
                     else:
                         group.discard(target)
                     done.append((sign, letter, target.name))
-        elif letter in "nt":
+        elif letter in "nst":
             if (letter in room.modes) != (sign == "+"):
                 if sign == "+":
                     room.modes.add(letter)

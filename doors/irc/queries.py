@@ -124,8 +124,9 @@ def _list(s: IrcSession, msg: Message) -> None:
         require_this_server(s, msg.params[1])
     keep = list_filter(msg.params[0] if msg.params else "", s.rooms.clock())
     s.numeric("321", "Channel", "Users  Name")
+    me = s.require_member()
     for room in s.rooms.rooms():
-        if keep(room):
+        if keep(room) and r.is_visible(room, me):
             s.numeric("322", channel(room.name), str(len(room.members)), room.topic)
     s.numeric("323", "End of /LIST")
 

@@ -48,7 +48,7 @@ class IrcDoor:
         c = config
         self.isupport = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
-            "CHANMODES=,,,nt", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU",
+            "CHANMODES=,,,nst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU",
             "HOSTLEN=64", f"KICKLEN={c.max_topic_chars}", "MAXTARGETS=4", "MODES=4",
             "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
             "STATUSMSG=@+",
@@ -281,7 +281,7 @@ class IrcSession:
         self.numeric("002", f"Your host is {door.name}, running version {VERSION}")
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(door.created))
         self.numeric("003", f"This server was created {created}")
-        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "ntov"))
+        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "nostv"))
         self.send_isupport()
         COMMANDS["LUSERS"].run(self, Message("LUSERS", []))
         COMMANDS["MOTD"].run(self, Message("MOTD", []))

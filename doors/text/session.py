@@ -337,7 +337,7 @@ class Session:
             self.say(f"* You left {room.name}.")
 
     async def list_rooms(self) -> None:
-        listing = await self.rooms.listing()
+        listing = await self.rooms.listing(self.member)
         if not listing:
             self.say("* No rooms yet. Create one with 1 or /create NAME.")
             return
