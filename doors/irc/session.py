@@ -49,10 +49,10 @@ class IrcDoor:
         self.isupport = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
             "CHANMODES=,,,nst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU",
-            "HOSTLEN=64", f"KICKLEN={c.max_topic_chars}", "MAXTARGETS=4", "MODES=4",
+            "HOSTLEN=64", "MAXTARGETS=4", "MODES=4",
             "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
             "STATUSMSG=@+",
-            "TARGMAX=JOIN:,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1,KICK:1",
+            "TARGMAX=JOIN:,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
 
