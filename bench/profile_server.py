@@ -57,6 +57,7 @@ def profile(
     cfg: SweepConfig,
     dps: float,
     seconds: int,
+    opts: WorkerOptions,
     say: Say,
 ) -> list[str]:
     """Profile the server for ``seconds`` under ``clients`` at ``dps``; return the top lines."""
@@ -65,7 +66,7 @@ def profile(
         raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")
     with (
         server.start() as proc,
-        Generator(clients, 2, WorkerOptions()) as gen,
+        Generator(clients, 2, opts) as gen,
         tempfile.TemporaryDirectory() as tmp,
     ):
         login_and_sync(gen, proc, say)
