@@ -59,6 +59,7 @@ def profile(
     seconds: int,
     opts: WorkerOptions,
     say: Say,
+    keep_raw: Path | None = None,
 ) -> list[str]:
     """Profile the server for ``seconds`` under ``clients`` at ``dps``; return the top lines."""
     py_spy = find_py_spy()
@@ -86,4 +87,6 @@ def profile(
         _, errors = spy.communicate(timeout=30)
         if not out.exists():
             raise RuntimeError(f"py-spy wrote nothing: {errors}")
+        if keep_raw is not None:
+            shutil.copyfile(out, keep_raw)
         return top_lines(out.read_text())

@@ -132,7 +132,8 @@ def run_profile(args: argparse.Namespace) -> None:
         what, name = f"fanout M={members} S={senders}", "fanout"
     dps, seconds = args.dps or 8_000_000.0, args.seconds
     server, opts = server_spec(args, args.server_cmd, []), worker_options(args)
-    top = profile(server, clients, cfg, dps, seconds, opts, say)
+    raw = Path(args.raw) if args.raw else None
+    top = profile(server, clients, cfg, dps, seconds, opts, say, raw)
     say("\n".join(top))
     command = f"python bench/run.py profile {shape} --dps {dps:.0f} --seconds {seconds}"
     command += door_suffix(args)
@@ -193,6 +194,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for option in ["connections", "concurrency", "max-send-queue", "pad", "max-steps"]:
         add(f"--{option}", type=int, default=None)
     add("--seconds", type=int, default=10, help="profile: how long py-spy records")
+    add("--raw", default=None, help="profile: also keep py-spy's collapsed stacks in this file")
     for option in ["dps", "start-dps", "factor", "step-s", "p99-ms"]:
         add(f"--{option}", type=float, default=None)
     args = parser.parse_args(argv)
