@@ -6,10 +6,12 @@
 the bench clients do, then feeds the senders' chat lines, round-robin, straight into
 each session's ``feed_nowait`` (the str the connection decodes), flushing the rooms
 every ``--batch`` lines (the server flushes once per event-loop pass). Writes only
-count bytes. It reports CPU microseconds per line and nanoseconds per delivery for the
-text door, the IRC door, and the IRC door with echo-message; ``--profile`` adds
-cProfile's heaviest functions per door. What it leaves out is the same on both doors:
-the sockets, the event loop, and doors/connection.py's line splitting.
+count bytes; the cyclic GC is off while timing (the previous run's registry would
+otherwise be collected inside the next). It reports CPU microseconds per line and
+nanoseconds per delivery for the text door, the IRC door, and the IRC door with
+echo-message; ``--profile`` adds cProfile's heaviest functions per door. What it
+leaves out is the same on both doors: the sockets, the event loop, and
+doors/connection.py's line splitting.
 
 A contended machine slows every figure here alike, so the ratio between doors holds
 where a throughput sweep would not. Imports the server's modules; never changes them.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import pstats
 import sys
@@ -142,6 +145,8 @@ def measure(
     before = sum(m.sink.size for m in members), sum(m.sink.writes for m in members)
     said = sum(len(m.sink.lines) for m in members)
     profiler = cProfile.Profile() if profile else None
+    gc.collect()  # the last run's registry is garbage now; collect it before, not during
+    gc.disable()
     started = time.process_time()
     if profiler is not None:
         profiler.enable()
@@ -152,6 +157,7 @@ def measure(
     if profiler is not None:
         profiler.disable()
     cpu_s = time.process_time() - started
+    gc.enable()
     got = sum(m.sink.size for m in members) - before[0]
     writes = sum(m.sink.writes for m in members) - before[1]
     replies = sum(len(m.sink.lines) for m in members) - said
@@ -202,18 +208,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--batch", type=int, default=None, help="lines per flush (fanout 20, rooms 1)"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many, per door")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over the doors (best of)")
     parser.add_argument("--profile", action="store_true", help="cProfile's top functions too")
     args = parser.parse_args(argv)
     batch = args.batch or (20 if args.workload == "fanout" else 1)
     layout = layout_for(args)
-    results = []
-    for door in DOORS:
-        runs = [measure(door, layout, args.lines, batch, False) for _ in range(args.repeats)]
-        best = min(runs, key=lambda r: float(r["us_per_line"]))
+    rounds = [[measure(door, layout, args.lines, batch, False) for door in DOORS]]
+    for _ in range(args.repeats - 1):  # interleaved, so a burst of other load hits every door
+        rounds.append([measure(door, layout, args.lines, batch, False) for door in DOORS])
+    results = [
+        min(runs, key=lambda r: float(r["us_per_line"])) for runs in zip(*rounds, strict=True)
+    ]
+    for door, best in zip(DOORS, results, strict=True):
         if args.profile:
             best["profile"] = measure(door, layout, args.lines, batch, True)["profile"]
-        results.append(best)
     text_us = float(results[0]["us_per_line"])
     print(
         f"{args.workload}: {args.lines} lines per door, a flush every {batch} lines,"
