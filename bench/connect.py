@@ -1,9 +1,11 @@
 """Log bench connections in and line them up, with asyncio over raw sockets.
 
-Used inside a worker process before the timed steps: connect, answer the prompts
-(PROTOCOL.md, Session flow), create or join the room, and later wait for a sync line.
-The sockets stay non-blocking and are handed to the worker's epoll loop afterwards.
-Not the hot path: clarity over speed. Only 127.0.0.1.
+Used inside a worker process before the timed steps: connect, then on the text door
+answer the prompts (PROTOCOL.md, Session flow) and create or join the room, or on the
+IRC door register (``NICK``, ``USER``, optionally ``CAP REQ :echo-message``; the welcome
+ends with 376 or 422) and ``JOIN #room`` (done at the client's own JOIN line, then 366);
+later wait for a sync line. The sockets stay non-blocking and are handed to the
+worker's epoll loop afterwards. Not the hot path: clarity over speed. Only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from plan import ClientSpec, LoginReport, WorkerOptions
+from protocols import channel, chat
 
 RECV_BYTES = 65536
 
@@ -22,12 +25,29 @@ class LoginError(Exception):
     """The server answered a bench client with an error line or hung up."""
 
 
+def text_error(line: str) -> bool:
+    return line.startswith("!")  # PROTOCOL.md: an error line
+
+
+def irc_error(line: str) -> bool:
+    """ERROR, FAIL, a CAP NAK, or an error numeric (400-599)."""
+    words = line.split(" ", 3)
+    if words[0] in ("ERROR", "FAIL"):
+        return True
+    if len(words) < 3 or not words[0].startswith(":"):
+        return False
+    if words[1] == "CAP":
+        return len(words) > 3 and words[3].startswith("NAK")
+    return words[1].isdigit() and "400" <= words[1] < "600"
+
+
 class LineReader:
     """Reads whole lines from a non-blocking socket through the running loop."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, protocol: str = "text") -> None:
         self.sock = sock
         self.buf = b""
+        self.is_error = irc_error if protocol == "irc" else text_error
 
     async def until(self, wanted: Callable[[str], bool]) -> str:
         """Return the first line for which ``wanted`` is true; an error line raises."""
@@ -38,7 +58,7 @@ class LineReader:
                 self.buf = self.buf[end + 1 :]
                 if wanted(line):
                     return line
-                if line.startswith("!"):
+                if self.is_error(line):
                     raise LoginError(line)
             data = await loop.sock_recv(self.sock, RECV_BYTES)
             if not data:
@@ -52,6 +72,15 @@ def _is(text: str) -> Callable[[str], bool]:
 
 def _joined(line: str) -> bool:
     return line.startswith("Joined room [")
+
+
+def _numeric(*codes: str) -> Callable[[str], bool]:
+    return lambda line: line.startswith(":") and line.split(" ", 2)[1:2] in ([c] for c in codes)
+
+
+def _own(nick: str, command: str) -> Callable[[str], bool]:
+    """The server's line about this client's own ``command`` (``:nick!user@host JOIN ...``)."""
+    return lambda line: line.startswith(f":{nick}!") and line.split(" ", 2)[1:2] == [command]
 
 
 async def _send(sock: socket.socket, text: str) -> None:
@@ -71,21 +100,43 @@ async def login_one(
     started = time.perf_counter()
     try:
         await asyncio.get_running_loop().sock_connect(sock, (opts.host, port))
-        reader = LineReader(sock)
-        await reader.until(_is("Enter your username:"))
-        await _send(sock, f"{spec.name}\n")
-        await reader.until(_is("Enter your choice:"))
-        if spec.creates_room:
-            await _send(sock, "1\n")
-            await reader.until(_is("Enter new room name:"))
-            await _send(sock, f"{spec.room}\n")
+        if opts.protocol == "irc":
+            await _irc_login(sock, spec, opts.irc_echo)
         else:
-            await _send(sock, f"/join {spec.room}\n")
-        await reader.until(_joined)
+            await _text_login(sock, spec)
     except BaseException:
         sock.close()
         raise
     return sock, time.perf_counter() - started
+
+
+async def _text_login(sock: socket.socket, spec: ClientSpec) -> None:
+    reader = LineReader(sock)
+    await reader.until(_is("Enter your username:"))
+    await _send(sock, f"{spec.name}\n")
+    await reader.until(_is("Enter your choice:"))
+    if spec.creates_room:
+        await _send(sock, "1\n")
+        await reader.until(_is("Enter new room name:"))
+        await _send(sock, f"{spec.room}\n")
+    else:
+        await _send(sock, f"/join {spec.room}\n")
+    await reader.until(_joined)
+
+
+async def _irc_login(sock: socket.socket, spec: ClientSpec, echo: bool) -> None:
+    """Register (with echo-message if asked), then join; the room is made on first join."""
+    reader, nick = LineReader(sock, "irc"), spec.name
+    register = f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
+    if echo:
+        register = f"CAP REQ :echo-message\r\n{register}CAP END\r\n"
+    await _send(sock, register)
+    if echo:
+        await reader.until(lambda line: " CAP " in line and " ACK " in line)
+    await reader.until(_numeric("376", "422"))  # end of the MOTD, or no MOTD
+    await _send(sock, f"JOIN {channel(spec.room)}\r\n")
+    await reader.until(_own(nick, "JOIN"))
+    await reader.until(_numeric("366"))
 
 
 async def login_all(
@@ -113,21 +164,32 @@ async def login_all(
 
 
 async def sync_all(
-    members: Iterable[tuple[ClientSpec, socket.socket]], token: str, timeout_s: float
+    members: Iterable[tuple[ClientSpec, socket.socket]],
+    token: str,
+    timeout_s: float,
+    protocol: str = "text",
 ) -> list[str]:
-    """Syncers send ``sync TOKEN``; every member reads until that line; return errors.
+    """Syncers say ``sync TOKEN``; every member reads until that line; return errors.
 
     Every line the server wrote to a member before the sync line (join notices) is
-    read and dropped here, so the timed steps start with empty sockets.
+    read and dropped here, so the timed steps start with empty sockets. An IRC sender
+    does not get its own line back, so there a syncer also sends ``PING sync-TOKEN``
+    and reads until the server's PONG, which comes after everything queued for it.
     """
-    text = f"sync {token}"
+    text, ping = f"sync {token}", f"sync-{token}"
     pairs = list(members)
     errors: list[str] = []
+    irc = protocol == "irc"
+
+    def synced(spec: ClientSpec) -> Callable[[str], bool]:
+        if irc and spec.is_syncer:
+            return lambda line: line.split(" ", 2)[1:2] == ["PONG"] and line.endswith(ping)
+        return lambda line: line.endswith((":" if irc else "> ") + text)
 
     async def wait(spec: ClientSpec, sock: socket.socket) -> None:
         try:
             async with asyncio.timeout(timeout_s):
-                await LineReader(sock).until(lambda line: line.endswith("> " + text))
+                await LineReader(sock, protocol).until(synced(spec))
         except (OSError, LoginError, TimeoutError) as exc:
             errors.append(f"{spec.name}: sync: {exc!r}")
 
@@ -136,5 +198,5 @@ async def sync_all(
             group.create_task(wait(spec, sock))
         for spec, sock in pairs:
             if spec.is_syncer:
-                await _send(sock, text + "\n")
+                await _send(sock, chat(protocol, spec.room, text) + (f"PING {ping}\r\n" * irc))
     return errors

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from driver import WorkerOptions
+from protocols import deliveries_per_line
 from results import median
 from sweep import SweepConfig
 from workloads import (
@@ -50,13 +51,15 @@ def _sweep_cfg(p: Params, receivers: int, senders: int, connections: int) -> Swe
 
 def _fanout(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
     m, s = p["members"], p["senders"]
-    return run_sweep(server, fanout_clients(m, s), _sweep_cfg(p, m, s, m), workers, opts, say)
+    reach = deliveries_per_line(m, opts.protocol, opts.irc_echo)
+    return run_sweep(server, fanout_clients(m, s), _sweep_cfg(p, reach, s, m), workers, opts, say)
 
 
 def _rooms(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
     n, size = p["rooms"] * p["room_size"], p["room_size"]
+    reach = deliveries_per_line(size, opts.protocol, opts.irc_echo)
     clients = rooms_clients(p["rooms"], size, sending=True)
-    return run_sweep(server, clients, _sweep_cfg(p, size, n, n), workers, opts, say)
+    return run_sweep(server, clients, _sweep_cfg(p, reach, n, n), workers, opts, say)
 
 
 def _idle(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
@@ -114,6 +117,8 @@ class Figure:
         words += [f"--runs {args.runs}", f"--workers {args.workers}"]
         words += [f"--server-cmd '{server_cmd}'"] if server_cmd else []
         words += ["--uvloop"] if args.uvloop else []
+        words += [f"--protocol {args.protocol}"] if args.protocol != "text" else []
+        words += ["--irc-echo"] if args.irc_echo else []
         return " ".join(words)
 
 

@@ -2,16 +2,20 @@
 
 The coordinator (driver.py) sends commands over a pipe: log in, sync, run a step,
 check the stalled members, close. In a step, senders write a paced batch of
-``b <sender-id> <seq> <send_ns>`` lines every tick; every connection counts the
-``\\n`` bytes of each recv chunk (exact loss and duplicate counts) and parses only
-the first complete line of a chunk at most once per ``sample_every_ns`` (latency,
-order, duplicates). The first line of a chunk is its oldest, so sampled latency
-leans high. Linux only (epoll); only 127.0.0.1; nothing runs at import.
+``b <sender-id> <seq> <send_ns>`` lines every tick (on the IRC door as ``PRIVMSG``);
+every connection counts the ``\\n`` bytes of each recv chunk (exact loss and duplicate
+counts) and parses only the first complete line of a chunk at most once per
+``sample_every_ns`` (latency, order, duplicates). The first line of a chunk is its
+oldest, so sampled latency leans high. Both doors share that one counting pass:
+during a step a bench client gets nothing but chat lines (an IRC receiver sends a
+PONG between steps so the door never pings it), and any other line would show as a
+delivery beyond those sent. Linux only (epoll); only 127.0.0.1; nothing runs at import.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import select
@@ -35,6 +39,7 @@ from plan import (
     StepReport,
     WorkerOptions,
 )
+from protocols import KEEPALIVE, MARKER, MARKER_FIELD, echoes
 
 FLUSH_GRACE_NS = 1_000_000_000
 DRAIN_TICK_NS = 1_000_000
@@ -53,6 +58,7 @@ class Conn:
         "notices",
         "out",
         "seq",
+        "seq_at_step",
         "sock",
         "spec",
     )
@@ -67,6 +73,7 @@ class Conn:
         self.next_sample_ns = 0
         self.last_seq: dict[int, int] = {}
         self.seq = 0  # next sequence number, when this member sends
+        self.seq_at_step = 0  # ... when the current step began
         self.out = bytearray()  # bytes the socket did not take yet
         self.closed = False
 
@@ -97,6 +104,9 @@ class Worker:
         self.buf = bytearray(opts.recv_bytes)
         self._reset_step()
         self.expect: dict[str, int] | None = None
+        self.echoes = echoes(opts.protocol, opts.irc_echo)  # a sender gets its own lines
+        self.marker_field = MARKER_FIELD[opts.protocol]
+        self.marker = MARKER[opts.protocol]
 
     def _reset_step(self) -> None:
         self.latencies = array("q")
@@ -114,7 +124,8 @@ class Worker:
     def sync(self, token: str) -> list[str]:
         """Wait for each room's sync line, then put the sockets in the epoll loop."""
         members = [(s, self.socks[s.cid]) for s in self.specs if not s.is_stalled]
-        errors = asyncio.run(sync_all(members, token, self.opts.login_timeout_s))
+        timeout_s, protocol = self.opts.login_timeout_s, self.opts.protocol
+        errors = asyncio.run(sync_all(members, token, timeout_s, protocol))
         for spec, sock in members:
             conn = Conn(spec, sock)
             self.conns.append(conn)
@@ -179,10 +190,11 @@ class Worker:
         if end < 0:
             return
         parts = bytes(buf[start:end]).split()
-        if len(parts) < 6 or parts[2] != b"b":
+        at = self.marker_field
+        if len(parts) < at + 4 or parts[at] != self.marker:
             return  # a notice, or not a bench line
-        self.latencies.append(monotonic_ns() - int(parts[5]))
-        sender, seq = int(parts[3]), int(parts[4])
+        self.latencies.append(monotonic_ns() - int(parts[at + 3]))
+        sender, seq = int(parts[at + 1]), int(parts[at + 2])
         last = conn.last_seq.get(sender, -1)
         if seq > last:
             conn.last_seq[sender] = seq
@@ -200,13 +212,21 @@ class Worker:
             self.epoll.unregister(fd)
 
     def _on_ctrl(self) -> None:
-        """The coordinator's reply during a step: how many lines each room must get."""
+        """The coordinator's reply during a step: how many lines each room must get.
+
+        Every member receives all its room's lines, less its own where the door does
+        not echo them (IRC without echo-message).
+        """
         message = self.ctrl.recv()
         assert message[0] == "expect", message
-        self.expect = message[1]
+        self.expect = expect = message[1]
+        self.step_expected = 0
         for conn in self.conns:
-            conn.expected += self.expect.get(conn.spec.room, 0)
-        self.step_expected = sum(self.expect.get(c.spec.room, 0) for c in self.conns)
+            due = expect.get(conn.spec.room, 0)
+            if not self.echoes:
+                due -= conn.seq - conn.seq_at_step
+            conn.expected += due
+            self.step_expected += due
 
     # --- one step ---
 
@@ -217,6 +237,8 @@ class Worker:
         self.expect = None
         before = sum(c.lines - c.notices for c in self.conns)
         notices_before = sum(c.notices for c in self.conns)
+        for conn in self.senders:
+            conn.seq_at_step = conn.seq
         self._loop(order.start_ns, order.tick_ns, lambda now: False)
         cpu_s = time.process_time()
         end_ns = order.start_ns + order.dur_ns
@@ -226,6 +248,7 @@ class Worker:
             (order.start_ns, end_ns),
             order.tick_ns,
             self.opts.pad_bytes,
+            self.opts.protocol,
         )
         self._loop(end_ns + order.tick_ns, order.tick_ns, pacer.tick)
         cpu_s = time.process_time() - cpu_s
@@ -243,7 +266,17 @@ class Worker:
             return False
 
         self._loop(end_ns + order.drain_ns, DRAIN_TICK_NS, done)
+        self._keep_alive()
         return self._report(before, notices_before, drained[0] if drained else None)
+
+    def _keep_alive(self) -> None:
+        """IRC: a line from each member that did not send, so the door never pings it."""
+        if self.opts.protocol != "irc":
+            return
+        for conn in self.conns:
+            if not conn.spec.is_sender and not conn.closed:
+                with contextlib.suppress(OSError):  # the next step's reads see the close
+                    conn.send(KEEPALIVE)
 
     def _report(self, before: int, notices_before: int, drained_ns: int | None) -> StepReport:
         got = sum(c.lines - c.notices for c in self.conns) - before

@@ -2,7 +2,8 @@
 
 At each tick the worker owes ``rate x elapsed`` chat lines in all; the lines due are
 dealt round-robin over its senders, and each sender writes its share as one
-``send()``. A line is ``b <sender-id> <seq> <send_ns>[ <pad>]\\n``, where ``send_ns`` is
+``send()``. A line is ``b <sender-id> <seq> <send_ns>[ <pad>]\\n`` (on the IRC door
+``PRIVMSG #ROOM :b ...\\r\\n``, protocols.py), where ``send_ns`` is
 the time the line was due, not the time it went out: a generator that falls behind
 shows as latency instead of hiding it (no coordinated omission). What the socket
 does not take waits in ``Conn.out`` and goes first at the next tick, so a server that
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from plan import ClientSpec
+from protocols import line_format
 
 
 class Sender(Protocol):
@@ -38,12 +40,14 @@ class Pacer:
         window_ns: tuple[int, int],
         tick_ns: int,
         pad_bytes: int,
+        protocol: str = "text",
     ) -> None:
         self.senders = senders
         self.lines_per_ns = msgs_per_sender_s * len(senders) / 1e9
         self.start_ns, self.end_ns = window_ns
         self.tick_ns = tick_ns
-        self.pad = b" " + b"x" * pad_bytes if pad_bytes else b""
+        pad = b" " + b"x" * pad_bytes if pad_bytes else b""
+        self.formats = [line_format(protocol, s.spec.room, pad) for s in senders]
         self.generated = 0
         self.cursor = 0
         self.by_room: dict[str, int] = {}
@@ -67,19 +71,18 @@ class Pacer:
         count = len(senders)
         each, extra = divmod(due, count)
         for offset in range(count) if each else range(extra):
-            sender = senders[(self.cursor + offset) % count]
+            index = (self.cursor + offset) % count
             first = self.generated + offset  # this sender's lines are first, first + count, ...
-            self._write(sender, each + (offset < extra), first, count)
+            self._write(senders[index], self.formats[index], each + (offset < extra), first, count)
         self.cursor = (self.cursor + extra) % count
         self.generated += due
 
-    def _write(self, sender: Sender, lines: int, first: int, stride: int) -> None:
-        spec, seq, pad = sender.spec, sender.seq, self.pad
+    def _write(self, sender: Sender, form: bytes, lines: int, first: int, stride: int) -> None:
+        spec, seq = sender.spec, sender.seq
         start, ns_per_line = self.start_ns, 1 / self.lines_per_ns
         data = b"".join(
             [
-                b"b %d %d %d%s\n"
-                % (spec.cid, seq + i, start + int((first + i * stride) * ns_per_line), pad)
+                form % (spec.cid, seq + i, start + int((first + i * stride) * ns_per_line))
                 for i in range(lines)
             ]
         )

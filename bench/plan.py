@@ -29,6 +29,8 @@ class WorkerOptions:
     """Settings every worker process gets once, at start."""
 
     host: str = "127.0.0.1"
+    protocol: str = "text"  # the door the clients use: "text" or "irc" (protocols.py)
+    irc_echo: bool = False  # IRC clients ask for echo-message, so senders get their lines
     login_concurrency: int = 32  # connections logging in at once, per worker
     login_timeout_s: float = 60.0
     pad_bytes: int = 0  # extra text in each chat line
@@ -79,7 +81,7 @@ class StepReport:
     expected: int
     missing: int  # expected chat lines that had not arrived at the drain deadline
     extra: int  # chat lines beyond what was sent: duplicates the count can see
-    notices: int  # "* ..." lines, counted only when WorkerOptions.count_notices
+    notices: int  # "* ..." lines, counted only when WorkerOptions.count_notices (text door)
     latencies_ns: array[int]  # sampled lines: receive time minus send time
     dups: int  # sampled lines whose seq repeated the last one seen from that sender
     reorders: int  # sampled lines whose seq was below the last one seen

@@ -57,7 +57,9 @@ def profile(
     cfg: SweepConfig,
     dps: float,
     seconds: int,
+    opts: WorkerOptions,
     say: Say,
+    keep_raw: Path | None = None,
 ) -> list[str]:
     """Profile the server for ``seconds`` under ``clients`` at ``dps``; return the top lines."""
     py_spy = find_py_spy()
@@ -65,7 +67,7 @@ def profile(
         raise RuntimeError("py-spy is not installed: .venv/bin/pip install py-spy")
     with (
         server.start() as proc,
-        Generator(clients, 2, WorkerOptions()) as gen,
+        Generator(clients, 2, opts) as gen,
         tempfile.TemporaryDirectory() as tmp,
     ):
         login_and_sync(gen, proc, say)
@@ -85,4 +87,6 @@ def profile(
         _, errors = spy.communicate(timeout=30)
         if not out.exists():
             raise RuntimeError(f"py-spy wrote nothing: {errors}")
+        if keep_raw is not None:
+            shutil.copyfile(out, keep_raw)
         return top_lines(out.read_text())

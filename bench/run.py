@@ -1,7 +1,8 @@
 """Benchmark the chat server: ``python bench/run.py {fanout,rooms,idle,slow,ceiling,all}``.
 
 Starts the server itself (``python server.py --port 0 --rate 0 ...`` pinned to CPU 0;
-flood control is OFF), runs the load generator's worker processes on CPU 1, repeats
+flood control is OFF; ``--no-irc``, or ``--irc-port 0`` with ``--protocol irc`` whose
+clients use the IRC door), runs the load generator's worker processes on CPU 1, repeats
 each figure ``--runs`` times (median reported), appends a line per figure to
 bench/results.jsonl and regenerates the table in bench/RESULTS.md. ``--quick`` runs
 tiny sizes for the test suite and saves nothing unless ``--save``. Only 127.0.0.1.
@@ -22,6 +23,7 @@ import results
 from driver import WorkerOptions
 from figures import FIGURES, Figure, summarize
 from profile_server import profile
+from protocols import PROTOCOLS, deliveries_per_line
 from serverproc import pin_self
 from sweep import SweepConfig
 from workloads import ServerSpec, fanout_clients, rooms_clients
@@ -36,13 +38,29 @@ def say(text: str) -> None:
 
 
 def server_spec(args: argparse.Namespace, server_cmd: str | None, extra: list[str]) -> ServerSpec:
-    """The server command: its default limits, but port 0, an INFO log and no flood control."""
+    """The server command: its default limits, but port 0, an INFO log and no flood control.
+
+    Only the door under test is open: ``--no-irc`` for the text door, ``--irc-port 0``
+    (a free port, read from the log) for the IRC door.
+    """
     argv = shlex.split(server_cmd) if server_cmd else ["python", "server.py"]
     if argv[0] in ("python", "python3"):
         argv[0] = sys.executable
     flags = ["--host", "127.0.0.1", "--port", "0", "--log-level", "INFO", "--rate", "0"]
+    flags += ["--irc-port", "0"] if args.protocol == "irc" else ["--no-irc"]
     flags += ["--uvloop"] if args.uvloop else []
-    return ServerSpec((*argv, *flags, *extra), ROOT, args.server_cpu)
+    return ServerSpec((*argv, *flags, *extra), ROOT, args.server_cpu, args.protocol)
+
+
+def worker_options(args: argparse.Namespace, pad_bytes: int = 0) -> WorkerOptions:
+    return WorkerOptions(protocol=args.protocol, irc_echo=args.irc_echo, pad_bytes=pad_bytes)
+
+
+def door_suffix(args: argparse.Namespace) -> str:
+    """How a target's name says which door it was measured through ("" for text)."""
+    if args.protocol == "text":
+        return ""
+    return f" --protocol {args.protocol}" + (" --irc-echo" if args.irc_echo else "")
 
 
 def run_figure(
@@ -51,9 +69,10 @@ def run_figure(
     """Run one figure ``runs`` times and build its record."""
     target = "trivial" if server_cmd == TRIVIAL else (server_cmd if server_cmd else "server")
     target += " --uvloop" if args.uvloop else ""  # its own row, beside asyncio's
+    target += door_suffix(args)
     params = figure.params(args.quick, args, overrides)
     server = server_spec(args, server_cmd, figure.server_flags(params))
-    opts = WorkerOptions(pad_bytes=int(params.get("pad", 0)))
+    opts = worker_options(args, int(params.get("pad", 0)))
     runs: list[dict[str, Any]] = []
     for index in range(args.runs):
         say(f"{figure.label(params)} against {target}: run {index + 1}/{args.runs}")
@@ -69,6 +88,8 @@ def run_figure(
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "machine": results.machine(),
         "flood_control": "off (--rate 0)",
+        "protocol": args.protocol,
+        "irc_echo": args.irc_echo,
         "summary": summarize(figure.name, runs),
         "runs": runs,
     }
@@ -98,19 +119,27 @@ def run_profile(args: argparse.Namespace) -> None:
     if args.rooms:
         size = args.room_size or 10
         clients = rooms_clients(args.rooms, size, sending=True)
-        cfg = SweepConfig(size, len(clients), len(clients), 0.0)
+        reach = deliveries_per_line(size, args.protocol, args.irc_echo)
+        cfg = SweepConfig(reach, len(clients), len(clients), 0.0)
         shape = f"--rooms {args.rooms} --room-size {size}"
         what, name = f"rooms {args.rooms}x{size}, everyone sending", "rooms"
     else:
         members, senders = args.members or 100, args.senders or 5
         clients = fanout_clients(members, senders)
-        cfg = SweepConfig(members, senders, members, 0.0)
+        reach = deliveries_per_line(members, args.protocol, args.irc_echo)
+        cfg = SweepConfig(reach, senders, members, 0.0)
         shape = f"--members {members} --senders {senders}"
         what, name = f"fanout M={members} S={senders}", "fanout"
     dps, seconds = args.dps or 8_000_000.0, args.seconds
-    top = profile(server_spec(args, args.server_cmd, []), clients, cfg, dps, seconds, say)
+    server, opts = server_spec(args, args.server_cmd, []), worker_options(args)
+    raw = Path(args.raw) if args.raw else None
+    top = profile(server, clients, cfg, dps, seconds, opts, say, raw)
     say("\n".join(top))
     command = f"python bench/run.py profile {shape} --dps {dps:.0f} --seconds {seconds}"
+    command += door_suffix(args)
+    if args.protocol != "text":
+        what += f", through the {args.protocol.upper()} door"
+        name += f"-{args.protocol}"
     block = "\n".join(
         [
             f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')}): py-spy, 200 Hz, on the server"
@@ -153,6 +182,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--workers", type=int, default=2, help="load-generator processes")
     add("--server-cmd", default=None, help=f"benchmark another command, e.g. {TRIVIAL!r}")
     add("--uvloop", action="store_true", help="pass --uvloop to the server")
+    add("--protocol", choices=PROTOCOLS, default="text", help="the door the clients use")
+    add("--irc-echo", action="store_true", help="IRC clients ask for echo-message")
     add("--server-cpu", type=int, default=0)
     add("--gen-cpu", type=int, default=1)
     add("--json", default=None, help="also write this invocation's records to this file")
@@ -163,9 +194,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for option in ["connections", "concurrency", "max-send-queue", "pad", "max-steps"]:
         add(f"--{option}", type=int, default=None)
     add("--seconds", type=int, default=10, help="profile: how long py-spy records")
+    add("--raw", default=None, help="profile: also keep py-spy's collapsed stacks in this file")
     for option in ["dps", "start-dps", "factor", "step-s", "p99-ms"]:
         add(f"--{option}", type=float, default=None)
     args = parser.parse_args(argv)
+    if args.protocol == "irc" and args.workload in ("slow", "ceiling", "all"):
+        parser.error(f"--protocol irc: not for {args.workload} (fanout, rooms, idle, profile)")
+    if args.protocol == "irc" and args.server_cmd == TRIVIAL:
+        parser.error("--protocol irc: the trivial server has no IRC door")
+    if args.irc_echo and args.protocol != "irc":
+        parser.error("--irc-echo needs --protocol irc")
     if args.runs is None:
         args.runs = 1 if args.quick else 3
     return args

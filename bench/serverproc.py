@@ -1,8 +1,11 @@
 """Start the server under test as a subprocess pinned to one CPU, and watch it.
 
-The server is told ``--port 0`` and logs ``listening on HOST:PORT`` on stderr; a
-thread reads stderr for the whole run so the pipe never fills, and keeps its last
-lines for error messages. RSS comes from /proc/PID/status. Nothing else here.
+The server is told ``--port 0`` (and ``--no-irc`` or ``--irc-port 0``) and logs one
+line per door on stderr, the text door's first: ``text door listening on HOST:PORT``,
+then ``IRC door listening on HOST:PORT`` (bench/trivial_server.py: a bare ``listening
+on HOST:PORT``, its only door). A thread reads stderr for the whole run so the pipe
+never fills, and keeps its last lines for error messages. RSS comes from
+/proc/PID/status. Nothing else here.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
-PORT_RE = re.compile(r"listening on \S+:(\d+)")
+PORT_RE = re.compile(r"(?:(\S+) door )?listening on \S+:(\d+)")  # (door name, port)
 START_TIMEOUT_S = 20.0
 
 
@@ -27,9 +31,13 @@ class ServerError(RuntimeError):
 
 
 class ServerProcess:
-    """A running server: its process, the port it bound and the tail of its log."""
+    """A running server: its process, the ports it bound and the tail of its log.
 
-    def __init__(self, argv: Sequence[str], cwd: Path, cpu: int | None) -> None:
+    ``port`` is the port of ``door``, the one the bench clients use; ``text_port`` and
+    ``irc_port`` (None without an IRC door) are both doors'.
+    """
+
+    def __init__(self, argv: Sequence[str], cwd: Path, cpu: int | None, door: str = "text") -> None:
         pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
         self.argv = [*pin, *argv]
         self.proc = subprocess.Popen(
@@ -43,14 +51,34 @@ class ServerProcess:
         )
         self.tail: deque[str] = deque(maxlen=200)
         self.warnings = 0
-        self._port: queue.Queue[int] = queue.Queue()
+        self.text_port = 0
+        self.irc_port: int | None = None
+        self._ports: queue.Queue[tuple[str, int] | None] = queue.Queue()  # None: stderr ended
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        try:
-            self.port = self._port.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            self.stop()
-            raise ServerError(f"no 'listening on' line from {self.argv}:\n{self.log()}") from None
+        self.port = self._wait_for(door)
+
+    def _wait_for(self, door: str) -> int:
+        """Read the doors' log lines until ``door``'s; return its port."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                found = self._ports.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                found = None
+            if found is None:
+                self.stop()
+                raise ServerError(
+                    f"no '{door} door listening on' line from {self.argv}:\n{self.log()}"
+                )
+            name, port = found
+            if name == "IRC":
+                self.irc_port = port
+            elif not self.text_port:  # the first line is the text door's
+                self.text_port = port
+            wanted = self.irc_port if door == "irc" else self.text_port
+            if wanted:
+                return wanted
 
     @property
     def pid(self) -> int:
@@ -58,14 +86,13 @@ class ServerProcess:
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        found = False
         for line in self.proc.stderr:
             self.tail.append(line.rstrip("\n"))
             if "WARNING" in line or "ERROR" in line:
                 self.warnings += 1
-            if not found and (match := PORT_RE.search(line)):
-                found = True
-                self._port.put(int(match.group(1)))
+            if match := PORT_RE.search(line):
+                self._ports.put((match.group(1) or "text", int(match.group(2))))
+        self._ports.put(None)
 
     def log(self) -> str:
         """The last lines the server wrote to stderr."""

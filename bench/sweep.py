@@ -30,7 +30,7 @@ DISTURBED_REPEATS = 3
 class SweepConfig:
     """How one sweep steps its rate, and what a passing step is."""
 
-    receivers_per_room: int  # deliveries each chat line makes
+    receivers_per_room: int  # deliveries each chat line makes (protocols.deliveries_per_line)
     senders: int
     connections: int
     start_dps: float

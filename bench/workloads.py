@@ -23,14 +23,15 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class ServerSpec:
-    """How to start the server under test: its command, flags and CPU."""
+    """How to start the server under test: its command, flags, CPU and the door to use."""
 
-    argv: tuple[str, ...]  # e.g. (python, "server.py", "--port", "0", ...)
+    argv: tuple[str, ...]  # e.g. (python, "server.py", "--port", "0", "--no-irc", ...)
     cwd: Path
     cpu: int | None
+    door: str = "text"  # whose port the clients connect to: "text" or "irc"
 
     def start(self, *flags: str) -> ServerProcess:
-        return ServerProcess([*self.argv, *flags], self.cwd, self.cpu)
+        return ServerProcess([*self.argv, *flags], self.cwd, self.cpu, self.door)
 
 
 def name_of(cid: int) -> str:

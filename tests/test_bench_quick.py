@@ -3,6 +3,7 @@
 Each test runs ``python bench/run.py WORKLOAD --quick`` as a subprocess (it starts
 ``server.py`` itself on port 0) and checks the record it writes: deliveries counted,
 nothing lost, duplicated or reordered, and in ``slow`` the stalled member dropped.
+``--protocol irc`` runs fanout and rooms through the IRC door instead.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT_S = 40
 
 
-def run_quick(workload: str, tmp_path: Path) -> dict[str, Any]:
-    """Run one workload's quick mode; return its figure record."""
+def run_quick(workload: str, tmp_path: Path, *flags: str) -> dict[str, Any]:
+    """Run one workload's quick mode (with these extra flags); return its figure record."""
     out = tmp_path / f"{workload}.json"
     done = subprocess.run(
-        [sys.executable, "bench/run.py", workload, "--quick", "--json", str(out)],
+        [sys.executable, "bench/run.py", workload, "--quick", "--json", str(out), *flags],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -59,6 +60,34 @@ def test_sweep_quick_mode_delivers_everything(workload: str, tmp_path: Path) -> 
     assert run["steps"], run
     for step in run["steps"]:
         assert_clean(step)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("echo", [False, True], ids=["plain", "echo-message"])
+def test_fanout_quick_mode_over_irc_delivers_to_everyone_but_the_sender(
+    echo: bool, tmp_path: Path
+) -> None:
+    record = run_quick("fanout", tmp_path, "--protocol", "irc", *(["--irc-echo"] * echo))
+    assert record["target"] == "server --protocol irc" + " --irc-echo" * echo
+    assert record["command"].endswith("--protocol irc" + " --irc-echo" * echo)
+    members = record["params"]["members"]
+    reach = members if echo else members - 1  # without echo-message, no line comes back
+    run = record["runs"][0]
+    assert record["summary"]["deliveries_per_s"] > 0
+    assert run["steps"], run
+    for step in run["steps"]:
+        assert_clean(step)
+        assert step["expected"] == step["sent"] * reach
+
+
+@pytest.mark.timeout(60)
+def test_rooms_quick_mode_over_irc_delivers_everything(tmp_path: Path) -> None:
+    record = run_quick("rooms", tmp_path, "--protocol", "irc")
+    run = record["runs"][0]
+    size = record["params"]["room_size"]
+    for step in run["steps"]:
+        assert_clean(step)
+        assert step["expected"] == step["sent"] * (size - 1)
 
 
 @pytest.mark.timeout(60)
