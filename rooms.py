@@ -214,19 +214,42 @@ class Room:
             member.write(joined[member.render])
 
     def _flush_skipping(self, pending: dict[Render, list[bytes]]) -> None:
-        """The rare flush in which some senders do not get their own lines back."""
+        """The flush in which some senders do not get their own lines back (IRC
+        without echo-message): each of them gets the batch less its own lines."""
+        if len(self.skips) == 1 and len(pending) == 1:  # one sender, one door: the usual
+            ((skip, index),) = self.skips
+            self.skips = []
+            ((_, parts),) = pending.items()
+            data = b"".join(parts)
+            mine = b"".join(parts[:index] + parts[index + 1 :]) if len(parts) > 1 else b""
+            for member in self.members:
+                if member is not skip:
+                    member.write(data)
+                elif mine:
+                    member.write(mine)
+            return
         skipped: dict[Member, set[int]] = {}
         for member, index in self.skips:
             skipped.setdefault(member, set()).add(index)
         self.skips = []
+        own = {
+            member: b"".join(
+                [p for i, p in enumerate(pending.get(member.render, ())) if i not in drop]
+            )
+            for member, drop in skipped.items()
+        }
+        if len(pending) == 1:
+            ((_, parts),) = pending.items()
+            data = b"".join(parts)
+            for member in self.members:
+                if member not in own:
+                    member.write(data)
+                elif own[member]:
+                    member.write(own[member])
+            return
         joined = {render: b"".join(parts) for render, parts in pending.items()}
         for member in self.members:
-            drop = skipped.get(member)
-            if drop is None:
-                member.write(joined[member.render])
-                continue
-            parts = pending[member.render]
-            data = b"".join(part for i, part in enumerate(parts) if i not in drop)
+            data = own[member] if member in own else joined[member.render]
             if data:
                 member.write(data)
 

@@ -99,7 +99,8 @@ async def log_in(
     import doors.irc.door  # noqa: F401  (fills the IRC command table)
     from config import Config
     from doors.irc.session import IrcDoor, IrcSession
-    from doors.text.session import Session, TextRender
+    from doors.text.render import TextRender
+    from doors.text.session import Session
     from rooms import RoomManager
 
     config = Config()

@@ -606,3 +606,44 @@ async def test_invalid_utf8_is_a_fail_and_reaches_no_one(door: IrcDoor) -> None:
     assert bob.take() == []
     assert await alice.send("PRIVMSG #room :café") == []
     assert bob.take() == [":alice!~alice@localhost PRIVMSG #room café"]
+
+
+@pytest.mark.parametrize("caps", [(), ("echo-message",), ("echo-message", "server-time")])
+async def test_the_fast_way_for_chat_gives_what_the_long_way_gives(
+    door: IrcDoor, caps: tuple[str, ...]
+) -> None:
+    """After its first line to a room, a member's plain PRIVMSGs skip the general
+    parser (IrcSession._chat_fast); what everyone gets must not change."""
+    alice = await registered(door, "alice", *caps)
+    bob = await registered(door, "bob")
+    await alice.send("JOIN #room")
+    await bob.send("JOIN #room")
+    alice.take()
+    bob.take()
+    stamp = re.compile(r"^@time=\S+ ")
+    seen = []
+    for _ in range(2):  # the long way, then the fast way
+        mine = [stamp.sub("", x) for x in await alice.send("PRIVMSG #room :two words")]
+        seen.append((mine, bob.take()))
+    assert seen[0] == seen[1]
+    assert seen[0][1] == [":alice!~alice@localhost PRIVMSG #room :two words"]
+    assert "PRIVMSG #room" in alice.session.chat_rooms
+
+
+async def test_the_fast_way_leaves_long_ctcp_and_invalid_lines_to_the_long_way(
+    door: IrcDoor,
+) -> None:
+    alice = await registered(door, "alice")
+    bob = await registered(door, "bob")
+    await alice.send("JOIN #room")
+    await bob.send("JOIN #room")
+    await alice.send("PRIVMSG #room :warm")
+    bob.take()
+    assert numerics(await alice.send("PRIVMSG #room :" + "é" * 300)) == ["417"]
+    assert await alice.send("PRIVMSG #room :bad \udcaa byte") == [
+        ":irc.test FAIL PRIVMSG INVALID_UTF8 :Invalid UTF-8"
+    ]
+    await alice.send("PRIVMSG #room :\x01ACTION waves\x01")
+    assert bob.take() == [":alice!~alice@localhost PRIVMSG #room :\x01ACTION waves\x01"]
+    await alice.send("PART #room")
+    assert numerics(await alice.send("PRIVMSG #room :gone")) == ["404"]  # +n: not a member

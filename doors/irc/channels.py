@@ -178,7 +178,11 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
         event = r.Acted(name, text[8:].rstrip("\x01"), ts, where, mask, msgid, tags)
     else:
         event = r.Said(name, text, ts, where, mask, msgid, tags)
-    echo = "echo-message" in s.caps
+    echo = s.echo
+    if kind == "msg" and not status and not tags and type(event) is r.Said:
+        if len(s.chat_rooms) > 2 * s.config.max_joined:
+            s.chat_rooms.clear()
+        s.chat_rooms[f"PRIVMSG {target}"] = room  # the next such line takes the fast way
     if status:
         _to_status(s, room, status, event)
         return

@@ -25,14 +25,21 @@ def server_time(ts: float) -> str:
 class IrcRender:
     """Words events for IRC clients with these capabilities; callable like every render."""
 
-    __slots__ = ("away_notify", "message_tags", "server_time")
+    __slots__ = ("away_notify", "message_tags", "server_time", "tagged")
 
     def __init__(self, server_time: bool, message_tags: bool, away_notify: bool) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
         self.away_notify = away_notify
+        self.tagged = server_time or message_tags
 
     def __call__(self, event: r.Event) -> bytes:
+        if type(event) is r.Said:  # the common case, worded without the match below
+            text = event.text
+            if not text or " " in text or text[0] == ":":
+                text = ":" + text
+            head = self.tags(event.ts, event.msgid, event.tags) if self.tagged else ""
+            return f"{head}:{event.mask} PRIVMSG #{event.room} {text}\r\n".encode()
         text = self.line(event)
         return (text + "\r\n").encode() if text else b""
 

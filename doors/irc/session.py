@@ -88,6 +88,10 @@ class IrcSession:
         self._out = out
         self._write = write or self._write_lines
         self._labeled: list[str] | None = None  # replies gathered for a label
+        self.echo = False  # echo-message negotiated
+        # "PRIVMSG #room" -> its room, for the lines _chat_fast may take; only a room
+        # the member is in counts, so an entry that went stale is never used.
+        self.chat_rooms: dict[str, r.Room] = {}
         self._last_name = "-"
 
     # --- What the connection needs. ---
@@ -133,6 +137,8 @@ class IrcSession:
         if self.closing:
             return None
         text = text.removesuffix("\r")  # the connection cuts lines at LF
+        if text[:9] == "PRIVMSG #" and self._chat_fast(text):
+            return None
         msg = parse(text)
         if msg is None:
             return None
@@ -152,6 +158,25 @@ class IrcSession:
         if label is not None:
             self._end_label(label)
         return None
+
+    def _chat_fast(self, text: str) -> bool:
+        """`PRIVMSG #room :text`, no tags, from a member of a room it spoke in before:
+        most lines are this one, so it skips the general parser and checks. False:
+        the line takes the long way (which also fills `chat_rooms`)."""
+        head, _, body = text.partition(" :")
+        room = self.chat_rooms.get(head)
+        member = self.member
+        if room is None or member is None or room not in member.rooms or not body:
+            return False
+        if body[0] == "\x01" or (not text.isascii() and _has_invalid_utf8(text)):
+            return False  # CTCP, or not UTF-8
+        if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
+            return False  # too long: the long way answers 417
+        self.last_active = time.time()
+        rooms = self.rooms
+        event = r.Said(member.name, body, rooms.clock(), room.name, member.mask, rooms.new_id())
+        room.publish(event, None if self.echo else member)
+        return True
 
     def _dispatch(self, msg: Message, text: str) -> Awaitable[None] | None:
         if not text.isascii() and _has_invalid_utf8(text):
@@ -294,6 +319,7 @@ class IrcSession:
 
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
+        self.echo = "echo-message" in caps
         if self.member is not None and self.member.render is not self.render:
             self.rooms.set_render(self.member, self.render)
 
