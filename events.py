@@ -1,7 +1,9 @@
 """The event vocabulary: what happened, for each front door to render its own way.
 
-Plain frozen values, no behaviour. `rooms.py` publishes them; each door's render turns
-one into bytes. Nothing here knows a door.
+Plain values, no behaviour. They are never changed once made, but not frozen: a
+frozen dataclass sets each field through object.__setattr__, which on the fan-out
+path costs more than the rest of making a message. `rooms.py` publishes them; each
+door's render turns one into bytes. Nothing here knows a door.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 # `mask` is the source as IRC shows it (nick!user@host); `tags` are a client's own
 # IRCv3 tags ("+typing=active"), relayed as they came; `msgid` names a message.
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Message:
     name: str
     text: str
@@ -22,22 +24,22 @@ class _Message:
     tags: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Said(_Message):
     """A chat line to a room."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Acted(_Message):
     """An action (/me, CTCP ACTION) in a room."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Noticed(_Message):
     """A NOTICE to a room: text that bots and clients never answer automatically."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tagged:
     """A message of tags alone (IRC TAGMSG, such as typing notifications) to a room."""
 
@@ -49,7 +51,7 @@ class Tagged:
     tags: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Whispered:
     """A private message; `kind` is "msg", "notice", "action", "ctcp" or "tagmsg"."""
 
@@ -63,14 +65,14 @@ class Whispered:
     tags: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Joined:
     name: str
     room: str
     mask: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Left:
     name: str
     room: str
@@ -78,21 +80,21 @@ class Left:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Quit:
     name: str
     reason: str = ""
     mask: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Renamed:
     old: str
     new: str
     mask: str = ""  # the old mask
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reconnected:
     """A user whose connection dropped came back with its reclaim code."""
 
@@ -100,7 +102,7 @@ class Reconnected:
     mask: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TopicSet:
     name: str
     room: str
@@ -109,7 +111,7 @@ class TopicSet:
     mask: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ModeChanged:
     """An operator changed a room's modes or members' status: `+o-v`, their nicks."""
 
@@ -120,7 +122,7 @@ class ModeChanged:
     mask: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AwayChanged:
     """A member went away (`text` says why) or came back (`text` is empty)."""
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -121,10 +120,14 @@ class Member:
     rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
     detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
     modes: set[str] = field(default_factory=set)  # IRC user modes: "i" invisible, "w"
+    mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
 
-    @property
-    def mask(self) -> str:
-        return f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
+    def __post_init__(self) -> None:
+        self.remask()
+
+    def remask(self) -> None:
+        """Word the mask again after the name or host changed (each message carries it)."""
+        self.mask = f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
 
     def send(self, event: Event) -> None:
         """Deliver one event to this member alone, after what its rooms have pending."""
@@ -315,9 +318,11 @@ class RoomManager:
         self._lock = asyncio.Lock()
         self.whowas: deque[Departed] = deque(maxlen=whowas)
         self.reclaims = Reclaims(clock)
-        boot = os.urandom(4).hex()
-        counter = itertools.count(1)
-        self.new_id: Callable[[], str] = lambda: f"{boot}{next(counter):x}"
+        # Message ids: a counter from the start time in microseconds, so ids from a later
+        # run are larger (no run makes a million messages a second). A bound __next__
+        # is the cheapest call there is: one id for every message said.
+        start = time.time_ns() // 1000
+        self.new_id: Callable[[], str] = map(str, itertools.count(start)).__next__
 
     def find(self, name: str) -> Member | None:
         """The connected user with this name (any case), if any."""
@@ -394,6 +399,7 @@ class RoomManager:
             self._remember(member)
             del self._users[old_key]
             member.name = new_name
+            member.remask()
             self._users[new_key] = member
             self.reclaims.renamed(old_key, new_key, new_name)
             told = bool(member.rooms)
@@ -428,6 +434,7 @@ class RoomManager:
             ghost.flush_rooms()
             ghost.write = write
             ghost.host = host
+            ghost.remask()
             self.set_render(ghost, render)
             self.tell_peers(ghost, Reconnected(ghost.name, ghost.mask))
             log.info("%s reconnected", ghost.name)

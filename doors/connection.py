@@ -202,7 +202,7 @@ class Connection(asyncio.BufferedProtocol):
                 self._limit_hit("flood", f"sends faster than {rate:g} lines/s; pacing its lines")
                 break
             self._feed(self._next_line())
-        if not queue:
+        if self._episodes and not queue:
             self._episodes.discard("flood")  # caught up: a new flood is a new episode
         if self._is_eof:
             self._close_when_answered()
@@ -232,7 +232,8 @@ class Connection(asyncio.BufferedProtocol):
             self._limit_hit("long", f"sent a line over {limit} bytes")
             session.line_too_long(limit)
             return
-        self._episodes.discard("long")
+        if self._episodes:
+            self._episodes.discard("long")
         if self._is_debug:
             log.debug("%s < %r", self.peer, self.door.redact(raw) if self.door.redact else raw)
         pending = session.feed_nowait(raw.decode("utf-8", self.door.errors))
@@ -294,7 +295,9 @@ class Connection(asyncio.BufferedProtocol):
             self.transport.resume_reading()
 
     # --- bytes out ---
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
+        """Send bytes (whole lines) to this client: what its rooms call, once per member
+        per flush, so it is the hot path: no call in between."""
         t = self.transport
         if t is None or t.is_closing():
             return
@@ -306,11 +309,7 @@ class Connection(asyncio.BufferedProtocol):
         """Send one line (its CRLF added) to this client alone."""
         if self._is_debug:
             log.debug("%s > %s", self.peer, line)
-        self._write(line.encode() + b"\r\n")
-
-    def write(self, data: bytes) -> None:
-        """Send bytes (whole lines) to this client: what its rooms and others call."""
-        self._write(data)
+        self.write(line.encode() + b"\r\n")
 
     def close(self) -> None:
         """Close after what is buffered."""

@@ -142,7 +142,8 @@ class Session:
             self._refuse(exc)
         except Exception:
             self._fail()
-        self._prompt(line)
+        if self.state is not State.IN_ROOM:  # chat, the common case, has no prompt
+            self._prompt(line)
         return None
 
     async def close(self, reason: str = "") -> None:
@@ -177,7 +178,8 @@ class Session:
             self._refuse(exc)
         except Exception:
             self._fail()
-        self._prompt(line)
+        if self.state is not State.IN_ROOM:
+            self._prompt(line)
 
     def _refuse(self, exc: Exception) -> None:
         template = REFUSALS.get(type(exc)) if isinstance(exc, r.RegistryError) else None
@@ -191,9 +193,6 @@ class Session:
     def _prompt(self, line: str) -> None:
         """The state's prompt again; after a command in the menu, its last line only:
         the whole menu would push the command's answer off a small screen."""
-        if self.state is State.IN_ROOM:
-            self._menu_shown = False
-            return
         lines = PROMPTS.get(self.state)
         if lines:
             is_command = line[:1] == "/" and line[:2] != "//"
@@ -323,6 +322,7 @@ class Session:
         self._show_room(room, created=created)
 
     def _show_room(self, room: r.Room, *, created: bool) -> None:
+        self._menu_shown = False
         self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
         if not created:
             self.say(f"* Users in {room.name}: {', '.join(room.names())}")
