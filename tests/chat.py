@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
+from typing import Self
 
 from doors.connection import Connection
 from server import ChatServer
@@ -13,8 +14,11 @@ from server import ChatServer
 TIMEOUT_S = 5.0
 
 
-class ChatClient:
-    """One connection to the server under test; every read has a timeout."""
+class LineClient:
+    """One connection to the server under test, for either door: every read has a
+    timeout, and every line the server sends must end in CRLF."""
+
+    newline = "\n"  # what this client ends the lines it sends with
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -22,12 +26,12 @@ class ChatClient:
         self.seen: list[str] = []
 
     @classmethod
-    async def open(cls, port: int, host: str = "127.0.0.1") -> ChatClient:
+    async def open(cls, port: int, host: str = "127.0.0.1") -> Self:
         reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
         return cls(reader, writer)
 
     async def send(self, *lines: str) -> None:
-        self.writer.write("".join(f"{line}\n" for line in lines).encode())
+        self.writer.write("".join(f"{line}{self.newline}" for line in lines).encode())
         await self.writer.drain()
 
     async def send_bytes(self, data: bytes) -> None:
@@ -65,6 +69,15 @@ class ChatClient:
                 except (EOFError, ConnectionResetError):
                     return lines
 
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await self.writer.wait_closed()
+
+
+class ChatClient(LineClient):
+    """A text-door client (docs/protocol.md)."""
+
     async def login(self, name: str) -> None:
         await self.expect("Enter your username:")
         await self.send(name)
@@ -77,11 +90,6 @@ class ChatClient:
     async def join(self, room: str) -> None:
         await self.send(f"/join {room}")
         await self.expect(re.compile(rf"\* Users in {re.escape(room)}: .*"))
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT_S) -> None:

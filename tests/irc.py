@@ -3,67 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Iterable
 
-TIMEOUT_S = 5.0
+from tests.chat import LineClient
+
 END_OF_WELCOME = re.compile(r":\S+ (376|422) .*")  # the MOTD, or its absence, ends it
 
 
-class IrcClient:
-    """One IRC connection; every read has a timeout, every line must end in CRLF."""
+class IrcClient(LineClient):
+    """One IRC connection to the IRC door."""
+
+    newline = "\r\n"  # as IRC clients end their lines
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+        super().__init__(reader, writer)
         self.nick = ""
-        self.seen: list[str] = []
-
-    @classmethod
-    async def open(cls, port: int, host: str = "127.0.0.1") -> IrcClient:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
-        return cls(reader, writer)
-
-    async def send(self, *lines: str) -> None:
-        """Send lines, each ended by CRLF as IRC clients do."""
-        self.writer.write("".join(f"{line}\r\n" for line in lines).encode())
-        await self.writer.drain()
-
-    async def send_bytes(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def line(self, timeout: float = TIMEOUT_S) -> str:
-        """The next whole line, without its CRLF; EOFError when the server closed."""
-        async with asyncio.timeout(timeout):
-            raw = await self.reader.readline()
-        if not raw:
-            raise EOFError("the server closed the connection")
-        assert raw.endswith(b"\r\n"), f"line not ended by CRLF: {raw!r}"
-        text = raw[:-2].decode()
-        self.seen.append(text)
-        return text
-
-    async def expect(self, wanted: str | re.Pattern[str], timeout: float = TIMEOUT_S) -> list[str]:
-        """Read until a line equals `wanted` (or fully matches it); return the lines read."""
-        lines: list[str] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                text = await self.line(timeout)
-                lines.append(text)
-                if text == wanted if isinstance(wanted, str) else wanted.fullmatch(text):
-                    return lines
-
-    async def expect_closed(self, timeout: float = TIMEOUT_S) -> list[str]:
-        """Read until the server closes the connection; return the lines read."""
-        lines: list[str] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                try:
-                    lines.append(await self.line(timeout))
-                except (EOFError, ConnectionResetError):
-                    return lines
 
     async def register(self, nick: str, caps: Iterable[str] = ()) -> list[str]:
         """CAP negotiation (if `caps`), NICK and USER; return the lines up to the
@@ -85,8 +40,3 @@ class IrcClient:
         """JOIN a channel; return the lines up to the end of its NAMES."""
         await self.send(f"JOIN {channel}")
         return await self.expect(re.compile(rf":\S+ 366 \S+ {re.escape(channel)} :.*", re.I))
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
