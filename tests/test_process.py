@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from config import Config
+from server import ChatServer
 from tests.chat import ChatClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,3 +117,37 @@ async def test_the_log_names_connections_rooms_joins_and_leaves(process: ServerP
                     r"127\.0\.0\.1:\d+ \(alice\) disconnected"):  # fmt: skip
         assert re.search(pattern, log), pattern
     assert "hello" not in log
+
+
+@pytest.mark.timeout(20)
+async def test_a_busy_irc_port_asked_for_gives_one_clear_line_and_a_nonzero_exit(
+    process: ServerProcess,
+) -> None:
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--irc-port", str(process.port)],
+        capture_output=True, text=True, timeout=10, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1
+    errors = [x for x in result.stderr.strip().splitlines() if " ERROR " in x]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert errors[0].endswith(f"cannot listen on 127.0.0.1:{process.port}: address already in use")
+
+
+async def test_a_busy_default_irc_port_is_a_warning_and_the_text_door_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        server = ChatServer(Config(port=0, irc_port=busy, irc_port_required=False))
+        port = await server.start()
+        try:
+            assert server.irc_port == 0
+            assert any("IRC door closed" in r.getMessage() for r in caplog.records)
+            client = await ChatClient.open(port)
+            await client.expect("Enter your username:")
+            await client.close()
+        finally:
+            await server.aclose()
