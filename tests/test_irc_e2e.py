@@ -432,3 +432,28 @@ async def test_a_secret_room_is_listed_only_to_its_members_on_both_doors(
     assert [x.split()[1] for x in await carol.expect(rx(r"\S+ 323 .*"))] == ["321", "323"]
     await bob.send("NAMES #hideout")
     await bob.expect(rx(r":irc.test 353 bob @ #hideout :?@bob"))
+
+
+async def test_away_and_whois_work_across_doors(connect: Connect, irc: IrcConnect) -> None:
+    alice, bob = await pair(connect, irc)
+    await alice.send("/away at lunch")
+    assert await alice.line() == "* You are now marked as away."
+    await bob.send("PRIVMSG alice :back soon?")
+    await bob.expect(":irc.test 301 bob alice :at lunch")
+    await bob.send("AWAY :in a meeting")
+    await bob.expect(rx(r":irc.test 306 bob :.*"))
+    await alice.expect(rx(rf"{HHMM} \*bob\* back soon\?"))
+    await alice.send("/msg bob ping")
+    assert re.fullmatch(rf"{HHMM} -> \*bob\* ping", await alice.line())
+    assert await alice.line() == "* bob is away: in a meeting"
+    await alice.send("/whois bob")
+    first = await alice.line()
+    assert re.fullmatch(r"\* bob \(~bob@127\.0\.0\.1\) is on an IRC client, online since .+", first)
+    assert await alice.line() == "* bob is in: general"
+    assert await alice.line() == "* bob is away: in a meeting"
+    await alice.send("/away")
+    assert await alice.line() == "* You are no longer marked as away."
+    await alice.send("/topic")
+    assert await alice.line() == "* general has no topic."
+    await alice.send("/whois nobody")
+    assert await alice.line() == '! No user named "nobody".'
