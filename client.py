@@ -30,6 +30,7 @@ from chatclient.net import (
     line_too_long,
 )
 from chatclient.render import render
+from utils import port_number
 
 # When stdin ends: half-close (the server answers every line it has, then closes),
 # and wait for it to close, giving up after EOF_IDLE_S of silence.
@@ -50,6 +51,11 @@ class Options:
     reconnect: bool | None = None  # None: on in the terminal UI, off with a pipe
 
 
+def server_port(text: str) -> int:
+    """A port a server can listen on: 1 to 65535 (0 only means "any" when listening)."""
+    return port_number(text, lowest=1)
+
+
 def parse_args(argv: list[str] | None = None) -> Options:
     """Options from the command line (`--help` explains each)."""
     parser = argparse.ArgumentParser(
@@ -59,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="server address (default: %(default)s)")
-    add("--port", type=port_number, default=8080, help="server TCP port (default: %(default)s)")
+    add("--port", type=server_port, default=8080, help="server TCP port (default: %(default)s)")
     add("--name", help="answer the username prompt with NAME (asked again if it is taken)")
     add(
         "--color",
@@ -212,17 +218,6 @@ def first_leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup):
         exc = exc.exceptions[0]
     return exc
-
-
-def port_number(text: str) -> int:
-    """A server's TCP port, 1 to 65535, for argparse."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 1 to 65535, not {port}")
-    return port
 
 
 def main(argv: list[str] | None = None) -> int:

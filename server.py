@@ -29,7 +29,7 @@ from doors.irc.session import IrcDoor
 from doors.text.render import TextRender
 from doors.text.session import Session
 from rooms import RoomManager
-from utils import address_group, clean, is_loopback
+from utils import address_group, clean, is_loopback, port_number
 
 log = logging.getLogger("chatroom")
 
@@ -153,17 +153,6 @@ def raise_open_file_limit() -> None:
     if hard == resource.RLIM_INFINITY or soft < hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def port_number(text: str) -> int:
-    """A TCP port, 0 to 65535, for argparse."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0 to 65535, not {port}")
-    return port
 
 
 # Each option: flag, the Config field it sets, its type, a metavar, what it means.

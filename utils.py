@@ -5,6 +5,7 @@ No I/O and no asyncio here; every function is a pure function of its arguments.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import re
 import unicodedata
@@ -195,3 +196,14 @@ def address_group(ip: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address) if address else ip
+
+
+def port_number(text: str, lowest: int = 0) -> int:
+    """A TCP port from the command line (argparse type): `lowest` to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not lowest <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be {lowest} to 65535, not {port}")
+    return port
