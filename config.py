@@ -21,6 +21,7 @@ class Config:
     rate_lines_per_s: float = 5.0  # flood control; 0 turns it off
     burst_lines: int = 10
     login_timeout_s: float = 60.0  # time to choose a name
+    password: str = ""  # the server password both doors ask for; "" asks for none
     shutdown_grace_s: float = 2.0
     max_name_chars: int = 24  # PROTOCOL.md, Session flow
     max_room_chars: int = 32

@@ -22,6 +22,11 @@ class _Code:
     expires: float | None  # None while its holder is connected
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Whether two secrets (a server password) match, compared in constant time."""
+    return hmac.compare_digest(_digest(given), _digest(expected))
+
+
 def _digest(code: str) -> bytes:
     return hashlib.sha256(code.encode("utf-8", "surrogateescape")).digest()
 
@@ -66,7 +71,8 @@ class Reclaims:
             self._codes[new_key] = entry
 
     def allow(self, address: str) -> bool:
-        """Take one attempt from this address's allowance; False when it has none."""
+        """Take one attempt at a secret (a code, the server password) from this
+        address's allowance; False when it has none."""
         now = self._clock()
         tokens, when = self._buckets.get(address, (float(self.attempts), now))
         tokens = min(float(self.attempts), tokens + (now - when) / self.refill_s)
@@ -77,6 +83,14 @@ class Reclaims:
             self._buckets.clear()  # a flood of addresses: forget them all, stay bounded
         self._buckets[address] = (tokens - 1, now)
         return True
+
+    def blocked(self, address: str) -> bool:
+        """Whether this address has no attempt left just now (nothing is taken)."""
+        entry = self._buckets.get(address)
+        if entry is None:
+            return False
+        tokens, when = entry
+        return tokens + (self._clock() - when) / self.refill_s < 1
 
     def check(self, key: str, code: str) -> str | None:
         """The name, if `code` is this name's current code; the code is then used up."""

@@ -192,6 +192,19 @@ def read_motd(path: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"cannot read {path}: {_reason(exc)}") from None
 
 
+def read_password(path: str) -> str:
+    """The first line of a password file, or ArgumentTypeError."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            password = file.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = _reason(exc) if isinstance(exc, OSError) else "not UTF-8 text"
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {reason}") from None
+    if not password:
+        raise argparse.ArgumentTypeError(f"{path}: the first line is empty")
+    return password
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
@@ -220,6 +233,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--irc-server-info", metavar="TEXT", default=defaults.irc_server_info,
         help="the server's description in LINKS, WHOIS and ADMIN (default: %(default)s)",
     )  # fmt: skip
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password", metavar="PASS", default="",
+        help="a server password both doors ask for (IRC: PASS); other users of this "
+        "machine can see it in the process list, so prefer --password-file",
+    )  # fmt: skip
+    secret.add_argument(
+        "--password-file", type=read_password, metavar="FILE", dest="password_from_file",
+        help="read the server password from the first line of FILE",
+    )  # fmt: skip
     parser.add_argument(
         "--motd", type=read_motd, metavar="FILE", default=(),
         help="message of the day, shown on both doors (default: none)",
@@ -228,6 +251,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
     args = parser.parse_args(argv)
+    args.password = args.password_from_file or args.password
+    del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc
     del args.no_irc
     args.irc_port_required = irc_port is not None

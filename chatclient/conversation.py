@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from chatclient.render import MENU_HEADING, PROMPTS, USERNAME_PROMPT, is_me
+from chatclient.render import MENU_HEADING, PASSWORD_PROMPT, PROMPTS, USERNAME_PROMPT, is_me
 
 CHOICE_PROMPT = "Enter your choice:"
 _JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
@@ -122,6 +122,7 @@ class Conversation:
         self.members: dict[str, str] = {}  # the room's users, by folded name
         self.reclaim_code: str | None = None
         self.rejoin: Rejoin | None = None
+        self.password: str | None = None  # what the user gave the password prompt
 
     def room_names(self) -> list[str]:
         """The other users in my room, as the server spells them (for Tab)."""
@@ -146,6 +147,9 @@ class Conversation:
         self._follow_place(line)
         if code := RECLAIM_CODE.match(line):
             self.reclaim_code = code[1]
+        if line == PASSWORD_PROMPT and self.rejoin is not None and self.password:
+            self.submit(self.password)  # reconnecting: the password the user gave
+            return Reply(send=self.password)
         reply = self.rejoin.answer(line) if self.rejoin else None
         if reply is None and line == USERNAME_PROMPT and self.auto_name:
             name, self.auto_name = self.auto_name, None
@@ -187,12 +191,17 @@ class Conversation:
         return f"[{self.room}] > " if self.room else "> "
 
     def echoes_input(self) -> bool:
-        """Whether a submitted line should stay on screen: yes outside rooms (no echo)."""
+        """Whether a submitted line should stay on screen: yes outside rooms (no echo),
+        but never a password."""
+        if self.server_prompt == PASSWORD_PROMPT:
+            return False
         return self.room is None or self.server_prompt is not None
 
     def note_sent(self, text: str) -> None:
         """Note a line going to the server: `/quit`, or `4` in the menu, ends the
         session on purpose, so the connection closing then is no drop."""
+        if self.server_prompt == PASSWORD_PROMPT:
+            self.password = text
         words = text.split()
         if (words and words[0].casefold() == "/quit") or (
             self.server_prompt == CHOICE_PROMPT and text.strip() == "4"

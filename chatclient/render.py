@@ -29,6 +29,7 @@ _DROP[0x09] = " "
 
 PROMPTS = frozenset(
     {
+        "Enter the server password:",
         "Enter your username:",
         "Enter your choice:",
         "Enter new room name:",
@@ -36,6 +37,7 @@ PROMPTS = frozenset(
     }
 )
 USERNAME_PROMPT = "Enter your username:"
+PASSWORD_PROMPT = "Enter the server password:"
 MENU_HEADING = "--- Chat Menu ---"
 
 _STAMP = r"\[(\d\d:\d\d)\] "

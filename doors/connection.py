@@ -38,6 +38,8 @@ class DoorSession(Protocol):
     def name(self) -> str: ...
     @property
     def is_closed(self) -> bool: ...
+    @property
+    def expects_secret(self) -> bool: ...  # the next line must not reach the debug log
     def start(self) -> None: ...
     def feed_nowait(self, line: str) -> Pending | None: ...
     def line_too_long(self, limit: int) -> None: ...
@@ -235,7 +237,9 @@ class Connection(asyncio.BufferedProtocol):
         if self._episodes:
             self._episodes.discard("long")
         if self._is_debug:
-            log.debug("%s < %r", self.peer, self.door.redact(raw) if self.door.redact else raw)
+            redact = self.door.redact
+            shown = b"<secret>" if session.expects_secret else redact(raw) if redact else raw
+            log.debug("%s < %r", self.peer, shown)
         pending = session.feed_nowait(raw.decode("utf-8", self.door.errors))
         if pending is not None:
             self._task = self.loop.create_task(self._settle(pending))

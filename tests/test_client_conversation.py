@@ -159,3 +159,18 @@ async def test_retries_back_off_from_1_s_doubling_up_to_30_s(
     ]
     assert told[-2] == f"* Reconnecting to 127.0.0.1:{port} (attempt 7)..."
     assert told[-1].endswith("connection refused. Next attempt in 30 s.")
+
+
+def test_a_server_password_is_not_kept_on_screen_and_is_given_again_on_reconnect() -> None:
+    talk = Conversation()
+    talk.observe("Enter the server password:")
+    assert not talk.echoes_input()  # the password does not stay on screen
+    talk.submit("open sesame")
+    talk.observe(NAME_PROMPT)
+    talk.submit("alice")
+    for line in ["* Hello, alice!", code_line("c1"), *MENU]:
+        talk.observe(line)
+    talk.reconnected()
+    assert talk.observe("Enter the server password:") == Reply(send="open sesame")
+    reply = talk.observe(NAME_PROMPT)
+    assert reply is not None and reply.send == "/reclaim alice c1"

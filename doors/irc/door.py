@@ -24,4 +24,10 @@ def irc_door(door: IrcDoor) -> Door:
         ping_interval_s=config.ping_interval_s,
         ping_timeout_s=config.ping_timeout_s,
         sendq_reason="SendQ exceeded",
+        redact=_redact_pass,
     )
+
+
+def _redact_pass(raw: bytes) -> bytes:
+    """A line as the debug log may show it: never the server password."""
+    return b"PASS <password>" if raw[:5].upper() == b"PASS " else raw

@@ -19,7 +19,8 @@ from config import Config
 from doors.irc.commands import COMMANDS, IrcError, irc_command
 from doors.irc.message import Message, add_tags, line, parse
 from doors.irc.render import IrcRender, render_for
-from utils import name_key, name_problem, normalize_name
+from reclaim import same_secret
+from utils import address_group, name_key, name_problem, normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class IrcSession:
         self.caps: set[str] = set()
         self.cap_version = 0
         self.negotiating = False  # CAP LS or REQ seen, CAP END not yet
-        self.password_ok = True  # no server password yet: PASS is accepted and ignored
+        self.password = ""  # what PASS gave, checked when registration completes
         self.closing = False
         self.quit_reason = ""
         self.last_active = time.time()
@@ -102,6 +103,11 @@ class IrcSession:
     @property
     def is_closed(self) -> bool:
         return self.closing
+
+    @property
+    def expects_secret(self) -> bool:
+        """IRC has no prompt: the door's redact keeps PASS out of the debug log."""
+        return False
 
     @property
     def target(self) -> str:
@@ -279,11 +285,24 @@ class IrcSession:
     def try_register(self) -> Pending | None:
         if self.member is not None or not self.nick or not self.user or self.negotiating:
             return None
-        if not self.password_ok:
+        if self.config.password and not self._password_ok():
             self.numeric("464", "Password incorrect")
             self.error("Closing link: bad password")
             return None
         return self._register()
+
+    def _password_ok(self) -> bool:
+        """PASS against --password: compared in constant time; a wrong one counts
+        against the address, and an address with too many gets no further try."""
+        attempts, address = self.rooms.reclaims, address_group(self.host)
+        if attempts.blocked(address):
+            log.warning("%s: too many wrong passwords from its address", self.peer)
+            return False
+        if same_secret(self.password, self.config.password):
+            return True
+        attempts.allow(address)
+        log.info("%s gave a wrong server password", self.peer)
+        return False
 
     async def _register(self) -> None:
         nick = self.nick
@@ -373,7 +392,7 @@ def _cap(s: IrcSession, msg: Message) -> Awaitable[None] | None:
 def _pass(s: IrcSession, msg: Message) -> None:
     if s.member is not None:
         raise IrcError("462", "You may not reregister")
-    # No server password is configured yet; PASS is accepted and ignored.
+    s.password = msg.params[0]
 
 
 @irc_command("NICK", 0, before_registration=True)

@@ -17,6 +17,7 @@ import rooms as r
 from config import Config
 from doors.text.commands import run_command
 from doors.text.render import TextRender
+from reclaim import same_secret
 from utils import (
     UserError,
     address_group,
@@ -30,7 +31,7 @@ from utils import (
 
 log = logging.getLogger(__name__)
 
-State = enum.Enum("State", "NAME MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
+State = enum.Enum("State", "PASSWORD NAME MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
 Result = Awaitable[None] | None
 Pending = Coroutine[Any, Any, None]
 
@@ -44,12 +45,14 @@ MENU = (
     "Enter your choice:",
 )
 PROMPTS: dict[State, tuple[str, ...]] = {
+    State.PASSWORD: ("Enter the server password:",),
     State.NAME: ("Enter your username:",),
     State.MENU: MENU,
     State.NEW_ROOM: ("Enter new room name:",),
     State.PICK_ROOM: ("Enter room name to join:",),
 }
 RESERVED_NAMES = frozenset({"server"})
+BEFORE_LOGIN = frozenset({State.PASSWORD, State.NAME})  # no commands are read yet
 
 
 REFUSALS: dict[type[r.RegistryError], str] = {
@@ -100,8 +103,15 @@ class Session:
         return self.state is State.CLOSED
 
     def start(self) -> None:
-        """Greet a new connection and ask for a name."""
-        self.say(WELCOME, *(f"* {line}" for line in self.config.motd), *PROMPTS[State.NAME])
+        """Greet a new connection and ask for the password, if any, or a name."""
+        if self.config.password:
+            self.state = State.PASSWORD
+        self.say(WELCOME, *(f"* {line}" for line in self.config.motd), *PROMPTS[self.state])
+
+    @property
+    def expects_secret(self) -> bool:
+        """The next line is the password: the debug log must not show it."""
+        return self.state is State.PASSWORD
 
     # --- What the connection tells the session. ---
     def line_too_long(self, limit: int) -> None:
@@ -165,7 +175,7 @@ class Session:
         return room
 
     def _dispatch(self, line: str) -> Result:
-        if self.state is not State.NAME and line[:1] == "/" and line[:2] != "//":
+        if self.state not in BEFORE_LOGIN and line[:1] == "/" and line[:2] != "//":
             return run_command(self, line[1:])
         if line[:2] == "//":
             line = line[1:]
@@ -205,6 +215,21 @@ class Session:
             self._out(line)
 
     # --- What a line means in each state. ---
+    def _on_password(self, line: str) -> None:
+        attempts, address = self.rooms.reclaims, address_group(self.host)
+        if attempts.blocked(address):
+            log.warning("%s: too many wrong passwords from its address", self.peer)
+            self.say("! Too many wrong passwords; try again later.")
+            self.state = State.CLOSED
+            if self._close is not None:
+                self._close()
+            return
+        if not same_secret(self._raw_line.strip(), self.config.password):
+            attempts.allow(address)  # only a wrong password counts against the address
+            log.info("%s gave a wrong server password", self.peer)
+            raise UserError("Wrong password.")
+        self.state = State.NAME
+
     def _on_name(self, line: str) -> Result:
         if line[:9].lower() == "/reclaim ":
             return self._reclaim(line[9:])
@@ -377,6 +402,7 @@ MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
 }
 
 ON_LINE: dict[State, Callable[[Session, str], Result]] = {
+    State.PASSWORD: Session._on_password,
     State.NAME: Session._on_name,
     State.MENU: Session._on_menu,
     State.NEW_ROOM: Session._on_new_room,
