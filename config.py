@@ -36,4 +36,13 @@ class Config:
     ping_interval_s: float = 90.0  # IRC: a client silent this long is pinged
     ping_timeout_s: float = 60.0  # ... and dropped if it still says nothing
     log_level: str = "INFO"
+    # TLS (issue 11): listeners beside the plain ones when tls_cert is set.
+    tls_cert: str = ""  # PEM certificate chain; "" for no TLS
+    tls_key: str = ""  # PEM private key
+    tls_port: int | None = None  # text door over TLS; None: none (the command line's: 8443)
+    irc_tls_port: int | None = None  # IRC door over TLS; None: none (the command line's: 6697)
+    plain: bool = True  # False (--no-plain): the TLS listeners only
+    tls_handshake_timeout_s: float = 10.0  # a handshake that takes longer is dropped
+    tls_hello_timeout_s: float = 3.0  # no TLS bytes at all by then: told "TLS only"
+    sts_duration_s: int = 0  # IRCv3 STS policy duration; 0: no policy
     uvloop: bool = False

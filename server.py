@@ -17,17 +17,20 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from config import Config
+from configfile import parse_with_config
 from doors.connection import Connection, Door
 from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.render import TextRender
 from doors.text.session import Session
+from doors.tls import TlsLink, TlsSetupError, server_context, sts_problem
 from rooms import RoomManager
 from utils import address_group, clean, is_loopback, port_number
 
@@ -44,6 +47,9 @@ class ChatServer:
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
         self.irc_port = 0  # 0 while the IRC door is closed
+        self.tls_port = 0  # the TLS listeners' ports; 0: none
+        self.irc_tls_port = 0
+        self.tls_context: ssl.SSLContext | None = None  # replaced whole by reload_tls()
         self.irc = IrcDoor(self.rooms, config)
         self._servers: list[asyncio.Server] = []
         self._connections: set[Connection] = set()
@@ -69,8 +75,11 @@ class ChatServer:
         """Listen on each door; return the text door's port (useful with port 0).
         OSError if a port cannot be had, unless it is the IRC door's default one."""
         config = self.config
-        self.port = await self._listen(self.text_door(), config.port)
-        if config.irc_port is not None:
+        if config.tls_cert:
+            self.tls_context = server_context(config.tls_cert, config.tls_key)
+        if config.plain:
+            self.port = await self._listen(self.text_door(), config.port)
+        if config.irc_port is not None and config.plain:
             try:
                 self.irc_port = await self._listen(irc_door(self.irc), config.irc_port)
             except OSError as exc:
@@ -81,7 +90,13 @@ class ChatServer:
                     "IRC door closed: cannot listen on %s:%d: %s",
                     config.host, config.irc_port, _reason(exc),
                 )  # fmt: skip
-        return self.port
+        await self._listen_tls()
+        if config.sts_duration_s and self.irc_tls_port:  # IRCv3 sts: plain says where, TLS how long
+            self.irc.sts_policy = {
+                False: f"port={self.irc_tls_port}",
+                True: f"duration={config.sts_duration_s}",
+            }
+        return self.port or self.tls_port
 
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()
@@ -92,6 +107,58 @@ class ChatServer:
         bound = int(server.sockets[0].getsockname()[1])
         log.info("%s door listening on %s:%d", door.name, self.config.host, bound)
         return bound
+
+    # --- TLS (issue 11): doors/tls.py runs it; here are its listeners and reload ---
+    async def _listen_tls(self) -> None:
+        config = self.config
+        if self.tls_context is None:
+            return
+        try:
+            if config.tls_port is not None:
+                self.tls_port = await self._listen_tls_door(self.text_door(), config.tls_port)
+            if config.irc_tls_port is not None:
+                irc = irc_door(self.irc)
+                self.irc_tls_port = await self._listen_tls_door(irc, config.irc_tls_port)
+        except OSError:
+            await self.aclose()
+            raise
+
+    async def _listen_tls_door(self, door: Door, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        plain = self.port if door.name == "text" else self.irc_port
+
+        def accepted() -> TlsLink:
+            assert self.tls_context is not None
+            return TlsLink(Connection(self, door), self.tls_context, plain)
+
+        server = await loop.create_server(accepted, self.config.host, port, backlog=1024)
+        self._servers.append(server)
+        bound = int(server.sockets[0].getsockname()[1])
+        log.info("%s door listening on %s:%d (TLS)", door.name, self.config.host, bound)
+        return bound
+
+    def tls_hint(self, door: Door) -> str:
+        """What a TLS client on this door's plain port is told."""
+        port = self.tls_port if door.name == "text" else self.irc_tls_port
+        if port:
+            return f"This port does not speak TLS; TLS is on port {port}."
+        return "This port does not speak TLS."
+
+    def reload_tls(self) -> bool:
+        """SIGHUP: a new context from the certificate and key files, used only if good;
+        connections keep the one they started with. One log line either way."""
+        config = self.config
+        if not config.tls_cert:
+            log.info("SIGHUP: no TLS certificate to reload")
+            return False
+        try:
+            context = server_context(config.tls_cert, config.tls_key)
+        except TlsSetupError as exc:
+            log.warning("TLS reload refused, keeping the current certificate: %s", exc)
+            return False
+        self.tls_context = context
+        log.info("TLS certificate reloaded from %s", config.tls_cert)
+        return True
 
     def admit(self, conn: Connection) -> str | None:
         """Register a new connection, or say why it may not stay."""
@@ -134,6 +201,19 @@ class ChatServer:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         log.info("stopped")
+
+
+def _failed_port(server: ChatServer, config: Config) -> int | None:
+    """The port that could not be had: the first one not yet bound, in start()'s order."""
+    wanted = (
+        (config.plain, server.port, config.port),
+        (config.plain and config.irc_port is not None, server.irc_port, config.irc_port),
+        (config.tls_port is not None, server.tls_port, config.tls_port),
+    )
+    for asked, bound, port in wanted:
+        if asked and not bound:
+            return port
+    return config.irc_tls_port
 
 
 def _reason(exc: OSError) -> str:
@@ -205,6 +285,61 @@ def read_password(path: str) -> str:
     return password
 
 
+def add_tls_options(parser: argparse.ArgumentParser) -> None:
+    """TLS (issue 11): listeners beside the plain ones, and the IRC STS policy."""
+    tls = parser.add_argument_group("TLS (both doors; SIGHUP reloads the certificate)")
+    tls.add_argument(
+        "--tls-cert", metavar="FILE", default="",
+        help="PEM certificate chain: turns on the TLS listeners (with --tls-key)",
+    )  # fmt: skip
+    tls.add_argument("--tls-key", metavar="FILE", default="", help="PEM private key")
+    tls.add_argument(
+        "--tls-port", type=port_number, metavar="PORT", default=8443,
+        help="text door's TLS port; 0 picks a free one (default %(default)s)",
+    )  # fmt: skip
+    tls.add_argument(
+        "--irc-tls-port", type=port_number, metavar="PORT", default=6697,
+        help="IRC door's TLS port; 0 picks a free one (default %(default)s)",
+    )  # fmt: skip
+    tls.add_argument(
+        "--no-plain", dest="plain", action="store_false",
+        help="no plain listeners: TLS only (needs --tls-cert)",
+    )  # fmt: skip
+    tls.add_argument(
+        "--tls-handshake-timeout", type=float, metavar="SECONDS", default=10.0,
+        dest="tls_handshake_timeout_s",
+        help="time a TLS handshake may take (default %(default)s)",
+    )  # fmt: skip
+    tls.add_argument(
+        "--sts-duration", type=int, metavar="SECONDS", default=0, dest="sts_duration_s",
+        help="offer IRC clients an STS policy (IRCv3 sts) of this many seconds: they will "
+        "use TLS only from then on; never with a self-signed certificate (default: none)",
+    )  # fmt: skip
+
+
+def check_tls_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The TLS options together: a pair of files that loads, what --no-plain and STS need."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_handshake_timeout_s <= 0:
+        parser.error("--tls-handshake-timeout must be more than 0")
+    if args.sts_duration_s < 0:
+        parser.error("--sts-duration cannot be negative")
+    if not args.tls_cert:
+        if not args.plain:
+            parser.error("--no-plain needs --tls-cert and --tls-key")
+        if args.sts_duration_s:
+            parser.error("--sts-duration needs --tls-cert and --tls-key")
+        args.tls_port = args.irc_tls_port = None
+        return
+    try:
+        server_context(args.tls_cert, args.tls_key)
+    except TlsSetupError as exc:
+        parser.error(f"--tls-cert/--tls-key: {exc}")
+    if args.sts_duration_s and (problem := sts_problem(args.tls_cert, args.tls_key)):
+        parser.error(f"--sts-duration: {problem}")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
@@ -250,13 +385,24 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument(
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
-    args = parser.parse_args(argv)
+    add_tls_options(parser)
+    parser.add_argument(
+        "--config", metavar="FILE", dest="config_file",
+        help="read options from a TOML file: keys are the long option names (port = 8080, "
+        'tls-cert = "/etc/chatroom/cert.pem"); the command line wins; see '
+        "contrib/chatroom.toml",
+    )  # fmt: skip
+    args = parse_with_config(parser, argv)
+    del args.config_file
+    check_tls_options(parser, args)
     args.password = args.password_from_file or args.password
     del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc
     del args.no_irc
     args.irc_port_required = irc_port is not None
     args.irc_port = None if no_irc else 6667 if irc_port is None else irc_port
+    if no_irc:
+        args.irc_tls_port = None
     args.irc_server_name = args.irc_server_name or default_server_name()
     if not all(c.isalnum() or c in ".-" for c in args.irc_server_name):
         parser.error("--irc-server-name: letters, digits, '.' and '-' only")
@@ -278,8 +424,11 @@ async def serve(config: Config) -> int:
     server = ChatServer(config)
     try:
         await server.start()
+    except TlsSetupError as exc:
+        log.error("TLS: %s", exc)
+        return 1
     except OSError as exc:
-        port = config.port if not server.port else config.irc_port
+        port = _failed_port(server, config)
         log.error("cannot listen on %s:%s: %s", config.host, port, _reason(exc))
         return 1
     stop = asyncio.Event()
@@ -287,6 +436,8 @@ async def serve(config: Config) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
             loop.add_signal_handler(signum, stop.set)
+    with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     try:
         await stop.wait()
     finally:

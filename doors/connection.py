@@ -69,6 +69,10 @@ class Door:
 KEEPALIVE = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
 
 IAC_BYTE = b"\xff"
+TLS_HANDSHAKE = b"\x16"  # the first byte of a TLS ClientHello
+# The transport's high-water mark (asyncio's default); beyond it a Connection holds its
+# output itself. Lower for a --max-send-queue below twice this.
+HIGH_WATER_BYTES = 64 * 1024
 
 log = logging.getLogger("chatroom")
 
@@ -112,9 +116,26 @@ class Connection(asyncio.BufferedProtocol):
         self._pinged = False
         self._episodes: set[str] = set()  # limits hit and not yet over, logged once each
         self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
+        self._is_admitted = False
+        self.is_tls = False  # set when the session starts
+        self._first_read = True  # a TLS ClientHello can only be the first bytes
+        # Output held back while the transport is over its high-water mark (it called
+        # pause_writing): counted here exactly, in O(1), so the send-queue check never
+        # asks the transport to sum its buffer (linear in the backlog on 3.12 and later).
+        self._held: deque[bytes] | None = None
+        self._held_bytes = 0
+        limit = self.config.max_send_queue_bytes
+        self._high_water = min(HIGH_WATER_BYTES, max(limit // 2, 1))
+        self._held_limit = limit - self._high_water
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.admit(transport):
+            self.start()
+
+    def admit(self, transport: asyncio.BaseTransport) -> bool:
+        """Count this connection against the server's limits (before any TLS
+        handshake); False, with the refusal said and the transport closed, if over."""
         self.transport = t = cast(asyncio.Transport, transport)
         peer = t.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
@@ -125,8 +146,19 @@ class Connection(asyncio.BufferedProtocol):
             t.write(self.door.refusal(refusal).encode() + b"\r\n")
             t.close()
             self.is_closed = True
-            return
-        log.info("%s connected to the %s door", self.peer, self.door.name)
+            return False
+        self._is_admitted = True
+        t.set_write_buffer_limits(self._high_water, self._high_water // 4)
+        return True
+
+    def start(self) -> None:
+        """Start the session: at once on a plain port, after the handshake on TLS."""
+        t = self.transport
+        assert t is not None
+        self.is_tls = is_tls = t.get_extra_info("ssl_object") is not None
+        self._first_read = not is_tls  # under TLS a first 0x16 byte is just text
+        tls = " over TLS" if is_tls else ""
+        log.info("%s connected to the %s door%s", self.peer, self.door.name, tls)
         _keep_alive(t.get_extra_info("socket"))
         self.session = self.door.session(self)
         self.session.start()
@@ -145,6 +177,10 @@ class Connection(asyncio.BufferedProtocol):
     def data_received(self, data: bytes) -> None:
         """Queue the whole lines in `data`, keep the partial one, feed what may be fed."""
         self._heard = True
+        if self._first_read:
+            self._first_read = False
+            if data[:1] == TLS_HANDSHAKE and self._refuse_tls():
+                return
         if (
             self._telnet or IAC_BYTE in data
         ) and self.door.strip_telnet:  # before lines: a sequence may hold b"\n"
@@ -183,9 +219,13 @@ class Connection(asyncio.BufferedProtocol):
         for timer in (self._wake, self._login_timer, self._ping_timer):
             if timer is not None:
                 timer.cancel()
-        if self.session is None:
+        if not self._is_admitted:
             return
+        self._is_admitted = False
+        self._held = None
         self.server.forget(self)
+        if self.session is None:  # its TLS handshake never finished
+            return
         reason = self.quit_reason = self.quit_reason or ("connection reset" if exc else "")
         why = f": {reason}" if reason else ""
         log.info("%s (%s) disconnected%s", self.peer, self.session.name, why)
@@ -261,13 +301,13 @@ class Connection(asyncio.BufferedProtocol):
             self._login_timer.cancel()
             self._login_timer = None
         if session.is_closed and not self.transport.is_closing():
-            self.transport.close()  # after what is buffered, such as "Goodbye!"
+            self.close()  # after what is buffered, such as "Goodbye!"
 
     def _close_when_answered(self) -> None:
         if not self._queue and self._task is None and self.transport is not None:
             if self.session is not None and self.session.member is not None:
                 self.session.member.flush_rooms()  # its own last message echoes back
-            self.transport.close()
+            self.close()
 
     def _limit_hit(self, kind: str, what: str) -> None:
         """Log a limit this client hit, once per episode (a flood must not flood the log)."""
@@ -302,12 +342,48 @@ class Connection(asyncio.BufferedProtocol):
     def write(self, data: bytes) -> None:
         """Send bytes (whole lines) to this client: what its rooms call, once per member
         per flush, so it is the hot path: no call in between."""
-        t = self.transport
-        if t is None or t.is_closing():
+        held = self._held
+        if held is None:
+            t = self.transport
+            if t is None or t.is_closing():
+                return
+            t.write(data)  # over the high-water mark, it calls pause_writing() at once
             return
-        t.write(data)
-        if t.get_write_buffer_size() > self.config.max_send_queue_bytes:
+        held.append(data)
+        self._held_bytes += len(data)
+        if self._held_bytes > self._held_limit:
+            self._check_send_queue()
+
+    def pause_writing(self) -> None:
+        """The transport holds more than the high-water mark: hold output here."""
+        if self._held is None:
+            self._held = deque()
+
+    def resume_writing(self) -> None:
+        """The transport is down to its low-water mark: hand it what was held."""
+        held, self._held, self._held_bytes = self._held, None, 0
+        t = self.transport
+        if held and t is not None and not t.is_closing():
+            t.write(b"".join(held))
+
+    def send_queue_bytes(self) -> int:
+        """What this client has yet to receive: held here plus in the transport."""
+        t = self.transport
+        return self._held_bytes + (t.get_write_buffer_size() if t is not None else 0)
+
+    def _check_send_queue(self) -> None:
+        """Only once the held bytes alone pass limit minus high water: the transport
+        holds at most about the high-water mark, so this sum stays short."""
+        if self.send_queue_bytes() > self.config.max_send_queue_bytes:
             self._overflow()
+
+    def _release(self) -> None:
+        """Before a graceful close: what was held goes to the transport, to be sent."""
+        held = self._held
+        if held:
+            self._held, self._held_bytes = None, 0
+            assert self.transport is not None
+            self.transport.write(b"".join(held))
 
     def say(self, line: str) -> None:
         """Send one line (its CRLF added) to this client alone."""
@@ -318,7 +394,16 @@ class Connection(asyncio.BufferedProtocol):
     def close(self) -> None:
         """Close after what is buffered."""
         if self.transport is not None and not self.transport.is_closing():
+            self._release()
             self.transport.close()
+
+    def _refuse_tls(self) -> bool:
+        """A TLS ClientHello on a plain port: one plain line naming the TLS port."""
+        hint = self.server.tls_hint(self.door)
+        log.info("%s started TLS on a plain port; told it %s", self.peer, hint)
+        self.say(self.door.refusal(hint))
+        self.close()
+        return True
 
     def _overflow(self) -> None:
         assert self.transport is not None and self.session is not None
@@ -329,6 +414,7 @@ class Connection(asyncio.BufferedProtocol):
             self.config.max_send_queue_bytes,
         )
         self.quit_reason = self.door.sendq_reason
+        self._held, self._held_bytes = None, 0
         self.transport.abort()
 
     def _login_expired(self) -> None:
@@ -336,7 +422,7 @@ class Connection(asyncio.BufferedProtocol):
         assert self.transport is not None and self.session is not None
         log.info("%s did not log in within %g s", self.peer, self.config.login_timeout_s)
         self.session.login_timed_out(self.config.login_timeout_s)
-        self.transport.close()
+        self.close()
 
     def _check_alive(self) -> None:
         """Every ping interval: ping a client that said nothing; drop one that still
@@ -360,7 +446,7 @@ class Connection(asyncio.BufferedProtocol):
         """Tell the client the server is stopping and close after what is buffered."""
         if self.session is not None and self.transport is not None:
             self.session.shutting_down()
-            self.transport.close()
+            self.close()
 
     def abort(self) -> None:
         if self.transport is not None:

@@ -361,9 +361,7 @@ async def test_many_stalled_members_cannot_exhaust_memory_and_are_all_dropped(
             break
         await alice.send(f"{n} {text}")
         await wait_until(fanned_out(n))  # its echo is written with everyone's copy
-        queued = sum(
-            c.transport.get_write_buffer_size() for c in server._connections if c.transport
-        )
+        queued = sum(c.send_queue_bytes() for c in server._connections)
         most_queued = max(most_queued, queued)
     await asyncio.wait_for(watching, 20)
     assert most_queued <= (STALLED + 1) * (QUEUE_LIMIT + batch), (

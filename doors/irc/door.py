@@ -12,7 +12,9 @@ def irc_door(door: IrcDoor) -> Door:
     config = door.config
 
     def session(conn: Connection) -> IrcSession:
-        return IrcSession(door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer)
+        return IrcSession(
+            door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls
+        )
 
     return Door(
         "IRC",

@@ -46,6 +46,7 @@ class IrcDoor:
         self.name = config.irc_server_name
         self.created = time.time()
         self.max_users = 0  # the most connected at once, for LUSERS
+        self.sts_policy: dict[bool, str] = {}  # TLS (issue 11): sts cap value by is_tls
         c = config
         self.isupport = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
@@ -69,8 +70,10 @@ class IrcSession:
         write: r.Write | None = None,
         host: str = "localhost",
         peer: str = "-",
+        is_tls: bool = False,
     ) -> None:
         self.door = door
+        self.is_tls = is_tls
         self.rooms = door.rooms
         self.config = door.config
         self.host = host
@@ -361,7 +364,9 @@ def _cap(s: IrcSession, msg: Message) -> Awaitable[None] | None:
         s.cap_version = max(s.cap_version, int(msg.params[1]) if msg.params[1:2] == ["302"] else 0)
         if s.cap_version >= 302:
             s.caps.add("cap-notify")  # implied by CAP LS 302
-        s.send(line(door.name, "CAP", s.target, "LS", " ".join(CAPS)))
+        sts = door.sts_policy.get(s.is_tls) if s.cap_version >= 302 else None
+        offered = " ".join(CAPS) + (f" sts={sts}" if sts else "")  # STS: issue 11
+        s.send(line(door.name, "CAP", s.target, "LS", offered))
     elif sub == "LIST":
         s.send(line(door.name, "CAP", s.target, "LIST", " ".join(sorted(s.caps))))
     elif sub == "REQ":
