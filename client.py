@@ -14,6 +14,7 @@ import asyncio
 import codecs
 import io
 import os
+import ssl
 import sys
 import threading
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from chatclient.net import (
     Outcome,
     first_to_finish,
     line_too_long,
+    tls_context,
 )
 from chatclient.render import render
 from utils import port_number
@@ -49,6 +51,7 @@ class Options:
     bell: bool
     max_line_bytes: int = 2048
     reconnect: bool | None = None  # None: on in the terminal UI, off with a pipe
+    tls: ssl.SSLContext | None = None  # --tls, --cafile, --insecure
 
 
 def server_port(text: str) -> int:
@@ -95,10 +98,32 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="after a dropped connection, reconnect (backing off from 1 s to 30 s) and "
         "take back the name and room (default: on in the terminal, off with a pipe)",
     )
-    args = parser.parse_args(argv)
-    return Options(
-        args.host, args.port, args.name, args.color, args.bell, args.max_line, args.reconnect
+    add(
+        "--tls",
+        action="store_true",
+        help="connect over TLS, checking the server's "
+        "certificate against the system's CAs (the server's TLS port is 8443)",
     )
+    add(
+        "--cafile",
+        metavar="FILE",
+        help="with TLS, trust the CA certificates (or the "
+        "self-signed certificate) in FILE instead; implies --tls",
+    )
+    add("--insecure", action="store_true", help="with TLS, do not check the server's "
+        "certificate at all (said on every connect); implies --tls")  # fmt: skip
+    args = parser.parse_args(argv)
+    tls = None
+    if args.tls or args.cafile or args.insecure:
+        try:
+            tls = tls_context(args.cafile, args.insecure)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+            parser.error(f"--cafile: cannot use {args.cafile}: {str(reason).lower()}")
+    return Options(
+        args.host, args.port, args.name, args.color, args.bell, args.max_line, args.reconnect,
+        tls,
+    )  # fmt: skip
 
 
 def positive(text: str) -> int:
@@ -192,7 +217,10 @@ async def run(options: Options) -> Outcome:
     interactive = can_edit_lines(sys.stdin, sys.stdout)
     reconnect = interactive if options.reconnect is None else options.reconnect
     conversation = Conversation(auto_name=options.name if interactive else None)
-    client = Client(options.host, options.port, conversation, reconnect=reconnect, notify=report)
+    client = Client(
+        options.host, options.port, conversation, reconnect=reconnect, notify=report,
+        tls=options.tls,
+    )  # fmt: skip
     if failed := await client.open():
         return failed
     color = use_color(options.color, interactive, dict(os.environ))

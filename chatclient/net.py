@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -129,16 +130,53 @@ class Link:
             await self.writer.wait_closed()
 
 
-async def connect(host: str, port: int, conversation: Conversation | None = None) -> Link | Outcome:
-    """Open the connection, or say in one line why it failed."""
+async def connect(
+    host: str,
+    port: int,
+    conversation: Conversation | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> Link | Outcome:
+    """Open the connection (over TLS with `tls`), or say in one line why it failed."""
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            reader, writer = await asyncio.open_connection(host, port, limit=READ_LIMIT_BYTES)
+            reader, writer = await asyncio.open_connection(
+                host, port, limit=READ_LIMIT_BYTES, ssl=tls
+            )
     except TimeoutError:
         return Outcome(EXIT_ERROR, f"Cannot connect to {host}:{port}: timed out.")
+    except ssl.SSLCertVerificationError as exc:
+        why = (exc.verify_message or "not trusted").rstrip(".")
+        return Outcome(
+            EXIT_ERROR,
+            f"Cannot connect to {host}:{port}: the server's certificate is not trusted ({why}); "
+            "for a private or self-signed certificate use --cafile FILE.",
+        )
+    except ssl.SSLError as exc:
+        reason = str(exc.reason or exc).replace("_", " ").lower()
+        return Outcome(
+            EXIT_ERROR,
+            f"Cannot connect to {host}:{port}: TLS failed ({reason}); is it the server's TLS port?",
+        )
     except OSError as exc:
         return Outcome(EXIT_ERROR, f"Cannot connect to {host}:{port}: {describe(exc)}.")
     return Link(reader, writer, conversation)
+
+
+INSECURE_NOTICE = (
+    "* --insecure: the server's certificate is not checked; anyone on the way can read "
+    "and change this connection."
+)
+
+
+def tls_context(cafile: str | None, insecure: bool) -> ssl.SSLContext:
+    """The client's TLS settings: the system's CAs, or `cafile`'s; or no checks at all
+    with `insecure` (said on every connect). OSError or ssl.SSLError for a bad cafile."""
+    context = ssl.create_default_context(cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class Client:
@@ -158,8 +196,10 @@ class Client:
         *,
         reconnect: bool,
         notify: Callable[[str], None],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.tls = tls
         self.conversation = conversation
         self.reconnect = reconnect
         self.notify = notify
@@ -169,7 +209,7 @@ class Client:
 
     async def open(self) -> Outcome | None:
         """The first connection; an Outcome (no retries) when it fails."""
-        link = await connect(self.host, self.port, self.conversation)
+        link = await self._connect()
         if isinstance(link, Outcome):
             return link
         self.link = link
@@ -241,7 +281,7 @@ class Client:
         while True:
             await asyncio.sleep(delay)
             self.notify(f"* Reconnecting to {self.host}:{self.port} (attempt {attempt})...")
-            link = await connect(self.host, self.port, self.conversation)
+            link = await self._connect()
             delay = min(delay * 2, MAX_RETRY_S)
             if isinstance(link, Link):
                 self._retry_s = delay  # dropped again before a login: wait longer
@@ -249,6 +289,11 @@ class Client:
                 return link
             self.notify(f"* {link.message} Next attempt in {delay:g} s.")
             attempt += 1
+
+    async def _connect(self) -> Link | Outcome:
+        if self.tls is not None and self.tls.verify_mode == ssl.CERT_NONE:
+            self.notify(INSECURE_NOTICE)
+        return await connect(self.host, self.port, self.conversation, self.tls)
 
     async def close(self) -> None:
         """Close the current connection, if any."""

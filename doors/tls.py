@@ -131,6 +131,7 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
         self._is_open = False  # the handshake is done and the Connection started
         self._is_closing = False
         self._heard = False
+        self._is_eof = False
         self._timer: asyncio.TimerHandle | None = None
         self._hello_timer: asyncio.TimerHandle | None = None
 
@@ -151,7 +152,7 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
 
     def buffer_updated(self, nbytes: int) -> None:
         sslobj, buffer = self._ssl, self.conn.server.receive_buffer
-        if sslobj is None or (self._is_closing and not self._is_open):
+        if sslobj is None or self._is_eof or (self._is_closing and not self._is_open):
             return
         if not self._heard:
             self._heard = True
@@ -167,10 +168,11 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
             self._read_plaintext(sslobj, buffer)
 
     def eof_received(self) -> bool:
-        if self._is_open:
+        if self._is_open and not self._is_eof:
+            self._is_eof = True
             self.conn.eof_received()
             return True
-        return False
+        return self._is_open
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._is_closing = True
@@ -258,15 +260,16 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
                 nbytes = cast(int, sslobj.read(size, buffer))  # typeshed: bytes
             except ssl.SSLWantReadError:
                 break
-            except ssl.SSLZeroReturnError:  # the peer's close_notify: its end of input
-                self._flush()
-                conn.eof_received()
-                break
+            except ssl.SSLZeroReturnError:
+                nbytes = 0
             except ssl.SSLError as exc:
                 log.info("%s TLS error: %s", conn.peer, _ssl_reason(exc))
                 self.abort()
                 break
-            if not nbytes:
+            if not nbytes:  # the peer's close_notify: the end of its input
+                if not self._is_eof:
+                    self._is_eof = True
+                    conn.eof_received()
                 break
             conn.buffer_updated(nbytes)
         self._flush()  # a TLS 1.3 key update or session ticket answer

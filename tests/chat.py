@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Self
 
@@ -26,8 +27,11 @@ class LineClient:
         self.seen: list[str] = []
 
     @classmethod
-    async def open(cls, port: int, host: str = "127.0.0.1") -> Self:
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    async def open(
+        cls, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+    ) -> Self:
+        """Connect (over TLS with `tls`, checking the certificate for `host`)."""
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20, ssl=tls)
         return cls(reader, writer)
 
     async def send(self, *lines: str) -> None:
