@@ -112,8 +112,9 @@ class Link:
         """Return once no server line has arrived for `silence_s` seconds."""
         while True:
             self._line_arrived.clear()
-            try:
-                await asyncio.wait_for(self._line_arrived.wait(), silence_s)
+            try:  # not wait_for: on 3.11 it can swallow a cancel that meets a line
+                async with asyncio.timeout(silence_s):
+                    await self._line_arrived.wait()
             except TimeoutError:
                 return
 
