@@ -39,8 +39,9 @@ def parse_with_config(
         defaults = file_defaults(parser, str(path), given, option)
     except ConfigError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    parser.set_defaults(**defaults)
-    return parser.parse_args(argv)
+    # Given as a namespace, not set_defaults(): argparse would run a string default
+    # through its type function a second time.
+    return parser.parse_args(argv, argparse.Namespace(**defaults))
 
 
 def load(path: str) -> dict[str, Any]:
