@@ -62,7 +62,7 @@ def server_port(text: str) -> int:
 def parse_args(argv: list[str] | None = None) -> Options:
     """Options from the command line (`--help` explains each)."""
     parser = argparse.ArgumentParser(
-        prog="client.py",
+        prog="chatroom" if os.path.basename(sys.argv[0]) == "chatroom" else "client.py",
         description="Terminal client for the chatroom server. On a terminal: line "
         "editing, history, colors. With stdin from a pipe: lines in, lines out.",
     )
