@@ -198,8 +198,10 @@ class ChatServer:
                 await asyncio.wait_for(self._all_gone.wait(), self.config.shutdown_grace_s)
         for conn in list(self._connections):
             conn.abort()
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._tasks:  # on 3.12+ gather() of done tasks does not yield: forget them
+            tasks = list(self._tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.difference_update(tasks)
         log.info("stopped")
 
 
