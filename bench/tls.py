@@ -51,8 +51,9 @@ def make_cert(directory: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-def start(tls: tuple[str, str] | None, cpu: int) -> ServerProcess:
-    argv = [sys.executable, "server.py", "--host", HOST, "--port", "0", "--log-level",
+def start(tls: tuple[str, str] | None, cpu: int, baseline: bool = False) -> ServerProcess:
+    program = "bench/asyncio_tls_server.py" if baseline else "server.py"
+    argv = [sys.executable, program, "--host", HOST, "--port", "0", "--log-level",
             "INFO", "--rate", "0", "--no-irc", "--max-per-ip", "0"]  # fmt: skip
     if tls:
         argv += ["--tls-cert", tls[0], "--tls-key", tls[1], "--tls-port", "0", "--no-plain"]
@@ -91,8 +92,10 @@ def client_context() -> ssl.SSLContext:
     return context
 
 
-def run_idle(tls: tuple[str, str] | None, connections: int, cpu: int) -> dict[str, Any]:
-    with start(tls, cpu) as proc:
+def run_idle(
+    tls: tuple[str, str] | None, connections: int, cpu: int, baseline: bool = False
+) -> dict[str, Any]:
+    with start(tls, cpu, baseline) as proc:
         before = proc.rss_kib()
         context = client_context() if tls else None
         began = time.monotonic()
@@ -192,18 +195,27 @@ def main() -> int:
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--gen-cpu", type=int, default=1)
     parser.add_argument("--save", action="store_true", help="append to bench/tls.jsonl")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="idle: also asyncio's own TLS (bench/asyncio_tls_server.py)",
+    )
     args = parser.parse_args()
     pin_self(args.gen_cpu)
     with tempfile.TemporaryDirectory() as directory:
         tls = make_cert(Path(directory))
         records = []
         for workload in ("idle", "fanout") if args.workload == "all" else (args.workload,):
-            runs: dict[str, list[dict[str, Any]]] = {"plain": [], "tls": []}
+            modes = ["plain", "tls"]
+            if workload == "idle" and args.baseline:
+                modes.append("asyncio-ssl")
+            runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
             for index in range(args.runs):
-                for mode in ("plain", "tls"):
-                    pair = tls if mode == "tls" else None
+                for mode in modes:
+                    pair = None if mode == "plain" else tls
                     if workload == "idle":
-                        result = run_idle(pair, args.connections, args.server_cpu)
+                        baseline = mode == "asyncio-ssl"
+                        result = run_idle(pair, args.connections, args.server_cpu, baseline)
                     else:
                         result = run_fanout(pair, args.members, args.senders, args.window,
                                             args.seconds, args.server_cpu)  # fmt: skip

@@ -168,6 +168,12 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
             self._read_plaintext(sslobj, buffer)
 
     def eof_received(self) -> bool:
+        if not self._heard and not self._is_closing and self._raw is not None:
+            self._heard = self._is_closing = True  # a plain client that is done at once
+            log.info("%s sent no TLS handshake; told it this port speaks TLS", self.conn.peer)
+            self._raw.write(self.conn.door.refusal(self._plain_hint()).encode() + b"\r\n")
+            self._raw.close()
+            return True
         if self._is_open and not self._is_eof:
             self._is_eof = True
             self.conn.eof_received()

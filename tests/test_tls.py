@@ -371,3 +371,12 @@ def test_bad_tls_flags_are_one_line(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert wanted in err.splitlines()[-1] and "Traceback" not in err
+
+
+async def test_a_plaintext_client_that_half_closes_at_once_is_told_too(
+    server: ChatServer,
+) -> None:
+    client = await ChatClient.open(server.tls_port)
+    client.writer.write_eof()  # nc -N with nothing to say
+    wanted = f"! This port speaks TLS only; without TLS, connect to port {server.port}."
+    assert await client.expect_closed(timeout=1) == [wanted]
