@@ -234,9 +234,9 @@ class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
-        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "modes", "name", "ops",
-        "pending", "skips", "topic", "topic_by", "topic_ts", "voiced",
-        "invited", "join_key", "limit", "lists", "muted",
+        "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "key", "limit",
+        "lists", "members", "modes", "muted", "name", "ops", "pending", "skips", "topic",
+        "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
     def __init__(

@@ -82,6 +82,10 @@ class IrcRender:
                 return self.tags(ts) + line(mask, "TOPIC", channel(room), text)
             case r.ModeChanged(_, room, modes, args, mask):
                 return line(mask, "MODE", channel(room), modes, *args)
+            case r.Kicked(name, room, target, reason, mask):
+                return line(mask, "KICK", channel(room), target, reason or name)
+            case r.Invited(_, room, target, mask, personal):
+                return line(mask, "INVITE", target, channel(room)) if personal else ""
             case r.Reconnected():
                 return ""  # nothing changed for an IRC client
             case r.AwayChanged(_, text, mask):

@@ -49,11 +49,12 @@ class IrcDoor:
         c = config
         self.isupport = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
-            "CHANMODES=,,,nst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU",
-            "HOSTLEN=64", "MAXTARGETS=4", "MODES=4",
-            "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
-            "STATUSMSG=@+",
-            "TARGMAX=JOIN:,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
+            "CHANMODES=beI,k,l,imnst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#",
+            "ELIST=CMNTU", "EXCEPTS=e", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
+            f"KICKLEN={c.max_topic_chars}", f"MAXLIST=beI:{c.max_list_masks}", "MAXTARGETS=4",
+            "MODES=6", "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+",
+            "SAFELIST", "STATUSMSG=@+",
+            "TARGMAX=JOIN:,KICK:4,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
 
@@ -174,6 +175,8 @@ class IrcSession:
         member = self.member
         if room is None or member is None or room not in member.rooms or not body:
             return False
+        if "m" in room.modes or member in room.muted:
+            return False  # maybe not allowed to speak: the long way answers 404
         if body[0] == "\x01" or (not text.isascii() and _has_invalid_utf8(text)):
             return False  # CTCP, or not UTF-8
         if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
@@ -325,7 +328,7 @@ class IrcSession:
         self.numeric("002", f"Your host is {door.name}, running version {VERSION}")
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(door.created))
         self.numeric("003", f"This server was created {created}")
-        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "nostv"))
+        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "beIiklmnostv", "beIklov"))
         self.send_isupport()
         COMMANDS["LUSERS"].run(self, Message("LUSERS", []))
         COMMANDS["MOTD"].run(self, Message("MOTD", []))

@@ -69,8 +69,17 @@ class TextRender:
                 return f"* {old} is now known as {new}"
             case r.Reconnected(name):
                 return f"* {name} reconnected"
+            case r.ModeChanged("", room, "+o", (heir,)):
+                return f"* {heir} is now an operator of {room} (the last operator left)"
             case r.ModeChanged(name, room, modes, args):
-                return f"* {name} set mode {' '.join((modes, *args))} on {room}"
+                return f"* {name or 'The server'} set mode {' '.join((modes, *args))} on {room}"
+            case r.Kicked(name, room, target, reason):
+                why = f" ({reason})" if reason else ""
+                return f"* {target} was kicked from {room} by {name}{why}"
+            case r.Invited(name, room, _, personal=True):
+                return f"* {name} invited you to {room} (/join {room})"
+            case r.Invited(name, room, target):
+                return f"* {name} invited {target} to {room}"
             case r.TopicSet(name, room, text):
                 if not text:
                     return f"* {name} cleared the topic of {room}"
