@@ -765,10 +765,12 @@ class RoomManager:
             room.publish(Invited(member.name, room.name, target.name, member.mask))
             return room, target
 
-    def change_modes(self, member: Member, room: Room, changes: list[Change]) -> list[Refusal]:
+    def change_modes(
+        self, member: Member, room: Room, changes: list[Change]
+    ) -> tuple[list[Change], list[Refusal]]:
         """Apply an operator's mode changes in order; the room sees one ModeChanged
-        for all that changed something. NotOperator; each change refused on its own
-        comes back as a Refusal."""
+        for all that changed something. Returns what changed and what was refused
+        (each change on its own, as a Refusal). NotOperator."""
         if member not in room.ops:
             raise NotOperator(room.name)
         done: list[Change] = []
@@ -785,7 +787,7 @@ class RoomManager:
             modes, args = word_changes(done)
             room.publish(ModeChanged(member.name, room.name, modes, args, member.mask))
             log.info("%s set mode %s on %s", member.name, " ".join((modes, *args)), room.name)
-        return refused
+        return done, refused
 
     def _change(self, member: Member, room: Room, change: Change) -> Change | Refusal | None:
         """One change: what was done (as the room is told), why not, or None (nothing

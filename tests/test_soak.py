@@ -71,7 +71,7 @@ class Soaker:
             return {self.name}
         match = USERS.fullmatch(await self.line())
         assert match and match["room"] == room, "no user list after a join"
-        return set(match["names"].split(", "))
+        return {name.lstrip("@+") for name in match["names"].split(", ")}
 
     async def play(self, room: str, group: set[str], present: set[str], rnd: int) -> None:
         """Wait for the whole room, chat, and check every message arrived exactly once."""

@@ -62,7 +62,7 @@ def _mode(s: IrcSession, msg: Message) -> None:
     if not changes:
         return
     try:
-        refused = s.rooms.change_modes(member, room, changes)
+        _, refused = s.rooms.change_modes(member, room, changes)
     except r.NotOperator:
         raise IrcError("482", chan, "You're not a channel operator") from None
     for refusal in refused:

@@ -9,12 +9,21 @@ from __future__ import annotations
 import time
 
 import rooms as r
-from utils import safe_text
+from utils import name_key, safe_text
 
 # How a private message of each kind reads after `*sender* `.
 WHISPER_FORMS = {"msg": "{1}", "notice": "-{1}-", "action": "* {0} {1}"}
 SILENT = (r.Tagged, r.AwayChanged)  # nothing a text user needs to see
 SILENT_KINDS = ("ctcp", "tagmsg")
+
+
+def marked_names(room: r.Room) -> str:
+    """The members, sorted, operators marked `@` and voiced members `+`."""
+    marks = [
+        ("@" if m in room.ops else "+" if m in room.voiced else "") + m.name
+        for m in sorted(room.members, key=lambda m: name_key(m.name))
+    ]
+    return ", ".join(marks)
 
 
 class TextRender:
