@@ -645,8 +645,8 @@ class RoomManager:
             if leave is not None:
                 self._leave(member, leave)
             room._add(member)
-            if room.invited.pop(member, None) is not None:
-                del member.invites[room]
+            if member in room.invited:  # an invitation works once
+                del room.invited[member], member.invites[room]
             if not room.ops and len(room.members) == 1:
                 room.ops.add(member)  # an empty room kept (a store's): as if it made it
             room.publish(Joined(member.name, room.name, member.mask), member)
@@ -680,10 +680,11 @@ class RoomManager:
 
     def _leave(self, member: Member, room: Room, reason: str = "") -> None:
         log.info("%s left %s", member.name, room.name)
-        self._remove(member, room)
-        room.publish(Left(member.name, room.name, member.mask, reason))
+        self._remove(member, room, Left(member.name, room.name, member.mask, reason))
 
-    def _remove(self, member: Member, room: Room) -> None:
+    def _remove(self, member: Member, room: Room, farewell: Event | None = None) -> None:
+        """Take the member out (the room hears `farewell`, if any); close an emptied
+        room, or give a room its last operator left to the longest-present member."""
         was_op = member in room.ops
         room._remove(member)
         if not room.members:
@@ -692,7 +693,10 @@ class RoomManager:
                 invitee.invites.pop(room, None)
             room.invited.clear()
             log.info("room %s closed", room.name)
-        elif was_op and not room.ops:
+            return
+        if farewell is not None:
+            room.publish(farewell)
+        if was_op and not room.ops:
             # The last operator left: the longest-present member keeps the room.
             heir = next(iter(room.members))
             room.ops.add(heir)

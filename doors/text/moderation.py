@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import rooms as r
 from doors.text.commands import Result, command, needs
-from masks import Change, complete, matches, parse_changes, word_changes
+from masks import Change, complete, matches, parse_changes
 from utils import UserError
 
 if TYPE_CHECKING:
@@ -163,13 +163,10 @@ async def _invite_one(s: Session, name: str, room: r.Room) -> None:
 
 def room_modes(room: r.Room) -> str:
     """`+iklnt KEY 10`: the room's modes as /mode shows them to a member."""
-    changes = [Change("+", letter) for letter in sorted(room.modes)]
-    if room.join_key:
-        changes.append(Change("+", "k", room.join_key))
-    if room.limit:
-        changes.append(Change("+", "l", str(room.limit)))
-    modes, args = word_changes(changes)
-    return " ".join((modes or "+", *args))
+    letters = set(room.modes) | {"k"} - ({"k"} if not room.join_key else set())
+    letters |= {"l"} if room.limit else set()
+    args = [a for a in (room.join_key, str(room.limit) if room.limit else "") if a]
+    return " ".join(("+" + "".join(sorted(letters)), *args))
 
 
 @command("mode", "/mode [+-FLAGS ARGS]  show or change the room's modes: b e I k l i m n s t o v")
