@@ -9,7 +9,6 @@ mapping); its host part is either a wildcard pattern or an IP network
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,10 +85,24 @@ def complete(mask: str) -> str:
     return f"{nick or '*'}!{user or '*'}@{host or '*'}"
 
 
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(
-        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text), re.DOTALL
-    )
+def glob(pattern: str, text: str) -> bool:
+    """Whether text matches a pattern of `*` (any run) and `?` (one character).
+    Greedy with one backtrack point, so O(len(pattern) * len(text)) at worst: a
+    regular expression would backtrack exponentially on `*a*a*a...b`, and anyone
+    may send such a mask (WHO), an operator even keep one (a ban)."""
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] in ("?", text[t]) and pattern[p] != "*":
+            p, t = p + 1, t + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark, p = p, t, p + 1
+        elif star >= 0:
+            mark += 1
+            p, t = star + 1, mark
+        else:
+            return False
+    return pattern[p:].strip("*") == ""
 
 
 @lru_cache(maxsize=4096)
@@ -97,19 +110,18 @@ def matcher(mask: str) -> Matcher:
     """A test of (name, user, host) against a completed mask; compiled once."""
     nick, _, rest = mask.partition("!")
     user, _, host = rest.rpartition("@")
-    nick_rx, user_rx = _pattern(name_key(nick)), _pattern(name_key(user))
+    nick, user, host = name_key(nick), name_key(user), host.casefold()
     network = _network(host) if "/" in host else None
-    host_rx = _pattern(host.casefold())
 
     def match(name: str, user_: str, host_: str) -> bool:
-        if nick_rx.fullmatch(name_key(name)) is None:
+        if nick != "*" and not glob(nick, name_key(name)):
             return False
-        if user_rx.fullmatch(name_key(user_)) is None:
+        if user != "*" and not glob(user, name_key(user_)):
             return False
         if network is not None:
             address = _network(host_)
             return address is not None and address.num_addresses == 1 and address[0] in network
-        return host_rx.fullmatch(host_.casefold()) is not None
+        return host == "*" or glob(host, host_.casefold())
 
     return match
 

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from masks import Change, address_mask, complete, mask_problem, matches, parse_changes, word_changes
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from masks import (
+    Change,
+    address_mask,
+    complete,
+    glob,
+    mask_problem,
+    matches,
+    parse_changes,
+    word_changes,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +88,28 @@ def test_mode_strings_take_their_arguments_in_order() -> None:
 def test_changes_are_worded_with_each_sign_once() -> None:
     changes = [Change("+", "o", "a"), Change("+", "v", "b"), Change("-", "m"), Change("+", "t")]
     assert word_changes(changes) == ("+ov-m+t", ("a", "b"))
+
+
+HOSTILE = "*a" * 20 + "*b"  # with backtracking regular expressions: 40! tries on "aaa..."
+
+
+@pytest.mark.timeout(5)
+def test_a_mask_of_many_stars_is_matched_in_linear_passes() -> None:
+    assert not matches(f"{HOSTILE}!*@*", "a" * 24, "~" + "a" * 9, "10.0.0.1")
+    assert matches(f"{HOSTILE}!*@*", "a" * 22 + "b", "~x", "h")
+    assert not matches(f"*!*@{HOSTILE}", "bob", "~bob", ":".join(["aaaa"] * 8))
+
+
+@pytest.mark.timeout(5)
+def test_a_who_mask_of_many_stars_cannot_stall_the_server() -> None:
+    from doors.irc.who import mask_matcher
+
+    assert not mask_matcher(HOSTILE)("a" * 60)
+    assert mask_matcher("[x]*")("{X}yz")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("ab*?", max_size=8), st.text("ab*?", max_size=10))
+def test_glob_agrees_with_the_regular_expression_it_replaces(pattern: str, text: str) -> None:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    assert glob(pattern, text) == (re.fullmatch(regex, text, re.DOTALL) is not None)
