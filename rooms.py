@@ -766,7 +766,7 @@ class RoomManager:
                 target.invites[room] = None
             log.info("%s invited %s to %s", member.name, target.name, room.name)
             target.send(Invited(member.name, room.name, target.name, member.mask, True))
-            room.publish(Invited(member.name, room.name, target.name, member.mask))
+            room.publish(Invited(member.name, room.name, target.name, member.mask), member)
             return room, target
 
     def change_modes(

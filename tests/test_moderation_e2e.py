@@ -30,10 +30,10 @@ async def irc(server: ChatServer) -> AsyncIterator[IrcConnect]:
     """Open IRC clients; `await irc("bob")` also registers as bob."""
     clients: list[IrcClient] = []
 
-    async def open_client(nick: str) -> IrcClient:
+    async def open_client(nick: str, caps: tuple[str, ...] = ()) -> IrcClient:
         client = await IrcClient.open(server.irc_port)
         clients.append(client)
-        await client.register(nick)
+        await client.register(nick, caps)
         return client
 
     yield open_client
@@ -202,6 +202,7 @@ async def test_invite_only_and_invitations_across_doors(connect: Connect, irc: I
     await dave.send("JOIN #general")
     await dave.expect(":irc.test 473 dave #general :Cannot join channel (+i) - you must be invited")
     await alice.send("/invite dave")
+    assert await alice.line() == "* You invited dave to general."
     await dave.expect(":alice!~alice@127.0.0.1 INVITE dave #general")
     await dave.send("INVITE")
     await dave.expect(":irc.test 336 dave #general")
@@ -284,3 +285,25 @@ async def test_a_ban_that_matches_everyone_shows_its_operator_whom(connect: Conn
     assert await bob.line() == "! You are banned from general: you may not speak in it."
     await alice.send("operators still speak")
     await bob.expect(re.compile(rf"{HHMM} <alice> operators still speak"))
+
+
+async def test_invite_notify_tells_the_room_on_irc_as_it_does_on_the_text_door(
+    connect: Connect, irc: IrcConnect
+) -> None:
+    bob, alice = await irc_op_and_text_alice(connect, irc)
+    carol = await irc("carol", ("invite-notify",))
+    dave = await irc("dave")
+    await carol.join("#general")
+    await dave.join("#general")
+    await bob.send("INVITE erin #general")  # nobody by that name yet
+    await bob.expect(":irc.test 401 bob erin :No such nick/channel")
+    erin = await connect("erin")
+    await bob.send("INVITE erin #general", "PING :done")
+    assert await bob.line() == ":irc.test 341 bob erin #general"
+    assert await bob.line() == ":irc.test PONG irc.test done"  # no INVITE of its own
+    await carol.expect(":bob!~bob@127.0.0.1 INVITE erin #general")
+    await alice.expect("* bob invited erin to general")
+    assert await erin.line() == "* bob invited you to general (/join general)"
+    await dave.send("PING :nothing before this")
+    lines = await dave.expect(":irc.test PONG irc.test :nothing before this")
+    assert not any("INVITE" in line for line in lines)  # no invite-notify, no INVITE

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Pending = Coroutine[Any, Any, None]
 VERSION = "chatroom-0.2"
 CAPS = (
-    "away-notify", "batch", "cap-notify", "echo-message", "labeled-response",
+    "away-notify", "batch", "cap-notify", "echo-message", "invite-notify", "labeled-response",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
 )  # fmt: skip
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
@@ -267,7 +267,10 @@ class IrcSession:
     @property
     def render(self) -> IrcRender:
         caps = self.caps
-        return render_for("server-time" in caps, "message-tags" in caps, "away-notify" in caps)
+        return render_for(
+            "server-time" in caps, "message-tags" in caps, "away-notify" in caps,
+            "invite-notify" in caps,
+        )  # fmt: skip
 
     def require_member(self) -> r.Member:
         assert self.member is not None, "commands after registration only"

@@ -158,7 +158,8 @@ def _invite(s: Session, arg: str) -> Result:
 
 
 async def _invite_one(s: Session, name: str, room: r.Room) -> None:
-    await s.rooms.invite(s.require_member(), room.name, name)  # the room sees it
+    _, target = await s.rooms.invite(s.require_member(), room.name, name)  # the room sees it
+    s.say(f"* You invited {target.name} to {room.name}.")
 
 
 def room_modes(room: r.Room) -> str:
