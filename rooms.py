@@ -790,7 +790,12 @@ class RoomManager:
         if done:
             modes, args = word_changes(done)
             room.publish(ModeChanged(member.name, room.name, modes, args, member.mask))
-            log.info("%s set mode %s on %s", member.name, " ".join((modes, *args)), room.name)
+            logged = word_changes(
+                [Change(c.sign, c.letter, "*") if c.letter == "k" else c for c in done]
+            )
+            log.info(
+                "%s set mode %s on %s", member.name, " ".join((logged[0], *logged[1])), room.name
+            )
         return done, refused
 
     def _change(self, member: Member, room: Room, change: Change) -> Change | Refusal | None:

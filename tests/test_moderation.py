@@ -207,3 +207,14 @@ async def test_bans_lists_each_list_and_mode_shows_one_list(rooms: RoomManager) 
         "* alice set mode -b x!*@* on general",
         '! No ban of general matches "x".',
     ]
+
+
+async def test_a_room_key_never_reaches_the_log(
+    rooms: RoomManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = await member(rooms, "alice")
+    room = await room_of(rooms, alice)
+    rooms.change_modes(alice, room, [Change("+", "k", "letmein"), Change("+", "l", "5")])
+    logged = [record.getMessage() for record in caplog.records]
+    assert "alice set mode +kl * 5 on general" in logged
+    assert not any("letmein" in text for text in logged)
