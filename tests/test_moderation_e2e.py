@@ -15,6 +15,7 @@ from server import ChatServer
 from tests.chat import ChatClient, in_room
 from tests.conftest import Connect
 from tests.irc import IrcClient
+from tests.test_reclaim import CODE, login_with_code, reclaim
 
 IrcConnect = Callable[..., Awaitable[IrcClient]]
 HHMM = r"\[\d\d:\d\d\]"
@@ -307,3 +308,24 @@ async def test_invite_notify_tells_the_room_on_irc_as_it_does_on_the_text_door(
     await dave.send("PING :nothing before this")
     lines = await dave.expect(":irc.test PONG irc.test :nothing before this")
     assert not any("INVITE" in line for line in lines)  # no invite-notify, no INVITE
+
+
+async def test_operator_status_comes_back_with_a_reclaimed_ghost_not_with_a_bare_name(
+    connect: Connect,
+) -> None:
+    ghost, code = await login_with_code(connect, "alice")
+    await ghost.create("general")
+    bob = await in_room(connect, "bob", "general")
+    fresh, lines = await reclaim(connect, "alice", code)  # the ghost still holds the name
+    assert lines == ["* Welcome back, alice!"]
+    match = CODE.fullmatch(await fresh.line())
+    assert match is not None
+    await fresh.expect("* Users in general: @alice, bob")
+    await fresh.send("/quit")  # the name is freed; bob keeps the room
+    await bob.expect("* bob is now an operator of general (the last operator left)")
+    again, lines = await reclaim(connect, "alice", match[1])
+    assert lines == ["* Welcome back, alice!"]
+    await again.expect("Enter your choice:")
+    await again.send("/join general", "/op alice")
+    await again.expect("* Users in general: alice, @bob")
+    assert await again.line() == "! You are not an operator of general."
