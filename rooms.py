@@ -785,8 +785,9 @@ class RoomManager:
                 refused.append(result)
             elif result is not None:
                 done.append(result)
-        if any(change.letter in "be" for change in done):
-            room.muted = {m for m in room.members if is_banned(room, m)}
+        for change in done:
+            if change.letter in "be":
+                _remute_room(room, change)
         if done:
             modes, args = word_changes(done)
             room.publish(ModeChanged(member.name, room.name, modes, args, member.mask))
@@ -892,6 +893,25 @@ def _listed(room: Room, letter: str, member: Member) -> bool:
     return any(
         matches(entry.mask, member.name, member.user, member.host) for entry in room.lists[letter]
     )
+
+
+def _remute_room(room: Room, change: Change) -> None:
+    """Who the room's bans silence after one change of a ban or an exception: only the
+    members that one mask matches are looked at again (a room may be large)."""
+
+    def hit(m: Member) -> bool:
+        return matches(change.arg, m.name, m.user, m.host)
+
+    if change.letter == "b" and change.sign == "+":
+        room.muted |= {
+            m for m in room.members if m not in room.muted and hit(m) and not _listed(room, "e", m)
+        }
+    elif change.letter == "b":
+        room.muted -= {m for m in room.muted if hit(m) and not is_banned(room, m)}
+    elif change.sign == "+":
+        room.muted -= {m for m in room.muted if hit(m)}
+    else:
+        room.muted |= {m for m in room.members if hit(m) and is_banned(room, m)}
 
 
 def is_banned(room: Room, member: Member) -> bool:

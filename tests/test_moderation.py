@@ -3,9 +3,12 @@ door's moderation commands through its socket-free session."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rooms as r
 from masks import Change
@@ -218,3 +221,35 @@ async def test_a_room_key_never_reaches_the_log(
     logged = [record.getMessage() for record in caplog.records]
     assert "alice set mode +kl * 5 on general" in logged
     assert not any("letmein" in text for text in logged)
+
+
+MASKS = st.sampled_from(["a*", "b*", "*!~a*@*", "*!*@10.0.0.1", "*", "c?", "ab"])
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from("+-"), st.sampled_from("be"), MASKS),
+        st.tuples(st.just("rename"), st.sampled_from(["ab", "bc", "ca"]), st.sampled_from("abc")),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(STEPS)
+def test_who_is_muted_always_equals_who_the_bans_match(steps: list[tuple[str, str, str]]) -> None:
+    """The muted set is kept up to date change by change; it must equal the rule."""
+
+    async def play() -> None:
+        rooms = RoomManager(defer=lambda flush: flush())
+        op = await member(rooms, "op", "10.0.0.9")
+        people = [await member(rooms, n, f"10.0.0.{i}") for i, n in enumerate("abc", 1)]
+        room = await room_of(rooms, op, *people)
+        for kind, what, arg in steps:
+            if kind == "rename":
+                who = people["abc".index(arg)]
+                if rooms.find(what) is None:
+                    await rooms.rename(who, what)
+            else:
+                rooms.change_modes(op, room, [Change(kind, what, arg)])
+            assert room.muted == {m for m in room.members if r.is_banned(room, m)}
+
+    asyncio.run(play())
