@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rooms as r
+from doors.text.session import MENU
 from masks import Change
 from rooms import RoomManager
 from tests.test_session import in_room, named
@@ -253,3 +254,12 @@ def test_who_is_muted_always_equals_who_the_bans_match(steps: list[tuple[str, st
             assert room.muted == {m for m in room.members if r.is_banned(room, m)}
 
     asyncio.run(play())
+
+
+async def test_an_operator_who_kicks_itself_gets_the_menu_once(rooms: RoomManager) -> None:
+    alice = await in_room(rooms, "alice", "general")
+    await in_room(rooms, "bob", "general")
+    assert await alice.say("/kick alice") == [
+        "* alice was kicked from general by alice",
+        *MENU,
+    ]

@@ -103,6 +103,7 @@ class Session:
         self._last_name = "-"
         self._raw_line = ""  # the line being handled, before clean(): names check it
         self._menu_shown = False  # the whole menu was the last prompt shown
+        self._prompted = False  # a kick showed the menu while this line was handled
         self._out = out
         self._close = close
         self._write = write or self._write_lines
@@ -158,7 +159,7 @@ class Session:
         if self.state is State.CLOSED:
             return None
         try:
-            self._raw_line = line
+            self._raw_line, self._prompted = line, False
             result = self._dispatch(clean(line))
             if result is not None:
                 return self._settle(result, line)
@@ -218,6 +219,9 @@ class Session:
         """The state's prompt again; after a command in the menu, its last line only:
         the whole menu would push the command's answer off a small screen."""
         lines = PROMPTS.get(self.state)
+        if self._prompted:  # this line's own kick (of itself) showed the menu already
+            self._prompted = False
+            return
         if lines:
             is_command = line[:1] == "/" and line[:2] != "//"
             menu_shown = self._menu_shown and self.state is State.MENU
@@ -303,7 +307,7 @@ class Session:
             self.room = None
             self.state = State.MENU
             self.say(*MENU)
-            self._menu_shown = True
+            self._menu_shown = self._prompted = True
 
     def _on_menu(self, line: str) -> Result:
         choice = MENU_CHOICES.get(line.strip())
