@@ -35,6 +35,10 @@ class Config:
     motd: tuple[str, ...] = ()  # lines of the message of the day, from --motd
     ping_interval_s: float = 90.0  # IRC: a client silent this long is pinged
     ping_timeout_s: float = 60.0  # ... and dropped if it still says nothing
+    # Room moderation (bans, invitations, keys): README "Moderation".
+    max_list_masks: int = 100  # each of a room's lists: bans, exceptions, invite exceptions
+    max_invites: int = 100  # a room's invitations not yet used
+    max_key_chars: int = 23  # a room key (+k), RFC 2812's length
     log_level: str = "INFO"
     # TLS (issue 11): listeners beside the plain ones when tls_cert is set.
     tls_cert: str = ""  # PEM certificate chain; "" for no TLS

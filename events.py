@@ -113,13 +113,37 @@ class TopicSet:
 
 @dataclass(slots=True)
 class ModeChanged:
-    """An operator changed a room's modes or members' status: `+o-v`, their nicks."""
+    """An operator changed a room's modes or members' status: `+o-v`, their nicks;
+    `+kb`, the key and the mask. `name` "" is the server (the last operator left)."""
 
     name: str
     room: str
     modes: str
     args: tuple[str, ...] = ()
     mask: str = ""
+
+
+@dataclass(slots=True)
+class Kicked:
+    """An operator (`name`) put `target` out of a room; `reason` may be empty."""
+
+    name: str
+    room: str
+    target: str
+    reason: str = ""
+    mask: str = ""
+
+
+@dataclass(slots=True)
+class Invited:
+    """An operator invited `target` to a room: sent to the invitee (`personal`), and
+    to the room's members (not personal)."""
+
+    name: str
+    room: str
+    target: str
+    mask: str = ""
+    personal: bool = False
 
 
 @dataclass(slots=True)
@@ -133,5 +157,5 @@ class AwayChanged:
 
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
-    | ModeChanged | AwayChanged | Reconnected
+    | ModeChanged | AwayChanged | Reconnected | Kicked | Invited
 )  # fmt: skip

@@ -24,7 +24,9 @@ from events import (
     Acted,
     AwayChanged,
     Event,
+    Invited,
     Joined,
+    Kicked,
     Left,
     ModeChanged,
     Noticed,
@@ -36,6 +38,7 @@ from events import (
     TopicSet,
     Whispered,
 )
+from masks import Change, address_mask, complete, mask_problem, matches, word_changes
 from reclaim import Reclaims
 from utils import name_key
 
@@ -46,7 +49,9 @@ __all__ = [
     "Acted",
     "AwayChanged",
     "Event",
+    "Invited",
     "Joined",
+    "Kicked",
     "Left",
     "ModeChanged",
     "Noticed",
@@ -104,6 +109,88 @@ class ReclaimLimited(RegistryError):
     """This address tried too many codes; `limit` is the seconds until the next try."""
 
 
+# --- Moderation: `name` is the room's, `who` the other member's. ---
+class NotOperator(RegistryError):
+    pass
+
+
+class NotInRoom(RegistryError):
+    """The member asking is not in the room."""
+
+
+class NoSuchUser(RegistryError):
+    """`name` is the user name asked for."""
+
+
+class Banned(RegistryError):
+    pass
+
+
+class InviteOnly(RegistryError):
+    pass
+
+
+class BadKey(RegistryError):
+    pass
+
+
+class RoomFull(RegistryError):
+    pass
+
+
+class TooManyInvites(RegistryError):
+    pass
+
+
+class CannotSpeak(RegistryError):
+    """The room refuses this member's messages; the subclass says why."""
+
+
+class Moderated(CannotSpeak):
+    pass
+
+
+class BannedHere(CannotSpeak):
+    pass
+
+
+class NoOutside(CannotSpeak):
+    pass
+
+
+class MemberError(RegistryError):
+    def __init__(self, name: str, who: str) -> None:
+        super().__init__(name)
+        self.who = who
+
+
+class NotThere(MemberError):
+    """`who` is not in the room."""
+
+
+class AlreadyThere(MemberError):
+    """`who` is in the room already (an invitation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One mask of a room's ban, exception or invite-exception list."""
+
+    mask: str
+    by: str  # the setter's nick!user@host
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A mode change that was not made: `why` is "no-such-user", "not-there",
+    "bad-key", "bad-limit", "bad-mask" or "list-full"; `detail` words it."""
+
+    change: Change
+    why: str
+    detail: str = ""
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     """A connected user with a name; identity, since members live in sets."""
@@ -121,6 +208,8 @@ class Member:
     detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
     modes: set[str] = field(default_factory=set)  # IRC user modes: "i" invisible, "w"
     mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
+    invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
+    kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
 
     def __post_init__(self) -> None:
         self.remask()
@@ -145,8 +234,9 @@ class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
-        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "modes", "name", "ops",
-        "pending", "skips", "topic", "topic_by", "topic_ts", "voiced",
+        "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "key", "limit",
+        "lists", "members", "modes", "muted", "name", "ops", "pending", "skips", "topic",
+        "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
     def __init__(
@@ -163,6 +253,13 @@ class Room:
         self.topic = ""
         self.topic_by = ""
         self.topic_ts = 0.0
+        # Moderation (plain values, so a store can keep them): the masks of "b", "e", "I";
+        # the key (+k, "" none) and member limit (+l, 0 none).
+        self.lists: dict[str, list[Listed]] = {"b": [], "e": [], "I": []}
+        self.join_key = ""
+        self.limit = 0
+        self.invited: dict[Member, None] = {}  # invited by an operator, not yet joined
+        self.muted: set[Member] = set()  # members a ban matches (they may not speak)
         self._renders: dict[Render, int] = {}  # renders present, with member counts
         self._clock = clock
         self._defer = defer
@@ -174,12 +271,35 @@ class Room:
         return sorted((m.name for m in self.members), key=name_key)
 
     def say(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+        if "m" in self.modes or member in self.muted:
+            self.check_speaker(member)
         event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
 
     def act(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+        if "m" in self.modes or member in self.muted:
+            self.check_speaker(member)
         event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
+
+    def check_speaker(self, member: Member) -> None:
+        """Refuse a message the room's modes forbid: CannotSpeak (Moderated: +m
+        without voice; BannedHere: a ban matches; NoOutside: +n, not a member).
+        Operators and voiced members always speak. The hot path asks it only when
+        "m" is set or the member is muted: two set lookups."""
+        if member in self.ops or member in self.voiced:
+            return
+        if self not in member.rooms:
+            if "n" in self.modes:
+                raise NoOutside(self.name)
+            if "m" in self.modes:
+                raise Moderated(self.name)
+            if is_banned(self, member):
+                raise BannedHere(self.name)
+        elif "m" in self.modes:
+            raise Moderated(self.name)
+        elif member in self.muted:
+            raise BannedHere(self.name)
 
     def publish(self, event: Event, skip: Member | None = None) -> None:
         """Queue an event for every member (but `skip`); written at the next loop pass."""
@@ -267,6 +387,7 @@ class Room:
         del self.members[member]
         self.ops.discard(member)
         self.voiced.discard(member)
+        self.muted.discard(member)
         self._uncount(member.render)
         del member.rooms[self]
 
@@ -307,9 +428,18 @@ class RoomManager:
         clock: Callable[[], float] = time.time,
         defer: Defer = _call_soon,
         whowas: int = 200,
+        max_list_masks: int = 100,
+        max_invites: int = 100,
+        max_key_chars: int = 23,
+        server_name: str = "server",
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
+        self.max_list_masks = max_list_masks  # each of a room's lists: bans, exceptions, ...
+        self.max_invites = max_invites  # a room's invitations not yet used
+        self.max_key_chars = max_key_chars
+        self.max_mask_chars = 160
+        self.server_name = server_name  # the source of what the server itself does
         self.clock = clock
         self.started = clock()
         self._defer = defer
@@ -382,6 +512,9 @@ class RoomManager:
                 self.tell_peers(member, Quit(member.name, reason, member.mask))
                 for room in list(member.rooms):
                     self._remove(member, room)
+            for room in member.invites:
+                room.invited.pop(member, None)
+            member.invites.clear()
             key = name_key(member.name)
             if self._users.get(key) is member:
                 del self._users[key]
@@ -405,6 +538,7 @@ class RoomManager:
             told = bool(member.rooms)
             if told:
                 self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
+            self._remute(member)  # a name ban may match the new name, or no longer
             log.info("%s is now known as %s", old, new_name)
             return told
 
@@ -435,6 +569,7 @@ class RoomManager:
             ghost.write = write
             ghost.host = host
             ghost.remask()
+            self._remute(ghost)
             self.set_render(ghost, render)
             self.tell_peers(ghost, Reconnected(ghost.name, ghost.mask))
             log.info("%s reconnected", ghost.name)
@@ -489,10 +624,12 @@ class RoomManager:
         leave: Room | None = None,
         create: bool = False,
         admit: Callable[[Room], None] | None = None,
+        key: str = "",
     ) -> tuple[Room, bool]:
         """Put the member in an existing room (or a new one, with `create`), out of
         `leave` first; `admit` may refuse by raising. Returns the room and whether
-        it was made. NoSuchRoom, AlreadyInRoom, TooManyRooms or TooManyJoined."""
+        it was made. NoSuchRoom, AlreadyInRoom, TooManyRooms or TooManyJoined; the
+        room's own rules: Banned, InviteOnly, BadKey, RoomFull (see `_admit`)."""
         async with self._lock:
             room = self._rooms.get(name_key(room_name))
             if room is None:
@@ -504,9 +641,14 @@ class RoomManager:
             if admit is not None:
                 admit(room)
             self._check_joined(member, leave)
+            self._admit(room, member, key)
             if leave is not None:
                 self._leave(member, leave)
             room._add(member)
+            if member in room.invited:  # an invitation works once
+                del room.invited[member], member.invites[room]
+            if not room.ops and len(room.members) == 1:
+                room.ops.add(member)  # an empty room kept (a store's): as if it made it
             room.publish(Joined(member.name, room.name, member.mask), member)
             if member.away:
                 room.publish(AwayChanged(member.name, member.away, member.mask), member)
@@ -538,19 +680,248 @@ class RoomManager:
 
     def _leave(self, member: Member, room: Room, reason: str = "") -> None:
         log.info("%s left %s", member.name, room.name)
-        self._remove(member, room)
-        room.publish(Left(member.name, room.name, member.mask, reason))
+        self._remove(member, room, Left(member.name, room.name, member.mask, reason))
 
-    def _remove(self, member: Member, room: Room) -> None:
+    def _remove(self, member: Member, room: Room, farewell: Event | None = None) -> None:
+        """Take the member out (the room hears `farewell`, if any); close an emptied
+        room, or give a room its last operator left to the longest-present member."""
+        was_op = member in room.ops
         room._remove(member)
         if not room.members:
             del self._rooms[room.key]
+            for invitee in room.invited:
+                invitee.invites.pop(room, None)
+            room.invited.clear()
             log.info("room %s closed", room.name)
+            return
+        if farewell is not None:
+            room.publish(farewell)
+        if was_op and not room.ops:
+            # The last operator left: the longest-present member keeps the room.
+            heir = next(iter(room.members))
+            room.ops.add(heir)
+            log.info("%s is now an operator of %s (the last one left)", heir.name, room.name)
+            event = ModeChanged("", room.name, "+o", (heir.name,), self.server_name)
+            room.publish(event)
+
+    # --- Moderation: the rules both doors enforce. ---
+    def _admit(self, room: Room, member: Member, key: str) -> None:
+        """Let the member in, or say why not: Banned (a ban and no exception),
+        InviteOnly (+i: no invitation, no invite exception), BadKey (+k), RoomFull
+        (+l). An operator's invitation lets in past +i, +k and +l, not past a ban."""
+        if is_banned(room, member):
+            raise Banned(room.name)
+        if member in room.invited:
+            return
+        if "i" in room.modes and not _listed(room, "I", member):
+            raise InviteOnly(room.name)
+        if room.join_key and key != room.join_key:
+            raise BadKey(room.name)
+        if room.limit and len(room.members) >= room.limit:
+            raise RoomFull(room.name, room.limit)
+
+    async def kick(self, member: Member, room: Room, name: str, reason: str = "") -> Member:
+        """An operator puts a member out of the room (who may come back unless banned).
+        NotInRoom, NotOperator, NoSuchUser, NotThere."""
+        async with self._lock:
+            if room not in member.rooms:
+                raise NotInRoom(room.name)
+            if member not in room.ops:
+                raise NotOperator(room.name)
+            target = self.find(name)
+            if target is None:
+                raise NoSuchUser(name)
+            if room not in target.rooms:
+                raise NotThere(room.name, target.name)
+            room.publish(Kicked(member.name, room.name, target.name, reason, member.mask))
+            log.info("%s kicked %s from %s", member.name, target.name, room.name)
+            self._remove(target, room)
+            if target.kicked is not None:
+                target.kicked(room)
+            return target
+
+    async def invite(self, member: Member, room_name: str, name: str) -> tuple[Room, Member]:
+        """Invite a user to a room the member is in; an operator's invitation lets the
+        user in past +i, +k and +l once. Anyone may invite to a room without +i (a
+        notice only). NoSuchUser, NoSuchRoom, NotInRoom, AlreadyThere, NotOperator,
+        TooManyInvites."""
+        async with self._lock:
+            target = self.find(name)
+            if target is None:
+                raise NoSuchUser(name)
+            room = self._rooms.get(name_key(room_name))
+            if room is None:
+                raise NoSuchRoom(room_name)
+            if room not in member.rooms:
+                raise NotInRoom(room.name)
+            if room in target.rooms:
+                raise AlreadyThere(room.name, target.name)
+            is_op = member in room.ops
+            if "i" in room.modes and not is_op:
+                raise NotOperator(room.name)
+            if is_op and target not in room.invited:
+                if len(room.invited) >= self.max_invites:
+                    raise TooManyInvites(room.name, self.max_invites)
+                room.invited[target] = None
+                target.invites[room] = None
+            log.info("%s invited %s to %s", member.name, target.name, room.name)
+            target.send(Invited(member.name, room.name, target.name, member.mask, True))
+            room.publish(Invited(member.name, room.name, target.name, member.mask), member)
+            return room, target
+
+    def change_modes(
+        self, member: Member, room: Room, changes: list[Change]
+    ) -> tuple[list[Change], list[Refusal]]:
+        """Apply an operator's mode changes in order; the room sees one ModeChanged
+        for all that changed something. Returns what changed and what was refused
+        (each change on its own, as a Refusal). NotOperator."""
+        if member not in room.ops:
+            raise NotOperator(room.name)
+        done: list[Change] = []
+        refused: list[Refusal] = []
+        for change in changes:
+            result = self._change(member, room, change)
+            if isinstance(result, Refusal):
+                refused.append(result)
+            elif result is not None:
+                done.append(result)
+        for change in done:
+            if change.letter in "be":
+                _remute_room(room, change)
+        if done:
+            modes, args = word_changes(done)
+            room.publish(ModeChanged(member.name, room.name, modes, args, member.mask))
+            logged = word_changes(
+                [Change(c.sign, c.letter, "*") if c.letter == "k" else c for c in done]
+            )
+            log.info(
+                "%s set mode %s on %s", member.name, " ".join((logged[0], *logged[1])), room.name
+            )
+        return done, refused
+
+    def _change(self, member: Member, room: Room, change: Change) -> Change | Refusal | None:
+        """One change: what was done (as the room is told), why not, or None (nothing
+        to do: the mode was already so)."""
+        sign, letter, arg = change.sign, change.letter, change.arg
+        on = sign == "+"
+        if letter in "ov":
+            target = self.find(arg)
+            if target is None:
+                return Refusal(change, "no-such-user")
+            if room not in target.rooms:
+                return Refusal(change, "not-there", target.name)
+            group = room.ops if letter == "o" else room.voiced
+            if (target in group) == on:
+                return None
+            (group.add if on else group.discard)(target)
+            return Change(sign, letter, target.name)
+        if letter in "beI":
+            return self._change_list(member, room, change)
+        if letter == "k":
+            if not on:
+                if not room.join_key:
+                    return None
+                room.join_key = ""
+                return Change("-", "k", "*")
+            problem = key_problem(arg, self.max_key_chars)
+            if problem:
+                return Refusal(change, "bad-key", problem)
+            room.join_key = arg
+            return change
+        if letter == "l":
+            if not on:
+                if not room.limit:
+                    return None
+                room.limit = 0
+                return change
+            limit = int(arg) if arg.isascii() and arg.isdigit() else 0
+            if not 0 < limit <= 1_000_000:
+                return Refusal(change, "bad-limit", "must be a number from 1 to 1000000")
+            room.limit = limit
+            return Change("+", "l", str(limit))
+        if (letter in room.modes) == on:
+            return None
+        (room.modes.add if on else room.modes.discard)(letter)
+        return Change(sign, letter)
+
+    def _change_list(self, member: Member, room: Room, change: Change) -> Change | Refusal | None:
+        listed = room.lists[change.letter]
+        problem = mask_problem(change.arg, self.max_mask_chars)
+        if problem:
+            return Refusal(change, "bad-mask", problem)
+        mask = complete(change.arg)
+        key = name_key(mask)
+        found = next((entry for entry in listed if name_key(entry.mask) == key), None)
+        if change.sign == "-":
+            if found is None:
+                return None
+            listed.remove(found)
+            return Change("-", change.letter, found.mask)
+        if found is not None:
+            return None
+        if len(listed) >= self.max_list_masks:
+            return Refusal(change, "list-full", str(self.max_list_masks))
+        listed.append(Listed(mask, member.mask, self.clock()))
+        return Change("+", change.letter, mask)
+
+    def _remute(self, member: Member) -> None:
+        """The member's name or address changed: which bans match it again."""
+        for room in member.rooms:
+            if is_banned(room, member):
+                room.muted.add(member)
+            else:
+                room.muted.discard(member)
 
     def _remember(self, member: Member) -> None:
         self.whowas.appendleft(
             Departed(member.name, member.user, member.host, member.realname, self.clock())
         )
+
+
+def key_problem(key: str, max_chars: int) -> str | None:
+    """Why a room key cannot be set, or None."""
+    if not key or not key.strip():
+        return "empty"
+    if len(key) > max_chars:
+        return f"longer than {max_chars} characters"
+    if " " in key or "," in key or not key.isprintable():
+        return "contains a space, a comma or a control character"
+    return None
+
+
+def _listed(room: Room, letter: str, member: Member) -> bool:
+    return any(
+        matches(entry.mask, member.name, member.user, member.host) for entry in room.lists[letter]
+    )
+
+
+def _remute_room(room: Room, change: Change) -> None:
+    """Who the room's bans silence after one change of a ban or an exception: only the
+    members that one mask matches are looked at again (a room may be large)."""
+
+    def hit(m: Member) -> bool:
+        return matches(change.arg, m.name, m.user, m.host)
+
+    if change.letter == "b" and change.sign == "+":
+        room.muted |= {
+            m for m in room.members if m not in room.muted and hit(m) and not _listed(room, "e", m)
+        }
+    elif change.letter == "b":
+        room.muted -= {m for m in room.muted if hit(m) and not is_banned(room, m)}
+    elif change.sign == "+":
+        room.muted -= {m for m in room.muted if hit(m)}
+    else:
+        room.muted |= {m for m in room.members if hit(m) and is_banned(room, m)}
+
+
+def is_banned(room: Room, member: Member) -> bool:
+    """Whether a ban of the room matches the member and no exception does."""
+    return bool(room.lists["b"]) and _listed(room, "b", member) and not _listed(room, "e", member)
+
+
+def ban_masks(member: Member) -> tuple[str, str]:
+    """What banning a connected user bans: its name, and its address."""
+    return f"{member.name}!*@*", address_mask(member.host)
 
 
 def is_visible(room: Room, member: Member) -> bool:

@@ -42,7 +42,11 @@ class ChatServer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.rooms = RoomManager(max_rooms=config.max_rooms, max_joined=config.max_joined)
+        self.rooms = RoomManager(
+            max_rooms=config.max_rooms, max_joined=config.max_joined,
+            max_list_masks=config.max_list_masks, max_invites=config.max_invites,
+            max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
+        )  # fmt: skip
         self.render = TextRender()
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0

@@ -23,7 +23,9 @@ _MY_NAME = re.compile(r"\* (?:Hello, (\S+)!|Welcome back, (\S+)!|You are now kno
 # Who is in the room (for Tab): the list on joining (and /who), then the notices.
 _USERS = re.compile(r"\* Users in \S+: (.*)\Z")
 _ARRIVED = re.compile(r"\* (\S+) has joined \S+\Z")
-_DEPARTED = re.compile(r"\* (\S+) has (?:left \S+|quit(?: \(.*\))?)\Z")
+_DEPARTED = re.compile(
+    r"\* (\S+) (?:has (?:left \S+|quit(?: \(.*\))?)|was kicked from \S+ by .*)\Z"
+)
 # The server's reclaim protocol: a code after each login (rotated on use), and
 # `/reclaim NAME CODE` at the name prompt after a dropped connection.
 RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
@@ -172,7 +174,7 @@ class Conversation:
 
     def _follow_members(self, line: str) -> None:
         if users := _USERS.match(line):
-            names = [n for n in users[1].split(", ") if n]
+            names = [n.lstrip("@+") for n in users[1].split(", ") if n]  # @op, +voiced
             self.members = {_folded(n): n for n in names}
         elif arrived := _ARRIVED.match(line):
             self.members[_folded(arrived[1])] = arrived[1]

@@ -96,3 +96,17 @@ def test_my_own_name_is_not_offered() -> None:
     talk.observe("* Hello, Carol!")
     talk.observe("* Users in den: carol, dave")
     assert talk.room_names() == ["dave"]
+
+
+def test_operator_marks_and_kicks_are_followed_too() -> None:
+    talk = Conversation()
+    for line in [
+        "* Hello, carol!",
+        "Joined room [den]. Type 'exit' to leave, /help for commands.",
+        "* Users in den: @alice, +bob, carol, dave",
+        "* dave was kicked from den by alice (spam)",
+        "* erin has joined den",
+        "* erin was kicked from den by alice",
+    ]:
+        talk.observe(line)
+    assert sorted(talk.room_names()) == ["alice", "bob"]

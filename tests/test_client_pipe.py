@@ -131,7 +131,7 @@ async def test_stdin_ending_without_quit_still_shows_every_answer(port: int) -> 
     script = "bob\n1\nlobby\nhello\n/who\n/rooms"  # /rooms waits on the registry
     status, out, err = await run_client(port, script, timeout=5)
     assert (status, err) == (0, "")
-    assert out.endswith("<bob> hello\n* Users in lobby: bob\nRooms (1)\nlobby (1 user)\n")
+    assert out.endswith("<bob> hello\n* Users in lobby: @bob\nRooms (1)\nlobby (1 user)\n")
 
 
 async def test_name_answers_the_prompt_before_any_piped_line(port: int) -> None:

@@ -226,7 +226,7 @@ async def test_a_cut_connection_reclaims_the_name_from_its_ghost_the_room_and_th
     await ghost.until(re.escape("! Your name was reclaimed by a new connection."))
     await ghost.closed_by_server()
     assert await bob.line() == "* alice reconnected"
-    await term.expect(re.escape("* Users in lobby: alice, bob"))
+    await term.expect(re.escape("* Users in lobby: alice, @bob"))
     await term.expect(re.escape("[lobby] > half typed\x1b[K"))
     await term.type("\r")
     assert re.fullmatch(rf"{STAMPED}<alice> half typed", await bob.line())  # no quit, no join
@@ -341,7 +341,7 @@ async def test_a_pipe_reconnects_only_when_asked_with_the_latest_code_shown_as_i
             await link.until(f"/reclaim alice {re.escape(codes[-1])}", up=True)
             await link.until(re.escape("* Welcome back, alice!"))
             codes.append((await link.until(CODE))[1])
-            await link.until(re.escape("* Users in lobby: alice"))
+            await link.until(re.escape("* Users in lobby: @alice"))
         proc.stdin.write(b"after\n/quit\n")
         await link.until("/quit", up=True)
         out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)

@@ -111,7 +111,7 @@ async def test_every_line_kind_has_its_protocol_form(connect: Connect) -> None:
     assert re.fullmatch(r"\[\d\d:\d\d\] \* bob waves", await bob.line())
     assert re.fullmatch(r"\[\d\d:\d\d\] -> \*alice\* psst", await bob.line())
     assert await bob.line() == "* bob is now known as robert"
-    assert await bob.line() == "* Users in lobby: alice, robert"
+    assert await bob.line() == "* Users in lobby: @alice, robert"
     assert await bob.line() == "! Unknown command /bogus. Type /help."
 
 

@@ -150,7 +150,7 @@ async def test_an_abrupt_disconnect_at_any_prompt_leaves_nothing_behind(
     await all_gone(server, but={"alice"})
     assert_registry_holds(server, {"general": ["alice"]})
     await alice.send("/who")
-    assert await alice.line() == "* Users in general: alice"  # and nobody was told anything
+    assert await alice.line() == "* Users in general: @alice"  # and nobody was told anything
 
 
 async def test_a_hundred_clients_resetting_at_once_leave_an_empty_registry(

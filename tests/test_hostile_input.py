@@ -223,7 +223,7 @@ async def test_every_path_to_another_terminal_is_cleaned(connect: Connect) -> No
     assert any(CHAT.fullmatch(line) and line.endswith("<mallory> chat text") for line in seen)
     assert any(line.endswith("] * mallory acts") for line in seen)
     assert any(line.endswith("] *mallory* whisper") for line in seen)
-    assert seen[-1] == "* Users in lobby: alice, mallory2"
+    assert seen[-1] == "* Users in lobby: @alice, mallory2"
     for line in mallory.seen:
         assert_terminal_safe(line)
 
@@ -292,7 +292,7 @@ async def test_fullwidth_and_case_variants_reach_the_same_user_and_room(connect:
     bob = await connect("bob")
     await bob.send("/join \uff47\uff45\uff4e\uff45\uff52\uff41\uff4c")
     await bob.expect("Joined room [General]. Type 'exit' to leave, /help for commands.")
-    assert await bob.line() == "* Users in General: alice, bob"
+    assert await bob.line() == "* Users in General: @alice, bob"
     await alice.expect("* bob has joined General")
     await bob.send("/msg \uff21\uff2c\uff29\uff23\uff25 psst")
     assert (await alice.line()).endswith("] *bob* psst")

@@ -204,7 +204,8 @@ async def test_names_on_irc_and_who_on_the_text_door_list_each_other(
     await irc.say("/names")
     await irc.expect(irc.names(TEXT))
     await text.send("/who")
-    await hears(server, text, f"* Users in general: {', '.join(sorted([irc.nick, TEXT]))}")
+    names = ", ".join(sorted([irc.nick, "@" + TEXT], key=lambda n: n.lstrip("@")))
+    await hears(server, text, f"* Users in general: {names}")  # @: it made the room
 
 
 async def test_a_topic_set_on_either_side_is_seen_on_the_other(

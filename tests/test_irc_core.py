@@ -26,7 +26,21 @@ from doors.irc.session import CAPS, IrcDoor, IrcSession
 from rooms import RoomManager
 
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-WELCOME = ["001", "002", "003", "004", "005", "005", "251", "252", "254", "255", "265", "266"]
+WELCOME = [
+    "001",
+    "002",
+    "003",
+    "004",
+    "005",
+    "005",
+    "005",
+    "251",
+    "252",
+    "254",
+    "255",
+    "265",
+    "266",
+]
 
 
 @pytest.fixture
@@ -246,7 +260,7 @@ async def test_nick_then_user_registers_and_welcomes_with_001_to_005(door: IrcDo
     assert re.fullmatch(
         r":irc.test 003 alice :This server was created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out[2]
     )
-    assert out[3] == ":irc.test 004 alice irc.test chatroom-0.2 iw nostv"
+    assert out[3] == ":irc.test 004 alice irc.test chatroom-0.2 iw beIiklmnostv beIklov"
     assert out[-1] == ":irc.test 422 alice :MOTD File is missing"
     member = door.rooms.find("alice")
     assert member is not None
@@ -287,7 +301,7 @@ async def test_isupport_advertises_the_limits_of_the_config(rooms: RoomManager) 
             tokens += params
     for token in (
         "CASEMAPPING=rfc1459", "CHANTYPES=#", "PREFIX=(ov)@+", "NICKLEN=16", "TOPICLEN=300",
-        "CHANLIMIT=#:7", "CHANNELLEN=33", "CHANMODES=,,,nst", "UTF8ONLY", "NETWORK=chatroom",
+        "CHANLIMIT=#:7", "CHANNELLEN=33", "CHANMODES=beI,k,l,imnst", "UTF8ONLY", "NETWORK=chatroom",
         "STATUSMSG=@+",
     ):  # fmt: skip
         assert token in tokens
@@ -584,7 +598,10 @@ async def test_quit_closes_with_error_and_the_room_sees_the_reason(door: IrcDoor
         "ERROR :Closing link: localhost (Quit: gone fishing)"
     ]
     assert alice.session.is_closed
-    assert bob.take() == [":alice!~alice@localhost QUIT :Quit: gone fishing"]
+    assert bob.take() == [  # and bob, the one left, keeps the room
+        ":alice!~alice@localhost QUIT :Quit: gone fishing",
+        ":server MODE #room +o bob",
+    ]
     assert await alice.send("PING x") == []  # a closed session answers nothing
     assert door.rooms.find("alice") is None  # the nick is free again
 

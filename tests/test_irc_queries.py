@@ -380,8 +380,8 @@ async def test_version_names_the_software_then_what_it_supports(door: IrcDoor) -
     alice = await irc(door, "alice")
     replies = await alice.send("VERSION")
     assert replies[0] == ":irc.test 351 alice chatroom-0.2 irc.test :chatroom's IRC door"
-    assert [reply.split()[1] for reply in replies[1:]] == ["005", "005"]
-    assert "WHOX" in replies[2].split() and "ELIST=CMNTU" in replies[1].split()
+    assert [reply.split()[1] for reply in replies[1:]] == ["005", "005", "005"]
+    assert "WHOX" in replies[3].split() and "ELIST=CMNTU" in replies[1].split()
 
 
 async def test_admin_and_info_answer_with_their_numerics(door: IrcDoor) -> None:

@@ -88,7 +88,7 @@ async def test_a_flooding_client_is_paused_by_tcp_not_dropped_or_kicked(
     assert await chat_texts(alice, len(lines)) == lines
     await wait_until(lambda: transport_of(conn).is_reading())
     await alice.send("/who")
-    assert await alice.line() == "* Users in paste: alice"
+    assert await alice.line() == "* Users in paste: @alice"
 
 
 @pytest.mark.parametrize("config", [Config(port=0, rate_lines_per_s=0, burst_lines=1)])

@@ -45,7 +45,7 @@ async def test_a_ghost_is_replaced_and_the_room_sees_a_reconnect(connect: Connec
     assert lines == ["* Welcome back, alice!"]
     assert CODE.fullmatch(await fresh.line())
     assert await fresh.line() == "Joined room [lobby]. Type 'exit' to leave, /help for commands."
-    assert await fresh.line() == "* Users in lobby: alice, bob"
+    assert await fresh.line() == "* Users in lobby: alice, @bob"
     assert await bob.line() == "* alice reconnected"
     assert await ghost.expect_closed() == ["! Your name was reclaimed by a new connection."]
     await fresh.send("I am back")

@@ -130,7 +130,7 @@ async def test_menu_option_two_lists_rooms_then_joins_one(rooms: RoomManager) ->
     assert await user.say("2") == ["Rooms (1)", "general (1 user)", "Enter room name to join:"]
     assert await user.say("General") == [
         "Joined room [general]. Type 'exit' to leave, /help for commands.",
-        "* Users in general: alice, bob",
+        "* Users in general: @alice, bob",
     ]
 
 
@@ -221,7 +221,7 @@ async def test_help_lists_every_command(rooms: RoomManager) -> None:
 async def test_who_lists_the_users_in_the_room(rooms: RoomManager) -> None:
     await in_room(rooms, "bob", "general")
     alice = await in_room(rooms, "Alice", "general")
-    assert await alice.say("/who") == ["* Users in general: Alice, bob"]
+    assert await alice.say("/who") == ["* Users in general: Alice, @bob"]  # @: it made the room
 
 
 async def test_who_in_the_menu_lists_everyone_online(rooms: RoomManager) -> None:
@@ -281,7 +281,7 @@ async def test_create_and_join_commands_move_between_rooms(rooms: RoomManager) -
     assert alice.out == ["* bob has left one"]
     assert await bob.say("/join one") == [
         "Joined room [one]. Type 'exit' to leave, /help for commands.",
-        "* Users in one: alice, bob",
+        "* Users in one: @alice, bob",
     ]
     assert await rooms.listing() == [("one", 2)]
     assert await bob.say("/join one") == ["! You are already in one."]
@@ -313,7 +313,7 @@ async def test_a_double_slash_sends_the_rest_as_chat(rooms: RoomManager) -> None
 
 async def test_commands_usage_errors_name_the_usage(rooms: RoomManager) -> None:
     alice = await in_room(rooms, "alice", "one")
-    assert await alice.say("/join") == ["! Usage: /join NAME"]
+    assert await alice.say("/join") == ["! Usage: /join NAME [KEY]"]
     assert await alice.say("/me") == ["! Usage: /me TEXT"]
 
 

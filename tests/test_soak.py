@@ -32,6 +32,8 @@ MIN_ROUNDS = 3
 READ_S = 20.0
 
 SAID = re.compile(r"\[\d\d:\d\d\] <(?P<name>[^>]+)> (?P<sender>\S+) (?P<round>\d+) (?P<n>\d+)")
+# What a member may see of others leaving: the leave, and who kept the room.
+DEPARTED = r"\* \S+ (has (left {0}|quit.*)|is now an operator of {0} \(the last operator left\))"
 USERS = re.compile(r"\* Users in (?P<room>\S+): (?P<names>.*)")
 JOINED = re.compile(r"\* (?P<name>\S+) has joined (?P<room>\S+)")
 WAYS_OUT = ["exit", "exit", "exit", "/quit", "reset", "eof", "close"]
@@ -69,7 +71,7 @@ class Soaker:
             return {self.name}
         match = USERS.fullmatch(await self.line())
         assert match and match["room"] == room, "no user list after a join"
-        return set(match["names"].split(", "))
+        return {name.lstrip("@+") for name in match["names"].split(", ")}
 
     async def play(self, room: str, group: set[str], present: set[str], rnd: int) -> None:
         """Wait for the whole room, chat, and check every message arrived exactly once."""
@@ -84,7 +86,7 @@ class Soaker:
         for _ in range(len(group) * MESSAGES):
             line = await self.line()
             while not (match := SAID.fullmatch(line)):
-                assert re.fullmatch(rf"\* \S+ has (left {room}|quit.*)", line), line
+                assert re.fullmatch(DEPARTED.format(room), line), line
                 line = await self.line()
             sender = match["sender"]
             assert match["name"] == sender and int(match["round"]) == rnd, line
@@ -98,7 +100,7 @@ class Soaker:
             await self.chat.send("exit")
             line = await self.line()
             while line != f"* You left {room}.":  # nothing but others' departures
-                assert re.fullmatch(rf"\* \S+ has (left {room}|quit.*)", line), line
+                assert re.fullmatch(DEPARTED.format(room), line), line
                 line = await self.line()
             await self.chat.expect("Enter your choice:", READ_S)
             return

@@ -1,5 +1,6 @@
 """IRC commands about rooms and messages: JOIN, PART, PRIVMSG, NOTICE, TAGMSG, TOPIC,
-NAMES, MODE, AWAY. Room `general` is channel `#general`."""
+NAMES, AWAY. Room `general` is channel `#general`. MODE, KICK and INVITE are in
+moderation.py."""
 
 from __future__ import annotations
 
@@ -66,19 +67,34 @@ def send_topic(s: IrcSession, room: r.Room, *, always: bool) -> None:
         s.numeric("331", channel(room.name), "No topic is set")
 
 
+# Why a JOIN was refused by the room's own rules, as IRC numbers it.
+JOIN_REFUSALS: dict[type[r.RegistryError], tuple[str, str]] = {
+    r.Banned: ("474", "Cannot join channel (+b) - you are banned"),
+    r.InviteOnly: ("473", "Cannot join channel (+i) - you must be invited"),
+    r.BadKey: ("475", "Cannot join channel (+k) - bad key"),
+    r.RoomFull: ("471", "Cannot join channel (+l) - channel is full"),
+}
+
+
 @irc_command("JOIN", 1)
 def _join(s: IrcSession, msg: Message) -> Awaitable[None] | None:
     if msg.params[0] == "0":
         return _part_all(s)
-    return _join_each(s, msg.params[0].split(","))
+    keys = msg.params[1].split(",") if len(msg.params) > 1 else []
+    return _join_each(s, msg.params[0].split(","), keys)
 
 
-async def _join_each(s: IrcSession, chans: list[str]) -> None:
+async def _join_each(s: IrcSession, chans: list[str], keys: list[str]) -> None:
     member = s.require_member()
-    for chan in chans:
+    for i, chan in enumerate(chans):
         try:
             name = room_name(s, chan)
-            room, _ = await s.rooms.join(member, name, create=True)
+            key = keys[i] if i < len(keys) else ""
+            room, _ = await s.rooms.join(member, name, create=True, key=key)
+        except (r.Banned, r.InviteOnly, r.BadKey, r.RoomFull) as exc:
+            code, text = JOIN_REFUSALS[type(exc)]
+            s.numeric(code, channel(exc.name), text)
+            continue
         except IrcError as exc:
             s.numeric(exc.code, *exc.params)
             continue
@@ -165,8 +181,11 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
     member = s.require_member()
     status = target[: len(target) - len(target.lstrip("@+"))]
     room = find_room(s, target[len(status) :])
-    if room not in member.rooms and "n" in room.modes:
-        raise IrcError("404", channel(room.name), "Cannot send to channel (no external messages)")
+    if room not in member.rooms or "m" in room.modes or member in room.muted:
+        try:
+            room.check_speaker(member)
+        except r.CannotSpeak as exc:
+            raise IrcError("404", channel(room.name), CANNOT_SPEAK[type(exc)]) from None
     ts, msgid = s.rooms.clock(), s.rooms.new_id()
     name, where, mask = member.name, room.name, member.mask
     event: r.Event
@@ -193,6 +212,13 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
         if echo:  # labeled: the echo is the labeled reply
             room.flush()
             s.send(s.render.line(event))
+
+
+CANNOT_SPEAK: dict[type[r.CannotSpeak], str] = {
+    r.NoOutside: "Cannot send to channel (no external messages)",
+    r.Moderated: "Cannot send to channel (+m) - you need voice",
+    r.BannedHere: "Cannot send to channel (+b) - you are banned",
+}
 
 
 def _to_status(s: IrcSession, room: r.Room, status: str, event: r.Event) -> None:
@@ -261,123 +287,6 @@ def _away(s: IrcSession, msg: Message) -> None:
         s.numeric("306", "You have been marked as being away")
     else:
         s.numeric("305", "You are no longer marked as being away")
-
-
-LIST_MODES = {
-    "b": ("368", "End of channel ban list"),
-    "e": ("349", "End of channel exception list"),
-    "I": ("347", "End of channel invite list"),
-}
-
-
-@irc_command("MODE", 1)
-def _mode(s: IrcSession, msg: Message) -> None:
-    target = msg.params[0]
-    if not target.startswith("#"):
-        _user_mode(s, msg)
-        return
-    room = find_room(s, target)
-    chan = channel(room.name)
-    if len(msg.params) == 1:
-        s.numeric("324", chan, "+" + "".join(sorted(room.modes)))
-        s.numeric("329", chan, str(int(room.created)))
-        return
-    modes = msg.params[1]
-    letters = modes.lstrip("+-")
-    if len(msg.params) == 2 and letters in LIST_MODES:
-        s.numeric(*LIST_MODES[letters][:1], chan, LIST_MODES[letters][1])
-        return
-    for letter in letters:
-        if letter not in "ntovbeIklims+-":
-            raise IrcError("472", letter, "is an unknown mode char to me")
-    member = s.require_member()
-    if member not in room.ops:
-        raise IrcError("482", chan, "You're not a channel operator")
-    change_modes(s, room, modes, msg.params[2:])
-
-
-def change_modes(s: IrcSession, room: r.Room, modes: str, args: list[str]) -> None:
-    """MODE #room +o-v nick nick / +t-n: what an operator may change for now."""
-    member = s.require_member()
-    chan = channel(room.name)
-    done: list[tuple[str, str, str]] = []  # (sign, letter, argument)
-    sign = "+"
-    for letter in modes:
-        if letter in "+-":
-            sign = letter
-        elif letter in "ov":
-            if not args:
-                continue
-            nick = args.pop(0)
-            target = s.rooms.find(nick)
-            if target is None:
-                s.numeric("401", nick, "No such nick/channel")
-            elif room not in target.rooms:
-                s.numeric("441", target.name, chan, "They aren't on that channel")
-            else:
-                group = room.ops if letter == "o" else room.voiced
-                if (target in group) != (sign == "+"):
-                    if sign == "+":
-                        group.add(target)
-                    else:
-                        group.discard(target)
-                    done.append((sign, letter, target.name))
-        elif letter in "nst":
-            if (letter in room.modes) != (sign == "+"):
-                if sign == "+":
-                    room.modes.add(letter)
-                else:
-                    room.modes.discard(letter)
-                done.append((sign, letter, ""))
-        else:
-            raise IrcError("482", chan, f"Mode {letter} is not supported yet")
-    if done:
-        text, params, last = "", [], ""
-        for sign_, letter, arg in done:
-            text += (sign_ if sign_ != last else "") + letter
-            last = sign_
-            if arg:
-                params.append(arg)
-        room.publish(r.ModeChanged(member.name, room.name, text, tuple(params), member.mask))
-
-
-def _user_mode(s: IrcSession, msg: Message) -> None:
-    member = s.require_member()
-    target = s.rooms.find(msg.params[0])
-    if target is None:
-        raise IrcError("401", msg.params[0], "No such nick/channel")
-    if target is not member:
-        raise IrcError("502", "Can't change mode for other users")
-    if len(msg.params) == 1:
-        s.numeric("221", "+" + "".join(sorted(member.modes)))
-        return
-    changed, sign, last = "", "+", ""
-    for letter in msg.params[1]:
-        if letter in "+-":
-            sign = letter
-        elif letter not in "iw":
-            raise IrcError("501", "Unknown MODE flag")
-        elif (letter in member.modes) != (sign == "+"):
-            if sign == "+":
-                member.modes.add(letter)
-            else:
-                member.modes.discard(letter)
-            changed += (sign if sign != last else "") + letter
-            last = sign
-    if changed:
-        s.send(line(member.mask, "MODE", member.name, changed))
-
-
-@irc_command("KICK", 2)
-def _kick(s: IrcSession, msg: Message) -> None:
-    room = find_room(s, msg.params[0])
-    raise IrcError("482", channel(room.name), "Kicking is not supported yet")
-
-
-@irc_command("INVITE", 2)
-def _invite(s: IrcSession, msg: Message) -> None:
-    room = find_room(s, msg.params[1])
-    raise IrcError("482", channel(room.name), "Inviting is not supported yet")
 
 
 def idle_seconds(s: IrcSession) -> int:

@@ -25,12 +25,15 @@ def server_time(ts: float) -> str:
 class IrcRender:
     """Words events for IRC clients with these capabilities; callable like every render."""
 
-    __slots__ = ("away_notify", "message_tags", "server_time", "tagged")
+    __slots__ = ("away_notify", "invite_notify", "message_tags", "server_time", "tagged")
 
-    def __init__(self, server_time: bool, message_tags: bool, away_notify: bool) -> None:
+    def __init__(
+        self, server_time: bool, message_tags: bool, away_notify: bool, invite_notify: bool = False
+    ) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
         self.away_notify = away_notify
+        self.invite_notify = invite_notify
         self.tagged = server_time or message_tags
 
     def __call__(self, event: r.Event) -> bytes:
@@ -82,6 +85,12 @@ class IrcRender:
                 return self.tags(ts) + line(mask, "TOPIC", channel(room), text)
             case r.ModeChanged(_, room, modes, args, mask):
                 return line(mask, "MODE", channel(room), modes, *args)
+            case r.Kicked(name, room, target, reason, mask):
+                return line(mask, "KICK", channel(room), target, reason or name)
+            case r.Invited(_, room, target, mask, personal):
+                if personal or self.invite_notify:  # IRCv3 invite-notify: the room's too
+                    return line(mask, "INVITE", target, channel(room))
+                return ""
             case r.Reconnected():
                 return ""  # nothing changed for an IRC client
             case r.AwayChanged(_, text, mask):
@@ -99,6 +108,8 @@ class IrcRender:
 
 
 @cache
-def render_for(server_time: bool, message_tags: bool, away_notify: bool) -> IrcRender:
+def render_for(
+    server_time: bool, message_tags: bool, away_notify: bool, invite_notify: bool = False
+) -> IrcRender:
     """The one shared render for this set of capabilities."""
-    return IrcRender(server_time, message_tags, away_notify)
+    return IrcRender(server_time, message_tags, away_notify, invite_notify)

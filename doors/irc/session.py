@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 Pending = Coroutine[Any, Any, None]
 VERSION = "chatroom-0.2"
 CAPS = (
-    "away-notify", "batch", "cap-notify", "echo-message", "labeled-response",
+    "away-notify", "batch", "cap-notify", "echo-message", "invite-notify", "labeled-response",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
 )  # fmt: skip
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
@@ -50,11 +50,12 @@ class IrcDoor:
         c = config
         self.isupport = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
-            "CHANMODES=,,,nst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU",
-            "HOSTLEN=64", "MAXTARGETS=4", "MODES=4",
-            "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
-            "STATUSMSG=@+",
-            "TARGMAX=JOIN:,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
+            "CHANMODES=beI,k,l,imnst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#",
+            "ELIST=CMNTU", "EXCEPTS=e", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
+            f"KICKLEN={c.max_topic_chars}", f"MAXLIST=beI:{c.max_list_masks}", "MAXTARGETS=4",
+            "MODES=6", "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+",
+            "SAFELIST", "STATUSMSG=@+",
+            "TARGMAX=JOIN:,KICK:4,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
 
@@ -177,6 +178,8 @@ class IrcSession:
         member = self.member
         if room is None or member is None or room not in member.rooms or not body:
             return False
+        if "m" in room.modes or member in room.muted:
+            return False  # maybe not allowed to speak: the long way answers 404
         if body[0] == "\x01" or (not text.isascii() and _has_invalid_utf8(text)):
             return False  # CTCP, or not UTF-8
         if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
@@ -267,7 +270,10 @@ class IrcSession:
     @property
     def render(self) -> IrcRender:
         caps = self.caps
-        return render_for("server-time" in caps, "message-tags" in caps, "away-notify" in caps)
+        return render_for(
+            "server-time" in caps, "message-tags" in caps, "away-notify" in caps,
+            "invite-notify" in caps,
+        )  # fmt: skip
 
     def require_member(self) -> r.Member:
         assert self.member is not None, "commands after registration only"
@@ -328,7 +334,7 @@ class IrcSession:
         self.numeric("002", f"Your host is {door.name}, running version {VERSION}")
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(door.created))
         self.numeric("003", f"This server was created {created}")
-        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "nostv"))
+        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "beIiklmnostv", "beIklov"))
         self.send_isupport()
         COMMANDS["LUSERS"].run(self, Message("LUSERS", []))
         COMMANDS["MOTD"].run(self, Message("MOTD", []))

@@ -19,10 +19,16 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "HELP": ("HELP [<subject>]", "Shows help on a command, or lists the commands."),
     "HELPOP": ("HELPOP [<subject>]", "The same as HELP."),
     "INFO": ("INFO [<server>]", "Shows what the server is and how long it has run."),
-    "INVITE": ("INVITE <nick> <channel>", "Invites a user to a channel (not supported yet)."),
+    "INVITE": (
+        "INVITE [<nick> <channel>]",
+        "Invites a user to a channel (on +i, operators only); alone, lists your invitations.",
+    ),
     "ISON": ("ISON <nick>{ <nick>}", "Tells which of these nicks are online."),
     "JOIN": ("JOIN <channel>{,<channel>} | JOIN 0", "Joins channels, or leaves them all."),
-    "KICK": ("KICK <channel> <nick> [:<reason>]", "Removes a user (not supported yet)."),
+    "KICK": (
+        "KICK <channel> <nick>{,<nick>} [:<reason>]",
+        "Removes users from a channel (operators only); they may rejoin unless banned.",
+    ),
     "LINKS": ("LINKS [[<server>] <mask>]", "Lists the servers of the network: this one."),
     "LIST": (
         "LIST [<filter>{,<filter>} [<server>]]",
@@ -31,7 +37,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "the channel was made, T>n or T<n minutes since its topic was set.",
     ),
     "LUSERS": ("LUSERS", "Shows how many users and channels there are."),
-    "MODE": ("MODE <channel>|<nick> [<modes> [<args>]]", "Shows or changes modes."),
+    "MODE": (
+        "MODE <channel>|<nick> [<modes> [<args>]]",
+        "Shows or changes modes. Channels: +b/+e/+I <mask> (ban, exception, invite",
+        "exception; alone: the list), +k <key>, +l <count>, +i +m +n +s +t, +o/+v <nick>.",
+    ),
     "MOTD": ("MOTD [<server>]", "Shows the message of the day."),
     "NAMES": ("NAMES <channel>{,<channel>}", "Lists who is in channels."),
     "NICK": ("NICK <nick>", "Chooses or changes your nick."),

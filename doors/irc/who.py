@@ -7,7 +7,6 @@ and its address as host. Replies only; nothing here changes the registry.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Iterator
 
 import rooms as r
@@ -16,6 +15,7 @@ from doors.irc.commands import irc_command
 from doors.irc.message import Message
 from doors.irc.render import channel
 from doors.irc.session import IrcSession
+from masks import glob
 from utils import name_key
 
 WHOX_ORDER = "tcuihsnfdlaor"  # the order of a 354's fields, whatever order was asked
@@ -24,11 +24,8 @@ Match = Callable[[str], bool]
 
 def mask_matcher(mask: str) -> Match:
     """A test of text against an IRC mask (`*` any run, `?` one character), in any case."""
-    pattern = "".join(
-        ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in name_key(mask)
-    )
-    compiled = re.compile(pattern, re.DOTALL)
-    return lambda text: compiled.fullmatch(name_key(text)) is not None
+    pattern = name_key(mask)
+    return lambda text: glob(pattern, name_key(text))
 
 
 def has_wildcards(mask: str) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from doors.text.render import marked_names
 from rooms import Whispered
 from utils import UserError, loose_key, safe_text
 
@@ -49,7 +50,8 @@ def run_command(s: Session, text: str) -> Result:
     return found.run(s, arg.strip())
 
 
-def _needs(arg: str, name: str) -> str:
+def needs(arg: str, name: str) -> str:
+    """The argument, or UserError with the command's usage when there is none."""
     if not arg:
         raise UserError(f"Usage: {COMMANDS[name].usage.split('  ')[0]}")
     return arg
@@ -69,12 +71,12 @@ def _rooms(s: Session, arg: str) -> Result:
 
 @command("create", "/create NAME  create a room and join it")
 def _create(s: Session, arg: str) -> Result:
-    return s.create(_needs(arg, "create"))
+    return s.create(needs(arg, "create"))
 
 
-@command("join", "/join NAME  join an existing room")
+@command("join", "/join NAME [KEY]  join an existing room (KEY: a room with a key)")
 def _join(s: Session, arg: str) -> Result:
-    return s.join(_needs(arg, "join"))
+    return s.join(needs(arg, "join"))
 
 
 @command("leave", "/leave  leave the room (or type exit)")
@@ -89,7 +91,7 @@ def _who(s: Session, arg: str) -> None:
         _users(s, arg)
         return
     room = s.room
-    s.say(f"* Users in {room.name}: {', '.join(room.names())}")
+    s.say(f"* Users in {room.name}: {marked_names(room)}")
 
 
 @command("users", "/users  list everyone online")
@@ -101,7 +103,7 @@ def _users(s: Session, arg: str) -> None:
 @command("msg", "/msg NAME TEXT  private message to a user")
 def _msg(s: Session, arg: str) -> None:
     name, _, text = arg.partition(" ")
-    text = _needs(text.strip(), "msg")
+    text = needs(text.strip(), "msg")
     target = s.rooms.find(name)
     if target is None:
         raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
@@ -125,7 +127,7 @@ def _did_you_mean(s: Session, name: str) -> str:
 @command("me", "/me TEXT  act, as in * alice waves")
 def _me(s: Session, arg: str) -> None:
     room = s.require_room()
-    room.act(s.require_member(), _needs(arg, "me"))
+    room.act(s.require_member(), needs(arg, "me"))
 
 
 @command("topic", "/topic [TEXT]  show or set the room's topic")
@@ -153,7 +155,7 @@ def _away(s: Session, arg: str) -> None:
 
 @command("whois", "/whois NAME  who a user is")
 def _whois(s: Session, arg: str) -> None:
-    name = _needs(arg, "whois")
+    name = needs(arg, "whois")
     member = s.rooms.find(name)
     if member is None:
         raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
@@ -168,7 +170,7 @@ def _whois(s: Session, arg: str) -> None:
 
 @command("nick", "/nick NAME  change your name")
 def _nick(s: Session, arg: str) -> Result:
-    return s.rename(s.user_name(_needs(arg, "nick")))
+    return s.rename(s.user_name(needs(arg, "nick")))
 
 
 @command("quit", "/quit  disconnect")

@@ -9,12 +9,21 @@ from __future__ import annotations
 import time
 
 import rooms as r
-from utils import safe_text
+from utils import name_key, safe_text
 
 # How a private message of each kind reads after `*sender* `.
 WHISPER_FORMS = {"msg": "{1}", "notice": "-{1}-", "action": "* {0} {1}"}
 SILENT = (r.Tagged, r.AwayChanged)  # nothing a text user needs to see
 SILENT_KINDS = ("ctcp", "tagmsg")
+
+
+def marked_names(room: r.Room) -> str:
+    """The members, sorted, operators marked `@` and voiced members `+`."""
+    marks = [
+        ("@" if m in room.ops else "+" if m in room.voiced else "") + m.name
+        for m in sorted(room.members, key=lambda m: name_key(m.name))
+    ]
+    return ", ".join(marks)
 
 
 class TextRender:
@@ -69,8 +78,17 @@ class TextRender:
                 return f"* {old} is now known as {new}"
             case r.Reconnected(name):
                 return f"* {name} reconnected"
+            case r.ModeChanged("", room, "+o", (heir,)):
+                return f"* {heir} is now an operator of {room} (the last operator left)"
             case r.ModeChanged(name, room, modes, args):
-                return f"* {name} set mode {' '.join((modes, *args))} on {room}"
+                return f"* {name or 'The server'} set mode {' '.join((modes, *args))} on {room}"
+            case r.Kicked(name, room, target, reason):
+                why = f" ({reason})" if reason else ""
+                return f"* {target} was kicked from {room} by {name}{why}"
+            case r.Invited(name, room, _, personal=True):
+                return f"* {name} invited you to {room} (/join {room})"
+            case r.Invited(name, room, target):
+                return f"* {name} invited {target} to {room}"
             case r.TopicSet(name, room, text):
                 if not text:
                     return f"* {name} cleared the topic of {room}"

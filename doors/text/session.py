@@ -15,8 +15,9 @@ from typing import Any
 
 import rooms as r
 from config import Config
+from doors.text import moderation  # noqa: F401  (its commands)
 from doors.text.commands import run_command
-from doors.text.render import TextRender
+from doors.text.render import TextRender, marked_names
 from reclaim import same_secret
 from utils import (
     UserError,
@@ -61,6 +62,19 @@ REFUSALS: dict[type[r.RegistryError], str] = {
     r.NoSuchRoom: 'Room "{0.name}" does not exist.',
     r.AlreadyInRoom: "You are already in {0.name}.",
     r.TooManyRooms: "Room limit reached ({0.limit} rooms).",
+    # Moderation (docs/protocol.md, "Moderation").
+    r.NotOperator: "You are not an operator of {0.name}.",
+    r.NotInRoom: "You are not in {0.name}.",
+    r.NoSuchUser: 'No user named "{0.name}".',
+    r.NotThere: "{0.who} is not in {0.name}.",
+    r.AlreadyThere: "{0.who} is already in {0.name}.",
+    r.Banned: "You are banned from {0.name}.",
+    r.InviteOnly: "{0.name} is invite-only.",
+    r.BadKey: "{0.name} has a key: /join {0.name} KEY",
+    r.RoomFull: "{0.name} is full ({0.limit} members).",
+    r.TooManyInvites: "{0.name} has too many invitations outstanding (limit {0.limit}).",
+    r.Moderated: "{0.name} is moderated: only operators and voiced members may speak.",
+    r.BannedHere: "You are banned from {0.name}: you may not speak in it.",
 }
 
 
@@ -89,6 +103,7 @@ class Session:
         self._last_name = "-"
         self._raw_line = ""  # the line being handled, before clean(): names check it
         self._menu_shown = False  # the whole menu was the last prompt shown
+        self._prompted = False  # a kick showed the menu while this line was handled
         self._out = out
         self._close = close
         self._write = write or self._write_lines
@@ -144,7 +159,7 @@ class Session:
         if self.state is State.CLOSED:
             return None
         try:
-            self._raw_line = line
+            self._raw_line, self._prompted = line, False
             result = self._dispatch(clean(line))
             if result is not None:
                 return self._settle(result, line)
@@ -204,6 +219,9 @@ class Session:
         """The state's prompt again; after a command in the menu, its last line only:
         the whole menu would push the command's answer off a small screen."""
         lines = PROMPTS.get(self.state)
+        if self._prompted:  # this line's own kick (of itself) showed the menu already
+            self._prompted = False
+            return
         if lines:
             is_command = line[:1] == "/" and line[:2] != "//"
             menu_shown = self._menu_shown and self.state is State.MENU
@@ -239,7 +257,7 @@ class Session:
         self.member = await self.rooms.claim(
             name, self._write, self.render, user="~" + name[:9], host=self.host
         )
-        self.member.detach = self._detached
+        self.member.detach, self.member.kicked = self._detached, self._kicked
         self.state = State.MENU
         log.info("%s is %s", self.peer, name)
         self.say(f"* Hello, {name}!")
@@ -258,7 +276,7 @@ class Session:
             raise UserError(f'Cannot reclaim "{name}": the code is wrong or expired.') from None
         except r.ReclaimLimited as exc:
             raise UserError(f"Too many reclaim attempts; wait {exc.limit} s.") from None
-        self.member, member.detach = member, self._detached
+        self.member, member.detach, member.kicked = member, self._detached, self._kicked
         log.info("%s is %s again", self.peer, member.name)
         self.say(f"* Welcome back, {member.name}!")
         self._give_code()
@@ -282,6 +300,14 @@ class Session:
         self.state = State.CLOSED
         if self._close is not None:
             self._close()
+
+    def _kicked(self, room: r.Room) -> None:
+        """An operator put this user out of its room (the room's line said so)."""
+        if self.room is room:
+            self.room = None
+            self.state = State.MENU
+            self.say(*MENU)
+            self._menu_shown = self._prompted = True
 
     def _on_menu(self, line: str) -> Result:
         choice = MENU_CHOICES.get(line.strip())
@@ -334,14 +360,21 @@ class Session:
         return self._enter(self.room_name(text), created=True)
 
     def join(self, text: str) -> Pending:
-        return self._enter(self.room_name(text), created=False)
+        """`NAME` or `NAME KEY` (a room with a key, +k)."""
+        name, _, key = text.strip().partition(" ")
+        return self._enter(self.room_name(name), created=False, key=key.strip())
 
-    async def _enter(self, name: str, *, created: bool) -> None:
+    async def _enter(self, name: str, *, created: bool, key: str = "") -> None:
         member = self.require_member()
         if created:
             room = await self.rooms.create(member, name, leave=self.room)
         else:
-            room, _ = await self.rooms.join(member, name, leave=self.room)
+            try:
+                room, _ = await self.rooms.join(member, name, leave=self.room, key=key)
+            except r.BadKey as exc:
+                if key:
+                    raise UserError(f"Wrong key for {exc.name}.") from None
+                raise
         self.room = room
         self.state = State.IN_ROOM
         self._show_room(room, created=created)
@@ -350,7 +383,7 @@ class Session:
         self._menu_shown = False
         self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
         if not created:
-            self.say(f"* Users in {room.name}: {', '.join(room.names())}")
+            self.say(f"* Users in {room.name}: {marked_names(room)}")
         if room.topic:
             self.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
 

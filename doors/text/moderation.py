@@ -1,0 +1,187 @@
+"""The text door's moderation commands: /op /deop /voice /devoice /kick /ban /unban
+/bans /invite /mode. Registered in the one command table (commands.py), so /help
+lists them.
+
+The rules are the registry's (RoomManager.change_modes, kick, invite), the same as
+the IRC door's MODE, KICK and INVITE; here each command is parsed and its answer
+worded (docs/protocol.md, "Moderation").
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import rooms as r
+from doors.text.commands import Result, command, needs
+from masks import Change, complete, matches, parse_changes
+from utils import UserError
+
+if TYPE_CHECKING:
+    from doors.text.session import Session
+
+LIST_NAMES = {"b": "ban list", "e": "exception list", "I": "invite-exception list"}
+LIST_LINES = {  # how /bans words each kind of entry
+    "b": "{room} bans {mask}",
+    "e": "{room} lets {mask} in despite its bans (+e)",
+    "I": "{room} lets {mask} in without an invitation (+I)",
+}
+
+
+def apply(s: Session, room: r.Room, changes: list[Change]) -> list[Change]:
+    """Make the changes through the registry; word each refusal as a `! ` line."""
+    done, refused = s.rooms.change_modes(s.require_member(), room, changes)
+    for refusal in refused:
+        s.say(f"! {_refusal(room, refusal)}")
+    return done
+
+
+def _refusal(room: r.Room, refusal: r.Refusal) -> str:
+    change, why = refusal.change, refusal.why
+    if why == "no-such-user":
+        return f'No user named "{change.arg}".'
+    if why == "not-there":
+        return f"{refusal.detail} is not in {room.name}."
+    if why == "list-full":
+        return f"The {LIST_NAMES[change.letter]} of {room.name} is full ({refusal.detail} masks)."
+    if why == "bad-mask":
+        return f'Invalid mask "{change.arg}": {refusal.detail}.'
+    what = "key" if change.letter == "k" else "limit"
+    return f"Invalid {what}: {refusal.detail}."
+
+
+def _status(s: Session, arg: str, name: str, sign: str, letter: str) -> None:
+    room = s.require_room()
+    target = needs(arg, name)
+    change = Change(sign, letter, target)
+    if not apply(s, room, [change]) and target:
+        found = s.rooms.find(target)
+        if found is not None and room in found.rooms:
+            has = "is" if sign == "+" else "is not"
+            what = "an operator" if letter == "o" else "voiced"
+            s.say(f"* {found.name} {has} {what} in {room.name} already.")
+
+
+@command("op", "/op NAME  make a member an operator of this room")
+def _op(s: Session, arg: str) -> None:
+    _status(s, arg, "op", "+", "o")
+
+
+@command("deop", "/deop NAME  take a member's operator status")
+def _deop(s: Session, arg: str) -> None:
+    _status(s, arg, "deop", "-", "o")
+
+
+@command("voice", "/voice NAME  let a member speak when the room is moderated")
+def _voice(s: Session, arg: str) -> None:
+    _status(s, arg, "voice", "+", "v")
+
+
+@command("devoice", "/devoice NAME  take a member's voice")
+def _devoice(s: Session, arg: str) -> None:
+    _status(s, arg, "devoice", "-", "v")
+
+
+@command("kick", "/kick NAME [REASON]  put a member out of this room (they may rejoin)")
+def _kick(s: Session, arg: str) -> Result:
+    room = s.require_room()
+    name, _, reason = needs(arg, "kick").partition(" ")
+    return _kick_one(s, room, name, reason.strip()[: s.config.max_topic_chars])
+
+
+async def _kick_one(s: Session, room: r.Room, name: str, reason: str) -> None:
+    await s.rooms.kick(s.require_member(), room, name, reason)
+
+
+def _looks_like_mask(text: str) -> bool:
+    return any(c in text for c in "!@*?")
+
+
+@command("ban", "/ban NAME|MASK  ban a user (name and address) or a mask")
+def _ban(s: Session, arg: str) -> Result:
+    room = s.require_room()
+    arg = needs(arg, "ban")
+    target = None if _looks_like_mask(arg) else s.rooms.find(arg)
+    masks = r.ban_masks(target) if target is not None else (arg,)
+    done = apply(s, room, [Change("+", "b", mask) for mask in masks])
+    for change in done:  # a mask: who it hits, so a too-wide one shows at once
+        hit = [m.name for m in room.members if matches(change.arg, m.name, m.user, m.host)]
+        if hit and target is None:
+            count = f"{len(hit)} member" + ("s" if len(hit) > 1 else "")
+            s.say(f"* {change.arg} matches {count} of {room.name}: {', '.join(hit)}")
+    listed = {entry.mask for entry in room.lists["b"]}
+    if not done and all(complete(mask) in listed for mask in masks):
+        s.say(f"* {room.name} bans {', '.join(complete(m) for m in masks)} already.")
+    if target is not None and room in target.rooms:
+        return _kick_one(s, room, target.name, "banned")
+    return None
+
+
+@command("unban", "/unban NAME|MASK  lift a ban (NAME: every ban that matches the user)")
+def _unban(s: Session, arg: str) -> None:
+    room = s.require_room()
+    arg = needs(arg, "unban")
+    target = None if _looks_like_mask(arg) else s.rooms.find(arg)
+    if target is not None:
+        masks = [
+            entry.mask
+            for entry in room.lists["b"]
+            if matches(entry.mask, target.name, target.user, target.host)
+        ]
+    else:
+        masks = [arg]
+    if not apply(s, room, [Change("-", "b", mask) for mask in masks]):
+        raise UserError(f'No ban of {room.name} matches "{arg}".')
+
+
+@command("bans", "/bans  list this room's bans and exceptions")
+def _bans(s: Session, arg: str) -> None:
+    room = s.require_room()
+    show_lists(s, room, "beI")
+
+
+def show_lists(s: Session, room: r.Room, letters: str) -> None:
+    entries = [(letter, entry) for letter in letters for entry in room.lists[letter]]
+    if not entries:
+        s.say(f"* {room.name} has no bans." if letters == "beI" else f"* {room.name}: none.")
+        return
+    for letter, entry in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.ts))
+        head = LIST_LINES[letter].format(room=room.name, mask=entry.mask)
+        s.say(f"* {head} (set by {entry.by.split('!')[0]} at {when})")
+
+
+@command("invite", "/invite NAME  invite a user here (past +i, a key and a limit)")
+def _invite(s: Session, arg: str) -> Result:
+    room = s.require_room()
+    return _invite_one(s, needs(arg, "invite"), room)
+
+
+async def _invite_one(s: Session, name: str, room: r.Room) -> None:
+    _, target = await s.rooms.invite(s.require_member(), room.name, name)  # the room sees it
+    s.say(f"* You invited {target.name} to {room.name}.")
+
+
+def room_modes(room: r.Room) -> str:
+    """`+iklnt KEY 10`: the room's modes as /mode shows them to a member."""
+    letters = set(room.modes) | {"k"} - ({"k"} if not room.join_key else set())
+    letters |= {"l"} if room.limit else set()
+    args = [a for a in (room.join_key, str(room.limit) if room.limit else "") if a]
+    return " ".join(("+" + "".join(sorted(letters)), *args))
+
+
+@command("mode", "/mode [+-FLAGS ARGS]  show or change the room's modes: b e I k l i m n s t o v")
+def _mode(s: Session, arg: str) -> None:
+    room = s.require_room()
+    if not arg:
+        s.say(f"* Modes of {room.name}: {room_modes(room)}")
+        return
+    flags, *args = arg.split()
+    changes, queries, unknown = parse_changes(flags, args)
+    if unknown or not flags.lstrip("+-"):
+        known = "b e I k l m i n t s o v"
+        raise UserError(f'Unknown mode "{"".join(unknown) or flags}". Modes: {known}.')
+    if queries:
+        show_lists(s, room, "".join(dict.fromkeys(queries)))
+    if changes:
+        apply(s, room, changes)
