@@ -39,6 +39,11 @@ class Config:
     max_list_masks: int = 100  # each of a room's lists: bans, exceptions, invite exceptions
     max_invites: int = 100  # a room's invitations not yet used
     max_key_chars: int = 23  # a room key (+k), RFC 2812's length
+    # A cluster (issue 13, docs/cluster.md): servers sharing one chat through Redis.
+    cluster: str = ""  # redis://HOST:PORT/DB; "" for one server on its own
+    node_name: str = ""  # this server's name in the cluster; "": host-pid
+    workers: int = 1  # server processes sharing the ports (SO_REUSEPORT); needs cluster
+    reuse_port: bool = False  # listen with SO_REUSEPORT (each worker does)
     log_level: str = "INFO"
     # TLS (issue 11): listeners beside the plain ones when tls_cert is set.
     tls_cert: str = ""  # PEM certificate chain; "" for no TLS

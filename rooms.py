@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from events import (
     Acted,
@@ -230,13 +231,30 @@ class Member:
                 room.flush()
 
 
+class Relay(Protocol):
+    """What the registry tells the other servers of a cluster (cluster/link.py; None on
+    one server). It hears what this server's own members do; what it applies from the
+    other servers it does not hear again."""
+
+    async def claim(self, name: str) -> bool:
+        """Whether the cluster lets this server's member have the name."""
+        ...
+
+    def claimed(self, member: Member) -> None: ...
+    def released(self, member: Member, reason: str) -> None: ...
+    def renamed(self, member: Member, old: str) -> None: ...
+    def away(self, member: Member) -> None: ...
+    def created(self, room: Room, member: Member) -> None: ...
+    def room_event(self, room: Room, event: Event) -> None: ...
+
+
 class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
         "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "key", "limit",
-        "lists", "members", "modes", "muted", "name", "ops", "pending", "skips", "topic",
-        "topic_by", "topic_ts", "voiced",
+        "lists", "members", "modes", "muted", "name", "ops", "pending", "relay", "skips",
+        "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
     def __init__(
@@ -265,6 +283,7 @@ class Room:
         self._defer = defer
         self._ids = ids
         self.created = clock()
+        self.relay: Relay | None = None  # a cluster's (issue 13): hears what is published
 
     def names(self) -> list[str]:
         """A snapshot of the members' names, sorted case-insensitively."""
@@ -303,6 +322,8 @@ class Room:
 
     def publish(self, event: Event, skip: Member | None = None) -> None:
         """Queue an event for every member (but `skip`); written at the next loop pass."""
+        if self.relay is not None:
+            self.relay.room_event(self, event)
         pending = self.pending
         first = not pending
         for render in self._renders:
@@ -448,6 +469,7 @@ class RoomManager:
         self._lock = asyncio.Lock()
         self.whowas: deque[Departed] = deque(maxlen=whowas)
         self.reclaims = Reclaims(clock)
+        self.relay: Relay | None = None  # the cluster's (issue 13); None: one server
         # Message ids: a counter from the start time in microseconds, so ids from a later
         # run are larger (no run makes a million messages a second). A bound __next__
         # is the cheapest call there is: one id for every message said.
@@ -499,13 +521,19 @@ class RoomManager:
             key = name_key(name)
             if key in self._users:
                 raise NameTaken(name)
+            if self.relay is not None and not await self.relay.claim(name):
+                raise NameTaken(name)
             member = Member(name, write, render, user, host, realname, door, signon=self.clock())
             self._users[key] = member
+            if self.relay is not None:
+                self.relay.claimed(member)
             return member
 
     async def release(self, member: Member, reason: str = "") -> None:
         """Forget a member that disconnected; those who share a room are told it quit."""
         async with self._lock:
+            if self.relay is not None and self._users.get(name_key(member.name)) is member:
+                self.relay.released(member, reason)
             if member.rooms:
                 names = ", ".join(r.name for r in member.rooms)
                 log.info("%s quit %s%s", member.name, names, f" ({reason})" if reason else "")
@@ -528,6 +556,12 @@ class RoomManager:
             old_key, new_key = name_key(member.name), name_key(new_name)
             if new_key != old_key and new_key in self._users:
                 raise NameTaken(new_name)
+            if (
+                self.relay is not None
+                and new_key != old_key
+                and not await self.relay.claim(new_name)
+            ):
+                raise NameTaken(new_name)
             old, mask = member.name, member.mask
             self._remember(member)
             del self._users[old_key]
@@ -539,6 +573,8 @@ class RoomManager:
             if told:
                 self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
             self._remute(member)  # a name ban may match the new name, or no longer
+            if self.relay is not None:
+                self.relay.renamed(member, old)
             log.info("%s is now known as %s", old, new_name)
             return told
 
@@ -560,8 +596,12 @@ class RoomManager:
                 raise ReclaimRefused(name)
             ghost = self._users.get(key)
             if ghost is None:
+                if self.relay is not None and not await self.relay.claim(held):
+                    raise NameTaken(held)
                 member = Member(held, write, render, "~" + held[:9], host, signon=self.clock())
                 self._users[key] = member
+                if self.relay is not None:
+                    self.relay.claimed(member)
                 return member
             if ghost.detach is not None:
                 ghost.detach()
@@ -578,6 +618,8 @@ class RoomManager:
     def set_away(self, member: Member, text: str) -> None:
         """Mark a member away (or back, with no text); those sharing a room are told."""
         member.away = text
+        if self.relay is not None:
+            self.relay.away(member)
         if member.rooms:
             self.tell_peers(member, AwayChanged(member.name, text, member.mask))
 
@@ -671,6 +713,9 @@ class RoomManager:
         self._rooms[room.key] = room
         room._add(member)
         room.ops.add(member)
+        if self.relay is not None:
+            room.relay = self.relay
+            self.relay.created(room, member)
         log.info("%s created %s", member.name, room.name)
         return room
 

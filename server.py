@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import importlib
+import importlib.util
 import logging
 import os
 import resource
@@ -60,6 +62,7 @@ class ChatServer:
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
+        self.link: Any = None  # cluster.link.ClusterLink with --cluster (issue 13)
 
     def text_door(self) -> Door:
         config = self.config
@@ -81,6 +84,8 @@ class ChatServer:
         config = self.config
         if config.tls_cert:
             self.tls_context = server_context(config.tls_cert, config.tls_key)
+        if config.cluster:
+            await self._join_cluster()
         if config.plain:
             self.port = await self._listen(self.text_door(), config.port)
         if config.irc_port is not None and config.plain:
@@ -102,11 +107,29 @@ class ChatServer:
             }
         return self.port or self.tls_port
 
+    async def _join_cluster(self) -> None:
+        """Reach Redis before listening: ClusterUnreachable (one line) if it cannot."""
+        from cluster.bus import FAULTS, why
+        from cluster.link import ClusterLink
+
+        node = self.config.node_name or f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
+        self.link = ClusterLink(self.rooms, self.config.cluster, node)
+        try:
+            async with asyncio.timeout(5):
+                await self.link.start()
+        except (*FAULTS, ValueError) as exc:
+            await self.link.bus.aclose()
+            self.link = None
+            raise ClusterUnreachable(
+                f"cannot reach Redis at {self.config.cluster}: {why(exc)}"
+            ) from None
+
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: Connection(self, door), self.config.host, port, backlog=1024
-        )
+            lambda: Connection(self, door), self.config.host, port, backlog=1024,
+            reuse_port=self.config.reuse_port or None,
+        )  # fmt: skip
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
         log.info("%s door listening on %s:%d", door.name, self.config.host, bound)
@@ -206,7 +229,14 @@ class ChatServer:
             tasks = list(self._tasks)
             await asyncio.gather(*tasks, return_exceptions=True)
             self._tasks.difference_update(tasks)
+        if self.link is not None:
+            await self.link.aclose()
+            self.link = None
         log.info("stopped")
+
+
+class ClusterUnreachable(Exception):
+    """--cluster names a Redis this server cannot reach; one line."""
 
 
 def _failed_port(server: ChatServer, config: Config) -> int | None:
@@ -346,6 +376,46 @@ def check_tls_options(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"--sts-duration: {problem}")
 
 
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """A cluster (issue 13, docs/cluster.md): servers sharing one chat through Redis."""
+    group = parser.add_argument_group("a cluster (docs/cluster.md; pip install '.[cluster]')")
+    group.add_argument(
+        "--cluster", metavar="URL", default="",
+        help="redis://HOST:PORT/DB: every server given the same URL serves one chat "
+        "(default: none, one server on its own)",
+    )  # fmt: skip
+    group.add_argument(
+        "--node-name", metavar="NAME", default="",
+        help="this server's name in the cluster, unique in it (default: host-pid)",
+    )  # fmt: skip
+    group.add_argument(
+        "--workers", type=int, metavar="N", default=1,
+        help="start N server processes sharing the ports (SO_REUSEPORT); needs --cluster "
+        "(default %(default)s)",
+    )  # fmt: skip
+
+
+def check_cluster_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    args.reuse_port = args.workers > 1
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if args.node_name and not all(c.isalnum() or c in ".-_" for c in args.node_name):
+        parser.error("--node-name: letters, digits, '.', '-' and '_' only")
+    if not args.cluster:
+        if args.workers > 1:
+            parser.error("--workers needs --cluster (the workers share the chat through Redis)")
+        if args.node_name:
+            parser.error("--node-name needs --cluster")
+        return
+    if not args.cluster.startswith(("redis://", "rediss://", "unix://")):
+        parser.error("--cluster: a URL such as redis://127.0.0.1:6379/0")
+    if importlib.util.find_spec("redis") is None:
+        parser.error("--cluster needs the Redis client: pip install 'chatroom[cluster]' "
+                     "(in a checkout: pip install '.[cluster]')")  # fmt: skip
+    if args.workers > 1 and (args.port == 0 or args.irc_port == 0):
+        parser.error("--workers needs fixed ports (not 0): the workers share them")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
@@ -392,6 +462,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
     add_tls_options(parser)
+    add_cluster_options(parser)
     parser.add_argument(
         "--config", metavar="FILE", dest="config_file",
         help="read options from a TOML file: keys are the long option names (port = 8080, "
@@ -401,6 +472,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     args = parse_with_config(parser, argv)
     del args.config_file
     check_tls_options(parser, args)
+    check_cluster_options(parser, args)
     args.password = args.password_from_file or args.password
     del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc
@@ -433,6 +505,9 @@ async def serve(config: Config) -> int:
     except TlsSetupError as exc:
         log.error("TLS: %s", exc)
         return 1
+    except ClusterUnreachable as exc:
+        log.error("%s", exc)
+        return 1
     except OSError as exc:
         port = _failed_port(server, config)
         log.error("cannot listen on %s:%s: %s", config.host, port, _reason(exc))
@@ -460,6 +535,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     raise_open_file_limit()
+    if config.workers > 1:
+        return run_workers(config)
     factory = None
     if config.uvloop:
         try:
@@ -471,6 +548,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runner.run(serve(config))
     except KeyboardInterrupt:
         return 0
+
+
+def run_workers(config: Config) -> int:
+    """--workers N: N forked server processes, each a node of the cluster, sharing the
+    ports; SIGINT and SIGTERM are passed on, and the exit status is the worst one."""
+    children: list[int] = []
+    for n in range(1, config.workers + 1):
+        name = f"{config.node_name}-{n}" if config.node_name else ""
+        pid = os.fork()
+        if pid == 0:
+            worker = dataclasses.replace(config, workers=1, node_name=name)
+            try:
+                with asyncio.Runner() as runner:
+                    code = runner.run(serve(worker))
+            except KeyboardInterrupt:
+                code = 0
+            os._exit(code)
+        children.append(pid)
+
+    def pass_on(signum: int, frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+    worst = 0
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        worst = max(worst, os.waitstatus_to_exitcode(status) & 0xFF)
+    return worst
 
 
 if __name__ == "__main__":

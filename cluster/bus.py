@@ -1,0 +1,168 @@
+"""The Redis connection: one subscriber task, one publisher task, and the outages.
+
+Fan-out never waits on Redis: `publish()` puts the message in a bounded in-memory
+queue and returns; the publisher task sends what has gathered in one pipeline. When
+Redis is away, each task retries with backoff (0.1 s doubling to 5 s), and the bus logs
+one line when the outage starts and one when it ends. A full queue drops the newest
+message and counts it: the receivers see the gap in its sequence number and log it.
+redis-py reconnects by itself unless told not to; it is told not to (retries=0), so
+that every lost connection, Redis dropping a slow subscriber included, is an outage
+this module sees and the link can re-announce after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+log = logging.getLogger("chatroom.cluster")
+
+FAULTS = (RedisError, OSError, asyncio.TimeoutError)
+_BATCH = 512  # messages in one pipeline at most
+
+
+class Bus:
+    """Publish to and receive from one Redis pub/sub channel."""
+
+    def __init__(
+        self,
+        url: str,
+        channel: str,
+        on_message: Callable[[bytes], None],
+        on_up: Callable[[], Awaitable[None]],
+        *,
+        queue_max: int = 10_000,
+    ) -> None:
+        self.url = url
+        self.channel = channel
+        self.redis: Redis = Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), socket_timeout=3, socket_connect_timeout=2,
+            health_check_interval=0,
+        )  # fmt: skip
+        self._on_message = on_message
+        self._on_up = on_up
+        self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(queue_max)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.down_since: float | None = None  # when the outage began; None: Redis is up
+        self.up_since = 0.0  # when the subscription last came up (monotonic)
+        self.dropped = 0  # messages the full queue could not take, this outage
+        self.subscribed = False
+
+    @property
+    def up(self) -> bool:
+        return self.down_since is None and self.subscribed
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._subscriber()), loop.create_task(self._publisher())]
+
+    def publish(self, data: bytes) -> None:
+        self._put(("pub", (data,)))
+
+    def command(self, script: str, *args: Any) -> None:
+        """A Lua script run in order with the messages (a name given back)."""
+        self._put(("eval", (script, *args)))
+
+    def _put(self, item: tuple[str, tuple[Any, ...]]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            if not self.dropped:
+                log.warning("the publish queue is full; dropping (counted as lost)")
+            self.dropped += 1
+
+    def outage(self, exc: BaseException) -> None:
+        """Note a failed Redis operation: one log line per outage."""
+        self.subscribed = False if isinstance(exc, FAULTS) else self.subscribed
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning(
+                "lost Redis at %s (%s); delivering on this server only, "
+                "retrying with backoff", self.url, why(exc),
+            )  # fmt: skip
+
+    def recovered(self) -> None:
+        if self.down_since is not None:
+            away = time.monotonic() - self.down_since
+            self.down_since = None
+            lost = f"; {self.dropped} messages not sent (lost)" if self.dropped else ""
+            log.warning("Redis is back after %.1f s%s; re-announcing", away, lost)
+            self.dropped = 0
+
+    async def _subscriber(self) -> None:
+        backoff = 0.1
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                self.recovered()
+                self.subscribed = True
+                self.up_since = time.monotonic()
+                backoff = 0.1
+                await self._on_up()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        self._on_message(message["data"])
+            except FAULTS as exc:
+                self.subscribed = False
+                self.outage(exc)
+            finally:
+                self.subscribed = False
+                with contextlib.suppress(*FAULTS):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _publisher(self) -> None:
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < _BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            backoff = 0.1
+            while True:
+                try:
+                    pipe = self.redis.pipeline(transaction=False)
+                    for op, args in batch:
+                        if op == "pub":
+                            pipe.publish(self.channel, args[0])
+                        else:
+                            pipe.eval(*args)
+                    await pipe.execute()
+                    break
+                except FAULTS as exc:
+                    self.outage(exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (a while) for what is queued to be sent; at shutdown."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while not self._queue.empty():
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, *FAULTS):
+                await task
+        with contextlib.suppress(*FAULTS):
+            await self.redis.aclose()
+
+
+def why(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,615 @@
+"""One server's place in a cluster: what its members do goes out, what the other
+servers' members do comes in, and the leases that tell the living from the dead.
+
+The registry (rooms.py) stays the one registry. Users of the other servers are
+`RemoteMember`s in it: they are in rooms, in /who, NAMES, WHOIS and the counts, but
+their `render` gives nothing and their `write` does nothing, so local fan-out is the
+same loop as before; a personal event (`send`) to one goes over the bus to its server.
+Each server publishes what happens to its own members (registry changes and events)
+and applies what the others publish; what it applies it does not publish again.
+
+Every message carries (node, epoch, seq): a receiver drops what it has seen and counts
+a gap as lost, with a WARNING, and asks the sender for its state again (a lost join
+must not leave a room wrong for good). Names are decided in Redis: a hash from name
+key to "node|claim time", claimed by a Lua script that treats a name whose holder's
+lease has expired as free. The rule when two servers hold one name after an outage:
+the claim Redis holds wins; the loser's user is renamed to a free guest name and told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.bus import FAULTS, Bus
+from cluster.codec import CodecError, decode, encode
+from events import (
+    AwayChanged,
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Left,
+    ModeChanged,
+    Quit,
+    Renamed,
+    TopicSet,
+    Whispered,
+)
+from masks import Change, parse_changes
+from rooms import Listed, Member, Room, RoomManager, _remute_room
+from utils import name_key
+
+log = logging.getLogger("chatroom.cluster")
+
+LEASE_S = 5.0  # a node's lease; refreshed every second
+BEAT_S = 1.0
+
+# KEYS[1] the names hash; ARGV: name key, this node, claim time, the lease key prefix.
+# A name is free if nobody holds it, this node does, or its holder's lease expired.
+CLAIM = """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held then
+  local owner = string.match(held, '^(.*)|[^|]*$')
+  if owner ~= ARGV[2] and redis.call('EXISTS', ARGV[4] .. owner) == 1 then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+return 1
+"""
+# KEYS[1] the names hash; ARGV: name key, the node giving it back.
+RELEASE = """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held and string.match(held, '^(.*)|[^|]*$') == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+
+def default_node_name() -> str:
+    return f"{socket.gethostname().split('.')[0]}-{os.getpid()}"
+
+
+def _nothing(event: Event) -> bytes:
+    return b""
+
+
+def _ignore(data: bytes) -> None:
+    pass
+
+
+@dataclass(eq=False, slots=True)
+class RemoteMember(Member):
+    """A user of another server of the cluster."""
+
+    node: str = ""
+    link: ClusterLink | None = None
+
+    def send(self, event: Event) -> None:
+        if self.link is not None:
+            self.link.personal(self, event)
+
+
+class ClusterLink:
+    """The registry's Relay in a cluster (rooms.Relay)."""
+
+    def __init__(
+        self, rooms: RoomManager, url: str, node: str, *, prefix: str = "chatroom"
+    ) -> None:
+        self.rooms = rooms
+        self.node = node
+        self.epoch = time.time_ns()
+        self.prefix = prefix
+        self.names_key = f"{prefix}:names"
+        self.lease_prefix = f"{prefix}:node:"
+        self.lease_key = self.lease_prefix + node
+        self.bus = Bus(url, f"{prefix}:bus", self._received, self._up)
+        self._seq = itertools.count(1)
+        self.applying = False
+        self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
+        self._heard: dict[str, tuple[int, int]] = {}  # node -> (epoch, last seq)
+        self.lost = 0  # messages counted lost (gaps)
+        self.duplicates = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._leased = False
+        self._unclaimed: set[str] = set()  # names granted while Redis was away
+
+    # --- Start and stop ---
+    async def start(self) -> None:
+        """Connect (RedisError or OSError if Redis cannot be reached at start)."""
+        redis = self.bus.redis
+        await redis.ping()
+        await redis.set(self.lease_key, str(self.epoch), px=int(LEASE_S * 1000))
+        await redis.sadd(f"{self.prefix}:nodes", self.node)
+        self._leased = True
+        self.rooms.relay = self
+        self.bus.start()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeat()))
+        log.info("node %s on %s", self.node, self.bus.url)
+
+    async def aclose(self) -> None:
+        await self.bus.drain(2.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(*FAULTS):
+            async with asyncio.timeout(2):
+                await self.bus.redis.delete(self.lease_key)
+                await self.bus.redis.srem(f"{self.prefix}:nodes", self.node)
+        await self.bus.aclose()
+
+    # --- Out: the Relay the registry calls (never while applying) ---
+    async def claim(self, name: str) -> bool:
+        if self.applying:
+            return True
+        if not self.bus.up:
+            self._unclaimed.add(name_key(name))
+            return True
+        try:
+            async with asyncio.timeout(3):
+                return bool(await self._claim(name_key(name)))
+        except FAULTS as exc:
+            self.bus.outage(exc)
+            self._unclaimed.add(name_key(name))
+            return True
+
+    async def _claim(self, key: str) -> int:
+        result = self.bus.redis.eval(
+            CLAIM, 1, self.names_key, key, self.node, repr(time.time()), self.lease_prefix
+        )
+        return int(await result)
+
+    def claimed(self, member: Member) -> None:
+        if not self.applying:
+            self._send("user", u=_user(member))
+
+    def released(self, member: Member, reason: str) -> None:
+        if self.applying or isinstance(member, RemoteMember):
+            return
+        self._send("quit", name=member.name, reason=reason)
+        self.bus.command(RELEASE, 1, self.names_key, name_key(member.name), self.node)
+
+    def renamed(self, member: Member, old: str) -> None:
+        if self.applying or isinstance(member, RemoteMember):
+            return
+        self._send("rename", old=old, new=member.name)
+        if name_key(old) != name_key(member.name):
+            self.bus.command(RELEASE, 1, self.names_key, name_key(old), self.node)
+
+    def away(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("away", name=member.name, text=member.away)
+
+    def created(self, room: Room, member: Member) -> None:
+        if not self.applying:
+            self._send("created", room=_room(room), name=member.name)
+
+    def room_event(self, room: Room, event: Event) -> None:
+        if not self.applying:
+            self._send("ev", room=room.name, ev=encode(event))
+
+    def personal(self, target: RemoteMember, event: Event) -> None:
+        if not self.applying:
+            self._send("to", node=target.node, name=target.name, ev=encode(event))
+
+    def _send(self, kind: str, **fields: Any) -> None:
+        fields.update(n=self.node, e=self.epoch, s=next(self._seq), k=kind)
+        self.bus.publish(json.dumps(fields, separators=(",", ":")).encode())
+
+    def state(self) -> dict[str, Any]:
+        """This server's own users and the rooms they are in."""
+        users, rooms = [], {}
+        for member in self.rooms.users():
+            if isinstance(member, RemoteMember):
+                continue
+            info = _user(member)
+            info["rooms"] = [[r.name, member in r.ops, member in r.voiced] for r in member.rooms]
+            users.append(info)
+            for room in member.rooms:
+                rooms[room.key] = _room(room)
+        return {"users": users, "rooms": list(rooms.values())}
+
+    async def _up(self) -> None:
+        """Subscribed (again): ask everyone for their state and give ours."""
+        self._send("hello")
+        self._send("state", **self.state())
+
+    # --- Leases ---
+    async def _heartbeat(self) -> None:
+        redis = self.bus.redis
+        while True:
+            await asyncio.sleep(BEAT_S)
+            try:
+                async with asyncio.timeout(3):
+                    await self._beat(redis)
+            except FAULTS as exc:
+                self.bus.outage(exc)
+
+    async def _beat(self, redis: Any) -> None:
+        if await redis.set(self.lease_key, str(self.epoch), px=int(LEASE_S * 1000), xx=True):
+            if self._unclaimed and self.bus.up:
+                await self._reclaim(lapsed=False)
+        else:
+            await redis.set(self.lease_key, str(self.epoch), px=int(LEASE_S * 1000))
+            await redis.sadd(f"{self.prefix}:nodes", self.node)
+            log.warning("this node's lease had expired; claiming its names again")
+            await self._reclaim(lapsed=True)
+        if not self.bus.up or time.monotonic() - self.bus.up_since < LEASE_S:
+            return  # just back: give the others a lease's time to beat again
+        nodes = list(self.remote)
+        if not nodes:
+            return
+        alive = await redis.exists(*(self.lease_prefix + n for n in nodes)) if nodes else 0
+        if alive == len(nodes):
+            return
+        for node in nodes:
+            if not await redis.exists(self.lease_prefix + node):
+                self._node_gone(node)
+                await redis.srem(f"{self.prefix}:nodes", node)
+
+    async def _reclaim(self, *, lapsed: bool) -> None:
+        """Claim this server's names again (after its lease lapsed, or names granted while
+        Redis was away); a user whose name another server holds now is renamed."""
+        self._unclaimed.clear()
+        # Told only if the others could have seen this server's users quit: its lease ran
+        # out while its connection to Redis stayed up (paused, cut off), not a restart.
+        tell = lapsed and time.monotonic() - self.bus.up_since > LEASE_S
+        local = [m for m in self.rooms.users() if not isinstance(m, RemoteMember)]
+        for member in local:
+            key = name_key(member.name)
+            if await self._claim(key):
+                if tell:
+                    self._tell(member, "This server lost touch with the cluster for a while: "
+                               "users elsewhere saw you quit and come back.")  # fmt: skip
+                continue
+            old = member.name
+            new = await self._guest_name()
+            await self.rooms.rename(member, new)
+            log.warning("%s is held on another node; renamed %s", old, new)
+            self._tell(member, f"Another user of the cluster holds the name {old}; you are "
+                       f"now {new}.")  # fmt: skip
+        log.info("claimed %d names again", len(local))
+        self._send("hello")
+        self._send("state", **self.state())
+
+    async def _guest_name(self) -> str:
+        for n in itertools.count(int.from_bytes(os.urandom(2)) % 9000 + 1000):
+            name = f"Guest{n}"
+            if self.rooms.find(name) is None and await self._claim(name_key(name)):
+                return name
+        raise AssertionError("unreachable")
+
+    def _tell(self, member: Member, text: str) -> None:
+        member.send(Whispered(self.rooms.server_name, text, time.time(), member.name,
+                              self.rooms.server_name, "notice"))  # fmt: skip
+
+    def _node_gone(self, node: str) -> None:
+        members = self.remote.pop(node, {})
+        self._heard.pop(node, None)
+        log.warning("node %s is gone (lease expired); %d users quit", node, len(members))
+        with self._applying():
+            for member in list(members):
+                self._quit(member, f"{node} lost touch with the cluster")
+        for member in members:
+            self.bus.command(RELEASE, 1, self.names_key, name_key(member.name), node)
+
+    # --- In: what the other servers publish ---
+    def _received(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+            node, epoch, seq, kind = message["n"], message["e"], message["s"], message["k"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("a message that is not ours on the bus; ignored")
+            return
+        if node == self.node:
+            if epoch != self.epoch:
+                log.warning("another process uses this node name (%s)", node)
+            return
+        if not self._in_order(node, epoch, seq):
+            return
+        handler = HANDLERS.get(kind)
+        if handler is None:
+            return
+        try:
+            with self._applying():
+                handler(self, node, message)
+        except (CodecError, KeyError, TypeError, ValueError) as exc:
+            log.warning("a %s message from %s could not be applied: %s", kind, node, exc)
+
+    def _in_order(self, node: str, epoch: int, seq: int) -> bool:
+        """Whether to apply it: a duplicate is dropped, a gap is counted and logged."""
+        heard = self._heard.get(node)
+        if heard is None or heard[0] != epoch:
+            if heard is not None and heard[0] < epoch:
+                log.warning("node %s restarted; its old users quit", node)
+                with self._applying():
+                    for member in list(self.remote.pop(node, {})):
+                        self._quit(member, f"{node} restarted")
+            elif heard is not None:
+                return False  # an older run of that node
+            self._heard[node] = (epoch, seq)
+            return True
+        last = heard[1]
+        if seq <= last:
+            self.duplicates += 1
+            return False
+        if seq > last + 1:
+            self.lost += seq - last - 1
+            log.warning("lost %d messages from node %s; asking for its state",
+                        seq - last - 1, node)  # fmt: skip
+            self._send("hello")
+        self._heard[node] = (epoch, seq)
+        return True
+
+    @contextlib.contextmanager
+    def _applying(self) -> Any:
+        was, self.applying = self.applying, True
+        try:
+            yield
+        finally:
+            self.applying = was
+
+    def _member(self, node: str, info: dict[str, Any]) -> RemoteMember | None:
+        """The remote member for this user info, made or brought up to date."""
+        rooms = self.rooms
+        key = name_key(info["name"])
+        member = rooms._users.get(key)
+        if member is not None and not isinstance(member, RemoteMember):
+            log.warning("%s is claimed here and on node %s", info["name"], node)
+            return None
+        if member is None:
+            member = RemoteMember(
+                info["name"], _ignore, _nothing, info.get("user", ""), info.get("host", ""),
+                info.get("realname", ""), info.get("door", "text"),
+                signon=float(info.get("signon", time.time())), node=node, link=self,
+            )  # fmt: skip
+            rooms._users[key] = member
+        elif member.node != node:
+            self.remote.get(member.node, {}).pop(member, None)
+            member.node = node
+        member.away = info.get("away", member.away)
+        member.modes = set(info.get("modes", member.modes))
+        self.remote.setdefault(node, {})[member] = None
+        return member
+
+    def _find(self, name: str) -> RemoteMember | None:
+        member = self.rooms.find(name)
+        return member if isinstance(member, RemoteMember) else None
+
+    def _room(self, info: dict[str, Any]) -> Room:
+        """The room, made from its info if this server has not got it."""
+        rooms = self.rooms
+        room = rooms.room(info["name"])
+        if room is None:
+            room = Room(info["name"], rooms.clock, rooms._defer, rooms.new_id)
+            rooms._rooms[room.key] = room
+            room.relay = self
+            _set_room(room, info)
+        elif not any(not isinstance(m, RemoteMember) for m in room.members):
+            _set_room(room, info)  # nobody here: the other server's view is the room's
+        elif info.get("topic_ts", 0) > room.topic_ts:
+            room.topic, room.topic_by, room.topic_ts = (
+                info["topic"],
+                info["topic_by"],
+                info["topic_ts"],
+            )
+        return room
+
+    def _enter(
+        self, member: RemoteMember, room: Room, *, op: bool = False, shown: bool = True
+    ) -> None:
+        if room in member.rooms:
+            return
+        room._add(member)
+        if op or (not room.ops and len(room.members) == 1):
+            room.ops.add(member)
+        room.invited.pop(member, None)
+        member.invites.pop(room, None)
+        if shown:
+            room.publish(Joined(member.name, room.name, member.mask))
+
+    def _quit(self, member: RemoteMember, reason: str) -> None:
+        rooms = self.rooms
+        if member.rooms:
+            rooms.tell_peers(member, Quit(member.name, reason, member.mask))
+            for room in list(member.rooms):
+                rooms._remove(member, room)
+        for room in member.invites:
+            room.invited.pop(member, None)
+        member.invites.clear()
+        key = name_key(member.name)
+        if rooms._users.get(key) is member:
+            del rooms._users[key]
+            rooms._remember(member)
+        self.remote.get(member.node, {}).pop(member, None)
+
+    # Handlers, one per message kind.
+    def _on_user(self, node: str, message: dict[str, Any]) -> None:
+        self._member(node, message["u"])
+
+    def _on_quit(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self._quit(member, message.get("reason", ""))
+
+    def _on_rename(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["old"])
+        if member is None:
+            return
+        rooms, old, mask = self.rooms, member.name, member.mask
+        if (
+            name_key(message["new"]) in rooms._users
+            and self.rooms.find(message["new"]) is not member
+        ):
+            log.warning("%s renamed to %s, a name held here", old, message["new"])
+            return
+        del rooms._users[name_key(old)]
+        member.name = message["new"]
+        member.remask()
+        rooms._users[name_key(member.name)] = member
+        if member.rooms:
+            rooms.tell_peers(member, Renamed(old, member.name, mask))
+        rooms._remute(member)
+
+    def _on_away(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            member.away = message["text"]
+            if member.rooms:
+                self.rooms.tell_peers(member, AwayChanged(member.name, member.away, member.mask))
+
+    def _on_created(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            room = self._room(message["room"])
+            self._enter(member, room, op=True, shown=len(room.members) > 0)
+
+    def _on_to(self, node: str, message: dict[str, Any]) -> None:
+        if message["node"] != self.node:
+            return
+        target = self.rooms.find(message["name"])
+        if target is not None and not isinstance(target, RemoteMember):
+            target.send(decode(message["ev"]))
+
+    def _on_hello(self, node: str, message: dict[str, Any]) -> None:
+        self._send("state", **self.state())
+
+    def _on_state(self, node: str, message: dict[str, Any]) -> None:
+        infos = {name_key(r["name"]): r for r in message["rooms"]}
+        seen: set[RemoteMember] = set()
+        for info in message["users"]:
+            member = self._member(node, info)
+            if member is None:
+                continue
+            seen.add(member)
+            wanted = {name_key(name): (name, op, voiced) for name, op, voiced in info["rooms"]}
+            for room in list(member.rooms):
+                if room.key not in wanted:
+                    self.rooms._remove(member, room, Left(member.name, room.name, member.mask))
+            for key, (name, op, voiced) in wanted.items():
+                room = self._room(infos.get(key) or {"name": name})
+                self._enter(member, room)
+                (room.ops.add if op else room.ops.discard)(member)
+                (room.voiced.add if voiced else room.voiced.discard)(member)
+        for member in list(self.remote.get(node, {})):
+            if member not in seen:
+                self._quit(member, "")
+
+    def _on_event(self, node: str, message: dict[str, Any]) -> None:
+        event = decode(message["ev"])
+        room = self.rooms.room(message["room"])
+        match event:
+            case Joined(name=name):
+                member = self._find(name)
+                if member is not None:
+                    self._enter(member, room or self._room({"name": message["room"]}))
+                return
+            case Left(name=name):
+                member = self._find(name)
+                if member is not None and room is not None and room in member.rooms:
+                    self.rooms._remove(member, room, event)
+                return
+            case Kicked(target=target):
+                if room is None:
+                    return
+                room.publish(event)
+                kicked = self.rooms.find(target)
+                if kicked is not None and room in kicked.rooms:
+                    self.rooms._remove(kicked, room)
+                    if kicked.kicked is not None:
+                        kicked.kicked(room)
+                return
+            case TopicSet(text=text, ts=ts, mask=mask) if room is not None:
+                room.topic, room.topic_by, room.topic_ts = text, mask, ts
+            case ModeChanged() if room is not None:
+                self._modes(room, event)
+            case Invited(name=name, target=target) if room is not None:
+                inviter, invitee = self.rooms.find(name), self.rooms.find(target)
+                if inviter in room.ops and invitee is not None:
+                    room.invited[invitee] = None
+                    invitee.invites[room] = None
+            case AwayChanged(name=name, text=text):
+                member = self._find(name)
+                if member is not None:
+                    member.away = text
+        if room is not None:
+            room.publish(event)
+
+    def _modes(self, room: Room, event: ModeChanged) -> None:
+        changes, _, _ = parse_changes(event.modes, list(event.args))
+        for change in changes:
+            sign, letter, arg = change.sign, change.letter, change.arg
+            on = sign == "+"
+            if letter in "ov":
+                target = self.rooms.find(arg)
+                if target is not None and room in target.rooms:
+                    group = room.ops if letter == "o" else room.voiced
+                    (group.add if on else group.discard)(target)
+            elif letter in "beI":
+                listed = room.lists[letter]
+                key = name_key(arg)
+                listed[:] = [e for e in listed if name_key(e.mask) != key]
+                if on:
+                    listed.append(Listed(arg, event.mask, time.time()))
+                if letter in "be":
+                    _remute_room(room, Change(sign, letter, arg))
+            elif letter == "k":
+                room.join_key = arg if on else ""
+            elif letter == "l":
+                room.limit = int(arg) if on and arg.isdigit() else 0
+            else:
+                (room.modes.add if on else room.modes.discard)(letter)
+
+
+HANDLERS = {
+    "user": ClusterLink._on_user,
+    "quit": ClusterLink._on_quit,
+    "rename": ClusterLink._on_rename,
+    "away": ClusterLink._on_away,
+    "created": ClusterLink._on_created,
+    "to": ClusterLink._on_to,
+    "hello": ClusterLink._on_hello,
+    "state": ClusterLink._on_state,
+    "ev": ClusterLink._on_event,
+}
+
+
+def _user(member: Member) -> dict[str, Any]:
+    return {
+        "name": member.name, "user": member.user, "host": member.host,
+        "realname": member.realname, "door": member.door, "signon": member.signon,
+        "away": member.away, "modes": sorted(member.modes),
+    }  # fmt: skip
+
+
+def _room(room: Room) -> dict[str, Any]:
+    return {
+        "name": room.name, "topic": room.topic, "topic_by": room.topic_by,
+        "topic_ts": room.topic_ts, "modes": sorted(room.modes), "key": room.join_key,
+        "limit": room.limit, "created": room.created,
+        "lists": {k: [[e.mask, e.by, e.ts] for e in v] for k, v in room.lists.items()},
+    }  # fmt: skip
+
+
+def _set_room(room: Room, info: dict[str, Any]) -> None:
+    room.topic = info.get("topic", "")
+    room.topic_by = info.get("topic_by", "")
+    room.topic_ts = info.get("topic_ts", 0.0)
+    room.modes = set(info.get("modes", ["n"]))
+    room.join_key = info.get("key", "")
+    room.limit = info.get("limit", 0)
+    room.created = info.get("created", room.created)
+    lists = info.get("lists", {})
+    room.lists = {k: [Listed(*e) for e in lists.get(k, [])] for k in "beI"}
