@@ -79,7 +79,7 @@ class RedisServer:
 
         redis = Redis.from_url(self.url)
         try:
-            return str(await redis.execute_command(*args))
+            return str(await redis.execute_command(*args))  # type: ignore[no-untyped-call]
         finally:
             await redis.aclose()
 
