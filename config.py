@@ -37,3 +37,8 @@ class Config:
     ping_timeout_s: float = 60.0  # ... and dropped if it still says nothing
     log_level: str = "INFO"
     uvloop: bool = False
+    # History (issue 9): rooms, topics and lines kept in SQLite (store/), replay on join.
+    db_path: str = ""  # "": no history (the command line's default is chatroom.db)
+    replay_lines: int = 20  # lines replayed on join; 0: none
+    history_days: float = 30.0  # lines older than this expire; 0: kept for ever
+    history_queue_max: int = 100_000  # entries waiting for the disk before some are dropped

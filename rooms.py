@@ -37,6 +37,7 @@ from events import (
     Whispered,
 )
 from reclaim import Reclaims
+from store import History, Keep, Kept, SavedRoom
 from utils import name_key
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,8 @@ class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
-        "_clock", "_defer", "_ids", "_renders", "created", "key", "members", "modes", "name", "ops",
-        "pending", "skips", "topic", "topic_by", "topic_ts", "voiced",
+        "_clock", "_defer", "_ids", "_renders", "created", "keep", "key", "members", "modes",
+        "name", "ops", "pending", "recent", "skips", "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
     def __init__(
@@ -168,6 +169,10 @@ class Room:
         self._defer = defer
         self._ids = ids
         self.created = clock()
+        # History (issue 9): its newest lines, for replay on join, and where each kept
+        # line goes (RoomManager sets both: the store's keeper appends to `recent`).
+        self.recent: deque[Kept] = deque(maxlen=1)
+        self.keep: Keep = _keep_nothing
 
     def names(self) -> list[str]:
         """A snapshot of the members' names, sorted case-insensitively."""
@@ -176,10 +181,38 @@ class Room:
     def say(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
         event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
+        self.keep(event)
 
     def act(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
         event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
+        self.keep(event)
+
+    def replay(self, count: int, since: float = 0.0) -> list[Kept]:
+        """Its newest `count` kept lines from memory (none older than `since`), oldest
+        first. Taken right after the join, with no await between, so a joiner sees
+        each line once: in the replay if it came before the join, live if after."""
+        if count <= 0 or not self.recent:
+            return []
+        lines = list(self.recent)[-count:]
+        return [event for event in lines if event.ts >= since] if lines[0].ts < since else lines
+
+    def settings(self) -> dict[str, object]:
+        """What the store keeps of this room besides its lines (a new setting: add
+        it here and in restore())."""
+        return {
+            "topic": self.topic, "topic_by": self.topic_by, "topic_ts": self.topic_ts,
+            "modes": "".join(sorted(self.modes)),
+        }  # fmt: skip
+
+    def restore(self, settings: dict[str, object]) -> None:
+        """Take back what settings() gave, skipping what is missing or malformed."""
+        topic, by, ts = settings.get("topic"), settings.get("topic_by"), settings.get("topic_ts")
+        if isinstance(topic, str) and isinstance(by, str) and isinstance(ts, int | float):
+            self.topic, self.topic_by, self.topic_ts = topic, by, float(ts)
+        modes = settings.get("modes")
+        if isinstance(modes, str):
+            self.modes = set(modes)
 
     def publish(self, event: Event, skip: Member | None = None) -> None:
         """Queue an event for every member (but `skip`); written at the next loop pass."""
@@ -281,6 +314,10 @@ class Room:
         self._renders[render] = self._renders.get(render, 0) + 1
 
 
+def _keep_nothing(event: Kept) -> None:
+    """A room's `keep` until the registry gives it the store's."""
+
+
 def _call_soon(callback: Callable[[], None]) -> object:
     return asyncio.get_running_loop().call_soon(callback)
 
@@ -307,6 +344,8 @@ class RoomManager:
         clock: Callable[[], float] = time.time,
         defer: Defer = _call_soon,
         whowas: int = 200,
+        history: History | None = None,
+        replay_lines: int = 20,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -323,6 +362,48 @@ class RoomManager:
         # is the cheapest call there is: one id for every message said.
         start = time.time_ns() // 1000
         self.new_id: Callable[[], str] = map(str, itertools.count(start)).__next__
+        # History (issue 9): the store behind the rooms; --no-history's keeps nothing.
+        self.history = history or History()
+        self.replay_lines = replay_lines
+
+    def attach_history(self, history: History) -> None:
+        """Use this store (on the event loop, before any user): make its rooms again."""
+        self.history = history
+        history.attach(self.sweep)
+        for saved in history.restored():
+            self._restore(saved)
+
+    def _restore(self, saved: SavedRoom) -> None:
+        key = name_key(saved.name)
+        if key in self._rooms:
+            return
+        room = self._new_room(saved.name)
+        room.created = saved.created
+        room.restore(saved.settings)
+        room.recent.extend(saved.recent)
+        self._rooms[key] = room
+
+    def _new_room(self, name: str) -> Room:
+        room = Room(name, self.clock, self._defer, self.new_id)
+        if self.history.is_on:
+            room.recent = deque(maxlen=max(self.replay_lines, 1))
+            room.keep = self.history.keeper(room)
+        return room
+
+    def history_since(self) -> float:
+        """The time before which history has expired (0: nothing expires)."""
+        retention = self.history.retention_s
+        return self.clock() - retention if retention else 0.0
+
+    def holds_history(self, room: Room) -> bool:
+        """Whether a room keeps lines that have not expired: such a room stays empty."""
+        return bool(room.recent) and room.recent[-1].ts >= self.history_since()
+
+    def sweep(self) -> None:
+        """Drop the empty rooms whose history has all expired (the store calls this)."""
+        for room in list(self._rooms.values()):
+            if not room.members and not self.holds_history(room):
+                self._close_room(room)
 
     def find(self, name: str) -> Member | None:
         """The connected user with this name (any case), if any."""
@@ -454,7 +535,10 @@ class RoomManager:
 
     def set_topic(self, member: Member, room: Room, text: str) -> None:
         room.topic, room.topic_by, room.topic_ts = text, member.mask, self.clock()
-        room.publish(TopicSet(member.name, room.name, text, room.topic_ts, member.mask))
+        event = TopicSet(member.name, room.name, text, room.topic_ts, member.mask, self.new_id())
+        room.publish(event)
+        room.keep(event)
+        self.history.save_room(room)
 
     def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
         """Deliver a user-level event once to everyone who shares a room with `member`."""
@@ -506,6 +590,8 @@ class RoomManager:
             self._check_joined(member, leave)
             if leave is not None:
                 self._leave(member, leave)
+            if not room.members:  # a kept room that stood empty: its first member runs it
+                room.ops.add(member)
             room._add(member)
             room.publish(Joined(member.name, room.name, member.mask), member)
             if member.away:
@@ -525,7 +611,7 @@ class RoomManager:
         self._check_joined(member, leave)
         if leave is not None:
             self._leave(member, leave)
-        room = Room(room_name, self.clock, self._defer, self.new_id)
+        room = self._new_room(room_name)
         self._rooms[room.key] = room
         room._add(member)
         room.ops.add(member)
@@ -543,9 +629,14 @@ class RoomManager:
 
     def _remove(self, member: Member, room: Room) -> None:
         room._remove(member)
-        if not room.members:
-            del self._rooms[room.key]
-            log.info("room %s closed", room.name)
+        if not room.members and not self.holds_history(room):
+            self._close_room(room)
+
+    def _close_room(self, room: Room) -> None:
+        del self._rooms[room.key]
+        if room.recent:
+            self.history.forget_room(room.key)  # its lines all expired
+        log.info("room %s closed", room.name)
 
     def _remember(self, member: Member) -> None:
         self.whowas.appendleft(

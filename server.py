@@ -29,6 +29,8 @@ from doors.irc.session import IrcDoor
 from doors.text.render import TextRender
 from doors.text.session import Session
 from rooms import RoomManager
+from store import StoreError
+from store.sqlite import open_history
 from utils import address_group, clean, is_loopback, port_number
 
 log = logging.getLogger("chatroom")
@@ -39,7 +41,10 @@ class ChatServer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.rooms = RoomManager(max_rooms=config.max_rooms, max_joined=config.max_joined)
+        self.rooms = RoomManager(
+            max_rooms=config.max_rooms, max_joined=config.max_joined,
+            replay_lines=config.replay_lines,
+        )  # fmt: skip
         self.render = TextRender()
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
@@ -67,9 +72,16 @@ class ChatServer:
 
     async def start(self) -> int:
         """Listen on each door; return the text door's port (useful with port 0).
-        OSError if a port cannot be had, unless it is the IRC door's default one."""
+        OSError if a port cannot be had, unless it is the IRC door's default one;
+        StoreError if the history database cannot be used."""
         config = self.config
-        self.port = await self._listen(self.text_door(), config.port)
+        if config.db_path:
+            await self._open_history()
+        try:
+            self.port = await self._listen(self.text_door(), config.port)
+        except OSError:
+            await self.rooms.history.aclose()
+            raise
         if config.irc_port is not None:
             try:
                 self.irc_port = await self._listen(irc_door(self.irc), config.irc_port)
@@ -82,6 +94,15 @@ class ChatServer:
                     config.host, config.irc_port, _reason(exc),
                 )  # fmt: skip
         return self.port
+
+    async def _open_history(self) -> None:
+        config = self.config
+        history = await asyncio.to_thread(
+            open_history, config.db_path, recent=config.replay_lines,
+            retention_s=config.history_days * 86400, queue_max=config.history_queue_max,
+        )  # fmt: skip
+        self.rooms.attach_history(history)
+        log.info("history in %s (%d rooms kept)", config.db_path, len(self.rooms.rooms()))
 
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()
@@ -133,6 +154,7 @@ class ChatServer:
             conn.abort()
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.rooms.history.aclose()
         log.info("stopped")
 
 
@@ -205,6 +227,25 @@ def read_password(path: str) -> str:
     return password
 
 
+def add_history_options(parser: argparse.ArgumentParser) -> None:
+    """History (issue 9): where it is kept, for how long, how much a joiner sees."""
+    history = parser.add_argument_group("history (README: Where your data lives)")
+    history.add_argument(
+        "--db", dest="db_path", metavar="PATH", default="chatroom.db",
+        help="the SQLite file that keeps rooms, topics and history (default: %(default)s "
+        "in the working directory)",
+    )  # fmt: skip
+    history.add_argument("--no-history", action="store_true", help="keep nothing and write no file")
+    history.add_argument(
+        "--history-days", dest="history_days", type=float, metavar="D", default=30.0,
+        help="lines older than D days expire; 0 keeps them for ever (default %(default)g)",
+    )  # fmt: skip
+    history.add_argument(
+        "--replay", dest="replay_lines", type=int, metavar="N", default=20,
+        help="lines a room replays to whoever joins it; 0: none (default %(default)s)",
+    )  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
@@ -250,7 +291,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument(
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
+    add_history_options(parser)
     args = parser.parse_args(argv)
+    args.db_path = "" if args.no_history else args.db_path
+    del args.no_history
     args.password = args.password_from_file or args.password
     del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc
@@ -262,6 +306,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         parser.error("--irc-server-name: letters, digits, '.' and '-' only")
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         parser.error(f"--log-level: unknown level {args.log_level!r}")
+    for flag, field in (("--history-days", "history_days"), ("--replay", "replay_lines")):
+        if getattr(args, field) < 0:
+            parser.error(f"{flag} cannot be negative")
+    if args.replay_lines > 500:
+        parser.error("--replay: at most 500")
     for flag, field, *_ in OPTIONS:
         if isinstance(getattr(args, field), int | float) and getattr(args, field) < 0:
             parser.error(f"{flag} cannot be negative")
@@ -278,6 +327,9 @@ async def serve(config: Config) -> int:
     server = ChatServer(config)
     try:
         await server.start()
+    except StoreError as exc:
+        log.error("%s", exc)
+        return 1
     except OSError as exc:
         port = config.port if not server.port else config.irc_port
         log.error("cannot listen on %s:%s: %s", config.host, port, _reason(exc))

@@ -186,7 +186,9 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
     if status:
         _to_status(s, room, status, event)
         return
-    elif echo and s._labeled is None:
+    if type(event) is r.Acted or (type(event) is r.Said and text[:1] != "\x01"):
+        room.keep(event)  # history (issue 9): chat and actions, not CTCP or notices
+    if echo and s._labeled is None:
         room.publish(event)
     else:
         room.publish(event, member)

@@ -182,6 +182,7 @@ class IrcSession:
         rooms = self.rooms
         event = r.Said(member.name, body, rooms.clock(), room.name, member.mask, rooms.new_id())
         room.publish(event, None if self.echo else member)
+        room.keep(event)
         return True
 
     def _dispatch(self, msg: Message, text: str) -> Awaitable[None] | None:

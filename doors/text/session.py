@@ -16,6 +16,7 @@ from typing import Any
 import rooms as r
 from config import Config
 from doors.text.commands import run_command
+from doors.text.history import replay_on_join
 from doors.text.render import TextRender
 from reclaim import same_secret
 from utils import (
@@ -92,6 +93,7 @@ class Session:
         self._out = out
         self._close = close
         self._write = write or self._write_lines
+        self.replay = True  # history (issue 9): replay on join; /replay off for bots
 
     @property
     def name(self) -> str:
@@ -345,6 +347,8 @@ class Session:
         self.room = room
         self.state = State.IN_ROOM
         self._show_room(room, created=created)
+        if not created:
+            replay_on_join(self, room)
 
     def _show_room(self, room: r.Room, *, created: bool) -> None:
         self._menu_shown = False
