@@ -51,6 +51,7 @@ class ChatServer:
         self.irc_port = 0  # 0 while the IRC door is closed
         self.irc = IrcDoor(self.rooms, config)
         self._servers: list[asyncio.Server] = []
+        self._doors: list[tuple[asyncio.Server, str, int]] = []
         self._connections: set[Connection] = set()
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,13 +76,7 @@ class ChatServer:
         OSError if a port cannot be had, unless it is the IRC door's default one;
         StoreError if the history database cannot be used."""
         config = self.config
-        if config.db_path:
-            await self._open_history()
-        try:
-            self.port = await self._listen(self.text_door(), config.port)
-        except OSError:
-            await self.rooms.history.aclose()
-            raise
+        self.port = await self._listen(self.text_door(), config.port)
         if config.irc_port is not None:
             try:
                 self.irc_port = await self._listen(irc_door(self.irc), config.irc_port)
@@ -93,6 +88,15 @@ class ChatServer:
                     "IRC door closed: cannot listen on %s:%d: %s",
                     config.host, config.irc_port, _reason(exc),
                 )  # fmt: skip
+        if config.db_path:  # after the ports (a busy one makes no file), before any user
+            try:
+                await self._open_history()
+            except StoreError:
+                await self.aclose()
+                raise
+        for listener, name, port in self._doors:
+            await listener.start_serving()
+            log.info("%s door listening on %s:%d", name, config.host, port)
         return self.port
 
     async def _open_history(self) -> None:
@@ -107,11 +111,12 @@ class ChatServer:
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: Connection(self, door), self.config.host, port, backlog=1024
-        )
+            lambda: Connection(self, door), self.config.host, port, backlog=1024,
+            start_serving=False,
+        )  # fmt: skip
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
-        log.info("%s door listening on %s:%d", door.name, self.config.host, bound)
+        self._doors.append((server, door.name, bound))  # start() starts serving them
         return bound
 
     def admit(self, conn: Connection) -> str | None:

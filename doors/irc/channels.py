@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 
 import rooms as r
 from doors.irc.commands import IrcError, irc_command
+from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line
 from doors.irc.render import channel
 from doors.irc.session import IrcSession
@@ -93,6 +94,7 @@ async def _join_each(s: IrcSession, chans: list[str]) -> None:
         s.send(s.stamp() + line(member.mask, "JOIN", channel(room.name)))
         send_topic(s, room, always=False)
         send_names(s, room)
+        replay_on_join(s, room)
 
 
 async def _part_all(s: IrcSession) -> None:
@@ -357,7 +359,7 @@ def _user_mode(s: IrcSession, msg: Message) -> None:
     for letter in msg.params[1]:
         if letter in "+-":
             sign = letter
-        elif letter not in "iw":
+        elif letter not in "Biw":  # B: a bot (no replay on join)
             raise IrcError("501", "Unknown MODE flag")
         elif (letter in member.modes) != (sign == "+"):
             if sign == "+":
