@@ -3,6 +3,7 @@ on port 0 with a database in a temporary directory, clients over real sockets.""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -192,17 +193,26 @@ async def test_a_line_said_while_someone_joins_reaches_them_exactly_once(
 ) -> None:
     alice = await in_room(connect, "alice", "general", create=True)
     bob = await connect("bob")
-    await alice.send(*(f"n{i}" for i in range(3000)))  # still arriving while bob joins
+    chunks, size = 40, 25
+    under_way = asyncio.Event()
+
+    async def chatter() -> None:  # a chunk at a time: lines keep coming while bob joins
+        for chunk in range(chunks):
+            await alice.send(*(f"n{chunk * size + i}" for i in range(size)))
+            await alice.expect(rx(rf"{STAMP} <alice> n{chunk * size + size - 1}"))
+            if chunk == 5:
+                under_way.set()
+
+    talking = asyncio.create_task(chatter())
+    await under_way.wait()
     await bob.send("/join general")
-    lines = await bob.expect(rx(rf"{STAMP} <alice> n2999"), timeout=10)
-    if "* End of history." not in lines:  # bob joined after the last line: all replayed
-        lines += await bob.expect("* End of history.")
+    last = chunks * size - 1
+    lines = await bob.expect(rx(rf"{STAMP} <alice> n{last}"), timeout=10)
+    await talking
     seen = [int(m[1]) for x in lines if (m := re.fullmatch(rf"{STAMP} <alice> n(\d+)", x))]
-    assert seen == list(range(seen[0], 3000)), "each line once, in order, none missing"
-    replayed = lines[
-        lines.index("* History of general (20 messages)") : lines.index("* End of history.")
-    ]
-    assert len(replayed) == 21
+    assert seen == list(range(seen[0], last + 1)), "each line once, in order, none missing"
+    start, end = lines.index("* History of general (20 messages)"), lines.index("* End of history.")
+    assert end - start == 21 and lines[end + 1 :], "20 replayed, then live lines"
 
 
 async def test_history_is_refused_in_the_menu_and_said_plainly_with_no_history(
