@@ -92,7 +92,8 @@ class ChatServer:
             try:
                 await self._open_history()
             except StoreError:
-                await self.aclose()
+                for listener in self._servers:
+                    listener.close()
                 raise
         for listener, name, port in self._doors:
             await listener.start_serving()
@@ -330,6 +331,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
 async def serve(config: Config) -> int:
     """Run until SIGINT or SIGTERM, then shut down gracefully."""
     server = ChatServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before start(): a signal while it
+        with contextlib.suppress(NotImplementedError):  # runs still stops gracefully
+            loop.add_signal_handler(signum, stop.set)  # (Windows: Ctrl-C raises instead)
     try:
         await server.start()
     except StoreError as exc:
@@ -339,11 +345,6 @@ async def serve(config: Config) -> int:
         port = config.port if not server.port else config.irc_port
         log.error("cannot listen on %s:%s: %s", config.host, port, _reason(exc))
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
-            loop.add_signal_handler(signum, stop.set)
     try:
         await stop.wait()
     finally:

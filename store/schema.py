@@ -44,8 +44,8 @@ def migrate(con: sqlite3.Connection, path: str) -> int:
     found = int(con.execute("PRAGMA user_version").fetchone()[0])
     if found > VERSION:
         raise StoreError(
-            f"{path} has history schema version {found}, newer than this chatroom's "
-            f"{VERSION}: refusing to open it (run the newer chatroom, or --no-history)"
+            f"cannot use the history database {path}: it has schema version {found}, newer "
+            f"than this chatroom's {VERSION} (run the newer chatroom, or --no-history)"
         )
     con.execute("BEGIN IMMEDIATE")
     try:

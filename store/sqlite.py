@@ -43,6 +43,7 @@ HINTS = {
     "attempt to write a readonly database": " (the file or its directory is read-only)",
     "unable to open database file": " (check the path and its directory's permissions)",
     "database or disk is full": " (free some space)",
+    "disk I/O error": " (the disk failed, is full, or the file is over a size limit)",
 }
 
 
