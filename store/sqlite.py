@@ -198,9 +198,9 @@ class SqliteHistory(History):
     def _run(self) -> None:
         try:
             while True:
-                stopping = self._stop.is_set()
                 self._wake.wait(self.interval_s)
                 self._wake.clear()
+                stopping = self._stop.is_set()  # set before the wake-up: drain, then go
                 self._drain()
                 if self.retention_s and self.clock() - self._last_expiry >= self.expire_every_s:
                     self._expire()
