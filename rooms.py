@@ -390,6 +390,12 @@ class RoomManager:
             room.keep = self.history.keeper(room)
         return room
 
+    def _kept_room(self, name: str) -> Room:
+        """A new room, its row queued for the store (gone again if it closes unused)."""
+        room = self._new_room(name)
+        self.history.save_room(room)
+        return room
+
     def history_since(self) -> float:
         """The time before which history has expired (0: nothing expires)."""
         retention = self.history.retention_s
@@ -611,7 +617,7 @@ class RoomManager:
         self._check_joined(member, leave)
         if leave is not None:
             self._leave(member, leave)
-        room = self._new_room(room_name)
+        room = self._kept_room(room_name)
         self._rooms[room.key] = room
         room._add(member)
         room.ops.add(member)
@@ -634,8 +640,7 @@ class RoomManager:
 
     def _close_room(self, room: Room) -> None:
         del self._rooms[room.key]
-        if room.recent:
-            self.history.forget_room(room.key)  # its lines all expired
+        self.history.forget_room(room.key)  # its row, and any lines left
         log.info("room %s closed", room.name)
 
     def _remember(self, member: Member) -> None:

@@ -100,12 +100,9 @@ class SqliteHistory(History):
 
     # --- The event loop's side: never blocks. ---
     def keeper(self, room: Room) -> Keep:
-        ring, queue, cap = room.recent, self.queue, self.queue_max
-        overflow, save = self._overflow, self.save_room
+        ring, queue, cap, overflow = room.recent, self.queue, self.queue_max, self._overflow
 
-        def keep(event: Kept) -> None:
-            if not ring:
-                save(room)  # its first line: the room's row, with its settings so far
+        def keep(event: Kept) -> None:  # Room.say's whole cost of history: keep it so
             ring.append(event)
             if len(queue) < cap:
                 queue.append(event)
@@ -241,28 +238,17 @@ class SqliteHistory(History):
                 if type(item) is tuple:
                     self._write_room(item, messages)
                 else:
-                    key = name_key(item.room)
-                    messages.append(reads.row_of(item, key))
-                    # A room that is first seen here got its row from save_room() just before.
-            if messages:
-                con.executemany(
-                    "INSERT OR IGNORE INTO messages (id, room, ts, ts_ms, kind, name, mask, "
-                    "text, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    messages,
-                )
+                    messages.append(reads.row_of(item, name_key(item.room)))
+                    if len(messages) >= 256:  # the GIL goes back to the loop in between
+                        self._insert(messages)
+            self._insert(messages)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
             self._fail(exc)
 
     def _write_room(self, item: tuple[str, ...], messages: list[tuple[Any, ...]]) -> None:
         con = self._con
-        if messages:  # keep the order: this room's earlier lines first
-            con.executemany(
-                "INSERT OR IGNORE INTO messages (id, room, ts, ts_ms, kind, name, mask, "
-                "text, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                messages,
-            )
-            messages.clear()
+        self._insert(messages)  # keep the order: this room's earlier lines first
         if item[0] == "room":
             _, key, name, created, settings = item
             con.execute(
@@ -274,6 +260,15 @@ class SqliteHistory(History):
         else:
             con.execute("DELETE FROM messages WHERE room = ?", (item[1],))
             con.execute("DELETE FROM rooms WHERE key = ?", (item[1],))
+
+    def _insert(self, messages: list[tuple[Any, ...]]) -> None:
+        if messages:
+            self._con.executemany(
+                "INSERT OR IGNORE INTO messages (id, room, ts, ts_ms, kind, name, mask, "
+                "text, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                messages,
+            )
+            messages.clear()
 
     def _expire(self) -> None:
         self._last_expiry = self.clock()

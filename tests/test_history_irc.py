@@ -182,3 +182,23 @@ async def test_chathistory_refuses_bad_parameters_with_the_specs_fail(
     await carol.join("#elsewhere")  # a channel alice is not in
     await alice.send(command)
     assert await alice.line() == f":irc.test FAIL CHATHISTORY {reply}"
+
+
+async def test_a_rooms_modes_and_topic_survive_a_restart(config: Config) -> None:
+    first = ChatServer(config)
+    await first.start()
+    alice = await IrcClient.open(first.irc_port)
+    await alice.register("alice")
+    await alice.join("#general")
+    await alice.send("MODE #general +t", "TOPIC #general :locked plans", "PRIVMSG #general :hi")
+    await alice.expect(rx(r":alice!\S+ TOPIC #general :locked plans"))
+    await alice.close()
+    await first.aclose()
+    second = ChatServer(config)
+    await second.start()
+    try:
+        room = second.rooms.room("general")
+        assert room is not None and not room.members
+        assert (room.topic, room.modes) == ("locked plans", {"n", "t"})
+    finally:
+        await second.aclose()

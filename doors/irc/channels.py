@@ -343,6 +343,7 @@ def change_modes(s: IrcSession, room: r.Room, modes: str, args: list[str]) -> No
             if arg:
                 params.append(arg)
         room.publish(r.ModeChanged(member.name, room.name, text, tuple(params), member.mask))
+        s.rooms.history.save_room(room)  # history (issue 9): its settings outlive a restart
 
 
 def _user_mode(s: IrcSession, msg: Message) -> None:
