@@ -15,6 +15,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 SaveRoom = tuple[str, str, str, float, str]  # ("room", key, name, created, settings)
 ForgetRoom = tuple[str, str]  # ("forget", key)
 Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
+
+WRITER_NICE = 19
 
 HINTS = {
     "file is not a database": " (not a chatroom database, or damaged: restore a backup)",
@@ -89,6 +92,7 @@ class SqliteHistory(History):
         self._on_sweep: Callable[[], None] = lambda: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_expiry = clock()
+        self._keys: dict[str, str] = {}  # room name -> key, for the writer
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "history-read")
         self._read_con: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="history-write", daemon=True)
@@ -193,6 +197,10 @@ class SqliteHistory(History):
 
     # --- The writer thread. ---
     def _run(self) -> None:
+        # Chat before history: on a busy core the writer gets what the loop leaves, and
+        # if that is too little the queue fills and entries are dropped (and counted).
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
         try:
             while True:
                 self._wake.wait(self.interval_s)
@@ -231,14 +239,19 @@ class SqliteHistory(History):
 
     def _write(self, batch: list[Item]) -> None:
         messages: list[tuple[Any, ...]] = []
-        con = self._con
+        con, keys = self._con, self._keys
+        if len(keys) > 10_000:  # names of rooms long gone
+            keys.clear()
         try:
             con.execute("BEGIN IMMEDIATE")
             for item in batch:
                 if type(item) is tuple:
                     self._write_room(item, messages)
                 else:
-                    messages.append(reads.row_of(item, name_key(item.room)))
+                    key = keys.get(item.room)
+                    if key is None:
+                        key = keys[item.room] = name_key(item.room)
+                    messages.append(reads.row_of(item, key))
                     if len(messages) >= 256:  # the GIL goes back to the loop in between
                         self._insert(messages)
             self._insert(messages)
