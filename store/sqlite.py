@@ -15,6 +15,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -37,12 +38,7 @@ SaveRoom = tuple[str, str, str, float, str]  # ("room", key, name, created, sett
 ForgetRoom = tuple[str, str]  # ("forget", key)
 Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
 
-# Chat before history: while the event loop's thread is busy (it used more than
-# LOOP_BUSY of the last interval) the writer spends at most WRITER_SHARE of a core;
-# what it cannot write waits in the bounded queue, and beyond that is dropped (and
-# counted). While the loop is not busy the writer writes as fast as it can.
-LOOP_BUSY = 0.8
-WRITER_SHARE = 0.05
+WRITER_NICE = 19
 
 HINTS = {
     "file is not a database": " (not a chatroom database, or damaged: restore a backup)",
@@ -97,8 +93,6 @@ class SqliteHistory(History):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_expiry = clock()
         self._keys: dict[str, str] = {}  # room name -> key, for the writer
-        self._loop_cpu: int | None = None  # the event loop thread's CPU clock
-        self._last_wall = self._last_cpu = 0.0
         self._reader = concurrent.futures.ThreadPoolExecutor(1, "history-read")
         self._read_con: sqlite3.Connection | None = None
         self._thread = threading.Thread(target=self._run, name="history-write", daemon=True)
@@ -143,8 +137,6 @@ class SqliteHistory(History):
     def attach(self, on_sweep: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_sweep = on_sweep
-        with contextlib.suppress(AttributeError, OSError):  # not on every platform
-            self._loop_cpu = time.pthread_getcpuclockid(threading.get_ident())
 
     async def fetch(self, query: Query) -> list[Kept]:
         found: list[Kept] = await self._read(self._fetch, query)
@@ -205,12 +197,16 @@ class SqliteHistory(History):
 
     # --- The writer thread. ---
     def _run(self) -> None:
+        # Chat before history: on a busy core the writer gets what the loop leaves, and
+        # if that is too little the queue fills and entries are dropped (and counted).
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
         try:
             while True:
                 self._wake.wait(self.interval_s)
                 self._wake.clear()
                 stopping = self._stop.is_set()  # set before the wake-up: drain, then go
-                self._drain(None if stopping else self._budget())
+                self._drain()
                 if self.retention_s and self.clock() - self._last_expiry >= self.expire_every_s:
                     self._expire()
                 if stopping and not self.queue:
@@ -220,26 +216,13 @@ class SqliteHistory(History):
             with contextlib.suppress(sqlite3.Error):
                 self._con.close()
 
-    def _budget(self) -> float | None:
-        """CPU seconds the writer may spend now: unlimited (None) unless the event
-        loop's thread was busy since the last look."""
-        if self._loop_cpu is None:
-            return None
-        wall, cpu = time.monotonic(), time.clock_gettime(self._loop_cpu)
-        elapsed, used = wall - self._last_wall, cpu - self._last_cpu
-        self._last_wall, self._last_cpu = wall, cpu
-        if elapsed <= 0 or used / elapsed < LOOP_BUSY:
-            return None
-        return WRITER_SHARE * elapsed
-
-    def _drain(self, budget: float | None) -> None:
-        """Write what is queued (or as much as `budget` CPU seconds allow), a
-        transaction per 2,000 entries; then wake the readers waiting for it."""
+    def _drain(self) -> None:
+        """Write what is queued, a transaction per 10,000 entries; then wake the
+        readers waiting for it."""
         queue, barriers = self.queue, []
-        started = time.thread_time()
         while queue:
             batch: list[Item] = []
-            while queue and len(batch) < 2_000:
+            while queue and len(batch) < 10_000:
                 item = queue.popleft()
                 if isinstance(item, threading.Event):
                     barriers.append(item)
@@ -247,8 +230,6 @@ class SqliteHistory(History):
                     batch.append(item)
             if batch and not self.failed:
                 self._write(batch)
-            if budget is not None and time.thread_time() - started > budget:
-                break  # the loop needs the core: the rest waits for the next turn
         for barrier in barriers:
             barrier.set()
         if self._dropping and len(queue) < self.queue_max // 2:
@@ -341,7 +322,7 @@ def open_history(
     *,
     recent: int,
     retention_s: float,
-    queue_max: int = 20_000,
+    queue_max: int = 100_000,
     interval_s: float = 0.1,
     expire_every_s: float = 3600.0,
     lock_timeout_s: float = 2.0,
