@@ -41,4 +41,4 @@ class Config:
     db_path: str = ""  # "": no history (the command line's default is chatroom.db)
     replay_lines: int = 20  # lines replayed on join; 0: none
     history_days: float = 30.0  # lines older than this expire; 0: kept for ever
-    history_queue_max: int = 100_000  # entries waiting for the disk before some are dropped
+    history_queue_max: int = 20_000  # entries waiting for the disk before some are dropped

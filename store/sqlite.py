@@ -322,7 +322,7 @@ def open_history(
     *,
     recent: int,
     retention_s: float,
-    queue_max: int = 100_000,
+    queue_max: int = 20_000,
     interval_s: float = 0.1,
     expire_every_s: float = 3600.0,
     lock_timeout_s: float = 2.0,
