@@ -55,3 +55,8 @@ class Config:
     tls_hello_timeout_s: float = 3.0  # no TLS bytes at all by then: told "TLS only"
     sts_duration_s: int = 0  # IRCv3 STS policy duration; 0: no policy
     uvloop: bool = False
+    # History (issue 9): rooms, topics and lines kept in SQLite (store/), replay on join.
+    db_path: str = ""  # "": no history (the command line's default is chatroom.db)
+    replay_lines: int = 20  # lines replayed on join; 0: none
+    history_days: float = 30.0  # lines older than this expire; 0: kept for ever
+    history_queue_max: int = 20_000  # entries waiting for the disk before some are dropped

@@ -41,6 +41,7 @@ from events import (
 )
 from masks import Change, address_mask, complete, mask_problem, matches, word_changes
 from reclaim import Reclaims
+from store import History, Keep, Kept, SavedRoom
 from utils import name_key
 
 log = logging.getLogger(__name__)
@@ -252,8 +253,9 @@ class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
 
     __slots__ = (
-        "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "key", "limit",
-        "lists", "members", "modes", "muted", "name", "ops", "pending", "relay", "skips",
+        "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "keep", "key",
+        "limit", "lists", "members", "modes", "muted", "name", "ops", "pending", "recent",
+        "relay", "skips",
         "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
@@ -284,6 +286,10 @@ class Room:
         self._ids = ids
         self.created = clock()
         self.relay: Relay | None = None  # a cluster's (issue 13): hears what is published
+        # History (issue 9): its newest lines, for replay on join, and where each kept
+        # line goes (RoomManager sets both: the store's keeper appends to `recent`).
+        self.recent: deque[Kept] = deque(maxlen=1)
+        self.keep: Keep = _keep_nothing
 
     def names(self) -> list[str]:
         """A snapshot of the members' names, sorted case-insensitively."""
@@ -294,12 +300,58 @@ class Room:
             self.check_speaker(member)
         event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
+        self.keep(event)
 
     def act(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
         event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
+        self.keep(event)
+
+    def replay(self, count: int, since: float = 0.0) -> list[Kept]:
+        """Its newest `count` kept lines from memory (none older than `since`), oldest
+        first. Taken right after the join, with no await between, so a joiner sees
+        each line once: in the replay if it came before the join, live if after."""
+        if count <= 0 or not self.recent:
+            return []
+        lines = list(self.recent)[-count:]
+        return [event for event in lines if event.ts >= since] if lines[0].ts < since else lines
+
+    def settings(self) -> dict[str, object]:
+        """What the store keeps of this room besides its lines (a new setting: add
+        it here and in restore())."""
+        return {
+            "topic": self.topic, "topic_by": self.topic_by, "topic_ts": self.topic_ts,
+            "modes": "".join(sorted(self.modes)), "key": self.join_key, "limit": self.limit,
+            "lists": {
+                letter: [[entry.mask, entry.by, entry.ts] for entry in entries]
+                for letter, entries in self.lists.items()
+            },
+        }  # fmt: skip
+
+    def restore(self, settings: dict[str, object]) -> None:
+        """Take back what settings() gave, skipping what is missing or malformed."""
+        topic, by, ts = settings.get("topic"), settings.get("topic_by"), settings.get("topic_ts")
+        if isinstance(topic, str) and isinstance(by, str) and isinstance(ts, int | float):
+            self.topic, self.topic_by, self.topic_ts = topic, by, float(ts)
+        modes = settings.get("modes")
+        if isinstance(modes, str):
+            self.modes = set(modes)
+        key, limit = settings.get("key"), settings.get("limit")
+        if isinstance(key, str):
+            self.join_key = key
+        if isinstance(limit, int) and limit >= 0:
+            self.limit = limit
+        lists = settings.get("lists")
+        if isinstance(lists, dict):
+            for letter, entries in self.lists.items():
+                saved = lists.get(letter)
+                if isinstance(saved, list):
+                    entries[:] = [
+                        Listed(mask, by, float(ts)) for mask, by, ts in
+                        (e for e in saved if _is_listed(e))
+                    ]  # fmt: skip
 
     def check_speaker(self, member: Member) -> None:
         """Refuse a message the room's modes forbid: CannotSpeak (Moderated: +m
@@ -423,6 +475,18 @@ class Room:
         self._renders[render] = self._renders.get(render, 0) + 1
 
 
+def _is_listed(saved: object) -> bool:
+    """Whether a stored list entry has the shape settings() gives it: [mask, by, ts]."""
+    return (
+        isinstance(saved, list) and len(saved) == 3 and isinstance(saved[0], str)
+        and isinstance(saved[1], str) and isinstance(saved[2], int | float)
+    )  # fmt: skip
+
+
+def _keep_nothing(event: Kept) -> None:
+    """A room's `keep` until the registry gives it the store's."""
+
+
 def _call_soon(callback: Callable[[], None]) -> object:
     return asyncio.get_running_loop().call_soon(callback)
 
@@ -453,6 +517,8 @@ class RoomManager:
         max_invites: int = 100,
         max_key_chars: int = 23,
         server_name: str = "server",
+        history: History | None = None,
+        replay_lines: int = 20,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -475,6 +541,55 @@ class RoomManager:
         # is the cheapest call there is: one id for every message said.
         start = time.time_ns() // 1000
         self.new_id: Callable[[], str] = map(str, itertools.count(start)).__next__
+        # History (issue 9): the store behind the rooms; --no-history's keeps nothing.
+        self.history = history or History()
+        self.replay_lines = replay_lines
+
+    def attach_history(self, history: History) -> None:
+        """Use this store (on the event loop, before any user): make its rooms again."""
+        self.history = history
+        history.attach(self.sweep)
+        for saved in history.restored():
+            self._restore(saved)
+
+    def _restore(self, saved: SavedRoom) -> None:
+        key = name_key(saved.name)
+        if key in self._rooms:
+            return
+        room = self._new_room(saved.name)
+        room.created = saved.created
+        room.restore(saved.settings)
+        room.recent.extend(saved.recent)
+        self._rooms[key] = room
+
+    def _new_room(self, name: str) -> Room:
+        room = Room(name, self.clock, self._defer, self.new_id)
+        room.relay = self.relay
+        if self.history.is_on:
+            room.recent = deque(maxlen=max(self.replay_lines, 1))
+            room.keep = self.history.keeper(room)
+        return room
+
+    def _kept_room(self, name: str) -> Room:
+        """A new room, its row queued for the store (gone again if it closes unused)."""
+        room = self._new_room(name)
+        self.history.save_room(room)
+        return room
+
+    def history_since(self) -> float:
+        """The time before which history has expired (0: nothing expires)."""
+        retention = self.history.retention_s
+        return self.clock() - retention if retention else 0.0
+
+    def holds_history(self, room: Room) -> bool:
+        """Whether a room keeps lines that have not expired: such a room stays empty."""
+        return bool(room.recent) and room.recent[-1].ts >= self.history_since()
+
+    def sweep(self) -> None:
+        """Drop the empty rooms whose history has all expired (the store calls this)."""
+        for room in list(self._rooms.values()):
+            if not room.members and not self.holds_history(room):
+                self._close_room(room)
 
     def find(self, name: str) -> Member | None:
         """The connected user with this name (any case), if any."""
@@ -631,7 +746,10 @@ class RoomManager:
 
     def set_topic(self, member: Member, room: Room, text: str) -> None:
         room.topic, room.topic_by, room.topic_ts = text, member.mask, self.clock()
-        room.publish(TopicSet(member.name, room.name, text, room.topic_ts, member.mask))
+        event = TopicSet(member.name, room.name, text, room.topic_ts, member.mask, self.new_id())
+        room.publish(event)
+        room.keep(event)
+        self.history.save_room(room)
 
     def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
         """Deliver a user-level event once to everyone who shares a room with `member`."""
@@ -709,12 +827,11 @@ class RoomManager:
         self._check_joined(member, leave)
         if leave is not None:
             self._leave(member, leave)
-        room = Room(room_name, self.clock, self._defer, self.new_id)
+        room = self._kept_room(room_name)
         self._rooms[room.key] = room
         room._add(member)
         room.ops.add(member)
         if self.relay is not None:
-            room.relay = self.relay
             self.relay.created(room, member)
         log.info("%s created %s", member.name, room.name)
         return room
@@ -733,11 +850,8 @@ class RoomManager:
         was_op = member in room.ops
         room._remove(member)
         if not room.members:
-            del self._rooms[room.key]
-            for invitee in room.invited:
-                invitee.invites.pop(room, None)
-            room.invited.clear()
-            log.info("room %s closed", room.name)
+            if not self.holds_history(room):
+                self._close_room(room)
             return
         if farewell is not None:
             room.publish(farewell)
@@ -748,6 +862,14 @@ class RoomManager:
             log.info("%s is now an operator of %s (the last one left)", heir.name, room.name)
             event = ModeChanged("", room.name, "+o", (heir.name,), self.server_name)
             room.publish(event)
+
+    def _close_room(self, room: Room) -> None:
+        del self._rooms[room.key]
+        for invitee in room.invited:
+            invitee.invites.pop(room, None)
+        room.invited.clear()
+        self.history.forget_room(room.key)  # its row, and any lines left
+        log.info("room %s closed", room.name)
 
     # --- Moderation: the rules both doors enforce. ---
     def _admit(self, room: Room, member: Member, key: str) -> None:
@@ -834,6 +956,7 @@ class RoomManager:
             if change.letter in "be":
                 _remute_room(room, change)
         if done:
+            self.history.save_room(room)
             modes, args = word_changes(done)
             room.publish(ModeChanged(member.name, room.name, modes, args, member.mask))
             logged = word_changes(

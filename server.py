@@ -34,6 +34,8 @@ from doors.text.render import TextRender
 from doors.text.session import Session
 from doors.tls import TlsLink, TlsSetupError, server_context, sts_problem
 from rooms import RoomManager
+from store import StoreError
+from store.sqlite import open_history
 from utils import address_group, clean, is_loopback, port_number
 
 log = logging.getLogger("chatroom")
@@ -48,6 +50,7 @@ class ChatServer:
             max_rooms=config.max_rooms, max_joined=config.max_joined,
             max_list_masks=config.max_list_masks, max_invites=config.max_invites,
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
+            replay_lines=config.replay_lines,
         )  # fmt: skip
         self.render = TextRender()
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
@@ -58,6 +61,7 @@ class ChatServer:
         self.tls_context: ssl.SSLContext | None = None  # replaced whole by reload_tls()
         self.irc = IrcDoor(self.rooms, config)
         self._servers: list[asyncio.Server] = []
+        self._doors: list[tuple[asyncio.Server, str, int, str]] = []  # to start, and log
         self._connections: set[Connection] = set()
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -80,7 +84,8 @@ class ChatServer:
 
     async def start(self) -> int:
         """Listen on each door; return the text door's port (useful with port 0).
-        OSError if a port cannot be had, unless it is the IRC door's default one."""
+        OSError if a port cannot be had, unless it is the IRC door's default one;
+        StoreError if the history database cannot be used."""
         config = self.config
         if config.tls_cert:
             self.tls_context = server_context(config.tls_cert, config.tls_key)
@@ -105,6 +110,18 @@ class ChatServer:
                 False: f"port={self.irc_tls_port}",
                 True: f"duration={config.sts_duration_s}",
             }
+        if config.db_path:  # after the ports (a busy one makes no file), before any user
+            try:
+                await self._open_history()
+            except StoreError:
+                for listener in self._servers:
+                    listener.close()
+                raise
+        if self.link is not None:
+            self.link.go()
+        for listener, name, port, tls in self._doors:
+            await listener.start_serving()
+            log.info("%s door listening on %s:%d%s", name, config.host, port, tls)
         return self.port or self.tls_port
 
     async def _join_cluster(self) -> None:
@@ -124,15 +141,34 @@ class ChatServer:
                 f"cannot reach Redis at {self.config.cluster}: {why(exc)}"
             ) from None
 
+    async def _open_history(self) -> None:
+        config = self.config
+        if self.link is not None:  # a cluster's history is in Redis, for every node
+            from cluster.history import RedisHistory
+
+            redis_history = RedisHistory(
+                self.link, recent=config.replay_lines, retention_s=config.history_days * 86400
+            )
+            await redis_history.load()
+            self.rooms.attach_history(redis_history)
+            log.info("history in Redis (%d rooms kept)", len(self.rooms.rooms()))
+            return
+        history = await asyncio.to_thread(
+            open_history, config.db_path, recent=config.replay_lines,
+            retention_s=config.history_days * 86400, queue_max=config.history_queue_max,
+        )  # fmt: skip
+        self.rooms.attach_history(history)
+        log.info("history in %s (%d rooms kept)", config.db_path, len(self.rooms.rooms()))
+
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
             lambda: Connection(self, door), self.config.host, port, backlog=1024,
-            reuse_port=self.config.reuse_port or None,
+            start_serving=False, reuse_port=self.config.reuse_port or None,
         )  # fmt: skip
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
-        log.info("%s door listening on %s:%d", door.name, self.config.host, bound)
+        self._doors.append((server, door.name, bound, ""))  # start() starts serving them
         return bound
 
     # --- TLS (issue 11): doors/tls.py runs it; here are its listeners and reload ---
@@ -158,10 +194,17 @@ class ChatServer:
             assert self.tls_context is not None
             return TlsLink(Connection(self, door), self.tls_context, plain)
 
-        server = await loop.create_server(accepted, self.config.host, port, backlog=1024)
+        server = await loop.create_server(
+            accepted,
+            self.config.host,
+            port,
+            backlog=1024,
+            start_serving=False,
+            reuse_port=self.config.reuse_port or None,
+        )
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
-        log.info("%s door listening on %s:%d (TLS)", door.name, self.config.host, bound)
+        self._doors.append((server, door.name, bound, " (TLS)"))  # start() starts serving
         return bound
 
     def tls_hint(self, door: Door) -> str:
@@ -232,6 +275,7 @@ class ChatServer:
         if self.link is not None:
             await self.link.aclose()
             self.link = None
+        await self.rooms.history.aclose()
         log.info("stopped")
 
 
@@ -289,6 +333,9 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
      "applies"),
     ("--login-timeout", "login_timeout_s", float, "SECONDS", "time to choose a name; 0: "
      "no limit"),
+    ("--max-bans", "max_list_masks", int, "N", "masks in each of a room's lists: bans, "
+     "ban exceptions, invite exceptions"),
+    ("--max-invites", "max_invites", int, "N", "a room's invitations not yet used"),
     ("--log-level", "log_level", str.upper, "LEVEL", "DEBUG, INFO, WARNING or ERROR"),
 )  # fmt: skip
 
@@ -416,6 +463,25 @@ def check_cluster_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         parser.error("--workers needs fixed ports (not 0): the workers share them")
 
 
+def add_history_options(parser: argparse.ArgumentParser) -> None:
+    """History (issue 9): where it is kept, for how long, how much a joiner sees."""
+    history = parser.add_argument_group("history (README: Where your data lives)")
+    history.add_argument(
+        "--db", dest="db_path", metavar="PATH", default="chatroom.db",
+        help="the SQLite file that keeps rooms, topics and history (default: %(default)s "
+        "in the working directory)",
+    )  # fmt: skip
+    history.add_argument("--no-history", action="store_true", help="keep nothing and write no file")
+    history.add_argument(
+        "--history-days", dest="history_days", type=float, metavar="D", default=30.0,
+        help="lines older than D days expire; 0 keeps them for ever (default %(default)g)",
+    )  # fmt: skip
+    history.add_argument(
+        "--replay", dest="replay_lines", type=int, metavar="N", default=20,
+        help="lines a room replays to whoever joins it; 0: none (default %(default)s)",
+    )  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
@@ -463,6 +529,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     )
     add_tls_options(parser)
     add_cluster_options(parser)
+    add_history_options(parser)
     parser.add_argument(
         "--config", metavar="FILE", dest="config_file",
         help="read options from a TOML file: keys are the long option names (port = 8080, "
@@ -473,6 +540,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     del args.config_file
     check_tls_options(parser, args)
     check_cluster_options(parser, args)
+    args.db_path = "" if args.no_history else args.db_path
+    del args.no_history
     args.password = args.password_from_file or args.password
     del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc
@@ -486,6 +555,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         parser.error("--irc-server-name: letters, digits, '.' and '-' only")
     if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         parser.error(f"--log-level: unknown level {args.log_level!r}")
+    for flag, field in (("--history-days", "history_days"), ("--replay", "replay_lines")):
+        if getattr(args, field) < 0:
+            parser.error(f"{flag} cannot be negative")
+    if args.replay_lines > 500:
+        parser.error("--replay: at most 500")
     for flag, field, *_ in OPTIONS:
         if isinstance(getattr(args, field), int | float) and getattr(args, field) < 0:
             parser.error(f"{flag} cannot be negative")
@@ -500,25 +574,25 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
 async def serve(config: Config) -> int:
     """Run until SIGINT or SIGTERM, then shut down gracefully."""
     server = ChatServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before start(): a signal while it
+        with contextlib.suppress(NotImplementedError):  # runs still stops gracefully
+            loop.add_signal_handler(signum, stop.set)  # (Windows: Ctrl-C raises instead)
+    with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
+        loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     try:
         await server.start()
     except TlsSetupError as exc:
         log.error("TLS: %s", exc)
         return 1
-    except ClusterUnreachable as exc:
+    except (ClusterUnreachable, StoreError) as exc:
         log.error("%s", exc)
         return 1
     except OSError as exc:
         port = _failed_port(server, config)
         log.error("cannot listen on %s:%s: %s", config.host, port, _reason(exc))
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
-            loop.add_signal_handler(signum, stop.set)
-    with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
-        loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     try:
         await stop.wait()
     finally:

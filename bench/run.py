@@ -49,6 +49,7 @@ def server_spec(args: argparse.Namespace, server_cmd: str | None, extra: list[st
     flags = ["--host", "127.0.0.1", "--port", "0", "--log-level", "INFO", "--rate", "0"]
     flags += ["--irc-port", "0"] if args.protocol == "irc" else ["--no-irc"]
     flags += ["--uvloop"] if args.uvloop else []
+    flags += ["--no-history"] if server_cmd is None else []  # bench/history.py: history on
     return ServerSpec((*argv, *flags, *extra), ROOT, args.server_cpu, args.protocol)
 
 

@@ -55,6 +55,8 @@ def start(tls: tuple[str, str] | None, cpu: int, baseline: bool = False) -> Serv
     program = "bench/asyncio_tls_server.py" if baseline else "server.py"
     argv = [sys.executable, program, "--host", HOST, "--port", "0", "--log-level",
             "INFO", "--rate", "0", "--no-irc", "--max-per-ip", "0"]  # fmt: skip
+    if not baseline:
+        argv.append("--no-history")  # history's cost is bench/history.py's subject
     if tls:
         argv += ["--tls-cert", tls[0], "--tls-key", tls[1], "--tls-port", "0", "--no-plain"]
     return ServerProcess(argv, ROOT, cpu)

@@ -40,7 +40,7 @@ USERNAME_PROMPT = "Enter your username:"
 PASSWORD_PROMPT = "Enter the server password:"
 MENU_HEADING = "--- Chat Menu ---"
 
-_STAMP = r"\[(\d\d:\d\d)\] "
+_STAMP = r"\[((?:\d{4}-\d\d-\d\d )?\d\d:\d\d)\] "  # a replayed line may carry its date
 _FORMS = (
     ("chat", re.compile(_STAMP + r"<([^>\s]+)> ?(.*)\Z", re.S)),
     ("action", re.compile(_STAMP + r"\* (\S+) ?(.*)\Z", re.S)),

@@ -72,6 +72,10 @@ class Bus:
         """A Lua script run in order with the messages (a name given back)."""
         self._put(("eval", (script, *args)))
 
+    def command_raw(self, *args: Any) -> None:
+        """A Redis command run in order with the messages (a history line)."""
+        self._put(("cmd", args))
+
     def _put(self, item: tuple[str, tuple[Any, ...]]) -> None:
         try:
             self._queue.put_nowait(item)
@@ -136,6 +140,8 @@ class Bus:
                     for op, args in batch:
                         if op == "pub":
                             pipe.publish(self.channel, args[0])
+                        elif op == "cmd":
+                            pipe.execute_command(*args)
                         else:
                             pipe.eval(*args)
                     await pipe.execute()

@@ -32,6 +32,7 @@ from typing import Any
 from cluster.bus import FAULTS, Bus
 from cluster.codec import CodecError, decode, encode
 from events import (
+    Acted,
     AwayChanged,
     Event,
     Invited,
@@ -41,6 +42,7 @@ from events import (
     ModeChanged,
     Quit,
     Renamed,
+    Said,
     TopicSet,
     Whispered,
 )
@@ -133,9 +135,12 @@ class ClusterLink:
         await redis.sadd(f"{self.prefix}:nodes", self.node)
         self._leased = True
         self.rooms.relay = self
+        log.info("node %s on %s", self.node, self.bus.url)
+
+    def go(self) -> None:
+        """Subscribe and beat: after the history's rooms are made, before any user."""
         self.bus.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeat()))
-        log.info("node %s on %s", self.node, self.bus.url)
 
     async def aclose(self) -> None:
         await self.bus.drain(2.0)
@@ -393,9 +398,8 @@ class ClusterLink:
         rooms = self.rooms
         room = rooms.room(info["name"])
         if room is None:
-            room = Room(info["name"], rooms.clock, rooms._defer, rooms.new_id)
+            room = rooms._new_room(info["name"])
             rooms._rooms[room.key] = room
-            room.relay = self
             _set_room(room, info)
         elif not any(not isinstance(m, RemoteMember) for m in room.members):
             _set_room(room, info)  # nobody here: the other server's view is the room's
@@ -546,6 +550,8 @@ class ClusterLink:
                     member.away = text
         if room is not None:
             room.publish(event)
+            if isinstance(event, Said | Acted | TopicSet) and self.rooms.history.is_on:
+                room.recent.append(event)  # its node wrote it; here, for replay on join
 
     def _modes(self, room: Room, event: ModeChanged) -> None:
         changes, _, _ = parse_changes(event.modes, list(event.args))

@@ -36,7 +36,7 @@ LEFT, UP = "\x1b[D", "\x1b[A"
 def port() -> Iterator[int]:
     """`server.py --port 0` as a process; the port it logs."""
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--rate", "0"],
+        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--rate", "0", "--no-history"],
         stderr=subprocess.PIPE,
         text=True,
     )

@@ -74,6 +74,8 @@ def test_nothing_a_terminal_acts_on_survives_sanitizing(raw: str) -> None:
         ("[14:02] <alice> hello", Line(Kind.CHAT, "hello", "14:02", "alice")),
         ("[14:02] <alice> <b>x</b>", Line(Kind.CHAT, "<b>x</b>", "14:02", "alice")),
         ("[14:02] * alice waves", Line(Kind.ACTION, "waves", "14:02", "alice")),
+        ("[2026-11-30 14:02] <alice> hi", Line(Kind.CHAT, "hi", "2026-11-30 14:02", "alice")),
+        ("[2026-11-30 14:02] * al waves", Line(Kind.ACTION, "waves", "2026-11-30 14:02", "al")),
         ("[14:03] *bob* psst", Line(Kind.PRIVATE_IN, "psst", "14:03", "bob")),
         ("[14:03] -> *bob* psst", Line(Kind.PRIVATE_OUT, "psst", "14:03", "bob")),
         ("* bob has joined general", Line(Kind.NOTICE, "* bob has joined general")),

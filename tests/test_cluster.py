@@ -221,3 +221,35 @@ async def test_redis_stopped_and_restarted_mid_chat(
     await a.expect_log(r"claimed 2 names again")
     assert (await redis.cli("HGET", "chatroom:names", "dave")).startswith("b'a|")
     assert len([line for line in a.log if "lost Redis" in line]) == 1
+
+
+STAMP = r"\[\d\d:\d\d\]"
+
+
+async def test_history_lives_in_redis_and_any_node_replays_it(
+    redis: RedisServer, nodes: StartNode, clients: list[LineClient]
+) -> None:
+    a, b = await nodes("a"), await nodes("b")
+    alice = await text(clients, a, "alice")
+    await alice.create("general")
+    carol = await irc(clients, b, "carol")
+    await carol.join("#general")
+    await alice.send("/topic plans", *(f"line {i}" for i in range(25)))
+    await carol.expect(line(r":alice!\S+ PRIVMSG #general :line 24"))
+    bob = await text(clients, b, "bob")  # on the other node: replay from its ring
+    await bob.send("/join general")
+    lines = await bob.expect("* End of history.")
+    assert "* History of general (20 messages)" in lines
+    assert lines[-2].endswith("<alice> line 24") and lines[-21].endswith("<alice> line 5")
+    await bob.send("/history 23")  # read from the room's stream in Redis
+    lines = await bob.expect("* End of history.")
+    assert lines[0] == "* History of general (23 messages)"
+    assert lines[1].endswith("<alice> line 2") and lines[-2].endswith("<alice> line 24")
+    assert await redis.cli("XLEN", "chatroom:history:general") == "26"
+    c = await nodes("c")  # a node started later reads the rooms' history at start
+    assert any("history in Redis (1 rooms kept)" in text for text in c.log)
+    dave = await text(clients, c, "dave")
+    await dave.send("/join general")
+    lines = await dave.expect("* End of history.")
+    assert "* History of general (20 messages)" in lines
+    assert lines[-2].endswith("<alice> line 24")

@@ -47,7 +47,7 @@ class ServerProcess:
     async def start(cls) -> ServerProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "server.py"), "--port", "0", "--irc-port", "0",
-            "--irc-server-name", "irc.test", "--log-level", "DEBUG",
+            "--irc-server-name", "irc.test", "--log-level", "DEBUG", "--no-history",
             stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         server = cls(proc)

@@ -30,7 +30,7 @@ class ServerProcess:
 async def start_server(*args: str) -> ServerProcess:
     """Start the server; return once it logged the port it listens on."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "server.py"), "--port", "0", *args,
+        sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-history", *args,
         stderr=asyncio.subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     assert proc.stderr is not None

@@ -97,7 +97,7 @@ async def start_server(*args: str) -> tuple[asyncio.subprocess.Process, dict[str
     """The server as a process; returns it and its ports by log line ("text TLS": ...)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "server.py"), "--port", "0", "--irc-port", "0",
-        "--tls-port", "0", "--irc-tls-port", "0", *args,
+        "--tls-port", "0", "--irc-tls-port", "0", "--no-history", *args,
         stderr=asyncio.subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
     assert proc.stderr is not None

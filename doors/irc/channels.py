@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 
 import rooms as r
 from doors.irc.commands import IrcError, irc_command
+from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line
 from doors.irc.render import channel
 from doors.irc.session import IrcSession
@@ -109,6 +110,7 @@ async def _join_each(s: IrcSession, chans: list[str], keys: list[str]) -> None:
         s.send(s.stamp() + line(member.mask, "JOIN", channel(room.name)))
         send_topic(s, room, always=False)
         send_names(s, room)
+        replay_on_join(s, room)
 
 
 async def _part_all(s: IrcSession) -> None:
@@ -205,7 +207,9 @@ def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
     if status:
         _to_status(s, room, status, event)
         return
-    elif echo and s._labeled is None:
+    if type(event) is r.Acted or (type(event) is r.Said and text[:1] != "\x01"):
+        room.keep(event)  # history (issue 9): chat and actions, not CTCP or notices
+    if echo and s._labeled is None:
         room.publish(event)
     else:
         room.publish(event, member)

@@ -96,7 +96,7 @@ def _user_mode(s: IrcSession, msg: Message) -> None:
     for letter in msg.params[1]:
         if letter in "+-":
             sign = letter
-        elif letter not in "iw":
+        elif letter not in "Biw":  # B: a bot (no replay on join)
             raise IrcError("501", "Unknown MODE flag")
         elif (letter in member.modes) != (sign == "+"):
             if sign == "+":

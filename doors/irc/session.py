@@ -20,6 +20,7 @@ from doors.irc.commands import COMMANDS, IrcError, irc_command
 from doors.irc.message import Message, add_tags, line, parse
 from doors.irc.render import IrcRender, render_for
 from reclaim import same_secret
+from store import MAX_FETCH
 from utils import address_group, name_key, name_problem, normalize_name
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class IrcDoor:
         self.max_users = 0  # the most connected at once, for LUSERS
         self.sts_policy: dict[bool, str] = {}  # TLS (issue 11): sts cap value by is_tls
         c = config
-        self.isupport = (
+        self.isupport: tuple[str, ...] = (
             f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459", f"CHANLIMIT=#:{c.max_joined}",
             "CHANMODES=beI,k,l,imnst", f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#",
             "ELIST=CMNTU", "EXCEPTS=e", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
@@ -58,6 +59,12 @@ class IrcDoor:
             "TARGMAX=JOIN:,KICK:4,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
+        # History (issue 9): bots (+B) get no replay; draft/chathistory when kept.
+        kept = ("draft/chathistory",) if c.db_path else ()
+        self.caps = tuple(sorted(CAPS + kept))
+        self.isupport += ("BOT=B",) + (
+            (f"CHATHISTORY={MAX_FETCH}", "MSGREFTYPES=msgid,timestamp") if kept else ()
+        )
 
 
 class IrcSession:
@@ -188,6 +195,7 @@ class IrcSession:
         rooms = self.rooms
         event = r.Said(member.name, body, rooms.clock(), room.name, member.mask, rooms.new_id())
         room.publish(event, None if self.echo else member)
+        room.keep(event)
         return True
 
     def _dispatch(self, msg: Message, text: str) -> Awaitable[None] | None:
@@ -255,8 +263,9 @@ class IrcSession:
         elif "batch" in self.caps:
             ref = self.rooms.new_id()
             self.send(add_tags(line(self.door.name, "BATCH", "+" + ref, "labeled-response"), tag))
-            for text in lines:
-                self.send(add_tags(text, {"batch": ref}))
+            for text in lines:  # a batch inside (chathistory) keeps its own tags
+                inner = text.startswith("@batch=")
+                self.send(text if inner else add_tags(text, {"batch": ref}))
             self.send(line(self.door.name, "BATCH", "-" + ref))
         else:
             for text in lines:
@@ -334,7 +343,8 @@ class IrcSession:
         self.numeric("002", f"Your host is {door.name}, running version {VERSION}")
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(door.created))
         self.numeric("003", f"This server was created {created}")
-        self.send(line(door.name, "004", nick, door.name, VERSION, "iw", "beIiklmnostv", "beIklov"))
+        modes = ("Biw", "beIiklmnostv", "beIklov")  # user, room, room modes with an argument
+        self.send(line(door.name, "004", nick, door.name, VERSION, *modes))
         self.send_isupport()
         COMMANDS["LUSERS"].run(self, Message("LUSERS", []))
         COMMANDS["MOTD"].run(self, Message("MOTD", []))
@@ -371,7 +381,7 @@ def _cap(s: IrcSession, msg: Message) -> Awaitable[None] | None:
         if s.cap_version >= 302:
             s.caps.add("cap-notify")  # implied by CAP LS 302
         sts = door.sts_policy.get(s.is_tls) if s.cap_version >= 302 else None
-        offered = " ".join(CAPS) + (f" sts={sts}" if sts else "")  # STS: issue 11
+        offered = " ".join(door.caps) + (f" sts={sts}" if sts else "")  # STS: issue 11
         s.send(line(door.name, "CAP", s.target, "LS", offered))
     elif sub == "LIST":
         s.send(line(door.name, "CAP", s.target, "LIST", " ".join(sorted(s.caps))))
@@ -381,7 +391,7 @@ def _cap(s: IrcSession, msg: Message) -> Awaitable[None] | None:
         caps = set(s.caps)
         for word in asked:
             name = word.lstrip("-")
-            if name not in CAPS:
+            if name not in door.caps:
                 s.send(line(door.name, "CAP", s.target, "NAK", " ".join(asked)))
                 return None
             if word.startswith("-"):

@@ -16,6 +16,12 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "ADMIN": ("ADMIN [<server>]", "Shows who runs the server."),
     "AWAY": ("AWAY [:<message>]", "Marks you away with a message; without one, back."),
     "CAP": ("CAP LS [302] | REQ :<caps> | LIST | END", "Negotiates IRCv3 capabilities."),
+    "CHATHISTORY": (
+        "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <channel> <ref>|* <limit>",
+        "Shows a channel's earlier messages, as a chathistory batch. A <ref> is",
+        "msgid=<id> or timestamp=<YYYY-MM-DDThh:mm:ss.sssZ>. Also BETWEEN <channel>",
+        "<ref> <ref> <limit>, and TARGETS <timestamp> <timestamp> <limit>.",
+    ),
     "HELP": ("HELP [<subject>]", "Shows help on a command, or lists the commands."),
     "HELPOP": ("HELPOP [<subject>]", "The same as HELP."),
     "INFO": ("INFO [<server>]", "Shows what the server is and how long it has run."),

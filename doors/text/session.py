@@ -17,6 +17,7 @@ import rooms as r
 from config import Config
 from doors.text import moderation  # noqa: F401  (its commands)
 from doors.text.commands import run_command
+from doors.text.history import replay_on_join
 from doors.text.render import TextRender, marked_names
 from reclaim import same_secret
 from utils import (
@@ -107,6 +108,7 @@ class Session:
         self._out = out
         self._close = close
         self._write = write or self._write_lines
+        self.replay = True  # history (issue 9): replay on join; /replay off for bots
 
     @property
     def name(self) -> str:
@@ -378,6 +380,8 @@ class Session:
         self.room = room
         self.state = State.IN_ROOM
         self._show_room(room, created=created)
+        if not created:
+            replay_on_join(self, room)
 
     def _show_room(self, room: r.Room, *, created: bool) -> None:
         self._menu_shown = False

@@ -1,0 +1,165 @@
+"""History on the IRC door (docs/irc.md, "History"): replay on join and
+`CHATHISTORY` (IRCv3 draft/chathistory).
+
+A client that negotiated `batch` gets its replay as a `chathistory` batch, with
+`server-time` and `msgid` tags if it negotiated those; others get plain PRIVMSGs.
+A client that negotiated `draft/chathistory` (it asks for what it wants) or set
+the bot mode +B gets no replay. Reads go through the store, off the event loop.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections.abc import Awaitable
+
+import rooms as r
+from doors.irc.commands import irc_command
+from doors.irc.message import Message, add_tags, line
+from doors.irc.render import channel, server_time
+from doors.irc.session import IrcSession
+from store import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
+
+CAP = "draft/chathistory"
+BOT_MODE = "B"
+PARAMS = {"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
+
+
+class Refused(Exception):
+    """A FAIL CHATHISTORY reply: its code, then its parameters (the last is the text)."""
+
+    def __init__(self, code: str, *params: str) -> None:
+        super().__init__(code, *params)
+        self.code = code
+        self.params = params
+
+
+def wants_replay(s: IrcSession) -> bool:
+    member = s.member
+    return (
+        s.config.replay_lines > 0
+        and CAP not in s.caps
+        and (member is None or BOT_MODE not in member.modes)
+    )
+
+
+def replay_on_join(s: IrcSession, room: r.Room) -> None:
+    """The room's newest lines from memory, right after the join (no await between,
+    so each line reaches the joiner once: replayed, or live)."""
+    if not wants_replay(s):
+        return
+    events = [e for e in room.replay(s.config.replay_lines, s.rooms.history_since()) if _shown(e)]
+    if events:
+        send_batch(s, "chathistory", (channel(room.name),), [s.render.line(e) for e in events])
+
+
+def _shown(event: Kept) -> bool:
+    """Topic changes are not replayed on IRC: a client takes TOPIC as the topic now."""
+    return type(event) is not r.TopicSet
+
+
+def send_batch(s: IrcSession, kind: str, params: tuple[str, ...], lines: list[str]) -> None:
+    """Lines as one batch of this kind (just the lines, to a client without `batch`)."""
+    if "batch" not in s.caps:
+        for text in lines:
+            s.send(text)
+        return
+    ref = s.rooms.new_id()
+    s.send(line(s.door.name, "BATCH", "+" + ref, kind, *params))
+    for text in lines:
+        s.send(add_tags(text, {"batch": ref}))
+    s.send(line(s.door.name, "BATCH", "-" + ref))
+
+
+def _fail(s: IrcSession, code: str, *params: str) -> None:
+    s.send(line(s.door.name, "FAIL", "CHATHISTORY", code, *params))
+
+
+@irc_command("CHATHISTORY")
+def _chathistory(s: IrcSession, msg: Message) -> Awaitable[None] | None:
+    try:
+        return _ask(s, msg.params)
+    except Refused as exc:
+        _fail(s, exc.code, *exc.params)
+        return None
+
+
+def _ask(s: IrcSession, params: list[str]) -> Awaitable[None]:
+    sub = params[0].upper() if params else "*"
+    if sub not in PARAMS and params:
+        raise Refused("UNKNOWN_COMMAND", params[0], "Unknown command")
+    if len(params) < PARAMS.get(sub, 4):
+        raise Refused("NEED_MORE_PARAMS", sub, "Missing parameters")
+    limit = _limit(sub, params[-1])
+    if sub == "TARGETS":
+        return _targets(s, _time(sub, params[1]), _time(sub, params[2]), limit)
+    target = params[1]
+    room = s.rooms.room(target[1:]) if target.startswith("#") else None
+    if room is None or room not in s.require_member().rooms:
+        raise Refused("INVALID_TARGET", sub, target, "Messages could not be retrieved")
+    if sub == "LATEST":
+        ref = None if params[2] == "*" else _ref(sub, params[2])
+        return _answer(s, room, Query(room.key, "latest", limit, ref))
+    if sub == "BETWEEN":
+        query = Query(room.key, "between", limit, _ref(sub, params[2]), _ref(sub, params[3]))
+        return _answer(s, room, query)
+    return _answer(s, room, Query(room.key, sub.lower(), limit, _ref(sub, params[2])))
+
+
+def _limit(sub: str, text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise Refused("INVALID_PARAMS", sub, text, "Invalid limit")
+    return min(int(text), MAX_FETCH)
+
+
+def _ref(sub: str, text: str) -> Ref:
+    """`msgid=ID` or `timestamp=YYYY-MM-DDThh:mm:ss.sssZ`."""
+    kind, _, value = text.partition("=")
+    if kind == "msgid" and value.isdigit() and value.isascii():
+        return Ref(msgid=int(value))
+    if kind == "timestamp":
+        return Ref(ts_ms=_time(sub, text))
+    raise Refused("INVALID_PARAMS", sub, text, "Invalid message reference")
+
+
+def _time(sub: str, text: str) -> int:
+    """A `timestamp=` reference as ms since the epoch (UTC)."""
+    kind, _, value = text.partition("=")
+    try:
+        if kind != "timestamp":
+            raise ValueError(text)
+        when = datetime.datetime.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        raise Refused("INVALID_PARAMS", sub, text, "Invalid timestamp") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.UTC).replace(tzinfo=None)
+    return calendar.timegm(when.timetuple()) * 1000 + when.microsecond // 1000
+
+
+async def _answer(s: IrcSession, room: r.Room, query: Query) -> None:
+    chan = channel(room.name)
+    try:
+        events = await s.rooms.history.fetch(query)
+    except HistoryUnavailable as exc:
+        _fail(s, "MESSAGE_ERROR", query.kind.upper(), chan, str(exc))
+        return
+    since = s.rooms.history_since()
+    lines = [s.render.line(e) for e in events if _shown(e) and e.ts >= since]
+    send_batch(s, "chathistory", (chan,), lines)
+
+
+async def _targets(s: IrcSession, after_ms: int, before_ms: int, limit: int) -> None:
+    member = s.require_member()
+    names = {room.key: room.name for room in member.rooms}
+    try:
+        found = await s.rooms.history.targets(list(names), after_ms, before_ms, limit)
+    except HistoryUnavailable as exc:
+        _fail(s, "MESSAGE_ERROR", "TARGETS", "*", str(exc))
+        return
+    server = s.door.name
+    lines = [
+        line(server, "CHATHISTORY", "TARGETS", channel(names[key]), server_time((ms + 0.5) / 1e3))
+        for key, ms in found
+        if key in names
+    ]
+    send_batch(s, "draft/chathistory-targets", (), lines)

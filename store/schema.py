@@ -1,0 +1,63 @@
+"""The history database's schema, versioned by `PRAGMA user_version`.
+
+MIGRATIONS[i] takes a database from version i to i + 1; a new version appends one
+entry and never edits an old one. A database from a newer version is refused: this
+program cannot know what its tables mean. No threads here: the caller owns `con`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store import StoreError
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 -> 1: rooms (settings as JSON, so a new setting needs no migration) and messages.
+    """
+    CREATE TABLE rooms (
+        key      TEXT PRIMARY KEY,          -- the room's name, casefolded
+        name     TEXT NOT NULL,
+        created  REAL NOT NULL,             -- seconds since the epoch
+        settings TEXT NOT NULL DEFAULT '{}' -- Room.settings(): topic, modes, ...
+    );
+    CREATE TABLE messages (
+        id    INTEGER PRIMARY KEY,          -- the msgid: larger is later
+        room  TEXT NOT NULL,                -- rooms.key
+        ts    REAL NOT NULL,                -- seconds since the epoch
+        ts_ms INTEGER NOT NULL,             -- the same, in ms, as server-time shows it
+        kind  TEXT NOT NULL,                -- 'say', 'act' or 'topic'
+        name  TEXT NOT NULL,                -- the sender's name
+        mask  TEXT NOT NULL,                -- nick!user@host
+        text  TEXT NOT NULL,
+        tags  TEXT NOT NULL DEFAULT ''      -- the client's own IRCv3 tags
+    );
+    CREATE INDEX messages_by_room ON messages (room, id);
+    CREATE INDEX messages_by_time ON messages (room, ts_ms);
+    """,
+)
+VERSION = len(MIGRATIONS)
+
+
+def migrate(con: sqlite3.Connection, path: str) -> int:
+    """Bring the database to VERSION (in one transaction); return the version found.
+    StoreError for a database from a newer program."""
+    found = int(con.execute("PRAGMA user_version").fetchone()[0])
+    if found > VERSION:
+        raise StoreError(
+            f"cannot use the history database {path}: it has schema version {found}, newer "
+            f"than this chatroom's {VERSION} (run the newer chatroom, or --no-history)"
+        )
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for step in MIGRATIONS[found:]:
+            for statement in step.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+        # Written even when nothing changed: the start-up's proof that the file is writable.
+        con.execute(f"PRAGMA user_version = {VERSION}")
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+    return found

@@ -1,0 +1,360 @@
+"""History in an embedded SQLite database: one writer thread, one reader thread.
+
+The event loop only appends finished events to a bounded deque (no lock, no wake-up:
+the fastest hand-over there is); the writer thread owns its connection, drains the
+deque every `interval_s` in one transaction (WAL, synchronous=NORMAL), so `kill -9`
+loses at most that much and never corrupts the file. Reads run on a thread of their
+own, after asking the writer to commit what is queued, so they see every line said
+before them. A fault while running stops history with one log line; chat goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from store import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError, reads
+from store.schema import migrate
+from utils import name_key
+
+if TYPE_CHECKING:
+    from rooms import Room
+
+log = logging.getLogger(__name__)
+
+# What the writer's deque holds besides events: a room's settings, a room to forget,
+# a barrier (a reader waiting for everything before it to be committed).
+SaveRoom = tuple[str, str, str, float, str]  # ("room", key, name, created, settings)
+ForgetRoom = tuple[str, str]  # ("forget", key)
+Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
+
+WRITER_NICE = 19
+
+HINTS = {
+    "file is not a database": " (not a chatroom database, or damaged: restore a backup)",
+    "database is locked": " (another program holds it: is another server running on it?)",
+    "attempt to write a readonly database": " (the file or its directory is read-only)",
+    "unable to open database file": " (check the path and its directory's permissions)",
+    "database or disk is full": " (free some space)",
+    "disk I/O error": " (the disk failed, is full, or the file is over a size limit)",
+}
+
+
+def reason(exc: BaseException) -> str:
+    """The sqlite error as one clear phrase, with a hint at what to do."""
+    text = str(exc) or type(exc).__name__
+    return text + next((hint for key, hint in HINTS.items() if key in text), "")
+
+
+class SqliteHistory(History):
+    """The history of rooms in `path`; made by open_history()."""
+
+    is_on = True
+
+    def __init__(
+        self,
+        path: str,
+        con: sqlite3.Connection,
+        saved: list[SavedRoom],
+        *,
+        retention_s: float,
+        queue_max: int,
+        interval_s: float,
+        expire_every_s: float,
+        lock_timeout_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.path = path
+        self.retention_s = retention_s
+        self.queue_max = queue_max
+        self.interval_s = interval_s
+        self.expire_every_s = expire_every_s
+        self.lock_timeout_s = lock_timeout_s
+        self.clock = clock
+        self.queue: deque[Item] = deque()
+        self.failed = ""  # why history stopped while running
+        self.dropped = 0
+        self._dropping = False
+        self._saved = saved
+        self._con = con
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._on_sweep: Callable[[], None] = lambda: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_expiry = clock()
+        self._keys: dict[str, str] = {}  # room name -> key, for the writer
+        self._reader = concurrent.futures.ThreadPoolExecutor(1, "history-read")
+        self._read_con: sqlite3.Connection | None = None
+        self._thread = threading.Thread(target=self._run, name="history-write", daemon=True)
+        self._thread.start()
+
+    @property
+    def problem(self) -> str:
+        return f"History is unavailable: {self.failed}." if self.failed else ""
+
+    # --- The event loop's side: never blocks. ---
+    def keeper(self, room: Room) -> Keep:
+        ring, queue, cap, overflow = room.recent, self.queue, self.queue_max, self._overflow
+
+        def keep(event: Kept) -> None:  # Room.say's whole cost of history: keep it so
+            ring.append(event)
+            if len(queue) < cap:
+                queue.append(event)
+            else:
+                overflow()
+
+        return keep
+
+    def _overflow(self) -> None:
+        self.dropped += 1
+        if not self._dropping:
+            self._dropping = True
+            log.warning(
+                "history: the disk is not keeping up; dropping history entries (chat goes on)"
+            )
+
+    def save_room(self, room: Room) -> None:
+        settings = json.dumps(room.settings(), ensure_ascii=False, sort_keys=True)
+        self.queue.append(("room", room.key, room.name, room.created, settings))
+
+    def forget_room(self, key: str) -> None:
+        self.queue.append(("forget", key))
+
+    def restored(self) -> list[SavedRoom]:
+        saved, self._saved = self._saved, []
+        return saved
+
+    def attach(self, on_sweep: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._on_sweep = on_sweep
+
+    async def fetch(self, query: Query) -> list[Kept]:
+        found: list[Kept] = await self._read(self._fetch, query)
+        return found
+
+    async def targets(
+        self, rooms: list[str], after_ms: int, before_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = await self._read(
+            self._targets, rooms, after_ms, before_ms, limit
+        )
+        return found
+
+    async def _read(self, work: Callable[..., Any], *args: Any) -> Any:
+        if self.failed:
+            raise HistoryUnavailable(self.problem)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._reader, work, *args)
+        except sqlite3.Error as exc:
+            log.warning("history: cannot read %s: %s", self.path, reason(exc))
+            raise HistoryUnavailable(f"History is unavailable: {reason(exc)}.") from None
+
+    async def aclose(self) -> None:
+        """Write everything queued, then close (a graceful shutdown loses nothing)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake.set()
+        await asyncio.to_thread(self._thread.join)
+        self._reader.shutdown(wait=True)
+        log.info("history written to %s", self.path)
+
+    # --- The reader thread. ---
+    def _reading(self) -> sqlite3.Connection:
+        if self._read_con is None:
+            self._read_con = sqlite3.connect(self.path, timeout=self.lock_timeout_s)
+        return self._read_con
+
+    def _sync(self) -> None:
+        """Wait until the writer has committed everything queued before now."""
+        barrier = threading.Event()
+        self.queue.append(barrier)
+        self._wake.set()
+        barrier.wait(self.lock_timeout_s + 1.0)
+
+    def _fetch(self, query: Query) -> list[Kept]:
+        self._sync()
+        con = self._reading()
+        found = con.execute("SELECT name FROM rooms WHERE key = ?", (query.room,)).fetchone()
+        return reads.fetch(con, query, found[0] if found else query.room)
+
+    def _targets(
+        self, rooms: list[str], after_ms: int, before_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        self._sync()
+        return reads.targets(self._reading(), rooms, after_ms, before_ms, limit)
+
+    # --- The writer thread. ---
+    def _run(self) -> None:
+        # Chat before history: on a busy core the writer gets what the loop leaves, and
+        # if that is too little the queue fills and entries are dropped (and counted).
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
+        try:
+            while True:
+                self._wake.wait(self.interval_s)
+                self._wake.clear()
+                stopping = self._stop.is_set()  # set before the wake-up: drain, then go
+                self._drain()
+                if self.retention_s and self.clock() - self._last_expiry >= self.expire_every_s:
+                    self._expire()
+                if stopping and not self.queue:
+                    break
+        finally:
+            self._release_all()
+            with contextlib.suppress(sqlite3.Error):
+                self._con.close()
+
+    def _drain(self) -> None:
+        """Write what is queued, a transaction per 10,000 entries; then wake the
+        readers waiting for it."""
+        queue, barriers = self.queue, []
+        while queue:
+            batch: list[Item] = []
+            while queue and len(batch) < 10_000:
+                item = queue.popleft()
+                if isinstance(item, threading.Event):
+                    barriers.append(item)
+                else:
+                    batch.append(item)
+            if batch and not self.failed:
+                self._write(batch)
+        for barrier in barriers:
+            barrier.set()
+        if self._dropping and len(queue) < self.queue_max // 2:
+            self._dropping = False
+            log.warning("history: %d entries dropped so far while the disk fell behind",
+                        self.dropped)  # fmt: skip
+
+    def _write(self, batch: list[Item]) -> None:
+        messages: list[tuple[Any, ...]] = []
+        con, keys = self._con, self._keys
+        if len(keys) > 10_000:  # names of rooms long gone
+            keys.clear()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                if type(item) is tuple:
+                    self._write_room(item, messages)
+                else:
+                    key = keys.get(item.room)
+                    if key is None:
+                        key = keys[item.room] = name_key(item.room)
+                    messages.append(reads.row_of(item, key))
+                    if len(messages) >= 256:  # the GIL goes back to the loop in between
+                        self._insert(messages)
+            self._insert(messages)
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _write_room(self, item: tuple[str, ...], messages: list[tuple[Any, ...]]) -> None:
+        con = self._con
+        self._insert(messages)  # keep the order: this room's earlier lines first
+        if item[0] == "room":
+            _, key, name, created, settings = item
+            con.execute(
+                "INSERT INTO rooms (key, name, created, settings) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
+                "settings = excluded.settings",
+                (key, name, created, settings),
+            )
+        else:
+            con.execute("DELETE FROM messages WHERE room = ?", (item[1],))
+            con.execute("DELETE FROM rooms WHERE key = ?", (item[1],))
+
+    def _insert(self, messages: list[tuple[Any, ...]]) -> None:
+        if messages:
+            self._con.executemany(
+                "INSERT OR IGNORE INTO messages (id, room, ts, ts_ms, kind, name, mask, "
+                "text, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                messages,
+            )
+            messages.clear()
+
+    def _expire(self) -> None:
+        self._last_expiry = self.clock()
+        if self.failed:
+            return
+        cutoff = int((self.clock() - self.retention_s) * 1000)
+        try:
+            with self._con:
+                gone = self._con.execute("DELETE FROM messages WHERE ts_ms < ?", (cutoff,))
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return
+        if gone.rowcount > 0:
+            log.info("history: %d messages older than the retention expired", gone.rowcount)
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+                self._loop.call_soon_threadsafe(self._on_sweep)
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._con.in_transaction:
+                self._con.execute("ROLLBACK")
+        self.failed = reason(exc)
+        log.error(
+            "history stopped: cannot write %s: %s; chat goes on without history",
+            self.path, self.failed,
+        )  # fmt: skip
+
+    def _release_all(self) -> None:
+        """Wake any reader still waiting (the writer is gone)."""
+        for item in list(self.queue):
+            if isinstance(item, threading.Event):
+                item.set()
+
+
+def open_history(
+    path: str,
+    *,
+    recent: int,
+    retention_s: float,
+    queue_max: int = 20_000,
+    interval_s: float = 0.1,
+    expire_every_s: float = 3600.0,
+    lock_timeout_s: float = 2.0,
+    clock: Callable[[], float] = time.time,
+) -> SqliteHistory:
+    """Open (or make) the database, migrate it, expire old lines, read the rooms
+    to restore. StoreError, with the line to log, if it cannot be used."""
+    try:
+        con = sqlite3.connect(
+            path, timeout=lock_timeout_s, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the history database {path}: {reason(exc)}") from None
+    try:
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA synchronous = NORMAL")
+        migrate(con, path)
+        since_ms = int((clock() - retention_s) * 1000) if retention_s else 0
+        with con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DELETE FROM messages WHERE ts_ms < ?", (since_ms,))
+            con.execute(
+                "DELETE FROM rooms WHERE NOT EXISTS (SELECT 1 FROM messages WHERE room = rooms.key)"
+            )
+        saved = reads.saved_rooms(con, recent, since_ms)
+    except StoreError:
+        con.close()
+        raise
+    except sqlite3.Error as exc:
+        con.close()
+        raise StoreError(f"cannot use the history database {path}: {reason(exc)}") from None
+    return SqliteHistory(
+        path, con, saved, retention_s=retention_s, queue_max=queue_max, interval_s=interval_s,
+        expire_every_s=expire_every_s, lock_timeout_s=lock_timeout_s, clock=clock,
+    )  # fmt: skip
