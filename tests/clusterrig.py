@@ -83,6 +83,16 @@ class RedisServer:
         finally:
             await redis.aclose()
 
+    async def subscribers(self) -> int:
+        """How many clients Redis has subscribed to a channel."""
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(self.url)
+        try:
+            return len(await redis.client_list(_type="pubsub"))
+        finally:
+            await redis.aclose()
+
     async def close(self) -> None:
         await self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
