@@ -139,8 +139,12 @@ class Node:
             stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         node = cls(name, proc)
-        text = await node.expect_log(r"text door listening on \S+:(\d+)")
-        irc = await node.expect_log(r"(?i)irc door listening on \S+:(\d+)")
+        try:
+            text = await node.expect_log(r"text door listening on \S+:(\d+)")
+            irc = await node.expect_log(r"(?i)irc door listening on \S+:(\d+)")
+        except BaseException:
+            await node.stop()  # never left running
+            raise
         node.port = int(text.rsplit(":", 1)[1])
         node.irc_port = int(irc.rsplit(":", 1)[1])
         return node
