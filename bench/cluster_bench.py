@@ -1,4 +1,4 @@
-"""Benchmark a cluster (issue 13): ``python bench/cluster.py [--quick]``.
+"""Benchmark a cluster (issue 13): ``python bench/cluster_bench.py [--quick]``.
 
 In one run, against one redis-server (no persistence), with the nodes and Redis pinned
 to CPU 0 and this load generator to CPU 1 (2 cores: the nodes share one, so the figures
@@ -131,9 +131,9 @@ class Client:
             if not chunk:
                 raise EOFError
             data = rest + chunk
-            seen += data.count(marker)
-            rest = data[-8:]
-            seen -= rest.count(marker)
+            cut = data.rfind(b"\n") + 1  # count whole lines only
+            seen += data.count(marker, 0, cut)
+            rest = data[cut:]
         return time.perf_counter()
 
     def close(self) -> None:
@@ -224,7 +224,7 @@ async def main() -> None:
     url = f"redis://127.0.0.1:{port}/0"
     time.sleep(0.3)
     figures: list[dict[str, Any]] = []
-    command = " ".join(["python3", "bench/cluster.py", *sys.argv[1:]])
+    command = " ".join(["python3", "bench/cluster_bench.py", *sys.argv[1:]])
 
     def record(figure: str, **values: Any) -> None:
         line = {"figure": figure, "command": command, "ts": time.time(), **values}
