@@ -158,7 +158,8 @@ class ChatServer:
             retention_s=config.history_days * 86400, queue_max=config.history_queue_max,
         )  # fmt: skip
         self.rooms.attach_history(history)
-        log.info("history in %s (%d rooms kept)", config.db_path, len(self.rooms.rooms()))
+        kept = len(self.rooms.rooms())
+        log.info("history in %s (%d room%s kept)", config.db_path, kept, "" if kept == 1 else "s")
 
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()

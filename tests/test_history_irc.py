@@ -96,12 +96,18 @@ async def test_a_joiner_with_batch_gets_the_replay_as_a_chathistory_batch_with_t
     assert await bob.line() == f":irc.test BATCH -{ref}"
 
 
-async def test_a_joiner_without_caps_gets_plain_privmsgs(irc: IrcConnect) -> None:
+async def test_a_joiner_without_caps_gets_plain_privmsgs_framed_by_notices(
+    irc: IrcConnect,
+) -> None:
+    """Without `batch` a client cannot tell replayed lines from live ones by tags: two
+    server notices to the channel frame them, as the text door's notices do."""
     await said(irc, 2)
     bob = await irc("bob")
     await bob.join("#general")
+    assert await bob.line() == ":irc.test NOTICE #general :History of #general (2 messages)"
     assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general m0"
     assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general m1"
+    assert await bob.line() == ":irc.test NOTICE #general :End of history."
 
 
 @pytest.mark.parametrize("how", ["draft/chathistory", "+B"])

@@ -123,7 +123,7 @@ async def test_a_restart_keeps_rooms_topics_and_history(
     assert (tmp_path / "chatroom.db").exists()
 
     servers.append(second := await Server.start(tmp_path))
-    await second.wait_for(r".*history in chatroom\.db \(1 rooms kept\)")
+    await second.wait_for(r".*history in chatroom\.db \(1 room kept\)")
     bob = await second.client("bob")
     await bob.send("/rooms")
     assert (await bob.expect("general (0 users)"))[-2:] == ["Rooms (1)", "general (0 users)"]

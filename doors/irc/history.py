@@ -49,8 +49,18 @@ def replay_on_join(s: IrcSession, room: r.Room) -> None:
     if not wants_replay(s):
         return
     events = [e for e in room.replay(s.config.replay_lines, s.rooms.history_since()) if _shown(e)]
-    if events:
-        send_batch(s, "chathistory", (channel(room.name),), [s.render.line(e) for e in events])
+    if not events:
+        return
+    chan, lines = channel(room.name), [s.render.line(e) for e in events]
+    if "batch" in s.caps:
+        send_batch(s, "chathistory", (chan,), lines)
+        return
+    # No tags to tell replayed lines from live ones: frame them, as the text door does.
+    count = f"{len(lines)} message{'s' if len(lines) != 1 else ''}"
+    s.send(line(s.door.name, "NOTICE", chan, f"History of {chan} ({count})"))
+    for text in lines:
+        s.send(text)
+    s.send(line(s.door.name, "NOTICE", chan, "End of history."))
 
 
 def _shown(event: Kept) -> bool:
