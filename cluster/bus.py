@@ -40,7 +40,7 @@ class Bus:
         on_message: Callable[[bytes], None],
         on_up: Callable[[], Awaitable[None]],
         *,
-        queue_max: int = 10_000,
+        queue_max: int = 100_000,
     ) -> None:
         self.url = url
         self.channel = channel
