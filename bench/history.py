@@ -25,12 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from core_cost import Deferred  # noqa: E402 (a sibling, as bench/ scripts import)
 
 from config import Config  # noqa: E402
 from doors.text.render import TextRender  # noqa: E402
@@ -39,21 +40,6 @@ from events import Said  # noqa: E402
 from rooms import RoomManager  # noqa: E402
 from store import History  # noqa: E402
 from store.sqlite import SqliteHistory, open_history  # noqa: E402
-
-
-class Deferred:
-    def __init__(self) -> None:
-        self.callbacks: list[Callable[[], None]] = []
-
-    def __call__(self, callback: Callable[[], None]) -> object:
-        self.callbacks.append(callback)
-        return None
-
-    def run(self) -> None:
-        while self.callbacks:
-            now, self.callbacks = self.callbacks, []
-            for callback in now:
-                callback()
 
 
 def temp_db() -> str:
