@@ -5,9 +5,10 @@ queue and returns; the publisher task sends what has gathered in one pipeline. W
 Redis is away, each task retries with backoff (0.1 s doubling to 5 s), and the bus logs
 one line when the outage starts and one when it ends. A full queue drops the newest
 message and counts it: the receivers see the gap in its sequence number and log it.
-redis-py reconnects by itself unless told not to; it is told not to (retries=0), so
-that every lost connection, Redis dropping a slow subscriber included, is an outage
-this module sees and the link can re-announce after.
+redis-py reconnects by itself unless told not to; the subscription is told not to
+(retries=0), so that every lost subscription, Redis dropping a slow subscriber
+included, is an outage this module sees and the link can re-announce after. Commands
+retry once, so a connection left stale by a restart of Redis is not a second outage.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ class Bus:
     ) -> None:
         self.url = url
         self.channel = channel
-        self.redis: Redis = Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0), socket_timeout=3, socket_connect_timeout=2,
-            health_check_interval=0,
-        )  # fmt: skip
+        # Commands retry once on a fresh connection: after Redis restarts, each idle
+        # connection of the pool is stale, and its first use would fail once more.
+        self.redis: Redis = _client(url, retries=1)
+        self._listener: Redis = _client(url, retries=0)  # the subscription: every loss seen
         self._on_message = on_message
         self._on_up = on_up
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(queue_max)
@@ -105,7 +106,7 @@ class Bus:
     async def _subscriber(self) -> None:
         backoff = 0.1
         while True:
-            pubsub = self.redis.pubsub()
+            pubsub = self._listener.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 self.recovered()
@@ -167,6 +168,15 @@ class Bus:
                 await task
         with contextlib.suppress(*FAULTS):
             await self.redis.aclose()
+        with contextlib.suppress(*FAULTS):
+            await self._listener.aclose()
+
+
+def _client(url: str, *, retries: int) -> Redis:
+    return Redis.from_url(
+        url, retry=Retry(NoBackoff(), retries), socket_timeout=3, socket_connect_timeout=2,
+        health_check_interval=0,
+    )  # fmt: skip
 
 
 def why(exc: BaseException) -> str:

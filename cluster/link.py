@@ -54,6 +54,7 @@ log = logging.getLogger("chatroom.cluster")
 
 LEASE_S = 5.0  # a node's lease; refreshed every second
 BEAT_S = 1.0
+_BATCH_MAX = 1000  # messages in one PUBLISH at most
 
 # KEYS[1] the names hash; ARGV: name key, this node, claim time, the lease key prefix.
 # A name is free if nobody holds it, this node does, or its holder's lease expired.
@@ -116,7 +117,9 @@ class ClusterLink:
         self.lease_prefix = f"{prefix}:node:"
         self.lease_key = self.lease_prefix + node
         self.bus = Bus(url, f"{prefix}:bus", self._received, self._up)
-        self._seq = itertools.count(1)
+        self._seq = 1  # the next message's number
+        self._out: list[dict[str, Any]] = []  # messages of this loop pass, sent as one
+        self._flushing = False
         self.applying = False
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
         self._heard: dict[str, tuple[int, int]] = {}  # node -> (epoch, last seq)
@@ -143,6 +146,7 @@ class ClusterLink:
         self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeat()))
 
     async def aclose(self) -> None:
+        self.flush()
         await self.bus.drain(2.0)
         for task in self._tasks:
             task.cancel()
@@ -184,14 +188,14 @@ class ClusterLink:
         if self.applying or isinstance(member, RemoteMember):
             return
         self._send("quit", name=member.name, reason=reason)
-        self.bus.command(RELEASE, 1, self.names_key, name_key(member.name), self.node)
+        self._command(RELEASE, 1, self.names_key, name_key(member.name), self.node)
 
     def renamed(self, member: Member, old: str) -> None:
         if self.applying or isinstance(member, RemoteMember):
             return
         self._send("rename", old=old, new=member.name)
         if name_key(old) != name_key(member.name):
-            self.bus.command(RELEASE, 1, self.names_key, name_key(old), self.node)
+            self._command(RELEASE, 1, self.names_key, name_key(old), self.node)
 
     def away(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
@@ -210,8 +214,34 @@ class ClusterLink:
             self._send("to", node=target.node, name=target.name, ev=encode(event))
 
     def _send(self, kind: str, **fields: Any) -> None:
-        fields.update(n=self.node, e=self.epoch, s=next(self._seq), k=kind)
-        self.bus.publish(json.dumps(fields, separators=(",", ":")).encode())
+        """Queue a message: every message of one loop pass goes out in one PUBLISH
+        (as Room.flush writes a member once a pass), so a burst costs Redis, redis-py
+        and each receiver one message, not one each."""
+        fields["k"] = kind
+        out = self._out
+        out.append(fields)
+        if len(out) >= _BATCH_MAX:
+            self.flush()
+        elif not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Publish what is queued: {"n": node, "e": epoch, "s": first seq, "m": [...]}."""
+        self._flushing = False
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        first, self._seq = self._seq, self._seq + len(out)
+        batch = {"n": self.node, "e": self.epoch, "s": first, "m": out}
+        self.bus.publish(json.dumps(batch, separators=(",", ":")).encode())
+
+    def _command(self, script: str, *args: Any) -> None:
+        """A Redis script run after what was published before it (a name given back
+        only after its quit or rename has gone out)."""
+        self.flush()
+        self.bus.command(script, *args)
 
     def state(self) -> dict[str, Any]:
         """This server's own users and the rooms they are in."""
@@ -308,13 +338,15 @@ class ClusterLink:
             for member in list(members):
                 self._quit(member, f"{node} lost touch with the cluster")
         for member in members:
-            self.bus.command(RELEASE, 1, self.names_key, name_key(member.name), node)
+            self._command(RELEASE, 1, self.names_key, name_key(member.name), node)
 
     # --- In: what the other servers publish ---
     def _received(self, data: bytes) -> None:
         try:
-            message = json.loads(data)
-            node, epoch, seq, kind = message["n"], message["e"], message["s"], message["k"]
+            batch = json.loads(data)
+            node, epoch, seq, messages = batch["n"], batch["e"], batch["s"], batch["m"]
+            if not isinstance(node, str) or not isinstance(messages, list):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             log.warning("a message that is not ours on the bus; ignored")
             return
@@ -322,19 +354,23 @@ class ClusterLink:
             if epoch != self.epoch:
                 log.warning("another process uses this node name (%s)", node)
             return
-        if not self._in_order(node, epoch, seq):
+        if not self._in_order(node, epoch, seq, len(messages)):
             return
-        handler = HANDLERS.get(kind)
-        if handler is None:
-            return
-        try:
-            with self._applying():
-                handler(self, node, message)
-        except (CodecError, KeyError, TypeError, ValueError) as exc:
-            log.warning("a %s message from %s could not be applied: %s", kind, node, exc)
+        with self._applying():
+            for message in messages:
+                kind = message.get("k") if isinstance(message, dict) else None
+                handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+                if handler is None:
+                    continue
+                try:
+                    handler(self, node, message)
+                except (CodecError, KeyError, TypeError, ValueError) as exc:
+                    log.warning("a %s message from %s could not be applied: %s",
+                                kind, node, exc)  # fmt: skip
 
-    def _in_order(self, node: str, epoch: int, seq: int) -> bool:
-        """Whether to apply it: a duplicate is dropped, a gap is counted and logged."""
+    def _in_order(self, node: str, epoch: int, seq: int, count: int = 1) -> bool:
+        """Whether to apply a batch of `count` messages from `seq` on: a duplicate is
+        dropped, a gap is counted and logged."""
         heard = self._heard.get(node)
         if heard is None or heard[0] != epoch:
             if heard is not None and heard[0] < epoch:
@@ -344,18 +380,18 @@ class ClusterLink:
                         self._quit(member, f"{node} restarted")
             elif heard is not None:
                 return False  # an older run of that node
-            self._heard[node] = (epoch, seq)
+            self._heard[node] = (epoch, seq + count - 1)
             return True
         last = heard[1]
         if seq <= last:
-            self.duplicates += 1
+            self.duplicates += count
             return False
         if seq > last + 1:
             self.lost += seq - last - 1
             log.warning("lost %d messages from node %s; asking for its state",
                         seq - last - 1, node)  # fmt: skip
             self._send("hello")
-        self._heard[node] = (epoch, seq)
+        self._heard[node] = (epoch, seq + count - 1)
         return True
 
     @contextlib.contextmanager
