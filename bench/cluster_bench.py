@@ -1,10 +1,12 @@
-"""Benchmark a cluster (issue 13): ``python bench/cluster_bench.py [--quick]``.
+"""Benchmark a cluster (issue 13): ``python bench/cluster_bench.py [--quick] [--spread]``.
 
-In one run, against one redis-server (no persistence), with the nodes and Redis pinned
-to CPU 0 and this load generator to CPU 1 (2 cores: the nodes share one, so the figures
-are the cost of the cluster, not the scale it buys):
+In one run, against one redis-server (no persistence). By default the nodes and Redis
+are pinned to CPU 0 and this load generator to CPU 1 (2 cores: the nodes share one, so
+the figures are the cost of the cluster, not the scale it buys); --spread puts node b
+on CPU 1 (what a second core buys, with Redis and the generator floating):
 - fanout: 100 members in one room, one sender, on one plain server; on one node of a
-  cluster; and with the members spread over two nodes. Deliveries a second.
+  cluster; and with the members spread over two nodes. Deliveries a second, and the
+  servers' CPU per delivery (all of them together, /proc/PID/stat).
 - rooms: 10 rooms of 10 members, a sender in each, the same three ways.
 - the cross-node hop: a line every 5 ms (200/s), its latency to a member on the same
   node and to one on the other node (p50, p99).
@@ -74,8 +76,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def server(url: str = "", name: str = "") -> Proc:
-    args = [*pinned(0), sys.executable, "server.py", "--port", "0", "--no-irc", "--rate", "0",
+def server(url: str = "", name: str = "", cpu: int = 0) -> Proc:
+    args = [*pinned(cpu), sys.executable, "server.py", "--port", "0", "--no-irc", "--rate", "0",
             "--max-clients", "5000", "--max-per-ip", "0", "--log-level", "WARNING",
             "--no-history"]  # fmt: skip
     if url:
@@ -155,9 +157,14 @@ async def room_setup(ports: list[int], rooms: int, members: int, tag: str) -> li
     return layout
 
 
-async def deliveries(ports: list[int], rooms: int, members: int, lines: int, tag: str) -> float:
-    """Deliveries a second: a sender in each room (its first member) sends `lines`."""
+async def deliveries(
+    servers: list[Proc], rooms: int, members: int, lines: int, tag: str
+) -> tuple[float, float]:
+    """Deliveries a second, and the servers' CPU (µs, all of them) per delivery: a
+    sender in each room (its first member) sends `lines`."""
+    ports = [s.ports[0] for s in servers]
     layout = await room_setup(ports, rooms, members, tag)
+    cpu = sum(cpu_seconds(s.proc.pid) for s in servers)
     start = time.perf_counter()
     body = b"".join(b"m %d\r\n" % i for i in range(lines))
     for clients in layout:
@@ -165,10 +172,12 @@ async def deliveries(ports: list[int], rooms: int, members: int, lines: int, tag
     async with asyncio.timeout(60):  # lines dropped (a full publish queue) never come
         ends = await asyncio.gather(*(c.count_lines(lines) for cl in layout for c in cl))
     took = max(ends) - start
+    cpu = sum(cpu_seconds(s.proc.pid) for s in servers) - cpu
     for clients in layout:
         for client in clients:
             client.close()
-    return rooms * members * lines / took
+    delivered = rooms * members * lines
+    return delivered / took, cpu / delivered * 1e6
 
 
 async def hop_latency(a: int, b: int, count: int) -> dict[str, float]:
@@ -211,19 +220,27 @@ async def hop_latency(a: int, b: int, count: int) -> dict[str, float]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes; save nothing")
+    parser.add_argument(
+        "--spread", action="store_true",
+        help="the two nodes on CPU 0 and CPU 1 (Redis and the generator float): what two "
+        "cores buy; default: Redis and every node on CPU 0, the generator on CPU 1",
+    )  # fmt: skip
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity") and 1 in os.sched_getaffinity(0):
+    if hasattr(os, "sched_setaffinity") and 1 in os.sched_getaffinity(0) and not args.spread:
         os.sched_setaffinity(0, {1})
-    lines = 100 if args.quick else 2000
+    second = 1 if args.spread else 0  # node b's CPU
+    lines = {"fanout": 200 if args.quick else 20_000, "rooms": 100 if args.quick else 5_000}
     hops = 100 if args.quick else 2000
     tmp = tempfile.mkdtemp(prefix="clu-bench-")
     port = free_port()
     redis = subprocess.Popen(
-        [*pinned(0), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp,
-         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL,
+        [*([] if args.spread else pinned(0)), "redis-server", "--port", str(port),
+         "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
-    time.sleep(0.3)
+    while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode:
+        time.sleep(0.02)  # until Redis listens
     figures: list[dict[str, Any]] = []
     command = " ".join(["python3", "bench/cluster_bench.py", *sys.argv[1:]])
 
@@ -234,26 +251,36 @@ async def main() -> None:
 
     try:
         for workload, rooms, members in (("fanout", 1, 100), ("rooms", 10, 10)):
+            count = lines[workload]
             results: dict[str, float] = {}
+            cpu: dict[str, float] = {}
             plain = server()
-            results["one_server"] = await deliveries(plain.ports, rooms, members, lines, "p")
+            results["one_server"], cpu["one_server"] = await deliveries(
+                [plain], rooms, members, count, "p"
+            )
             plain.stop()
             one = server(url, "solo")
-            results["one_node"] = await deliveries(one.ports, rooms, members, lines, "o")
+            results["one_node"], cpu["one_node"] = await deliveries(
+                [one], rooms, members, count, "o"
+            )
             one.stop()
-            a, b = server(url, "a"), server(url, "b")
+            a, b = server(url, "a"), server(url, "b", second)
             before = cpu_seconds(redis.pid)
-            results["two_nodes"] = await deliveries(a.ports + b.ports, rooms, members, lines, "t")
+            results["two_nodes"], cpu["two_nodes"] = await deliveries(
+                [a, b], rooms, members, count, "t"
+            )
             redis_cpu = cpu_seconds(redis.pid) - before
             a.stop()
             b.stop()
-            delivered = rooms * members * lines
+            delivered = rooms * members * count
             record(
-                workload, deliveries_per_s=results, rooms=rooms, members=members, lines=lines,
-                redis_cpu_s=redis_cpu, redis_us_per_delivery=redis_cpu / delivered * 1e6,
-                redis_us_per_published_line=redis_cpu / (rooms * lines) * 1e6,
+                workload, layout="spread" if args.spread else "shared",
+                deliveries_per_s=results, server_cpu_us_per_delivery=cpu, rooms=rooms,
+                members=members, lines=count, redis_cpu_s=redis_cpu,
+                redis_us_per_delivery=redis_cpu / delivered * 1e6,
+                redis_us_per_published_line=redis_cpu / (rooms * count) * 1e6,
             )  # fmt: skip
-        a, b = server(url, "a"), server(url, "b")
+        a, b = server(url, "a"), server(url, "b", second)
         record(
             "hop", rate_per_s=200, messages=hops, **await hop_latency(a.ports[0], b.ports[0], hops)
         )
