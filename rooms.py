@@ -248,6 +248,16 @@ class Relay(Protocol):
     def created(self, room: Room, member: Member) -> None: ...
     def room_event(self, room: Room, event: Event) -> None: ...
 
+    async def claim_room(self, name: str) -> bool:
+        """Whether the cluster lets this server make the room (nobody else just did)."""
+        ...
+
+    async def find_room(self, name: str) -> None:
+        """Wait (a moment) for a room another server has made to be known here."""
+        ...
+
+    def closed(self, room: Room) -> None: ...
+
 
 class Room:
     """A named set of members and the fan-out to them. Made only by RoomManager."""
@@ -771,10 +781,14 @@ class RoomManager:
     async def create(self, member: Member, room_name: str, *, leave: Room | None = None) -> Room:
         """Make a new room and put the member in it, out of `leave` first;
         RoomExists, TooManyRooms or TooManyJoined."""
+        if self.relay is not None and name_key(room_name) not in self._rooms:
+            await self.relay.find_room(room_name)  # made on another server a moment ago?
         async with self._lock:
             key = name_key(room_name)
             if key in self._rooms:
                 raise RoomExists(self._rooms[key].name)
+            if self.relay is not None and not await self.relay.claim_room(room_name):
+                raise RoomExists(room_name)  # made on another server this instant
             return self._create(member, room_name, leave)
 
     async def join(
@@ -791,30 +805,46 @@ class RoomManager:
         `leave` first; `admit` may refuse by raising. Returns the room and whether
         it was made. NoSuchRoom, AlreadyInRoom, TooManyRooms or TooManyJoined; the
         room's own rules: Banned, InviteOnly, BadKey, RoomFull (see `_admit`)."""
-        async with self._lock:
-            room = self._rooms.get(name_key(room_name))
-            if room is None:
+        for tries in range(2):  # in a cluster, again if another server made it meanwhile
+            if self.relay is not None and name_key(room_name) not in self._rooms:
+                await self.relay.find_room(room_name)  # made elsewhere a moment ago?
+            async with self._lock:
+                room = self._rooms.get(name_key(room_name))
+                if room is not None:
+                    return self._join(member, room, leave, admit, key), False
                 if not create:
                     raise NoSuchRoom(room_name)
-                return self._create(member, room_name, leave), True
-            if room in member.rooms:
-                raise AlreadyInRoom(room.name)
-            if admit is not None:
-                admit(room)
-            self._check_joined(member, leave)
-            self._admit(room, member, key)
-            if leave is not None:
-                self._leave(member, leave)
-            room._add(member)
-            if member in room.invited:  # an invitation works once
-                del room.invited[member], member.invites[room]
-            if not room.ops and len(room.members) == 1:
-                room.ops.add(member)  # an empty room kept (a store's): as if it made it
-            room.publish(Joined(member.name, room.name, member.mask), member)
-            if member.away:
-                room.publish(AwayChanged(member.name, member.away, member.mask), member)
-            log.info("%s joined %s", member.name, room.name)
-            return room, False
+                if self.relay is None or tries or await self.relay.claim_room(room_name):
+                    return self._create(member, room_name, leave), True
+        raise AssertionError("unreachable")
+
+    def _join(
+        self,
+        member: Member,
+        room: Room,
+        leave: Room | None,
+        admit: Callable[[Room], None] | None,
+        key: str,
+    ) -> Room:
+        """join() for a room that exists here."""
+        if room in member.rooms:
+            raise AlreadyInRoom(room.name)
+        if admit is not None:
+            admit(room)
+        self._check_joined(member, leave)
+        self._admit(room, member, key)
+        if leave is not None:
+            self._leave(member, leave)
+        room._add(member)
+        if member in room.invited:  # an invitation works once
+            del room.invited[member], member.invites[room]
+        if not room.ops and len(room.members) == 1:
+            room.ops.add(member)  # an empty room kept (a store's): as if it made it
+        room.publish(Joined(member.name, room.name, member.mask), member)
+        if member.away:
+            room.publish(AwayChanged(member.name, member.away, member.mask), member)
+        log.info("%s joined %s", member.name, room.name)
+        return room
 
     async def leave(self, member: Member, room: Room, reason: str = "") -> None:
         """Take the member out of a room it is in; the room is told."""
@@ -845,9 +875,12 @@ class RoomManager:
         log.info("%s left %s", member.name, room.name)
         self._remove(member, room, Left(member.name, room.name, member.mask, reason))
 
-    def _remove(self, member: Member, room: Room, farewell: Event | None = None) -> None:
+    def _remove(
+        self, member: Member, room: Room, farewell: Event | None = None, *, name_heir: bool = True
+    ) -> None:
         """Take the member out (the room hears `farewell`, if any); close an emptied
-        room, or give a room its last operator left to the longest-present member."""
+        room, or give a room its last operator left to the longest-present member
+        (unless not `name_heir`: a cluster's member left, and its own server names one)."""
         was_op = member in room.ops
         room._remove(member)
         if not room.members:
@@ -856,7 +889,7 @@ class RoomManager:
             return
         if farewell is not None:
             room.publish(farewell)
-        if was_op and not room.ops:
+        if was_op and not room.ops and name_heir:
             # The last operator left: the longest-present member keeps the room.
             heir = next(iter(room.members))
             room.ops.add(heir)
@@ -866,6 +899,8 @@ class RoomManager:
 
     def _close_room(self, room: Room) -> None:
         del self._rooms[room.key]
+        if self.relay is not None:
+            self.relay.closed(room)
         for invitee in room.invited:
             invitee.invites.pop(room, None)
         room.invited.clear()

@@ -118,7 +118,7 @@ class ChatServer:
                     listener.close()
                 raise
         if self.link is not None:
-            self.link.go()
+            await self.link.go()
         for listener, name, port, tls in self._doors:
             await listener.start_serving()
             log.info("%s door listening on %s:%d%s", name, config.host, port, tls)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.bus import FAULTS, Bus
-from cluster.codec import CodecError, decode, encode
+from cluster.codec import SCHEMA, CodecError, pack, unpack
 from events import (
     Acted,
     AwayChanged,
@@ -46,7 +46,7 @@ from events import (
     TopicSet,
     Whispered,
 )
-from masks import Change, parse_changes
+from masks import Change, parse_changes, word_changes
 from rooms import Listed, Member, Room, RoomManager, _remute_room
 from utils import name_key
 
@@ -114,11 +114,12 @@ class ClusterLink:
         self.epoch = time.time_ns()
         self.prefix = prefix
         self.names_key = f"{prefix}:names"
+        self.rooms_key = f"{prefix}:makers"  # the server that made each room (claim_room)
         self.lease_prefix = f"{prefix}:node:"
         self.lease_key = self.lease_prefix + node
         self.bus = Bus(url, f"{prefix}:bus", self._received, self._up)
         self._seq = 1  # the next message's number
-        self._out: list[dict[str, Any]] = []  # messages of this loop pass, sent as one
+        self._out: list[dict[str, Any] | list[Any]] = []  # messages of this loop pass, sent as one
         self._flushing = False
         self.applying = False
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
@@ -128,6 +129,13 @@ class ClusterLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._leased = False
         self._unclaimed: set[str] = set()  # names granted while Redis was away
+        self._strangers: set[str] = set()  # nodes running another version (logged)
+        self._room_made = asyncio.Event()  # a room came from the bus (find_room waits)
+        self._subscribed = asyncio.Event()  # the first subscription is up
+        self._stated = asyncio.Event()  # a node's state came (go() waits for them all)
+        # The newest (time, node) of each mode change, by (room, letter, argument): kept
+        # a minute, far longer than a hop, to settle changes made at once (_newer).
+        self._stamps: dict[tuple[str, str, str], tuple[float, str]] = {}
 
     # --- Start and stop ---
     async def start(self) -> None:
@@ -140,10 +148,25 @@ class ClusterLink:
         self.rooms.relay = self
         log.info("node %s on %s", self.node, self.bus.url)
 
-    def go(self) -> None:
-        """Subscribe and beat: after the history's rooms are made, before any user."""
+    async def go(self, timeout: float = 3.0) -> None:
+        """Subscribe and beat: after the history's rooms are made, before any user.
+        Waits (at most `timeout`) to be subscribed and to have the state of every node
+        whose lease is alive, so the first user sees the whole cluster."""
         self.bus.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._heartbeat()))
+        try:
+            async with asyncio.timeout(timeout):
+                await self._subscribed.wait()
+                redis = self.bus.redis
+                others = [n.decode() if isinstance(n, bytes) else str(n)
+                          for n in await redis.smembers(f"{self.prefix}:nodes")]  # fmt: skip
+                alive = {n for n in others if n != self.node
+                         and await redis.exists(self.lease_prefix + n)}  # fmt: skip
+                while not alive <= self._heard.keys():
+                    self._stated.clear()
+                    await self._stated.wait()
+        except (TimeoutError, *FAULTS):
+            log.warning("the cluster's state is not all here yet; serving anyway")
 
     async def aclose(self) -> None:
         self.flush()
@@ -204,22 +227,86 @@ class ClusterLink:
     def created(self, room: Room, member: Member) -> None:
         if not self.applying:
             self._send("created", room=_room(room), name=member.name)
+            self.flush()  # out before the maker hears it made: a join elsewhere may follow
+
+    async def claim_room(self, name: str) -> bool:
+        """Make the room ours in Redis (`{prefix}:makers`, as names are), unless a server
+        alive holds it: two servers making one room at once, one makes it."""
+        if not self.bus.up:
+            return True
+        try:
+            async with asyncio.timeout(3):
+                result = self.bus.redis.eval(
+                    CLAIM, 1, self.rooms_key, name_key(name), self.node, repr(time.time()),
+                    self.lease_prefix,
+                )  # fmt: skip
+                return bool(await result)
+        except FAULTS as exc:
+            self.bus.outage(exc)
+            return True
+
+    async def find_room(self, name: str) -> None:
+        """A room this server does not know: if another server holds it in Redis (made
+        a moment ago), wait (at most a second) for its news to arrive."""
+        if not self.bus.up:
+            return
+        key = name_key(name)
+        try:
+            async with asyncio.timeout(1.0):
+                held = await self.bus.redis.hget(self.rooms_key, key)
+                text = held.decode() if isinstance(held, bytes) else str(held or "")
+                if not text or text.rsplit("|", 1)[0] == self.node:
+                    return
+                while self.rooms.room(name) is None:
+                    self._room_made.clear()
+                    await self._room_made.wait()
+        except TimeoutError:
+            pass
+        except FAULTS as exc:
+            self.bus.outage(exc)
+
+    def closed(self, room: Room) -> None:
+        """Every server closes a room when it empties; the one holding it gives it back."""
+        self._command(RELEASE, 1, self.rooms_key, room.key, self.node)
 
     def room_event(self, room: Room, event: Event) -> None:
-        if not self.applying:
-            self._send("ev", room=room.name, ev=encode(event))
+        if self.applying:
+            return
+        if isinstance(event, ModeChanged):
+            at = time.time()
+            changes, _, _ = parse_changes(event.modes, list(event.args))
+            for change in changes:
+                self._newer(room, change, (at, self.node))
+            self._send("mode", room=room.name, ev=pack(event), at=at)
+        else:
+            self._queue([room.name, *pack(event)])
+
+    def _newer(self, room: Room, change: Change, stamp: tuple[float, str]) -> bool:
+        """Whether a mode change is the newest of its kind in the room (then noted):
+        the last writer wins, by (time, node), so two servers changing one room's
+        modes at once end with the same modes."""
+        arg = name_key(change.arg) if change.letter in "ovbeI" else ""
+        key = (room.key, change.letter, arg)
+        seen = self._stamps.get(key)
+        if seen is not None and seen > stamp:
+            return False
+        self._stamps[key] = stamp
+        return True
 
     def personal(self, target: RemoteMember, event: Event) -> None:
         if not self.applying:
-            self._send("to", node=target.node, name=target.name, ev=encode(event))
+            self._send("to", node=target.node, name=target.name, ev=pack(event))
 
     def _send(self, kind: str, **fields: Any) -> None:
         """Queue a message: every message of one loop pass goes out in one PUBLISH
         (as Room.flush writes a member once a pass), so a burst costs Redis, redis-py
         and each receiver one message, not one each."""
         fields["k"] = kind
+        self._queue(fields)
+
+    def _queue(self, message: dict[str, Any] | list[Any]) -> None:
         out = self._out
-        out.append(fields)
+        out.append(message)
         if len(out) >= _BATCH_MAX:
             self.flush()
         elif not self._flushing:
@@ -227,14 +314,16 @@ class ClusterLink:
             asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
-        """Publish what is queued: {"n": node, "e": epoch, "s": first seq, "m": [...]}."""
+        """Publish what is queued: [schema, node, epoch, first seq, messages], where a
+        message is a dict (a change of users or rooms, "k" its kind) or a list (an
+        event in a room: its name, then the event packed)."""
         self._flushing = False
         out = self._out
         if not out:
             return
         self._out = []
         first, self._seq = self._seq, self._seq + len(out)
-        batch = {"n": self.node, "e": self.epoch, "s": first, "m": out}
+        batch = [SCHEMA, self.node, self.epoch, first, out]
         self.bus.publish(json.dumps(batch, separators=(",", ":")).encode())
 
     def _command(self, script: str, *args: Any) -> None:
@@ -258,6 +347,7 @@ class ClusterLink:
 
     async def _up(self) -> None:
         """Subscribed (again): ask everyone for their state and give ours."""
+        self._subscribed.set()
         self._send("hello")
         self._send("state", **self.state())
 
@@ -266,6 +356,9 @@ class ClusterLink:
         redis = self.bus.redis
         while True:
             await asyncio.sleep(BEAT_S)
+            if self._stamps:
+                old = time.time() - 60
+                self._stamps = {k: v for k, v in self._stamps.items() if v[0] > old}
             try:
                 async with asyncio.timeout(3):
                     await self._beat(redis)
@@ -334,21 +427,41 @@ class ClusterLink:
         members = self.remote.pop(node, {})
         self._heard.pop(node, None)
         log.warning("node %s is gone (lease expired); %d users quit", node, len(members))
+        touched = {room: None for member in members for room in member.rooms}
         with self._applying():
             for member in list(members):
                 self._quit(member, f"{node} lost touch with the cluster")
+            for room in touched:
+                if room.members and not room.ops:
+                    self._name_heir(room)
         for member in members:
             self._command(RELEASE, 1, self.names_key, name_key(member.name), node)
+
+    def _name_heir(self, room: Room) -> None:
+        """The room's operators were all on a node that died: every server names the
+        same heir, the member connected longest (signon, then name)."""
+        heir = min(room.members, key=lambda m: (m.signon, name_key(m.name)))
+        room.ops.add(heir)
+        log.info("%s is now an operator of %s (its operators' node is gone)", heir.name,
+                 room.name)  # fmt: skip
+        room.publish(ModeChanged("", room.name, "+o", (heir.name,), self.rooms.server_name))
 
     # --- In: what the other servers publish ---
     def _received(self, data: bytes) -> None:
         try:
-            batch = json.loads(data)
-            node, epoch, seq, messages = batch["n"], batch["e"], batch["s"], batch["m"]
+            schema, node, epoch, seq, messages = json.loads(data)
             if not isinstance(node, str) or not isinstance(messages, list):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, TypeError):
             log.warning("a message that is not ours on the bus; ignored")
+            return
+        if schema != SCHEMA:
+            if node not in self._strangers:
+                self._strangers.add(node)
+                log.warning(
+                    "node %s runs another version of chatroom; its messages are ignored "
+                    "(every node of a cluster must run the same)", node,
+                )  # fmt: skip
             return
         if node == self.node:
             if epoch != self.epoch:
@@ -358,15 +471,13 @@ class ClusterLink:
             return
         with self._applying():
             for message in messages:
-                kind = message.get("k") if isinstance(message, dict) else None
-                handler = HANDLERS.get(kind) if isinstance(kind, str) else None
-                if handler is None:
-                    continue
                 try:
-                    handler(self, node, message)
-                except (CodecError, KeyError, TypeError, ValueError) as exc:
-                    log.warning("a %s message from %s could not be applied: %s",
-                                kind, node, exc)  # fmt: skip
+                    if isinstance(message, list):
+                        self._on_event(node, message[0], unpack(message[1:]))
+                    elif (handler := HANDLERS.get(message.get("k"))) is not None:
+                        handler(self, node, message)
+                except (CodecError, AttributeError, KeyError, TypeError, ValueError) as exc:
+                    log.warning("a message from %s could not be applied: %s", node, exc)
 
     def _in_order(self, node: str, epoch: int, seq: int, count: int = 1) -> bool:
         """Whether to apply a batch of `count` messages from `seq` on: a duplicate is
@@ -437,6 +548,7 @@ class ClusterLink:
             room = rooms._new_room(info["name"])
             rooms._rooms[room.key] = room
             _set_room(room, info)
+            self._room_made.set()
         elif not any(not isinstance(m, RemoteMember) for m in room.members):
             _set_room(room, info)  # nobody here: the other server's view is the room's
         elif info.get("topic_ts", 0) > room.topic_ts:
@@ -465,7 +577,7 @@ class ClusterLink:
         if member.rooms:
             rooms.tell_peers(member, Quit(member.name, reason, member.mask))
             for room in list(member.rooms):
-                rooms._remove(member, room)
+                rooms._remove(member, room, name_heir=False)  # its server names the heir
         for room in member.invites:
             room.invited.pop(member, None)
         member.invites.clear()
@@ -521,12 +633,13 @@ class ClusterLink:
             return
         target = self.rooms.find(message["name"])
         if target is not None and not isinstance(target, RemoteMember):
-            target.send(decode(message["ev"]))
+            target.send(unpack(message["ev"]))
 
     def _on_hello(self, node: str, message: dict[str, Any]) -> None:
         self._send("state", **self.state())
 
     def _on_state(self, node: str, message: dict[str, Any]) -> None:
+        self._stated.set()
         infos = {name_key(r["name"]): r for r in message["rooms"]}
         seen: set[RemoteMember] = set()
         for info in message["users"]:
@@ -537,7 +650,8 @@ class ClusterLink:
             wanted = {name_key(name): (name, op, voiced) for name, op, voiced in info["rooms"]}
             for room in list(member.rooms):
                 if room.key not in wanted:
-                    self.rooms._remove(member, room, Left(member.name, room.name, member.mask))
+                    left = Left(member.name, room.name, member.mask)
+                    self.rooms._remove(member, room, left, name_heir=False)
             for key, (name, op, voiced) in wanted.items():
                 room = self._room(infos.get(key) or {"name": name})
                 self._enter(member, room)
@@ -547,19 +661,18 @@ class ClusterLink:
             if member not in seen:
                 self._quit(member, "")
 
-    def _on_event(self, node: str, message: dict[str, Any]) -> None:
-        event = decode(message["ev"])
-        room = self.rooms.room(message["room"])
+    def _on_event(self, node: str, room_name: str, event: Event) -> None:
+        room = self.rooms.room(room_name)
         match event:
             case Joined(name=name):
                 member = self._find(name)
                 if member is not None:
-                    self._enter(member, room or self._room({"name": message["room"]}))
+                    self._enter(member, room or self._room({"name": room_name}))
                 return
             case Left(name=name):
                 member = self._find(name)
                 if member is not None and room is not None and room in member.rooms:
-                    self.rooms._remove(member, room, event)
+                    self.rooms._remove(member, room, event, name_heir=False)
                 return
             case Kicked(target=target):
                 if room is None:
@@ -567,14 +680,14 @@ class ClusterLink:
                 room.publish(event)
                 kicked = self.rooms.find(target)
                 if kicked is not None and room in kicked.rooms:
-                    self.rooms._remove(kicked, room)
+                    self.rooms._remove(kicked, room, name_heir=False)
                     if kicked.kicked is not None:
                         kicked.kicked(room)
                 return
             case TopicSet(text=text, ts=ts, mask=mask) if room is not None:
+                if ts < room.topic_ts:
+                    return  # set here later (the newest topic wins on every server)
                 room.topic, room.topic_by, room.topic_ts = text, mask, ts
-            case ModeChanged() if room is not None:
-                self._modes(room, event)
             case Invited(name=name, target=target) if room is not None:
                 inviter, invitee = self.rooms.find(name), self.rooms.find(target)
                 if inviter in room.ops and invitee is not None:
@@ -588,6 +701,20 @@ class ClusterLink:
             room.publish(event)
             if isinstance(event, Said | Acted | TopicSet) and self.rooms.history.is_on:
                 room.recent.append(event)  # its node wrote it; here, for replay on join
+
+    def _on_mode(self, node: str, message: dict[str, Any]) -> None:
+        room = self.rooms.room(message["room"])
+        event = unpack(message["ev"])
+        if room is None or not isinstance(event, ModeChanged):
+            return
+        stamp = (float(message["at"]), node)
+        changes, _, _ = parse_changes(event.modes, list(event.args))
+        kept = [change for change in changes if self._newer(room, change, stamp)]
+        if kept:
+            modes, args = word_changes(kept)
+            applied = ModeChanged(event.name, event.room, modes, args, event.mask)
+            self._modes(room, applied)
+            room.publish(applied)
 
     def _modes(self, room: Room, event: ModeChanged) -> None:
         changes, _, _ = parse_changes(event.modes, list(event.args))
@@ -622,9 +749,9 @@ HANDLERS = {
     "away": ClusterLink._on_away,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
+    "mode": ClusterLink._on_mode,
     "hello": ClusterLink._on_hello,
     "state": ClusterLink._on_state,
-    "ev": ClusterLink._on_event,
 }
 
 

@@ -37,6 +37,22 @@ def test_every_event_kind_round_trips_through_json(kind: type[typing.Any]) -> No
     assert decode(json.loads(json.dumps(encode(event)))) == event
 
 
+@pytest.mark.parametrize("kind", typing.get_args(events.Event), ids=lambda k: k.__name__)
+def test_every_event_kind_round_trips_packed(kind: type[typing.Any]) -> None:
+    from cluster.codec import pack, unpack
+
+    event = example(kind)
+    assert unpack(json.loads(json.dumps(pack(event)))) == event
+
+
+def test_what_is_not_a_packed_event_is_refused() -> None:
+    from cluster.codec import CodecError, unpack
+
+    for bad in ([], ["Nope"], [1, 2], ["Said"], ["Said", *range(20)]):
+        with pytest.raises(CodecError):
+            unpack(bad)
+
+
 def test_what_is_not_an_event_is_refused() -> None:
     from cluster.codec import CodecError, decode
 
