@@ -13,6 +13,8 @@ counted when it is full). Durability is Redis's own: see docs/cluster.md.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -37,7 +39,13 @@ class RedisHistory(History):
     is_on = True
 
     def __init__(
-        self, link: ClusterLink, *, recent: int, retention_s: float, cap: int = 10_000
+        self,
+        link: ClusterLink,
+        *,
+        recent: int,
+        retention_s: float,
+        cap: int = 10_000,
+        expire_every_s: float = 3600.0,
     ) -> None:
         self.link = link
         self.recent = recent
@@ -46,7 +54,9 @@ class RedisHistory(History):
         self.prefix = f"{link.prefix}:history:"
         self.rooms_key = f"{link.prefix}:rooms"
         self._saved: list[SavedRoom] = []
+        self.expire_every_s = expire_every_s
         self._clock: Callable[[], float] = link.rooms.clock
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def problem(self) -> str:
@@ -101,6 +111,24 @@ class RedisHistory(History):
                 key = stream[len(self.prefix) :]
                 name, created, settings = _saved(kept.get(key.encode()), lines)
                 self._saved.append(SavedRoom(name, created, settings, lines))
+
+    def attach(self, on_sweep: Callable[[], None]) -> None:
+        """With --history-days, let the registry drop the empty rooms whose lines have
+        all expired, as often as the SQLite store does (Redis trims the streams)."""
+        if self.retention_s and self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(on_sweep))
+
+    async def _sweep(self, on_sweep: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(self.expire_every_s)
+            on_sweep()
+
+    async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
 
     def restored(self) -> list[SavedRoom]:
         saved, self._saved = self._saved, []

@@ -5,19 +5,25 @@ fsynced always); /history's "nothing said after the ask" across nodes (issue 13)
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from cluster.history import Entry, _saved, select
 from events import Said
+from rooms import RoomManager
 from store import Query, Ref
-from tests.chat import ChatClient, LineClient
+from tests.chat import ChatClient, LineClient, wait_until
 from tests.clusterrig import Node, RedisServer, needs_redis
 from tests.test_cluster import StartNode, ask_until, clients, irc, line, nodes, text
 
-pytestmark = needs_redis()
+if TYPE_CHECKING:
+    from cluster.history import Entry
+
+pytestmark = needs_redis()  # cluster/ needs redis-py: imported in the tests
 __all__ = ["clients", "nodes"]  # the fixtures, shared
 
 STAMP = r"\[\d\d:\d\d\]"
@@ -156,6 +162,12 @@ def texts(found: list[Entry]) -> list[str]:
     return [event.text for _, _, event in found]
 
 
+def select(entries: list[Entry], q: Query) -> list[Entry]:
+    from cluster.history import select
+
+    return select(entries, q)
+
+
 def test_upto_ignores_what_the_stream_took_after_that_line() -> None:
     stream = entries(10, 11, 900, 12, 901)  # two nodes' ids, interleaved
     assert texts(select(stream, Query("general", "latest", 10, upto=12))) == [
@@ -181,6 +193,8 @@ def test_upto_not_in_the_stream_yet_keeps_every_line() -> None:
 
 
 def test_a_malformed_field_of_the_rooms_hash_gives_no_settings() -> None:
+    from cluster.history import _saved
+
     lines = [event for _, _, event in entries(10, 11)]
     assert _saved(None, lines) == ("general", 0.0, {})
     assert _saved(b"{not json", lines) == ("general", 0.0, {})
@@ -190,3 +204,41 @@ def test_a_malformed_field_of_the_rooms_hash_gives_no_settings() -> None:
     )  # fmt: skip
     good = b'{"name": "General", "created": 5.5, "settings": {"topic": "t"}}'
     assert _saved(good, lines) == ("General", 5.5, {"topic": "t"})
+
+
+async def test_an_empty_room_whose_lines_expire_goes_with_its_settings(
+    redis: RedisServer,
+) -> None:
+    """One node in this process, on a real Redis: the sweep drops the room, as the
+    SQLite store's does, and Redis forgets its settings and trims its stream."""
+    from cluster.history import RedisHistory
+    from cluster.link import ClusterLink
+
+    now = [time.time()]
+    rooms = RoomManager(clock=lambda: now[0], replay_lines=5)
+    link = ClusterLink(rooms, redis.url, "solo")
+    await link.start()
+    history = RedisHistory(link, recent=5, retention_s=100, expire_every_s=0.05)
+    rooms.attach_history(history)
+    link.go()
+    try:
+        alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+        room = await rooms.create(alice, "General")
+        rooms.set_topic(alice, room, "soon old")
+        room.say(alice, "a line")
+        await rooms.leave(alice, room)
+        assert rooms.room("general") is room  # it holds history: it stays, empty
+        await link.bus.drain(5)
+        field = await link.bus.redis.hget("chatroom:rooms", "general")
+        assert field is not None
+        saved = json.loads(field)
+        assert saved["name"] == "General" and saved["settings"]["topic"] == "soon old"
+        assert await redis.cli("XLEN", "chatroom:history:general") == "2"
+        now[0] += 150  # past the retention: the next sweep drops it
+        await wait_until(lambda: rooms.room("general") is None)
+        await link.bus.drain(5)
+        assert not await link.bus.redis.hexists("chatroom:rooms", "general")
+        assert await redis.cli("XLEN", "chatroom:history:general") == "0"
+    finally:
+        await link.aclose()
+        await history.aclose()
