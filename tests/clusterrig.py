@@ -44,10 +44,16 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, *extra: str) -> None:
+    """No persistence by default; `persist`: an append-only file fsynced on every write
+    (`appendfsync always`), so a Redis killed and started again on the same port and
+    directory has every write it acknowledged."""
+
+    def __init__(self, *extra: str, persist: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="clu-redis-")
         self.port = free_port()
         self.extra = extra
+        aof = ("--appendonly", "yes", "--appendfsync", "always")
+        self.persistence = aof if persist else ("--appendonly", "no")
         self.proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -57,15 +63,18 @@ class RedisServer:
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-            "--save", "", "--appendonly", "no", *self.extra,
+            "--save", "", *self.persistence, *self.extra,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         async with asyncio.timeout(10):
             while True:
                 with contextlib.suppress(OSError):
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    writer.write(b"PING\r\n")  # not +PONG while it loads its file
+                    reply = await reader.readline()
                     writer.close()
-                    return
+                    if reply == b"+PONG\r\n":
+                        return
                 await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
