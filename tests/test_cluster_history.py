@@ -220,7 +220,7 @@ async def test_an_empty_room_whose_lines_expire_goes_with_its_settings(
     await link.start()
     history = RedisHistory(link, recent=5, retention_s=100, expire_every_s=0.05)
     rooms.attach_history(history)
-    link.go()
+    await link.go()
     try:
         alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
         room = await rooms.create(alice, "General")
