@@ -216,6 +216,11 @@ class Member:
     def __post_init__(self) -> None:
         self.remask()
 
+    @property
+    def server(self) -> str:
+        """The cluster's server it is connected to ("": this one)."""
+        return ""
+
     def remask(self) -> None:
         """Word the mask again after the name or host changed (each message carries it)."""
         self.mask = f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
@@ -245,6 +250,7 @@ class Relay(Protocol):
     def released(self, member: Member, reason: str) -> None: ...
     def renamed(self, member: Member, old: str) -> None: ...
     def away(self, member: Member) -> None: ...
+    def reconnected(self, member: Member) -> None: ...
     def created(self, room: Room, member: Member) -> None: ...
     def room_event(self, room: Room, event: Event) -> None: ...
 
@@ -738,6 +744,8 @@ class RoomManager:
             self._remute(ghost)
             self.set_render(ghost, render)
             self.tell_peers(ghost, Reconnected(ghost.name, ghost.mask))
+            if self.relay is not None:
+                self.relay.reconnected(ghost)
             log.info("%s reconnected", ghost.name)
             return ghost
 

@@ -41,6 +41,7 @@ from events import (
     Left,
     ModeChanged,
     Quit,
+    Reconnected,
     Renamed,
     Said,
     TopicSet,
@@ -97,6 +98,10 @@ class RemoteMember(Member):
 
     node: str = ""
     link: ClusterLink | None = None
+
+    @property
+    def server(self) -> str:
+        return self.node
 
     def send(self, event: Event) -> None:
         if self.link is not None:
@@ -223,6 +228,10 @@ class ClusterLink:
     def away(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("away", name=member.name, text=member.away)
+
+    def reconnected(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("back", u=_user(member))
 
     def created(self, room: Room, member: Member) -> None:
         if not self.applying:
@@ -622,6 +631,15 @@ class ClusterLink:
             if member.rooms:
                 self.rooms.tell_peers(member, AwayChanged(member.name, member.away, member.mask))
 
+    def _on_back(self, node: str, message: dict[str, Any]) -> None:
+        member = self._member(node, message["u"])
+        if member is not None:
+            member.host = message["u"].get("host", member.host)
+            member.remask()
+            self.rooms._remute(member)
+            if member.rooms:
+                self.rooms.tell_peers(member, Reconnected(member.name, member.mask))
+
     def _on_created(self, node: str, message: dict[str, Any]) -> None:
         member = self._find(message["name"])
         if member is not None:
@@ -749,6 +767,7 @@ HANDLERS = {
     "away": ClusterLink._on_away,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
+    "back": ClusterLink._on_back,
     "mode": ClusterLink._on_mode,
     "hello": ClusterLink._on_hello,
     "state": ClusterLink._on_state,

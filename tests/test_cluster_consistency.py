@@ -9,7 +9,7 @@ import re
 
 from tests.chat import ChatClient, LineClient
 from tests.clusterrig import needs_redis
-from tests.test_cluster import StartNode, clients, nodes, redis, text
+from tests.test_cluster import StartNode, clients, irc, nodes, redis, text
 
 pytestmark = needs_redis()
 __all__ = ["clients", "nodes", "redis"]  # the fixtures, shared with test_cluster
@@ -99,3 +99,32 @@ async def test_modes_and_topics_set_at_once_on_two_nodes_end_the_same(
         await settled([alice, bob], "/mode", r"\* Modes of m: ", r"^\* Modes of m: \+n?")
         topic = await settled([alice, bob], "/topic", r"\* Topic for m: ", r"")
         assert topic in ("* Topic for m: alice's", "* Topic for m: bob's"), topic
+
+
+async def test_whois_names_the_node_and_a_reconnect_is_seen_across(
+    nodes: StartNode, clients: list[LineClient]
+) -> None:
+    a, b = await nodes("a"), await nodes("b")
+    bob = await text(clients, b, "bob")
+    await bob.create("r")
+    ghost = await ChatClient.open(a.port)
+    clients.append(ghost)
+    await ghost.expect("Enter your username:")
+    await ghost.send("alice")
+    code = CODE.fullmatch((await ghost.expect(CODE))[-1])
+    assert code is not None
+    await ghost.expect("Enter your choice:")
+    await ghost.join("r")
+    await bob.expect("* alice has joined r")
+    fresh = await ChatClient.open(a.port)
+    clients.append(fresh)
+    await fresh.expect("Enter your username:")
+    await fresh.send(f"/reclaim alice {code.group(1)}")
+    await fresh.expect("* Welcome back, alice!")
+    await bob.expect("* alice reconnected")
+    carol = await irc(clients, b, "carol")
+    await carol.send("WHOIS alice")
+    await carol.expect(re.compile(r":\S+ 312 carol alice a :a server of this chatroom cluster"))
+
+
+CODE = re.compile(r"\* Reclaim code: (\S+) \(after a dropped connection: /reclaim (\S+) \1\)")

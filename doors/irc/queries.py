@@ -64,7 +64,10 @@ def whois(s: IrcSession, member: r.Member) -> None:
     chans = [prefix(room, member, every=every) + channel(room.name) for room in member.rooms]
     if chans:
         send_words(s, "319", [name], chans)
-    s.numeric("312", name, s.door.name, s.config.irc_server_info)
+    if member.server:  # on another server of the cluster
+        s.numeric("312", name, member.server, "a server of this chatroom cluster")
+    else:
+        s.numeric("312", name, s.door.name, s.config.irc_server_info)
     if member.away:
         s.numeric("301", name, member.away)
     idle, signon = str(idle_of(s, member)), str(int(member.signon))
