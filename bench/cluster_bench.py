@@ -7,7 +7,8 @@ on CPU 1 (what a second core buys, with Redis and the generator floating):
 - fanout: 100 members in one room, one sender, on one plain server; on one node of a
   cluster; and with the members spread over two nodes. Deliveries a second, and the
   servers' CPU per delivery (all of them together, /proc/PID/stat).
-- rooms: 10 rooms of 10 members, a sender in each, the same three ways.
+- rooms: 10 rooms of 10 members, a sender in each, the same three ways (on two nodes,
+  each room's members alternate between them, and so do the rooms' senders).
 - the cross-node hop: a line every 5 ms (200/s), its latency to a member on the same
   node and to one on the other node (p50, p99).
 - Redis CPU per delivered message: redis-server's utime+stime (/proc/PID/stat) over the
@@ -147,7 +148,7 @@ async def room_setup(ports: list[int], rooms: int, members: int, tag: str) -> li
     for r in range(rooms):
         clients = []
         for m in range(members):
-            port = ports[m % len(ports)]
+            port = ports[(m + r) % len(ports)]  # room r's sender (m 0) on node r % 2
             client = await Client.login(port, f"{tag}{r}x{m}")
             await client.enter(f"{tag}room{r}", create=m == 0)
             clients.append(client)
