@@ -29,6 +29,7 @@ log = logging.getLogger("chatroom.cluster")
 
 FAULTS = (RedisError, OSError, asyncio.TimeoutError)
 _BATCH = 512  # messages in one pipeline at most
+GRACE_S = 0.5  # after an outage, before sending what it held (Bus._after_outage)
 
 
 class Bus:
@@ -56,7 +57,8 @@ class Bus:
         self.down_since: float | None = None  # when the outage began; None: Redis is up
         self.up_since = 0.0  # when the subscription last came up (monotonic)
         self.dropped = 0  # messages the full queue could not take, this outage
-        self.subscribed = False
+        self.subscribed = False  # the subscriber holds a subscription
+        self.recovered_at = 0.0  # when the last outage ended (monotonic)
 
     @property
     def up(self) -> bool:
@@ -87,7 +89,6 @@ class Bus:
 
     def outage(self, exc: BaseException) -> None:
         """Note a failed Redis operation: one log line per outage."""
-        self.subscribed = False if isinstance(exc, FAULTS) else self.subscribed
         if self.down_since is None:
             self.down_since = time.monotonic()
             log.warning(
@@ -95,12 +96,19 @@ class Bus:
                 "retrying with backoff", self.url, why(exc),
             )  # fmt: skip
 
+    def ok(self) -> None:
+        """A command went through: the outage is over if the subscription held."""
+        if self.down_since is not None and self.subscribed:
+            self.recovered()
+
     def recovered(self) -> None:
         if self.down_since is not None:
-            away = time.monotonic() - self.down_since
+            now = time.monotonic()
+            away = now - self.down_since
             self.down_since = None
+            self.recovered_at = now
             lost = f"; {self.dropped} messages not sent (lost)" if self.dropped else ""
-            log.warning("Redis is back after %.1f s%s; re-announcing", away, lost)
+            log.warning("Redis is back after %.1f s%s", away, lost)
             self.dropped = 0
 
     async def _subscriber(self) -> None:
@@ -109,6 +117,8 @@ class Bus:
             pubsub = self._listener.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
+                if self.down_since is not None:  # the idle commands' connections are stale
+                    await self.redis.connection_pool.disconnect(inuse_connections=False)
                 self.recovered()
                 self.subscribed = True
                 self.up_since = time.monotonic()
@@ -145,12 +155,25 @@ class Bus:
                             pipe.execute_command(*args)
                         else:
                             pipe.eval(*args)
+                    await self._after_outage()
                     await pipe.execute()
+                    self.ok()
                     break
                 except FAULTS as exc:
                     self.outage(exc)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
+
+    async def _after_outage(self) -> None:
+        """Hold what was queued in an outage until this node is subscribed again, and a
+        moment more (GRACE_S), so that the other nodes, which lost Redis at the same
+        moment and retry on the same schedule, are subscribed again too: what was said
+        meanwhile is then delivered, not published to nobody and counted lost."""
+        while self.down_since is not None and not self.subscribed:
+            await asyncio.sleep(0.05)
+        wait = self.recovered_at + GRACE_S - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def drain(self, timeout: float) -> None:
         """Wait (a while) for what is queued to be sent; at shutdown."""

@@ -371,6 +371,7 @@ class ClusterLink:
             try:
                 async with asyncio.timeout(3):
                     await self._beat(redis)
+                self.bus.ok()  # ends an outage that only commands saw
             except FAULTS as exc:
                 self.bus.outage(exc)
 
