@@ -101,7 +101,7 @@ async def test_modes_and_topics_set_at_once_on_two_nodes_end_the_same(
         assert topic in ("* Topic for m: alice's", "* Topic for m: bob's"), topic
 
 
-async def test_whois_names_the_node_and_a_reconnect_is_seen_across(
+async def test_whois_and_lusers_name_the_nodes_and_a_reconnect_is_seen_across(
     nodes: StartNode, clients: list[LineClient]
 ) -> None:
     a, b = await nodes("a"), await nodes("b")
@@ -125,6 +125,11 @@ async def test_whois_names_the_node_and_a_reconnect_is_seen_across(
     carol = await irc(clients, b, "carol")
     await carol.send("WHOIS alice")
     await carol.expect(re.compile(r":\S+ 312 carol alice a :a server of this chatroom cluster"))
+    await carol.send("LUSERS")  # this server's users, and the cluster's
+    await carol.expect(re.compile(r":\S+ 251 carol :There are 3 users and 0 invisible on 2 \w+"))
+    await carol.expect(re.compile(r":\S+ 255 carol :I have 2 clients and 1 servers"))
+    await carol.expect(re.compile(r":\S+ 265 carol 2 2 :Current local users 2, max 2"))
+    await carol.expect(re.compile(r":\S+ 266 carol 3 3 :Current global users 3, max 3"))
 
 
 CODE = re.compile(r"\* Reclaim code: (\S+) \(after a dropped connection: /reclaim (\S+) \1\)")

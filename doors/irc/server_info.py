@@ -22,15 +22,18 @@ def _target(s: IrcSession, msg: Message) -> None:
 @irc_command("LUSERS")
 def _lusers(s: IrcSession, msg: Message) -> None:
     """LUSERS: how many users and channels there are."""
-    users = len(s.rooms.users())
+    everyone = s.rooms.users()
+    users = len(everyone)
+    servers = {m.server for m in everyone}  # "" this one; a cluster's others by name
+    here = sum(1 for m in everyone if not m.server)
     rooms = len(s.rooms.rooms())
-    s.numeric("251", f"There are {users} users and 0 invisible on 1 servers")
+    s.numeric("251", f"There are {users} users and 0 invisible on {len(servers | {''})} servers")
     s.numeric("252", "0", "operator(s) online")
     s.numeric("254", str(rooms), "channels formed")
-    s.numeric("255", f"I have {users} clients and 0 servers")
-    top = max(s.door.max_users, users)
-    s.numeric("265", str(users), str(top), f"Current local users {users}, max {top}")
-    s.numeric("266", str(users), str(top), f"Current global users {users}, max {top}")
+    s.numeric("255", f"I have {here} clients and {len(servers - {''})} servers")
+    top = max(s.door.max_users, here)
+    s.numeric("265", str(here), str(top), f"Current local users {here}, max {top}")
+    s.numeric("266", str(users), str(users), f"Current global users {users}, max {users}")
 
 
 @irc_command("MOTD")

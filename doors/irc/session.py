@@ -334,7 +334,8 @@ class IrcSession:
             self.numeric("433", nick, "Nickname is already in use")
             return
         log.info("%s is %s (IRC)", self.peer, nick)
-        self.door.max_users = max(self.door.max_users, len(self.rooms.users()))
+        here = sum(1 for m in self.rooms.users() if not m.server)  # not a cluster's others
+        self.door.max_users = max(self.door.max_users, here)
         self.welcome()
 
     def welcome(self) -> None:
