@@ -56,6 +56,10 @@ log = logging.getLogger("chatroom.cluster")
 LEASE_S = 5.0  # a node's lease; refreshed every second
 BEAT_S = 1.0
 _BATCH_MAX = 1000  # messages in one PUBLISH at most
+# ...and about this many bytes: one PUBLISH is one message in every subscriber's output
+# buffer, and Redis drops a subscriber whose buffer passes its limit (32 MB, or 8 MB for
+# a minute, by default; an operator may set it far lower).
+_BATCH_BYTES = 16_384
 
 # KEYS[1] the names hash; ARGV: name key, this node, claim time, the lease key prefix.
 # A name is free if nobody holds it, this node does, or its holder's lease expired.
@@ -126,6 +130,7 @@ class ClusterLink:
         self._seq = 1  # the next message's number
         self._out: list[dict[str, Any] | list[Any]] = []  # messages of this loop pass, sent as one
         self._flushing = False
+        self._out_bytes = 0  # about how big the batch is
         self.applying = False
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
         self._heard: dict[str, tuple[int, int]] = {}  # node -> (epoch, last seq)
@@ -288,7 +293,7 @@ class ClusterLink:
                 self._newer(room, change, (at, self.node))
             self._send("mode", room=room.name, ev=pack(event), at=at)
         else:
-            self._queue([room.name, *pack(event)])
+            self._queue([room.name, *pack(event)], 100 + len(getattr(event, "text", "")))
 
     def _newer(self, room: Room, change: Change, stamp: tuple[float, str]) -> bool:
         """Whether a mode change is the newest of its kind in the room (then noted):
@@ -313,10 +318,12 @@ class ClusterLink:
         fields["k"] = kind
         self._queue(fields)
 
-    def _queue(self, message: dict[str, Any] | list[Any]) -> None:
+    def _queue(self, message: dict[str, Any] | list[Any], size: int = 1000) -> None:
+        """Queue a message of about `size` bytes for this pass's batch."""
         out = self._out
         out.append(message)
-        if len(out) >= _BATCH_MAX:
+        self._out_bytes += size
+        if len(out) >= _BATCH_MAX or self._out_bytes >= _BATCH_BYTES:
             self.flush()
         elif not self._flushing:
             self._flushing = True
@@ -331,6 +338,7 @@ class ClusterLink:
         if not out:
             return
         self._out = []
+        self._out_bytes = 0
         first, self._seq = self._seq, self._seq + len(out)
         batch = [SCHEMA, self.node, self.epoch, first, out]
         self.bus.publish(json.dumps(batch, separators=(",", ":")).encode())

@@ -47,7 +47,8 @@ async def test_order_and_exactly_once_per_sender_under_load(
 async def test_redis_dropping_a_slow_subscriber_is_a_fault_counted_and_healed(
     clients: list[LineClient],
 ) -> None:
-    redis = RedisServer("--client-output-buffer-limit", "pubsub", "16kb", "16kb", "0")
+    # A tiny limit (the default is 32 MB), still above one batch (16 KB).
+    redis = RedisServer("--client-output-buffer-limit", "pubsub", "64kb", "64kb", "0")
     await redis.start()
     a = await Node.start("a", redis.url)
     b = await Node.start("b", redis.url)
