@@ -260,8 +260,8 @@ class ClusterLink:
             return True
 
     async def find_room(self, name: str) -> None:
-        """A room this server does not know: if another server holds it in Redis (made
-        a moment ago), wait (at most a second) for its news to arrive."""
+        """A room this server does not know: if another live server holds it in Redis
+        (made a moment ago), wait (at most a second) for its news to arrive."""
         if not self.bus.up:
             return
         key = name_key(name)
@@ -269,8 +269,11 @@ class ClusterLink:
             async with asyncio.timeout(1.0):
                 held = await self.bus.redis.hget(self.rooms_key, key)
                 text = held.decode() if isinstance(held, bytes) else str(held or "")
-                if not text or text.rsplit("|", 1)[0] == self.node:
+                maker = text.rsplit("|", 1)[0]
+                if not text or maker == self.node:
                     return
+                if not await self.bus.redis.exists(self.lease_prefix + maker):
+                    return  # its maker is gone (and the room with it)
                 while self.rooms.room(name) is None:
                     self._room_made.clear()
                     await self._room_made.wait()
