@@ -131,6 +131,9 @@ class ClusterLink:
         self._out: list[dict[str, Any] | list[Any]] = []  # messages of this loop pass, sent as one
         self._flushing = False
         self._out_bytes = 0  # about how big the batch is
+        # How this server's batches begin (flush() dumps the same list the same way).
+        self._mine = json.dumps([SCHEMA, node, self.epoch], separators=(",", ":"))[:-1].encode()
+        self._mine += b","
         self.applying = False
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
         self._heard: dict[str, tuple[int, int]] = {}  # node -> (epoch, last seq)
@@ -469,6 +472,8 @@ class ClusterLink:
 
     # --- In: what the other servers publish ---
     def _received(self, data: bytes) -> None:
+        if data.startswith(self._mine):
+            return  # this server's own batch, back from Redis: not even parsed
         try:
             schema, node, epoch, seq, messages = json.loads(data)
             if not isinstance(node, str) or not isinstance(messages, list):
