@@ -361,6 +361,15 @@ async def test_lusers_counts_users_of_both_doors_and_rooms(
     ]
 
 
+async def test_lusers_keeps_the_most_there_have_been(door: IrcDoor) -> None:
+    alice = await irc(door, "alice")
+    bob = await irc(door, "bob")
+    await bob.send("QUIT")
+    lines = await alice.send("LUSERS")
+    assert ":irc.test 265 alice 1 2 :Current local users 1, max 2" in lines
+    assert ":irc.test 266 alice 1 2 :Current global users 1, max 2" in lines
+
+
 async def test_motd_says_so_when_there_is_none(door: IrcDoor) -> None:
     alice = await irc(door, "alice")
     assert await alice.send("MOTD") == [":irc.test 422 alice :MOTD File is missing"]

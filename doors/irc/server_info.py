@@ -33,7 +33,8 @@ def _lusers(s: IrcSession, msg: Message) -> None:
     s.numeric("255", f"I have {here} clients and {len(servers - {''})} servers")
     top = max(s.door.max_users, here)
     s.numeric("265", str(here), str(top), f"Current local users {here}, max {top}")
-    s.numeric("266", str(users), str(users), f"Current global users {users}, max {users}")
+    most = max(s.door.max_global, users)
+    s.numeric("266", str(users), str(most), f"Current global users {users}, max {most}")
 
 
 @irc_command("MOTD")

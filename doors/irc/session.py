@@ -47,6 +47,7 @@ class IrcDoor:
         self.name = config.irc_server_name
         self.created = time.time()
         self.max_users = 0  # the most connected at once, for LUSERS
+        self.max_global = 0  # ...and in the whole cluster (the same on one server)
         self.sts_policy: dict[bool, str] = {}  # TLS (issue 11): sts cap value by is_tls
         c = config
         self.isupport: tuple[str, ...] = (
@@ -334,8 +335,10 @@ class IrcSession:
             self.numeric("433", nick, "Nickname is already in use")
             return
         log.info("%s is %s (IRC)", self.peer, nick)
-        here = sum(1 for m in self.rooms.users() if not m.server)  # not a cluster's others
+        everyone = self.rooms.users()
+        here = sum(1 for m in everyone if not m.server)  # not a cluster's others
         self.door.max_users = max(self.door.max_users, here)
+        self.door.max_global = max(self.door.max_global, len(everyone))
         self.welcome()
 
     def welcome(self) -> None:
