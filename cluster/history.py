@@ -134,10 +134,6 @@ class RedisHistory(History):
         saved, self._saved = self._saved, []
         return saved
 
-    def remember(self, room: Room, event: Kept) -> None:
-        """A line another node said (and wrote): into this room's replay ring only."""
-        room.recent.append(event)
-
     def _decode(self, rows: list[Any]) -> list[Entry]:
         entries: list[Entry] = []
         for position, (stream_id, fields) in enumerate(rows):

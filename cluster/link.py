@@ -210,10 +210,12 @@ class ClusterLink:
             self._unclaimed.add(name_key(name))
             return True
 
-    async def _claim(self, key: str) -> int:
+    async def _claim(self, key: str, held_in: str = "") -> int:
+        """Run CLAIM on a name key (or a room key, held_in the makers' hash)."""
         result = self.bus.redis.eval(
-            CLAIM, 1, self.names_key, key, self.node, repr(time.time()), self.lease_prefix
-        )
+            CLAIM, 1, held_in or self.names_key, key, self.node, repr(time.time()),
+            self.lease_prefix,
+        )  # fmt: skip
         return int(await result)
 
     def claimed(self, member: Member) -> None:
@@ -253,11 +255,7 @@ class ClusterLink:
             return True
         try:
             async with asyncio.timeout(3):
-                result = self.bus.redis.eval(
-                    CLAIM, 1, self.rooms_key, name_key(name), self.node, repr(time.time()),
-                    self.lease_prefix,
-                )  # fmt: skip
-                return bool(await result)
+                return bool(await self._claim(name_key(name), self.rooms_key))
         except FAULTS as exc:
             self.bus.outage(exc)
             return True

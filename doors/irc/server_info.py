@@ -10,7 +10,7 @@ import time
 from doors.irc.commands import irc_command
 from doors.irc.message import Message
 from doors.irc.queries import require_this_server
-from doors.irc.session import VERSION, IrcSession
+from doors.irc.session import VERSION, IrcSession, local_users
 from doors.irc.who import mask_matcher
 
 
@@ -25,7 +25,7 @@ def _lusers(s: IrcSession, msg: Message) -> None:
     everyone = s.rooms.users()
     users = len(everyone)
     servers = {m.server for m in everyone}  # "" this one; a cluster's others by name
-    here = sum(1 for m in everyone if not m.server)
+    here = local_users(everyone)
     rooms = len(s.rooms.rooms())
     s.numeric("251", f"There are {users} users and 0 invisible on {len(servers | {''})} servers")
     s.numeric("252", "0", "operator(s) online")

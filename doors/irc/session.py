@@ -37,6 +37,11 @@ MAX_LINE_BYTES = 512  # RFC 1459, with CRLF, without tags
 RESERVED_NAMES = frozenset({"server"})
 
 
+def local_users(everyone: list[r.Member]) -> int:
+    """How many of them are on this server (not on a cluster's other servers)."""
+    return sum(1 for m in everyone if not m.server)
+
+
 class IrcDoor:
     """What every IRC session of one server shares: the registry, the settings, the
     server's own name and what it advertises."""
@@ -336,7 +341,7 @@ class IrcSession:
             return
         log.info("%s is %s (IRC)", self.peer, nick)
         everyone = self.rooms.users()
-        here = sum(1 for m in everyone if not m.server)  # not a cluster's others
+        here = local_users(everyone)
         self.door.max_users = max(self.door.max_users, here)
         self.door.max_global = max(self.door.max_global, len(everyone))
         self.welcome()
