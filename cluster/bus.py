@@ -23,7 +23,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
+from redis.asyncio.retry import Retry
 
 log = logging.getLogger("chatroom.cluster")
 
@@ -134,7 +134,7 @@ class Bus:
             finally:
                 self.subscribed = False
                 with contextlib.suppress(*FAULTS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await _aclose(pubsub)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
@@ -200,6 +200,11 @@ def _client(url: str, *, retries: int) -> Redis:
         url, retry=Retry(NoBackoff(), retries), socket_timeout=3, socket_connect_timeout=2,
         health_check_interval=0,
     )  # fmt: skip
+
+
+async def _aclose(client: Any) -> None:
+    """Close a redis-py object whose `aclose` is typed in some releases and not in others."""
+    await client.aclose()
 
 
 def why(exc: BaseException) -> str:
