@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import re
 import unicodedata
 
@@ -207,3 +208,8 @@ def port_number(text: str, lowest: int = 0) -> int:
     if not lowest <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be {lowest} to 65535, not {port}")
     return port
+
+
+def os_reason(exc: OSError) -> str:
+    """An OS error's reason in a few words, for a one-line message."""
+    return os.strerror(exc.errno).lower() if exc.errno else str(exc)

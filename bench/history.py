@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 from core_cost import Deferred  # noqa: E402 (a sibling, as bench/ scripts import)
 
-from config import Config  # noqa: E402
+from config.settings import Config  # noqa: E402
 from doors.text.render import TextRender  # noqa: E402
 from doors.text.session import Session  # noqa: E402
-from events import Said  # noqa: E402
+from registry.events import Said  # noqa: E402
+from registry.history import History  # noqa: E402
 from rooms import RoomManager  # noqa: E402
-from store import History  # noqa: E402
 from store.sqlite import SqliteHistory, open_history  # noqa: E402
 
 

@@ -19,8 +19,8 @@ import typing
 from operator import attrgetter
 from typing import Any
 
-import events
-from events import Event
+from registry import events
+from registry.events import Event
 
 KINDS: dict[str, type[Any]] = {kind.__name__: kind for kind in typing.get_args(events.Event)}
 _TUPLES: dict[str, frozenset[str]] = {

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from cluster.bus import FAULTS
 from cluster.codec import CodecError, decode, encode
-from events import Acted, Said, TopicSet
-from store import History, HistoryUnavailable, Keep, Kept, Query, Ref, SavedRoom
+from registry.events import Acted, Said, TopicSet
+from registry.history import History, HistoryUnavailable, Keep, Kept, Query, Ref, SavedRoom
 from utils import name_key
 
 if TYPE_CHECKING:
     from cluster.link import ClusterLink
-    from rooms import Room
+    from registry import Room
 
 log = logging.getLogger("chatroom.cluster")
 

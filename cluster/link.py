@@ -31,7 +31,8 @@ from typing import Any
 
 from cluster.bus import FAULTS, Bus
 from cluster.codec import SCHEMA, CodecError, pack, unpack
-from events import (
+from registry import Listed, Member, Room
+from registry.events import (
     Acted,
     AwayChanged,
     Event,
@@ -47,8 +48,9 @@ from events import (
     TopicSet,
     Whispered,
 )
-from masks import Change, parse_changes, word_changes
-from rooms import Listed, Member, Room, RoomManager, _remute_room
+from registry.masks import Change, parse_changes, word_changes
+from registry.modes import remute_room
+from rooms import RoomManager
 from utils import name_key
 
 log = logging.getLogger("chatroom.cluster")
@@ -766,7 +768,7 @@ class ClusterLink:
                 if on:
                     listed.append(Listed(arg, event.mask, time.time()))
                 if letter in "be":
-                    _remute_room(room, Change(sign, letter, arg))
+                    remute_room(room, Change(sign, letter, arg))
             elif letter == "k":
                 room.join_key = arg if on else ""
             elif letter == "l":

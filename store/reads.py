@@ -10,8 +10,8 @@ import json
 import sqlite3
 from typing import Any
 
-from events import Acted, Said, TopicSet
-from store import Kept, Query, Ref, SavedRoom
+from registry.events import Acted, Said, TopicSet
+from registry.history import Kept, Query, Ref, SavedRoom
 
 COLUMNS = "id, ts, kind, name, mask, text, tags"
 KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic"}

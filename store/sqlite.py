@@ -23,12 +23,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from store import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError, reads
+from registry.history import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError
+from store import reads
 from store.schema import migrate
 from utils import name_key
 
 if TYPE_CHECKING:
-    from rooms import Room
+    from registry import Room
 
 log = logging.getLogger(__name__)
 

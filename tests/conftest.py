@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-from config import Config
-from server import ChatServer
-from tests.chat import ChatClient
+from config.settings import Config
+from net.listeners import ChatServer
+from tests.rigs.chat import ChatClient
 
 Connect = Callable[..., Awaitable[ChatClient]]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable
 
-import rooms as r
+import registry as r
 from doors.irc.commands import IrcError, irc_command
 from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from doors.connection import Connection, Door
 from doors.irc import channels, history, moderation, queries, server_info, usage, who  # noqa: F401
 from doors.irc.message import line
 from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
+from net.connection import Connection, Door
 
 
 def irc_door(door: IrcDoor) -> Door:

@@ -13,12 +13,12 @@ import calendar
 import datetime
 from collections.abc import Awaitable
 
-import rooms as r
+import registry as r
 from doors.irc.commands import irc_command
 from doors.irc.message import Message, add_tags, line
 from doors.irc.render import channel, server_time
 from doors.irc.session import IrcSession
-from store import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
+from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
 
 CAP = "draft/chathistory"
 BOT_MODE = "B"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-import rooms as r
+import registry as r
 from doors.irc.channels import find_room
 from doors.irc.commands import IrcError, irc_command
 from doors.irc.message import Message, line
 from doors.irc.render import channel
 from doors.irc.session import IrcSession
-from masks import parse_changes
+from registry.masks import parse_changes
 
 MAX_KICKS = 4  # TARGMAX KICK
 

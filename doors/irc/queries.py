@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import rooms as r
+import registry as r
 from doors.irc.channels import prefix
 from doors.irc.commands import IrcError, irc_command
 from doors.irc.message import Message, line

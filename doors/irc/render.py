@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from functools import cache
 
-import rooms as r
+import registry as r
 from doors.irc.message import line
 
 

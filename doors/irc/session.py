@@ -14,13 +14,14 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import rooms as r
-from config import Config
+import registry as r
+from config.settings import Config
 from doors.irc.commands import COMMANDS, IrcError, irc_command
 from doors.irc.message import Message, add_tags, line, parse
 from doors.irc.render import IrcRender, render_for
-from reclaim import same_secret
-from store import MAX_FETCH
+from registry.history import MAX_FETCH
+from registry.reclaim import same_secret
+from rooms import RoomManager
 from utils import address_group, name_key, name_problem, normalize_name
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class IrcDoor:
     """What every IRC session of one server shares: the registry, the settings, the
     server's own name and what it advertises."""
 
-    def __init__(self, rooms: r.RoomManager, config: Config) -> None:
+    def __init__(self, rooms: RoomManager, config: Config) -> None:
         self.rooms = rooms
         self.config = config
         self.name = config.irc_server_name

@@ -9,13 +9,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterator
 
-import rooms as r
+import registry as r
 from doors.irc.channels import idle_seconds, prefix
 from doors.irc.commands import irc_command
 from doors.irc.message import Message
 from doors.irc.render import channel
 from doors.irc.session import IrcSession
-from masks import glob
+from registry.masks import glob
 from utils import name_key
 
 WHOX_ORDER = "tcuihsnfdlaor"  # the order of a 354's fields, whatever order was asked

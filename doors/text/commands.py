@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from doors.text.render import marked_names
-from rooms import Whispered
+from registry import Whispered
 from utils import UserError, loose_key, safe_text
 
 if TYPE_CHECKING:

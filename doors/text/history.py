@@ -11,9 +11,9 @@ import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-import rooms as r
+import registry as r
 from doors.text.commands import command
-from store import MAX_FETCH, HistoryUnavailable, Kept, Query
+from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query
 from utils import UserError, safe_text
 
 if TYPE_CHECKING:

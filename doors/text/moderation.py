@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import rooms as r
+import registry as r
 from doors.text.commands import Result, command, needs
-from masks import Change, complete, matches, parse_changes
+from registry.masks import Change, complete, matches, parse_changes
 from utils import UserError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-import rooms as r
+import registry as r
 from utils import name_key, safe_text
 
 # How a private message of each kind reads after `*sender* `.

@@ -13,13 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-import rooms as r
-from config import Config
+import registry as r
+from config.settings import Config
 from doors.text import moderation  # noqa: F401  (its commands)
 from doors.text.commands import run_command
 from doors.text.history import replay_on_join
 from doors.text.render import TextRender, marked_names
-from reclaim import same_secret
+from registry.reclaim import same_secret
+from rooms import RoomManager
 from utils import (
     UserError,
     address_group,
@@ -84,7 +85,7 @@ class Session:
 
     def __init__(
         self,
-        rooms: r.RoomManager,
+        rooms: RoomManager,
         config: Config,
         out: Callable[[str], None],
         *,

@@ -1,0 +1,29 @@
+"""The text door's part in a connection: its session factory and its limits."""
+
+from __future__ import annotations
+
+from config.settings import Config
+from doors.text.render import TextRender
+from doors.text.session import Session
+from net.connection import Connection, Door
+from rooms import RoomManager
+
+
+def text_door(rooms: RoomManager, config: Config, render: TextRender) -> Door:
+    def session(conn: Connection) -> Session:
+        return Session(
+            rooms, config, conn.say, write=conn.write, render=render,
+            peer=conn.peer, close=conn.close,
+        )  # fmt: skip
+
+    return Door(
+        "text", session, config.max_line_bytes, refusal=lambda text: f"! {text}",
+        redact=_redact_reclaim,
+    )  # fmt: skip
+
+
+def _redact_reclaim(raw: bytes) -> bytes:
+    """A line as the debug log may show it: never a reclaim code."""
+    if raw[:9].lower() == b"/reclaim ":
+        return raw[:9] + raw[9:].split(b" ", 1)[0] + b" <code>"
+    return raw

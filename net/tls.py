@@ -1,0 +1,340 @@
+"""TLS for both doors: the server's contexts, and a lean TLS layer under a Connection.
+
+`TlsLink` is the protocol of the accepted socket's transport and, to the Connection
+above it, its transport. It runs TLS itself, with `ssl.MemoryBIO` and an `SSLObject`
+(`SSLContext.wrap_bio`), reading into the server's one shared receive buffer, instead of
+asyncio's SSLProtocol, which allocates a 256 KiB buffer for every connection. Order:
+accept, admit (the per-address caps and --max-clients count a handshake in progress),
+then the handshake, under its own timeout; only then does the Connection start its
+session. No door knows about TLS; no chat logic here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import ssl
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from net.connection import Connection
+
+log = logging.getLogger("chatroom")
+
+LINGER_S = 2.0  # how long a refused plaintext client may take to read its line
+TLS_RECORD = 0x16  # the first byte of a TLS handshake record (a ClientHello)
+_PEM_CERT = re.compile(
+    rb"-----BEGIN CERTIFICATE-----\r?\n.+?\r?\n-----END CERTIFICATE-----", re.DOTALL
+)
+
+
+class TlsSetupError(Exception):
+    """A certificate or key that cannot serve; the message is one line for the operator."""
+
+
+def server_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server context for this certificate chain and key (TLS 1.2 at least), or
+    TlsSetupError saying what is wrong."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise TlsSetupError(f"cannot read {exc.filename}: no such file") from None
+    except PermissionError as exc:
+        raise TlsSetupError(f"cannot read {exc.filename}: permission denied") from None
+    except IsADirectoryError as exc:
+        raise TlsSetupError(f"cannot read {exc.filename}: is a directory") from None
+    except ssl.SSLError as exc:
+        raise TlsSetupError(f"cannot use {cert} with {key}: {_ssl_reason(exc)}") from None
+    except OSError as exc:
+        raise TlsSetupError(f"cannot read {cert} or {key}: {exc.strerror or exc}") from None
+    return context
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason in words ("key values mismatch"), without the codes around it."""
+    reason = exc.reason or (exc.args[1] if len(exc.args) > 1 else str(exc))
+    text = str(reason).replace("_", " ").lower()
+    if "pem lib" in text or "no start line" in text:
+        return "not a PEM certificate and key"
+    return text
+
+
+def is_self_signed(cert: str, key: str) -> bool:
+    """Whether the first certificate in `cert` is self-signed: a client that trusts
+    only that certificate completes a handshake with it (public ssl API only)."""
+    try:
+        with open(cert, "rb") as file:
+            match = _PEM_CERT.search(file.read())
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert, key)
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client.check_hostname = False
+        client.verify_flags &= ~ssl.VERIFY_X509_PARTIAL_CHAIN  # trusted only as a root
+        if match is None:
+            return False
+        client.load_verify_locations(cadata=match.group().decode("ascii"))
+    except (OSError, ssl.SSLError, UnicodeDecodeError):
+        return False  # server_context() says what is wrong with the pair
+    return _handshakes(server, client)
+
+
+def sts_problem(cert: str, key: str) -> str | None:
+    """Why an STS policy may not be offered with this certificate, or None."""
+    if is_self_signed(cert, key):
+        return (
+            f"{cert} is self-signed: IRC clients cannot verify it, so an STS policy would "
+            "lock them out; use a certificate from a CA (e.g. Let's Encrypt)"
+        )
+    return None
+
+
+def _handshakes(server: ssl.SSLContext, client: ssl.SSLContext) -> bool:
+    """Whether a client with `client` completes a handshake with `server`, in memory."""
+    pipes = [ssl.MemoryBIO() for _ in range(4)]
+    s = server.wrap_bio(pipes[0], pipes[1], server_side=True)
+    c = client.wrap_bio(pipes[2], pipes[3], server_side=False)
+    done = [False, False]
+    for _ in range(10):
+        sides = ((c, pipes[3], pipes[0]), (s, pipes[1], pipes[2]))
+        for i, (side, out, peer_in) in enumerate(sides):
+            if not done[i]:
+                try:
+                    side.do_handshake()
+                    done[i] = True
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLError:
+                    return False
+            peer_in.write(out.read())
+        if all(done):
+            return True
+    return False
+
+
+class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
+    """TLS between one accepted socket and its Connection, which sees it as its
+    transport (write, close, pause_reading, get_write_buffer_size, ...)."""
+
+    def __init__(self, conn: Connection, context: ssl.SSLContext, plain_port: int) -> None:
+        self.conn = conn
+        self._context = context
+        self._plain_port = plain_port  # for the hint to a plaintext client; 0: none
+        self._raw: asyncio.Transport | None = None
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._ssl: ssl.SSLObject | None = None
+        self._is_open = False  # the handshake is done and the Connection started
+        self._is_closing = False
+        self._heard = False
+        self._is_eof = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._hello_timer: asyncio.TimerHandle | None = None
+
+    # --- protocol: the socket's transport calls these ---
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._raw = raw = cast(asyncio.Transport, transport)
+        if not self.conn.admit(self):
+            raw.abort()  # refused: no handshake spent on it (the log says why)
+            return
+        self._ssl = self._context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        config, loop = self.conn.config, self.conn.loop
+        self._timer = loop.call_later(config.tls_handshake_timeout_s, self._timed_out)
+        if config.tls_hello_timeout_s > 0:
+            self._hello_timer = loop.call_later(config.tls_hello_timeout_s, self._no_hello)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.conn.server.receive_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        sslobj, buffer = self._ssl, self.conn.server.receive_buffer
+        if sslobj is None or self._is_eof or (self._is_closing and not self._is_open):
+            return
+        if not self._heard:
+            self._heard = True
+            if self._hello_timer is not None:
+                self._hello_timer.cancel()
+            if buffer[0] != TLS_RECORD:
+                self._refuse_plaintext()
+                return
+        self._incoming.write(buffer[:nbytes])
+        if not self._is_open:
+            self._handshake(sslobj)
+        if self._is_open:
+            self._read_plaintext(sslobj, buffer)
+
+    def eof_received(self) -> bool:
+        if not self._heard and not self._is_closing and self._raw is not None:
+            self._heard = self._is_closing = True  # a plain client that is done at once
+            log.info("%s sent no TLS handshake; told it this port speaks TLS", self.conn.peer)
+            self._raw.write(self.conn.door.refusal(self._plain_hint()).encode() + b"\r\n")
+            self._raw.close()
+            return True
+        if self._is_open and not self._is_eof:
+            self._is_eof = True
+            self.conn.eof_received()
+            return True
+        return self._is_open
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._is_closing = True
+        for timer in (self._timer, self._hello_timer):
+            if timer is not None:
+                timer.cancel()
+        self.conn.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._is_open:
+            self.conn.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._is_open:
+            self.conn.resume_writing()
+
+    # --- the handshake ---
+    def _handshake(self, sslobj: ssl.SSLObject) -> None:
+        try:
+            sslobj.do_handshake()
+        except ssl.SSLWantReadError:
+            self._flush()
+            return
+        except ssl.SSLError as exc:
+            self._flush()
+            log.info("%s TLS handshake failed: %s", self.conn.peer, _ssl_reason(exc))
+            self._close_raw()
+            return
+        self._flush()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._is_open = True
+        log.debug("%s TLS %s %s", self.conn.peer, sslobj.version(), sslobj.cipher())
+        self.conn.start()
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        timeout = self.conn.config.tls_handshake_timeout_s
+        log.info("%s TLS handshake did not finish within %g s", self.conn.peer, timeout)
+        self._close_raw()
+
+    def _no_hello(self) -> None:
+        """Nothing came: most likely a plain client waiting for the server to speak."""
+        self._hello_timer = None
+        if not self._heard:
+            log.info("%s sent no TLS handshake; told it this port speaks TLS", self.conn.peer)
+            self._say_plain(self._plain_hint())
+
+    def _refuse_plaintext(self) -> None:
+        log.info("%s spoke plaintext on a TLS port; told it so", self.conn.peer)
+        self._say_plain(self._plain_hint())
+
+    def _plain_hint(self) -> str:
+        hint = "This port speaks TLS only"
+        if self._plain_port:
+            hint += f"; without TLS, connect to port {self._plain_port}"
+        return hint + "."
+
+    def _say_plain(self, text: str) -> None:
+        """One plain line, then our end of the stream; the peer's bytes are read and
+        dropped until it closes (closing with unread bytes would reset the line away)."""
+        raw, self._is_closing = self._raw, True
+        if self._timer is not None:
+            self._timer.cancel()
+        if raw is None or raw.is_closing():
+            return
+        raw.write(self.conn.door.refusal(text).encode() + b"\r\n")
+        if not raw.can_write_eof():
+            raw.close()
+            return
+        raw.write_eof()
+        self._timer = self.conn.loop.call_later(LINGER_S, raw.abort)
+
+    def _close_raw(self) -> None:
+        self._is_closing = True
+        if self._raw is not None and not self._raw.is_closing():
+            self._raw.close()
+
+    # --- plaintext in and out ---
+    def _read_plaintext(self, sslobj: ssl.SSLObject, buffer: memoryview) -> None:
+        conn, size = self.conn, len(buffer)
+        while not self._is_closing:
+            try:
+                nbytes = cast(int, sslobj.read(size, buffer))  # typeshed: bytes
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                nbytes = 0
+            except ssl.SSLError as exc:
+                log.info("%s TLS error: %s", conn.peer, _ssl_reason(exc))
+                self.abort()
+                break
+            if not nbytes:  # the peer's close_notify: the end of its input
+                if not self._is_eof:
+                    self._is_eof = True
+                    conn.eof_received()
+                break
+            conn.buffer_updated(nbytes)
+        self._flush()  # a TLS 1.3 key update or session ticket answer
+
+    def _flush(self) -> None:
+        if self._outgoing.pending and self._raw is not None:
+            self._raw.write(self._outgoing.read())
+
+    # --- transport: the Connection calls these ---
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._is_open or self._is_closing or self._ssl is None:
+            return
+        try:
+            self._ssl.write(data)
+        except ssl.SSLError as exc:
+            log.info("%s TLS error: %s", self.conn.peer, _ssl_reason(exc))
+            self.abort()
+            return
+        assert self._raw is not None
+        self._raw.write(self._outgoing.read())
+
+    def is_closing(self) -> bool:
+        return self._is_closing
+
+    def close(self) -> None:
+        """Send what is buffered and a close_notify, then close the socket."""
+        if self._is_closing:
+            return
+        self._is_closing = True
+        if self._ssl is not None and self._is_open:
+            with contextlib.suppress(ssl.SSLError):
+                self._ssl.unwrap()
+            self._flush()
+        if self._raw is not None:
+            self._raw.close()
+
+    def abort(self) -> None:
+        self._is_closing = True
+        if self._raw is not None:
+            self._raw.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._raw.get_write_buffer_size() if self._raw is not None else 0
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if self._raw is not None:
+            self._raw.set_write_buffer_limits(high, low)
+
+    def pause_reading(self) -> None:
+        if self._raw is not None and not self._raw.is_closing():
+            self._raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._raw is not None and not self._raw.is_closing():
+            self._raw.resume_reading()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "ssl_object":
+            return self._ssl
+        if name == "cipher" and self._ssl is not None:
+            return self._ssl.cipher()
+        return self._raw.get_extra_info(name, default) if self._raw is not None else default

@@ -1,0 +1,106 @@
+"""Why a registry change was refused: one class a reason. The registry raises them;
+each door words them in its own protocol. No wording here."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    def __init__(self, name: str = "", limit: int = 0) -> None:
+        super().__init__(name)
+        self.name = name
+        self.limit = limit
+
+
+class NameTaken(RegistryError):
+    pass
+
+
+class RoomExists(RegistryError):
+    pass
+
+
+class NoSuchRoom(RegistryError):
+    pass
+
+
+class AlreadyInRoom(RegistryError):
+    pass
+
+
+class TooManyRooms(RegistryError):
+    pass
+
+
+class TooManyJoined(RegistryError):
+    """The member is in as many rooms as one member may be."""
+
+
+class ReclaimRefused(RegistryError):
+    """The code is not this name's, or it expired."""
+
+
+class ReclaimLimited(RegistryError):
+    """This address tried too many codes; `limit` is the seconds until the next try."""
+
+
+# --- Moderation: `name` is the room's, `who` the other member's. ---
+class NotOperator(RegistryError):
+    pass
+
+
+class NotInRoom(RegistryError):
+    """The member asking is not in the room."""
+
+
+class NoSuchUser(RegistryError):
+    """`name` is the user name asked for."""
+
+
+class Banned(RegistryError):
+    pass
+
+
+class InviteOnly(RegistryError):
+    pass
+
+
+class BadKey(RegistryError):
+    pass
+
+
+class RoomFull(RegistryError):
+    pass
+
+
+class TooManyInvites(RegistryError):
+    pass
+
+
+class CannotSpeak(RegistryError):
+    """The room refuses this member's messages; the subclass says why."""
+
+
+class Moderated(CannotSpeak):
+    pass
+
+
+class BannedHere(CannotSpeak):
+    pass
+
+
+class NoOutside(CannotSpeak):
+    pass
+
+
+class MemberError(RegistryError):
+    def __init__(self, name: str, who: str) -> None:
+        super().__init__(name)
+        self.who = who
+
+
+class NotThere(MemberError):
+    """`who` is not in the room."""
+
+
+class AlreadyThere(MemberError):
+    """`who` is in the room already (an invitation)."""

@@ -1,0 +1,360 @@
+"""A room and its members: who is in it, its settings, and the fan-out to them.
+
+`Member` is a connected user (a door's connection, or a cluster's user elsewhere);
+`Room` renders each published event once per render present and writes each member
+once per event-loop pass. Made and changed only by the registry (rooms.py); a room's
+own methods are the hot path (say, publish, flush) and take no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from registry.errors import BannedHere, Moderated, NoOutside
+from registry.events import Acted, Event, Said
+from registry.history import Keep, Kept
+from registry.masks import matches
+from utils import name_key
+
+Render = Callable[[Event], bytes]
+Write = Callable[[bytes], None]
+Defer = Callable[[Callable[[], None]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One mask of a room's ban, exception or invite-exception list."""
+
+    mask: str
+    by: str  # the setter's nick!user@host
+    ts: float
+
+
+@dataclass(eq=False, slots=True)
+class Member:
+    """A connected user with a name; identity, since members live in sets."""
+
+    name: str
+    write: Write
+    render: Render
+    user: str = ""  # IRC's username ("~name" for the text door)
+    host: str = ""
+    realname: str = ""
+    door: str = "text"
+    away: str = ""
+    signon: float = field(default_factory=time.time)
+    rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
+    detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
+    modes: set[str] = field(default_factory=set)  # IRC user modes: "i" invisible, "w"
+    mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
+    invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
+    kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
+
+    def __post_init__(self) -> None:
+        self.remask()
+
+    @property
+    def server(self) -> str:
+        """The cluster's server it is connected to ("": this one)."""
+        return ""
+
+    def remask(self) -> None:
+        """Word the mask again after the name or host changed (each message carries it)."""
+        self.mask = f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
+
+    def send(self, event: Event) -> None:
+        """Deliver one event to this member alone, after what its rooms have pending."""
+        self.flush_rooms()
+        self.write(self.render(event))
+
+    def flush_rooms(self) -> None:
+        """Write out its rooms' batches first, so this member's lines stay in order."""
+        for room in self.rooms:
+            if room.pending:
+                room.flush()
+
+
+class Heard(Protocol):
+    """Who hears every event a room publishes besides its members (a cluster's relay)."""
+
+    def room_event(self, room: Room, event: Event) -> None: ...
+
+
+class Room:
+    """A named set of members and the fan-out to them. Made only by RoomManager."""
+
+    __slots__ = (
+        "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "keep", "key",
+        "limit", "lists", "members", "modes", "muted", "name", "ops", "pending", "recent",
+        "relay", "skips",
+        "topic", "topic_by", "topic_ts", "voiced",
+    )  # fmt: skip
+
+    def __init__(
+        self, name: str, clock: Callable[[], float], defer: Defer, ids: Callable[[], str]
+    ) -> None:
+        self.name = name
+        self.key = name_key(name)
+        self.members: dict[Member, None] = {}  # an ordered set
+        self.ops: set[Member] = set()  # its operators: whoever made it, for now
+        self.voiced: set[Member] = set()
+        self.modes: set[str] = {"n"}  # no messages from outside; "t": topic by operators
+        self.pending: dict[Render, list[bytes]] = {}
+        self.skips: list[tuple[Member, int]] = []  # (member, its batch index) not to echo
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_ts = 0.0
+        # Moderation (plain values, so a store can keep them): the masks of "b", "e", "I";
+        # the key (+k, "" none) and member limit (+l, 0 none).
+        self.lists: dict[str, list[Listed]] = {"b": [], "e": [], "I": []}
+        self.join_key = ""
+        self.limit = 0
+        self.invited: dict[Member, None] = {}  # invited by an operator, not yet joined
+        self.muted: set[Member] = set()  # members a ban matches (they may not speak)
+        self._renders: dict[Render, int] = {}  # renders present, with member counts
+        self._clock = clock
+        self._defer = defer
+        self._ids = ids
+        self.created = clock()
+        self.relay: Heard | None = None  # a cluster's (issue 13): hears what is published
+        # History (issue 9): its newest lines, for replay on join, and where each kept
+        # line goes (RoomManager sets both: the store's keeper appends to `recent`).
+        self.recent: deque[Kept] = deque(maxlen=1)
+        self.keep: Keep = _keep_nothing
+
+    def names(self) -> list[str]:
+        """A snapshot of the members' names, sorted case-insensitively."""
+        return sorted((m.name for m in self.members), key=name_key)
+
+    def say(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+        # The IRC door's _chat_fast inlines this for its commonest line: change both.
+        if "m" in self.modes or member in self.muted:
+            self.check_speaker(member)
+        event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
+        self.publish(event, None if echo else member)
+        self.keep(event)
+
+    def act(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+        if "m" in self.modes or member in self.muted:
+            self.check_speaker(member)
+        event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
+        self.publish(event, None if echo else member)
+        self.keep(event)
+
+    def replay(self, count: int, since: float = 0.0) -> list[Kept]:
+        """Its newest `count` kept lines from memory (none older than `since`), oldest
+        first. Taken right after the join, with no await between, so a joiner sees
+        each line once: in the replay if it came before the join, live if after."""
+        if count <= 0 or not self.recent:
+            return []
+        lines = list(self.recent)[-count:]
+        return [event for event in lines if event.ts >= since] if lines[0].ts < since else lines
+
+    def settings(self) -> dict[str, object]:
+        """What the store keeps of this room besides its lines (a new setting: add
+        it here and in restore())."""
+        return {
+            "topic": self.topic, "topic_by": self.topic_by, "topic_ts": self.topic_ts,
+            "modes": "".join(sorted(self.modes)), "key": self.join_key, "limit": self.limit,
+            "lists": {
+                letter: [[entry.mask, entry.by, entry.ts] for entry in entries]
+                for letter, entries in self.lists.items()
+            },
+        }  # fmt: skip
+
+    def restore(self, settings: dict[str, object]) -> None:
+        """Take back what settings() gave, skipping what is missing or malformed."""
+        topic, by, ts = settings.get("topic"), settings.get("topic_by"), settings.get("topic_ts")
+        if isinstance(topic, str) and isinstance(by, str) and isinstance(ts, int | float):
+            self.topic, self.topic_by, self.topic_ts = topic, by, float(ts)
+        modes = settings.get("modes")
+        if isinstance(modes, str):
+            self.modes = set(modes)
+        key, limit = settings.get("key"), settings.get("limit")
+        if isinstance(key, str):
+            self.join_key = key
+        if isinstance(limit, int) and limit >= 0:
+            self.limit = limit
+        lists = settings.get("lists")
+        if isinstance(lists, dict):
+            for letter, entries in self.lists.items():
+                saved = lists.get(letter)
+                if isinstance(saved, list):
+                    entries[:] = [
+                        Listed(mask, by, float(ts)) for mask, by, ts in
+                        (e for e in saved if _is_listed(e))
+                    ]  # fmt: skip
+
+    def check_speaker(self, member: Member) -> None:
+        """Refuse a message the room's modes forbid: CannotSpeak (Moderated: +m
+        without voice; BannedHere: a ban matches; NoOutside: +n, not a member).
+        Operators and voiced members always speak. The hot path asks it only when
+        "m" is set or the member is muted: two set lookups."""
+        if member in self.ops or member in self.voiced:
+            return
+        if self not in member.rooms:
+            if "n" in self.modes:
+                raise NoOutside(self.name)
+            if "m" in self.modes:
+                raise Moderated(self.name)
+            if is_banned(self, member):
+                raise BannedHere(self.name)
+        elif "m" in self.modes:
+            raise Moderated(self.name)
+        elif member in self.muted:
+            raise BannedHere(self.name)
+
+    def publish(self, event: Event, skip: Member | None = None) -> None:
+        """Queue an event for every member (but `skip`); written at the next loop pass."""
+        if self.relay is not None:
+            self.relay.room_event(self, event)
+        pending = self.pending
+        first = not pending
+        for render in self._renders:
+            data = render(event)
+            batch = pending.get(render)
+            if batch is None:
+                pending[render] = [data]
+            else:
+                batch.append(data)
+        if skip is not None and skip.render in pending:
+            self.skips.append((skip, len(pending[skip.render]) - 1))
+        if first and pending:
+            self._defer(self.flush)
+
+    def flush(self) -> None:
+        """Write everything published since the last flush: one write per member."""
+        pending = self.pending
+        if not pending:
+            return
+        self.pending = {}
+        if self.skips:
+            self._flush_skipping(pending)
+            return
+        if len(pending) == 1:
+            ((_, parts),) = pending.items()
+            data = b"".join(parts)
+            for member in self.members:
+                member.write(data)
+            return
+        joined = {render: b"".join(parts) for render, parts in pending.items()}
+        for member in self.members:
+            member.write(joined[member.render])
+
+    def _flush_skipping(self, pending: dict[Render, list[bytes]]) -> None:
+        """The flush in which some senders do not get their own lines back (IRC
+        without echo-message): each of them gets the batch less its own lines."""
+        if len(self.skips) == 1 and len(pending) == 1:  # one sender, one door: the usual
+            ((skip, index),) = self.skips
+            self.skips = []
+            ((_, parts),) = pending.items()
+            data = b"".join(parts)
+            mine = b"".join(parts[:index] + parts[index + 1 :]) if len(parts) > 1 else b""
+            for member in self.members:
+                if member is not skip:
+                    member.write(data)
+                elif mine:
+                    member.write(mine)
+            return
+        skipped: dict[Member, set[int]] = {}
+        for member, index in self.skips:
+            skipped.setdefault(member, set()).add(index)
+        self.skips = []
+        own = {
+            member: b"".join(
+                [p for i, p in enumerate(pending.get(member.render, ())) if i not in drop]
+            )
+            for member, drop in skipped.items()
+        }
+        if len(pending) == 1:
+            ((_, parts),) = pending.items()
+            data = b"".join(parts)
+            for member in self.members:
+                if member not in own:
+                    member.write(data)
+                elif own[member]:
+                    member.write(own[member])
+            return
+        joined = {render: b"".join(parts) for render, parts in pending.items()}
+        for member in self.members:
+            data = own[member] if member in own else joined[member.render]
+            if data:
+                member.write(data)
+
+    def _add(self, member: Member) -> None:
+        self.flush()  # a newcomer gets nothing published before it joined
+        self.members[member] = None
+        self._renders[member.render] = self._renders.get(member.render, 0) + 1
+        member.rooms[self] = None
+
+    def _remove(self, member: Member) -> None:
+        self.flush()  # a leaver still gets everything published before it left
+        del self.members[member]
+        self.ops.discard(member)
+        self.voiced.discard(member)
+        self.muted.discard(member)
+        self._uncount(member.render)
+        del member.rooms[self]
+
+    def _uncount(self, render: Render) -> None:
+        count = self._renders.pop(render) - 1
+        if count:
+            self._renders[render] = count
+
+    def _swap_render(self, member: Member, render: Render) -> None:
+        self.flush()
+        self._uncount(member.render)
+        self._renders[render] = self._renders.get(render, 0) + 1
+
+
+def _is_listed(saved: object) -> bool:
+    """Whether a stored list entry has the shape settings() gives it: [mask, by, ts]."""
+    return (
+        isinstance(saved, list) and len(saved) == 3 and isinstance(saved[0], str)
+        and isinstance(saved[1], str) and isinstance(saved[2], int | float)
+    )  # fmt: skip
+
+
+def _keep_nothing(event: Kept) -> None:
+    """A room's `keep` until the registry gives it the store's."""
+
+
+def call_soon(callback: Callable[[], None]) -> object:
+    return asyncio.get_running_loop().call_soon(callback)
+
+
+@dataclass(frozen=True, slots=True)
+class Departed:
+    """Who a name belonged to, for WHOWAS."""
+
+    name: str
+    user: str
+    host: str
+    realname: str
+    ts: float
+
+
+def _listed(room: Room, letter: str, member: Member) -> bool:
+    return any(
+        matches(entry.mask, member.name, member.user, member.host) for entry in room.lists[letter]
+    )
+
+
+def is_banned(room: Room, member: Member) -> bool:
+    """Whether a ban of the room matches the member and no exception does."""
+    return bool(room.lists["b"]) and _listed(room, "b", member) and not _listed(room, "e", member)
+
+
+def is_visible(room: Room, member: Member) -> bool:
+    """Whether a member may see the room listed: a secret room (+s) only its members."""
+    return "s" not in room.modes or room in member.rooms
+
+
+def shared_rooms(a: Member, b: Member) -> Iterable[Room]:
+    """The rooms both members are in."""
+    return (room for room in a.rooms if room in b.rooms)

@@ -1,0 +1,183 @@
+"""RoomManager and Room, driven directly: atomicity, snapshots, fan-out batching."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from registry import (
+    AlreadyInRoom,
+    Event,
+    Joined,
+    Left,
+    Member,
+    NameTaken,
+    NoSuchRoom,
+    Quit,
+    RoomExists,
+    Said,
+    TooManyRooms,
+)
+from rooms import RoomManager
+
+
+def render(event: Event) -> bytes:
+    """The event's kind and its words: who, where, what (no masks or message ids)."""
+    return repr(plain(event)).encode() + b"\n"
+
+
+def plain(event: Event) -> tuple[object, ...]:
+    keep = ("name", "sender", "text", "room", "reason", "old", "new")
+    return (type(event).__name__, *(getattr(event, k) for k in keep if hasattr(event, k)))
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def __call__(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def events(self) -> list[str]:
+        return b"".join(self.writes).decode().splitlines()
+
+
+async def member(rooms: RoomManager, name: str) -> tuple[Member, Inbox]:
+    inbox = Inbox()
+    return await rooms.claim(name, inbox, render), inbox
+
+
+@pytest.fixture
+def rooms() -> RoomManager:
+    return RoomManager(clock=lambda: 0.0, defer=lambda flush: flush())
+
+
+async def test_fifty_clients_creating_one_room_at_once_give_exactly_one_success() -> None:
+    rooms = RoomManager()
+    members = [await rooms.claim(f"u{i}", Inbox(), render) for i in range(50)]
+    results = await asyncio.gather(
+        *(rooms.create(m, "General") for m in members), return_exceptions=True
+    )
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, RoomExists) for r in results if isinstance(r, Exception))
+    assert await rooms.listing() == [("General", 1)]
+
+
+async def test_names_are_unique_whatever_the_case(rooms: RoomManager) -> None:
+    await member(rooms, "Alice")
+    with pytest.raises(NameTaken):
+        await member(rooms, "aLICE")
+
+
+async def test_room_names_are_unique_whatever_the_case(rooms: RoomManager) -> None:
+    alice, _ = await member(rooms, "alice")
+    bob, _ = await member(rooms, "bob")
+    await rooms.create(alice, "Lobby")
+    with pytest.raises(RoomExists):
+        await rooms.create(bob, "LOBBY")
+    assert (await rooms.join(bob, "lobby"))[0].name == "Lobby"
+
+
+async def test_listing_is_a_snapshot_not_the_live_registry(rooms: RoomManager) -> None:
+    alice, _ = await member(rooms, "alice")
+    one = await rooms.create(alice, "one")
+    listing = await rooms.listing()
+    await rooms.create(alice, "two", leave=one)
+    assert listing == [("one", 1)]
+    assert await rooms.listing() == [("two", 1)]
+
+
+async def test_a_room_is_removed_when_its_last_member_leaves(rooms: RoomManager) -> None:
+    alice, _ = await member(rooms, "alice")
+    bob, _ = await member(rooms, "bob")
+    await rooms.create(alice, "lobby")
+    room, _ = await rooms.join(bob, "lobby")
+    await rooms.leave(alice, room)
+    assert await rooms.listing() == [("lobby", 1)]
+    await rooms.release(bob)
+    assert await rooms.listing() == []
+    assert rooms.snapshot() == ({"alice": alice}, {})
+
+
+async def test_joining_a_missing_room_or_the_same_room_is_refused(rooms: RoomManager) -> None:
+    alice, _ = await member(rooms, "alice")
+    with pytest.raises(NoSuchRoom):
+        await rooms.join(alice, "nowhere")
+    await rooms.create(alice, "lobby")
+    with pytest.raises(AlreadyInRoom):
+        await rooms.join(alice, "LOBBY")
+
+
+async def test_room_count_is_capped() -> None:
+    rooms = RoomManager(max_rooms=2, defer=lambda flush: flush())
+    a, _ = await member(rooms, "a")
+    b, _ = await member(rooms, "b")
+    c, _ = await member(rooms, "c")
+    await rooms.create(a, "one")
+    await rooms.create(b, "two")
+    with pytest.raises(TooManyRooms):
+        await rooms.create(c, "three")
+
+
+async def test_the_room_is_told_of_joins_leaves_and_quits_but_not_the_mover(
+    rooms: RoomManager,
+) -> None:
+    alice, alice_inbox = await member(rooms, "alice")
+    bob, bob_inbox = await member(rooms, "bob")
+    await rooms.create(alice, "lobby")
+    room, _ = await rooms.join(bob, "lobby")
+    await rooms.leave(bob, room)
+    await rooms.join(bob, "lobby")
+    await rooms.release(bob, "reset")
+    assert alice_inbox.events() == [
+        repr(plain(Joined("bob", "lobby"))),
+        repr(plain(Left("bob", "lobby"))),
+        repr(plain(Joined("bob", "lobby"))),
+        repr(plain(Quit("bob", "reset"))),
+    ]
+    assert bob_inbox.events() == []
+
+
+async def test_a_burst_within_one_loop_pass_costs_each_member_one_write() -> None:
+    rooms = RoomManager(clock=lambda: 0.0)
+    alice, alice_inbox = await member(rooms, "alice")
+    bob, bob_inbox = await member(rooms, "bob")
+    room = await rooms.create(alice, "lobby")
+    await rooms.join(bob, "lobby")
+    room.flush()  # the join notice; this test is about what follows
+    alice_inbox.writes.clear()
+    for i in range(100):
+        room.say(alice, f"m{i}")
+    assert bob_inbox.writes == []
+    flushed = asyncio.Event()
+    asyncio.get_running_loop().call_soon(flushed.set)
+    await flushed.wait()
+    assert len(alice_inbox.writes) == len(bob_inbox.writes) == 1
+    said = [Said("alice", f"m{i}", 0.0, "lobby") for i in range(100)]
+    assert bob_inbox.events() == [repr(plain(event)) for event in said]
+
+
+async def test_a_direct_message_never_overtakes_what_the_room_has_pending() -> None:
+    rooms = RoomManager(clock=lambda: 0.0)
+    alice, _ = await member(rooms, "alice")
+    bob, bob_inbox = await member(rooms, "bob")
+    room = await rooms.create(alice, "lobby")
+    await rooms.join(bob, "lobby")
+    room.say(alice, "first")
+    bob.send(Said("alice", "second", 0.0, "lobby"))
+    assert bob_inbox.events()[-2:] == [
+        repr(plain(Said("alice", "first", 0.0, "lobby"))),
+        repr(plain(Said("alice", "second", 0.0, "lobby"))),
+    ]
+
+
+async def test_a_leaver_gets_everything_said_before_it_left() -> None:
+    rooms = RoomManager(clock=lambda: 0.0)
+    alice, _ = await member(rooms, "alice")
+    bob, bob_inbox = await member(rooms, "bob")
+    room = await rooms.create(alice, "lobby")
+    await rooms.join(bob, "lobby")
+    room.say(bob, "bye")
+    await rooms.leave(bob, room)
+    assert bob_inbox.events()[-1] == repr(plain(Said("bob", "bye", 0.0, "lobby")))

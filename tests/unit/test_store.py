@@ -1,0 +1,159 @@
+"""The store on its own: the writer's bounded queue, expiry while running, a disk that
+fills, the schema's migrations; no sockets."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from registry import Member
+from registry.history import HistoryUnavailable, Query
+from registry.masks import parse_changes
+from rooms import RoomManager
+from store.schema import VERSION, migrate
+from store.sqlite import open_history
+from tests.rigs.chat import wait_until
+
+
+def member(name: str) -> Member:
+    return Member(name, lambda data: None, lambda event: b"")
+
+
+async def test_a_queue_the_disk_cannot_keep_up_with_drops_counts_and_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The writer wakes only every 60 s here: the queue fills as if the disk were stuck.
+    history = open_history(
+        str(tmp_path / "h.db"), recent=5, retention_s=0, queue_max=10, interval_s=60
+    )
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    for i in range(30):
+        room.say(alice, f"line {i}")
+    assert history.dropped == 30 - 9  # the room's own row took one place
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "history: the disk is not keeping up; dropping history entries (chat goes on)"
+    ]
+    assert [e.text for e in room.replay(5)] == [f"line {i}" for i in range(25, 30)]
+    await history.aclose()  # writes what was queued
+    con = sqlite3.connect(tmp_path / "h.db")
+    assert con.execute("SELECT COUNT(*) FROM messages").fetchone() == (9,)
+    con.close()
+
+
+async def test_lines_expire_while_running_and_an_empty_room_with_none_left_goes(
+    tmp_path: Path,
+) -> None:
+    now = [1_000_000.0]
+    history = open_history(
+        str(tmp_path / "h.db"), recent=5, retention_s=100, interval_s=0.01,
+        expire_every_s=10, clock=lambda: now[0],
+    )  # fmt: skip
+    rooms = RoomManager(history=history, replay_lines=5, clock=lambda: now[0])
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    room.say(alice, "soon old")
+    await rooms.leave(alice, room)
+    assert rooms.room("general") is room  # it holds history: it stays, empty
+    now[0] += 150  # past the retention: the writer's next expiry sweeps it
+    await wait_until(lambda: rooms.room("general") is None)
+    await history.aclose()
+    con = sqlite3.connect(tmp_path / "h.db")
+    assert con.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
+    assert con.execute("SELECT COUNT(*) FROM rooms").fetchone() == (0,)
+    con.close()
+
+
+async def test_a_full_disk_while_running_stops_history_with_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = open_history(str(tmp_path / "h.db"), recent=5, retention_s=0, interval_s=0.01)
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    room.say(alice, "fits")
+    assert [e.text for e in await history.fetch(Query(room.key, "latest", 5))] == ["fits"]
+    pages = history._con.execute("PRAGMA page_count").fetchone()[0]
+    history._con.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    for i in range(200):
+        room.say(alice, f"{i} " + "x" * 500)
+    await wait_until(lambda: bool(history.failed))
+    with pytest.raises(HistoryUnavailable, match="database or disk is full"):
+        await history.fetch(Query(room.key, "latest", 5))
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        f"history stopped: cannot write {tmp_path / 'h.db'}: database or disk is full "
+        "(free some space); chat goes on without history"
+    ]
+    assert not errors[0].exc_info
+    caplog.clear()  # the one error this test expects
+    room.say(alice, "chat goes on")
+    assert room.replay(1)[0].text == "chat goes on"
+    await history.aclose()
+
+
+def test_a_new_database_gets_the_latest_schema_and_an_old_one_is_migrated(
+    tmp_path: Path,
+) -> None:
+    con = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    assert migrate(con, "h.db") == 0
+    assert con.execute("PRAGMA user_version").fetchone() == (VERSION,)
+    assert migrate(con, "h.db") == VERSION  # a second time: nothing to do
+    tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master")}
+    assert {"rooms", "messages"} <= tables
+    con.close()
+
+
+async def test_a_rooms_settings_come_back_after_a_restart(tmp_path: Path) -> None:
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "General")
+    room.modes.add("t")
+    rooms.set_topic(alice, room, "kept")
+    await history.aclose()
+    again = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=again, replay_lines=5)
+    rooms.attach_history(again)
+    back = rooms.room("general")
+    assert back is not None and back.name == "General" and not back.members
+    assert (back.topic, back.topic_by, back.modes) == ("kept", alice.mask, {"n", "t"})
+    assert back.created == room.created
+    await again.aclose()
+
+
+async def test_a_rooms_moderation_comes_back_after_a_restart(tmp_path: Path) -> None:
+    """Bans, exceptions, the key, the limit and the modes outlive a restart; who was an
+    operator does not (no accounts: the first to join the empty room runs it)."""
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    changes, _, _ = parse_changes("+bekli", ["*!*@10.0.0.1", "carol!*@*", "sesame", "5"])
+    rooms.change_modes(alice, room, changes)
+    room.say(alice, "kept")  # a room that holds history stays
+    await rooms.release(alice)
+    await history.aclose()
+    again = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=again, replay_lines=5)
+    rooms.attach_history(again)
+    back = rooms.room("general")
+    assert back is not None
+    assert [entry.mask for entry in back.lists["b"]] == ["*!*@10.0.0.1"]
+    assert [entry.mask for entry in back.lists["e"]] == ["carol!*@*"]
+    assert back.lists["b"][0].by == alice.mask
+    assert (back.join_key, back.limit, back.modes) == ("sesame", 5, {"i", "n"})
+    assert not back.ops
+    await again.aclose()
