@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 import re
 import unicodedata
 
@@ -212,4 +213,6 @@ def port_number(text: str, lowest: int = 0) -> int:
 
 def os_reason(exc: OSError) -> str:
     """An OS error's reason in a few words, for a one-line message."""
+    if isinstance(exc, socket.gaierror):  # its errno is the resolver's, not the OS's
+        return f"no such address ({(exc.strerror or str(exc)).lower()})"
     return os.strerror(exc.errno).lower() if exc.errno else str(exc)

@@ -23,11 +23,17 @@ class ConfigError(Exception):
 
 
 def parse_with_config(
-    parser: argparse.ArgumentParser, argv: Sequence[str] | None, *, option: str = "--config"
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None,
+    *,
+    option: str = "--config",
+    sources: dict[str, str] | None = None,
 ) -> argparse.Namespace:
     """Parse `argv` with `parser`, taking what the command line leaves unset from the
     TOML file that `option` names (the option must be one of the parser's). A bad file
-    exits with status 2 and one line, as argparse does for a bad flag."""
+    exits with status 2 and one line, as argparse does for a bad flag. `sources`, if
+    given, gets the file's path for each option (by dest) whose value came from it, so a
+    later check of that value can name the file."""
     actions = [a for a in parser._actions if a.dest != argparse.SUPPRESS]
     probe = argparse.Namespace(**{a.dest: _UNSET for a in actions})
     parser.parse_args(argv, probe)  # which options the command line gives (exits if bad)
@@ -39,6 +45,8 @@ def parse_with_config(
         defaults = file_defaults(parser, str(path), given, option)
     except ConfigError as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    if sources is not None:
+        sources.update(dict.fromkeys(defaults, str(path)))
     # Given as a namespace, not set_defaults(): argparse would run a string default
     # through its type function a second time.
     return parser.parse_args(argv, argparse.Namespace(**defaults))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import socket
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from config.file import parse_with_config
 from config.settings import Config
@@ -43,10 +44,29 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
 )  # fmt: skip
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake told in one line and a pointer to --help (not the whole
+    usage block before it), naming the config file when the value came from there."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sources: dict[str, str] = {}  # dest -> the config file it came from
+
+    def error(self, message: str) -> NoReturn:
+        flag = message.removeprefix("argument ").split(":", 1)[0].split("/", 1)[0]
+        action = self._option_string_actions.get(flag)
+        if action is not None and action.dest in self.sources:
+            message = f"{self.sources[action.dest]}: {message}"
+        self.exit(2, f"{self.prog}: error: {message}\nTry '{self.prog} --help' for the options.\n")
+
+
 def default_server_name() -> str:
-    """The host's name; IRC clients tell servers from nicks by a dot in the name."""
-    name = socket.getfqdn() or "chatroom"
-    return name if "." in name else name + ".local"
+    """The host's fully qualified name as the server's IRC name; `localhost` as itself
+    (not a made-up `localhost.local`), and `chatroom` when the host has no name."""
+    return socket.getfqdn() or "chatroom"
 
 
 def read_motd(path: str) -> tuple[str, ...]:
@@ -188,7 +208,7 @@ def add_history_options(parser: argparse.ArgumentParser) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description="A terminal chat server with a text door and an IRC door "
         "(docs/protocol.md, docs/irc.md)."
     )
@@ -239,7 +259,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         'tls-cert = "/etc/chatroom/cert.pem"); the command line wins; see '
         "contrib/chatroom.toml",
     )  # fmt: skip
-    args = parse_with_config(parser, argv)
+    args = parse_with_config(parser, argv, sources=parser.sources)
     del args.config_file
     check_tls_options(parser, args)
     check_cluster_options(parser, args)
@@ -256,8 +276,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     args.irc_server_name = args.irc_server_name or default_server_name()
     if not all(c.isalnum() or c in ".-" for c in args.irc_server_name):
         parser.error("--irc-server-name: letters, digits, '.' and '-' only")
-    if args.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        parser.error(f"--log-level: unknown level {args.log_level!r}")
+    if args.log_level not in LOG_LEVELS:
+        parser.error(
+            f"--log-level: unknown level {args.log_level!r} (one of {', '.join(LOG_LEVELS)})"
+        )
+    if args.db_path and os.path.isdir(args.db_path):
+        parser.error(f"--db: {args.db_path} is a directory; give the database file's path, "
+                     f"such as {os.path.join(args.db_path, 'chatroom.db')}")  # fmt: skip
     for flag, field in (("--history-days", "history_days"), ("--replay", "replay_lines")):
         if getattr(args, field) < 0:
             parser.error(f"{flag} cannot be negative")
