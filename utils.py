@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
-import socket
 import re
+import socket
 import unicodedata
 
 # Escape sequences a terminal would act on (PROTOCOL.md, Transport): CSI, OSC, DCS,
