@@ -1,4 +1,4 @@
-"""Benchmark a cluster (issue 13): ``python bench/cluster_bench.py [--quick] [--spread]``.
+"""Benchmark a cluster: ``python bench/cluster_bench.py [--quick] [--spread]``.
 
 In one run, against one redis-server (no persistence). By default the nodes and Redis
 are pinned to CPU 0 and this load generator to CPU 1 (2 cores: the nodes share one, so

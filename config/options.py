@@ -63,6 +63,16 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\nTry '{self.prog} --help' for the options.\n")
 
 
+def missing_extra(parser: argparse.ArgumentParser, flag: str, what: str, extra: str) -> NoReturn:
+    """An option whose optional extra is not installed: one line saying how to install it
+    (not a usage mistake, so no pointer to --help)."""
+    parser.exit(
+        2,
+        f"{parser.prog}: error: {flag} needs {what}: pip install 'chatroom[{extra}]' "
+        f"(in a checkout: pip install '.[{extra}]')\n",
+    )
+
+
 def default_server_name() -> str:
     """The host's fully qualified name as the server's IRC name; `localhost` as itself
     (not a made-up `localhost.local`), and `chatroom` when the host has no name."""
@@ -92,7 +102,7 @@ def read_password(path: str) -> str:
 
 
 def add_tls_options(parser: argparse.ArgumentParser) -> None:
-    """TLS (issue 11): listeners beside the plain ones, and the IRC STS policy."""
+    """TLS: listeners beside the plain ones, and the IRC STS policy."""
     tls = parser.add_argument_group("TLS (both doors; SIGHUP reloads the certificate)")
     tls.add_argument(
         "--tls-cert", metavar="FILE", default="",
@@ -147,7 +157,7 @@ def check_tls_options(parser: argparse.ArgumentParser, args: argparse.Namespace)
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:
-    """A cluster (issue 13, docs/cluster.md): servers sharing one chat through Redis."""
+    """A cluster (docs/cluster.md): servers sharing one chat through Redis."""
     group = parser.add_argument_group("a cluster (docs/cluster.md; pip install '.[cluster]')")
     group.add_argument(
         "--cluster", metavar="URL", default="",
@@ -180,14 +190,13 @@ def check_cluster_options(parser: argparse.ArgumentParser, args: argparse.Namesp
     if not args.cluster.startswith(("redis://", "rediss://", "unix://")):
         parser.error("--cluster: a URL such as redis://127.0.0.1:6379/0")
     if importlib.util.find_spec("redis") is None:
-        parser.error("--cluster needs the Redis client: pip install 'chatroom[cluster]' "
-                     "(in a checkout: pip install '.[cluster]')")  # fmt: skip
+        missing_extra(parser, "--cluster", "the Redis client", "cluster")
     if args.workers > 1 and (args.port == 0 or args.irc_port == 0):
         parser.error("--workers needs fixed ports (not 0): the workers share them")
 
 
 def add_history_options(parser: argparse.ArgumentParser) -> None:
-    """History (issue 9): where it is kept, for how long, how much a joiner sees."""
+    """History: where it is kept, for how long, how much a joiner sees."""
     history = parser.add_argument_group("history (README: Where your data lives)")
     history.add_argument(
         "--db", dest="db_path", metavar="PATH", default="chatroom.db",

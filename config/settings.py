@@ -39,13 +39,13 @@ class Config:
     max_list_masks: int = 100  # each of a room's lists: bans, exceptions, invite exceptions
     max_invites: int = 100  # a room's invitations not yet used
     max_key_chars: int = 23  # a room key (+k), RFC 2812's length
-    # A cluster (issue 13, docs/cluster.md): servers sharing one chat through Redis.
+    # A cluster (docs/cluster.md): servers sharing one chat through Redis.
     cluster: str = ""  # redis://HOST:PORT/DB; "" for one server on its own
     node_name: str = ""  # this server's name in the cluster; "": host-pid
     workers: int = 1  # server processes sharing the ports (SO_REUSEPORT); needs cluster
     reuse_port: bool = False  # listen with SO_REUSEPORT (each worker does)
     log_level: str = "INFO"
-    # TLS (issue 11): listeners beside the plain ones when tls_cert is set.
+    # TLS: listeners beside the plain ones when tls_cert is set.
     tls_cert: str = ""  # PEM certificate chain; "" for no TLS
     tls_key: str = ""  # PEM private key
     tls_port: int | None = None  # text door over TLS; None: none (the command line's: 8443)
@@ -55,7 +55,7 @@ class Config:
     tls_hello_timeout_s: float = 3.0  # no TLS bytes at all by then: told "TLS only"
     sts_duration_s: int = 0  # IRCv3 STS policy duration; 0: no policy
     uvloop: bool = False
-    # History (issue 9): rooms, topics and lines kept in SQLite (store/), replay on join.
+    # History: rooms, topics and lines kept in SQLite (store/), replay on join.
     db_path: str = ""  # "": no history (the command line's default is chatroom.db)
     replay_lines: int = 20  # lines replayed on join; 0: none
     history_days: float = 30.0  # lines older than this expire; 0: kept for ever

@@ -222,7 +222,7 @@ async def test_a_database_that_cannot_be_used_stops_the_start_with_one_line(
     try:
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, str(ROOT / "server.py"), "--port", "0", "--db", str(db)],
+            [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-irc", "--db", str(db)],
             capture_output=True, text=True, timeout=20,
         )  # fmt: skip
     finally:
@@ -243,7 +243,7 @@ async def test_a_database_locked_by_another_program_stops_the_start_with_one_lin
     try:
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, str(ROOT / "server.py"), "--port", "0", "--db", str(db)],
+            [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-irc", "--db", str(db)],
             capture_output=True, text=True, timeout=20,
         )  # fmt: skip
     finally:
