@@ -236,6 +236,14 @@ class ChatServer:
         if not self._connections:
             self._all_gone.set()
 
+    def connections(self) -> list[Connection]:
+        """The connections admitted and not yet gone, as a list of their own."""
+        return list(self._connections)
+
+    def cleanups_running(self) -> int:
+        """How many closed connections' cleanups (their sessions' close) still run."""
+        return len(self._tasks)
+
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a connection's cleanup; aclose() waits for it."""
         task = asyncio.get_running_loop().create_task(work)
