@@ -1,12 +1,12 @@
-"""One client connection, for every front door: bytes in, lines to its session, bytes out.
+"""One client connection, for every front door: it pumps bytes to lines to its session.
 
-An asyncio protocol that splits a client's bytes into lines, discards over-long lines
-as they arrive, strips telnet negotiation (text door), paces a flooding client by
-pausing its reads, feeds each line to its door's socket-free session, writes what the
-session and its rooms send, drops a client that falls --max-send-queue bytes behind,
-times out a login, and checks that a silent client is still there (TCP keepalive;
-on IRC a PING too). What differs between doors is a `Door`: how to make the session,
-the longest line, how to decode, how to word a refusal.
+An asyncio protocol, and only the pump: net/lines.py splits the bytes into lines (limits,
+telnet, TLS sniffing) and net/pacing.py paces a flooding client, whose reads are paused
+while its lines wait; this feeds each line to its door's socket-free session, writes
+what the session and its rooms send, drops a client that falls --max-send-queue bytes
+behind, times out a login, and checks that a silent client is still there (TCP
+keepalive; on IRC a PING too). What differs between doors is a `Door` (doors/door.py).
+It knows the server that accepted it only as a `Host`.
 """
 
 from __future__ import annotations
@@ -16,60 +16,33 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from collections.abc import Coroutine
+from typing import Any, Protocol, cast
 
-import registry as r
-from utils import strip_telnet_stream
-
-if TYPE_CHECKING:
-    from server import ChatServer
-
-Pending = Coroutine[Any, Any, None]
+from config.settings import Config
+from doors.door import Door, DoorSession
+from net.lines import LineSplitter
+from net.pacing import TokenBucket
 
 
-class DoorSession(Protocol):
-    """What a connection needs of its door's socket-free session."""
-
-    member: r.Member | None
+class Host(Protocol):
+    """What a connection needs of the server that accepted it (net/listeners.py's
+    ChatServer): the settings, the one receive buffer every read goes into, the
+    connection limits, a place to run its cleanup, and what to tell a TLS client."""
 
     @property
-    def name(self) -> str: ...
+    def config(self) -> Config: ...
     @property
-    def is_closed(self) -> bool: ...
-    @property
-    def expects_secret(self) -> bool: ...  # the next line must not reach the debug log
-    def start(self) -> None: ...
-    def feed_nowait(self, line: str) -> Pending | None: ...
-    def line_too_long(self, limit: int) -> None: ...
-    def login_timed_out(self, timeout_s: float) -> None: ...
-    def shutting_down(self) -> None: ...
-    def ping(self) -> None: ...
-    async def close(self, reason: str = "") -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Door:
-    """One front door's part in a connection."""
-
-    name: str
-    session: Callable[[Connection], DoorSession]
-    max_line_bytes: int
-    refusal: Callable[[str], str]  # a refused connection's one line
-    errors: str = "replace"  # invalid UTF-8; "surrogateescape": the session checks
-    strip_telnet: bool = True
-    ping_interval_s: float = 0.0  # 0: only TCP keepalive notices a vanished peer
-    ping_timeout_s: float = 0.0
-    sendq_reason: str = "send queue exceeded"
-    redact: Callable[[bytes], bytes] | None = None  # what the debug log may show of a line
+    def receive_buffer(self) -> memoryview: ...
+    def admit(self, conn: Connection) -> str | None: ...  # None, or why it may not stay
+    def forget(self, conn: Connection) -> None: ...
+    def track(self, work: Coroutine[Any, Any, None]) -> None: ...
+    def tls_hint(self, door: Door) -> str: ...
 
 
 # TCP keepalive: a peer that vanished (no FIN, no RST) is noticed in about a minute.
 KEEPALIVE = (("TCP_KEEPIDLE", 45), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
 
-IAC_BYTE = b"\xff"
-TLS_HANDSHAKE = b"\x16"  # the first byte of a TLS ClientHello
 # The transport's high-water mark (asyncio's default); beyond it a Connection holds its
 # output itself. Lower for a --max-send-queue below twice this.
 HIGH_WATER_BYTES = 64 * 1024
@@ -78,17 +51,19 @@ log = logging.getLogger("chatroom")
 
 
 class Connection(asyncio.BufferedProtocol):
-    """One client: splits its bytes into lines, paces them, feeds them to its session.
+    """One client: pumps its bytes through its line splitter and token bucket to its
+    session, and what its session and rooms send back to its transport.
 
-    A buffered protocol: the loop reads into the server's one receive buffer, which
+    A buffered protocol: the loop reads into the host's one receive buffer, which
     buffer_updated() copies out of at once, instead of allocating a fresh 256 KiB
     bytes object for every read (most reads bring one short line).
     """
 
-    def __init__(self, server: ChatServer, door: Door) -> None:
-        self.server = server
+    def __init__(self, host: Host, door: Door) -> None:
+        self.host = host
         self.door = door
-        self.config = server.config
+        self.config = config = host.config
+        self.receive_buffer = host.receive_buffer  # shared by every connection of the host
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -96,20 +71,12 @@ class Connection(asyncio.BufferedProtocol):
         self.session: DoorSession | None = None
         self.quit_reason = ""
         self.is_closed = False
-        self._limit = door.max_line_bytes + 1  # a trailing "\r" is not content
-        self._buffer = b""
-        self._discarding = False  # inside a line that was already too long
-        # Unsplit runs of whole lines, as read: a line is cut out only when it is fed, so a
-        # paced flood of short lines costs what was read, not an object per line.
-        self._queue: deque[bytes | None] = deque()  # None stands for a too-long line
-        self._offset = 0  # where the next line starts in self._queue[0]
-        self._telnet = b""  # an IAC sequence cut off at the end of the last read
+        self.lines = LineSplitter(door.max_line_bytes, strip_telnet=door.strip_telnet)
+        rate = config.rate_lines_per_s
+        self._bucket = TokenBucket(rate, config.burst_lines, self.loop.time()) if rate else None
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
-        self._is_eof = False
-        self._tokens = float(self.config.burst_lines)
-        self._stamp = self.loop.time()
-        self._wake: asyncio.TimerHandle | None = None
+        self._wake: asyncio.TimerHandle | None = None  # a token will be back
         self._login_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
         self._heard = True  # something came since the last keepalive check
@@ -118,13 +85,12 @@ class Connection(asyncio.BufferedProtocol):
         self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
         self._is_admitted = False
         self.is_tls = False  # set when the session starts
-        self._first_read = True  # a TLS ClientHello can only be the first bytes
         # Output held back while the transport is over its high-water mark (it called
         # pause_writing): counted here exactly, in O(1), so the send-queue check never
         # asks the transport to sum its buffer (linear in the backlog on 3.12 and later).
         self._held: deque[bytes] | None = None
         self._held_bytes = 0
-        limit = self.config.max_send_queue_bytes
+        limit = config.max_send_queue_bytes
         self._high_water = min(HIGH_WATER_BYTES, max(limit // 2, 1))
         self._held_limit = limit - self._high_water
 
@@ -140,7 +106,7 @@ class Connection(asyncio.BufferedProtocol):
         peer = t.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
         self.peer = f"{self.ip}:{peer[1]}" if peer else "?"
-        refusal = self.server.admit(self)
+        refusal = self.host.admit(self)
         if refusal:
             log.warning("%s refused: %s", self.peer, refusal)
             t.write(self.door.refusal(refusal).encode() + b"\r\n")
@@ -156,7 +122,7 @@ class Connection(asyncio.BufferedProtocol):
         t = self.transport
         assert t is not None
         self.is_tls = is_tls = t.get_extra_info("ssl_object") is not None
-        self._first_read = not is_tls  # under TLS a first 0x16 byte is just text
+        self.lines.sniff_tls = not is_tls  # under TLS a first 0x16 byte is just text
         tls = " over TLS" if is_tls else ""
         log.info("%s connected to the %s door%s", self.peer, self.door.name, tls)
         _keep_alive(t.get_extra_info("socket"))
@@ -168,49 +134,31 @@ class Connection(asyncio.BufferedProtocol):
         if self.door.ping_interval_s > 0:
             self._ping_timer = self.loop.call_later(self.door.ping_interval_s, self._check_alive)
 
+    @property
+    def login_deadline(self) -> float | None:
+        """When (loop time) the login times out; None once logged in, or with no limit."""
+        timer = self._login_timer
+        return timer.when() if timer is not None else None
+
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.server.receive_buffer
+        return self.receive_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self.server.receive_buffer[:nbytes].tobytes())
+        self.data_received(self.receive_buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
-        """Queue the whole lines in `data`, keep the partial one, feed what may be fed."""
+        """Hand `data` to the line splitter, feed what lines may be fed."""
         self._heard = True
-        if self._first_read:
-            self._first_read = False
-            if data[:1] == TLS_HANDSHAKE and self._refuse_tls():
-                return
-        if (
-            self._telnet or IAC_BYTE in data
-        ) and self.door.strip_telnet:  # before lines: a sequence may hold b"\n"
-            data, self._telnet = strip_telnet_stream(data, self._telnet)
-        if self._discarding:
-            end = data.find(b"\n")
-            if end < 0:
-                return
-            data = data[end + 1 :]
-            self._discarding = False
-        if self._buffer:
-            data = self._buffer + data
-            self._buffer = b""
-        end = data.rfind(b"\n") + 1
-        if end:
-            self._queue.append(data if end == len(data) else data[:end])
-        tail = data[end:]
-        if len(tail) > self._limit:
-            self._queue.append(None)  # PROTOCOL.md: rejected at once, its rest discarded
-            self._discarding = True
-        else:
-            self._buffer = tail
+        lines = self.lines
+        lines.feed(data)
+        if lines.is_tls_hello:
+            self._refuse_tls()
+            return
         self._drain()
 
     def eof_received(self) -> bool:
         """The client is done sending: answer every line it sent, then close."""
-        self._is_eof = True
-        if self._buffer and not self._discarding:
-            self._queue.append(self._buffer + b"\n")  # a last line without its newline
-        self._buffer = b""
+        self.lines.feed_eof()
         self._drain()
         return True  # keep our side open until the queue is answered
 
@@ -223,54 +171,40 @@ class Connection(asyncio.BufferedProtocol):
             return
         self._is_admitted = False
         self._held = None
-        self.server.forget(self)
+        self.host.forget(self)
         if self.session is None:  # its TLS handshake never finished
             return
         reason = self.quit_reason = self.quit_reason or ("connection reset" if exc else "")
         why = f": {reason}" if reason else ""
         log.info("%s (%s) disconnected%s", self.peer, self.session.name, why)
-        self.server.track(self._cleanup())
+        self.host.track(self._cleanup())
 
     # --- lines in ---
     def _drain(self) -> None:
-        """Feed queued lines in order until one awaits the registry or the bucket is empty."""
-        queue = self._queue
-        rate = self.config.rate_lines_per_s
-        while queue:
+        """Feed lines in order until one awaits the registry or the bucket is empty."""
+        lines, bucket = self.lines, self._bucket
+        while lines.has_line:
             if self._task is not None or self._wake is not None or self.is_closed:
                 break
-            if rate and not self._take_token(rate):
-                self._wake = self.loop.call_later((1 - self._tokens) / rate, self._woken)
-                self._limit_hit("flood", f"sends faster than {rate:g} lines/s; pacing its lines")
-                break
-            self._feed(self._next_line())
-        if self._episodes and not queue:
+            if bucket is not None:
+                wait_s = bucket.take(self.loop.time())
+                if wait_s:
+                    self._wait_for_token(wait_s)
+                    break
+            self._feed(lines.next_line())
+        is_backlogged = lines.has_line
+        if self._episodes and not is_backlogged:
             self._episodes.discard("flood")  # caught up: a new flood is a new episode
-        if self._is_eof:
+        if lines.is_eof:
             self._close_when_answered()
         else:
-            self._pace(bool(queue))
-
-    def _next_line(self) -> bytes | None:
-        """Cut the next line (without its newline) out of the queue; None: too long."""
-        queue, start = self._queue, self._offset
-        run = queue[0]
-        if run is None:
-            queue.popleft()
-            return None
-        end = run.find(b"\n", start)
-        if end + 1 == len(run):
-            queue.popleft()
-            self._offset = 0
-        else:
-            self._offset = end + 1
-        return run[start:end]
+            self._pace(is_backlogged)
 
     def _feed(self, raw: bytes | None) -> None:
         session = self.session
         assert session is not None
-        limit = self.door.max_line_bytes
-        if raw is None or len(raw) - raw.endswith(b"\r") > limit:
+        if raw is None:
+            limit = self.door.max_line_bytes
             self._limit_hit("long", f"sent a line over {limit} bytes")
             session.line_too_long(limit)
             return
@@ -304,7 +238,7 @@ class Connection(asyncio.BufferedProtocol):
             self.close()  # after what is buffered, such as "Goodbye!"
 
     def _close_when_answered(self) -> None:
-        if not self._queue and self._task is None and self.transport is not None:
+        if not self.lines.has_line and self._task is None and self.transport is not None:
             if self.session is not None and self.session.member is not None:
                 self.session.member.flush_rooms()  # its own last message echoes back
             self.close()
@@ -315,14 +249,11 @@ class Connection(asyncio.BufferedProtocol):
             self._episodes.add(kind)
             log.warning("%s (%s) %s", self.peer, self.session.name if self.session else "-", what)
 
-    def _take_token(self, rate: float) -> bool:
-        now = self.loop.time()
-        self._tokens = min(self.config.burst_lines, self._tokens + (now - self._stamp) * rate)
-        self._stamp = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
+    def _wait_for_token(self, wait_s: float) -> None:
+        """Take no line until the bucket has a token again (reads pause meanwhile)."""
+        self._wake = self.loop.call_later(wait_s, self._woken)
+        rate = self.config.rate_lines_per_s
+        self._limit_hit("flood", f"sends faster than {rate:g} lines/s; pacing its lines")
 
     def _woken(self) -> None:
         self._wake = None
@@ -399,7 +330,9 @@ class Connection(asyncio.BufferedProtocol):
 
     def _refuse_tls(self) -> bool:
         """A TLS ClientHello on a plain port: one plain line naming the TLS port."""
-        hint = self.server.tls_hint(self.door)
+        if self.transport is None or self.transport.is_closing():
+            return True  # refused already
+        hint = self.host.tls_hint(self.door)
         log.info("%s started TLS on a plain port; told it %s", self.peer, hint)
         self.say(self.door.refusal(hint))
         self.close()

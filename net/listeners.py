@@ -19,11 +19,12 @@ from collections.abc import Coroutine
 from typing import Any
 
 from config.settings import Config
+from doors.door import Door
 from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.door import text_door
 from doors.text.render import TextRender
-from net.connection import Connection, Door
+from net.connection import Connection
 from net.tls import TlsLink, TlsSetupError, server_context
 from registry.history import StoreError
 from rooms import RoomManager
@@ -34,7 +35,8 @@ log = logging.getLogger("chatroom")
 
 
 class ChatServer:
-    """The listening socket, the connections, and the shared registry."""
+    """The listening sockets, the connections, and the shared registry; each
+    Connection's `Host` (net/connection.py)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -59,7 +61,7 @@ class ChatServer:
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
-        self.link: Any = None  # cluster.link.ClusterLink with --cluster (issue 13)
+        self.link: Any = None  # cluster.link.ClusterLink with --cluster
 
     async def start(self) -> int:
         """Listen on each door; return the text door's port (useful with port 0).
@@ -153,7 +155,7 @@ class ChatServer:
         self._doors.append((server, door.name, bound, ""))  # start() starts serving them
         return bound
 
-    # --- TLS (issue 11): doors/tls.py runs it; here are its listeners and reload ---
+    # --- TLS: net/tls.py runs it; here are its listeners and reload ---
     async def _listen_tls(self) -> None:
         config = self.config
         if self.tls_context is None:
@@ -233,6 +235,14 @@ class ChatServer:
             del self._per_ip[group]
         if not self._connections:
             self._all_gone.set()
+
+    def connections(self) -> list[Connection]:
+        """The connections admitted and not yet gone, as a list of their own."""
+        return list(self._connections)
+
+    def cleanups_running(self) -> int:
+        """How many closed connections' cleanups (their sessions' close) still run."""
+        return len(self._tasks)
 
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a connection's cleanup; aclose() waits for it."""

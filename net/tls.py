@@ -148,10 +148,10 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
             self._hello_timer = loop.call_later(config.tls_hello_timeout_s, self._no_hello)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.conn.server.receive_buffer
+        return self.conn.receive_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        sslobj, buffer = self._ssl, self.conn.server.receive_buffer
+        sslobj, buffer = self._ssl, self.conn.receive_buffer
         if sslobj is None or self._is_eof or (self._is_closing and not self._is_open):
             return
         if not self._heard:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from doors.door import Door, Link
 from doors.irc import channels, history, moderation, queries, server_info, usage, who  # noqa: F401
 from doors.irc.message import line
 from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
-from net.connection import Connection, Door
 
 
 def irc_door(door: IrcDoor) -> Door:
     config = door.config
 
-    def session(conn: Connection) -> IrcSession:
+    def session(conn: Link) -> IrcSession:
         return IrcSession(
             door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls
         )

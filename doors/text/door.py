@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from config.settings import Config
+from doors.door import Door, Link
 from doors.text.render import TextRender
 from doors.text.session import Session
-from net.connection import Connection, Door
 from rooms import RoomManager
 
 
 def text_door(rooms: RoomManager, config: Config, render: TextRender) -> Door:
-    def session(conn: Connection) -> Session:
+    def session(conn: Link) -> Session:
         return Session(
             rooms, config, conn.say, write=conn.write, render=render,
             peer=conn.peer, close=conn.close,

@@ -33,8 +33,8 @@ async def all_gone(server: ChatServer, *, but: AbstractSet[str] = frozenset()) -
     await wait_until(
         lambda: (
             set(server.rooms.snapshot()[0]) == but
-            and len(server._connections) == len(but)
-            and not server._tasks
+            and len(server.connections()) == len(but)
+            and not server.cleanups_running()
         )
     )
 
@@ -239,7 +239,7 @@ async def test_a_disconnect_while_a_name_or_room_is_pending_leaves_nothing_behin
     await client.send(last)
     try:
         await asyncio.wait_for(gate.entered.wait(), 5)
-        conn = next(iter(server._connections))
+        conn = server.connections()[0]
         reset(client)
         await wait_until(lambda: conn.is_closed)
     finally:

@@ -115,7 +115,7 @@ async def test_eight_mebibytes_without_a_newline_are_discarded_as_they_arrive(
         biggest = 0
         for _ in range(8 * MIB // len(chunk)):
             await alice.send_bytes(chunk)
-            biggest = max(biggest, len(conn._buffer))
+            biggest = max(biggest, len(conn.lines.partial))
         await alice.send_bytes(b"\nhello\n")
         assert await alice.line() == TOO_LONG
         assert await chat_text(alice) == "hello"
@@ -123,7 +123,7 @@ async def test_eight_mebibytes_without_a_newline_are_discarded_as_they_arrive(
     finally:
         tracemalloc.stop()
     assert biggest <= 2049, "the server buffered the over-long line"
-    assert len(conn._buffer) <= 2049
+    assert len(conn.lines.partial) <= 2049
     assert peak < 2 * MIB, f"memory peaked at {peak} bytes while 8 MiB went by"
 
 
@@ -146,7 +146,7 @@ async def test_a_character_split_across_two_reads_arrives_whole(
     euro = "\u20ac".encode()
     await alice.send_bytes(b"price " + euro[:1])
     async with asyncio.timeout(5):  # the server has read the first half on its own
-        while not conn._buffer.endswith(euro[:1]):
+        while not conn.lines.partial.endswith(euro[:1]):
             await asyncio.sleep(0.001)
     await alice.send_bytes(euro[1:] + b"5\n")
     assert await chat_text(alice) == "price \u20ac5"

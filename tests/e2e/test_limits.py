@@ -122,7 +122,7 @@ async def test_a_flood_of_short_lines_costs_the_server_about_what_it_read_not_te
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", server.port))
     await loop.sock_sendall(sock, b"alice\n")
-    await wait_until(lambda: any(c.session and c.session.member for c in server._connections))
+    await wait_until(lambda: any(c.session and c.session.member for c in server.connections()))
     conn = connection_of(server, "alice")
     server_sock = transport_of(conn).get_extra_info("socket")
     flood = memoryview(b"ab\n" * (4 << 20))
@@ -161,7 +161,7 @@ async def test_a_connection_over_max_clients_is_told_why_and_closed(
     assert await extra.expect_closed() == ["! Server is full (3 connections). Try again later."]
     await first.send("/quit")
     assert await first.expect_closed() == ["Goodbye!"]
-    await wait_until(lambda: len(server._connections) == 2)
+    await wait_until(lambda: len(server.connections()) == 2)
     again = await connect("alice2")  # a freed slot is usable again
     await again.send("/rooms")
     assert await again.line() == "* No rooms yet. Create one with 1 or /create NAME."
@@ -345,7 +345,7 @@ async def test_many_stalled_members_cannot_exhaust_memory_and_are_all_dropped(
             seen.add(line)
 
     await watch(joined)
-    for conn in server._connections:  # a slow network: kernels buffer little for them
+    for conn in server.connections():  # a slow network: kernels buffer little for them
         if conn.session is not None and conn.session.name != "alice":
             server_sock = transport_of(conn).get_extra_info("socket")
             server_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * KIB)
@@ -362,7 +362,7 @@ async def test_many_stalled_members_cannot_exhaust_memory_and_are_all_dropped(
             break
         await alice.send(f"{n} {text}")
         await wait_until(fanned_out(n))  # its echo is written with everyone's copy
-        queued = sum(c.send_queue_bytes() for c in server._connections)
+        queued = sum(c.send_queue_bytes() for c in server.connections())
         most_queued = max(most_queued, queued)
     await asyncio.wait_for(watching, 20)
     assert most_queued <= (STALLED + 1) * (QUEUE_LIMIT + batch), (
@@ -421,8 +421,8 @@ async def test_login_timeout_zero_means_no_limit() -> None:
     try:
         client = await ChatClient.open(port)
         await client.expect("Enter your username:")
-        (conn,) = server._connections
-        assert conn._login_timer is None
+        (conn,) = server.connections()
+        assert conn.login_deadline is None
         await client.close()
     finally:
         await server.aclose()

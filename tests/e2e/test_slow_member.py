@@ -39,7 +39,7 @@ async def test_a_stalled_member_is_dropped_and_the_others_get_every_message(
         nonlocal biggest_queue
         for n in range(per_sender):
             await client.send(f"{me} {n} {padding}")
-            for conn in list(server._connections):
+            for conn in server.connections():
                 biggest_queue = max(biggest_queue, conn.send_queue_bytes())
 
     async def receive(client: ChatClient) -> tuple[int, list[str]]:

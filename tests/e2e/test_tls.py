@@ -168,7 +168,7 @@ async def test_a_silent_handshake_counts_against_the_caps_and_times_out(
     await chat.start()
     try:
         silent = [await asyncio.open_connection("127.0.0.1", chat.tls_port) for _ in range(2)]
-        await wait_until(lambda: len(chat._connections) == 2)
+        await wait_until(lambda: len(chat.connections()) == 2)
         full = await ChatClient.open(chat.port)
         assert await full.expect_closed() == ["! Server is full (2 connections). Try again later."]
         turned_away, _ = await asyncio.open_connection("127.0.0.1", chat.tls_port)
@@ -177,7 +177,7 @@ async def test_a_silent_handshake_counts_against_the_caps_and_times_out(
         for reader, _writer in silent:  # the handshake timeout closes them
             async with asyncio.timeout(3):
                 assert await reader.read() == b""
-        await wait_until(lambda: not chat._connections)
+        await wait_until(lambda: not chat.connections())
     finally:
         await chat.aclose()
 
@@ -257,7 +257,7 @@ async def test_a_stalled_tls_member_is_dropped_with_its_queue_bounded(
             await t0.send(f"{n} {padding}")
             lines = await t0.expect(re.compile(rf"\[\d\d:\d\d\] <t0> {n} x+"))
             notices += lines[:-1]
-            most = max([most, *(c.send_queue_bytes() for c in list(chat._connections))])
+            most = max([most, *(c.send_queue_bytes() for c in chat.connections())])
             if notices and others.done():
                 break
         assert notices == ["* stalled has quit (send queue exceeded)"]

@@ -105,7 +105,7 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT_S) 
 
 def connection_of(server: ChatServer, name: str) -> Connection:
     """The server's side of the connection logged in as `name`."""
-    for conn in server._connections:
+    for conn in server.connections():
         if conn.session is not None and conn.session.name == name:
             return conn
     raise AssertionError(f"no connection for {name}")

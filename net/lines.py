@@ -1,0 +1,123 @@
+"""Framing, sans-I/O: a client's bytes in, its lines out.
+
+`LineSplitter` is fed the bytes of each read and asked for lines, as h11's
+ReceiveBuffer is. It splits at `\\n`, applies a door's line limit (docs/protocol.md,
+Transport: one `\\r` before the `\\n` is not counted; a longer line is reported as soon
+as it passes the limit and its rest is discarded as it arrives), strips telnet
+negotiation before splitting (a sequence may straddle reads), notices a TLS
+ClientHello in the first bytes of a plain port, and gives a last line that came
+without its newline at EOF. No sockets, no asyncio, no clock here: net/connection.py
+pumps bytes in and decides when a line is taken.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from utils import strip_telnet_stream
+
+IAC_BYTE = b"\xff"
+TLS_HANDSHAKE = b"\x16"  # the first byte of a TLS ClientHello
+
+
+class LineSplitter:
+    """One connection's incoming byte stream, as lines.
+
+    Whole runs of lines are queued as read, and a line is cut out of its run only when
+    it is taken: a paced flood of short lines costs what was read, not an object per
+    line. `next_line()` gives a line as sent, without its `\\n` (a `\\r` before it is
+    kept: the door's session removes it), or None for a line over the limit.
+    """
+
+    __slots__ = (
+        "_discarding",
+        "_limit",
+        "_max_line_bytes",
+        "_offset",
+        "_partial",
+        "_runs",
+        "_strip_telnet",
+        "_telnet",
+        "is_eof",
+        "is_tls_hello",
+        "sniff_tls",
+    )
+
+    def __init__(self, max_line_bytes: int, *, strip_telnet: bool = True) -> None:
+        self.sniff_tls = True  # the next bytes may be a ClientHello (the first, on a plain port)
+        self.is_tls_hello = False  # they were: nothing more is taken
+        self.is_eof = False
+        self._max_line_bytes = max_line_bytes
+        self._limit = max_line_bytes + 1  # a trailing "\r" is not content
+        self._strip_telnet = strip_telnet
+        self._partial = b""  # the start of a line whose newline has not come
+        self._discarding = False  # inside a line that was already too long
+        self._runs: deque[bytes | None] = deque()  # None stands for a too-long line
+        self._offset = 0  # where the next line starts in self._runs[0]
+        self._telnet = b""  # an IAC sequence cut off at the end of the last read
+
+    def feed(self, data: bytes) -> None:
+        """Take the bytes of one read: queue its whole lines, keep the partial one."""
+        if self.sniff_tls:
+            self.sniff_tls = False
+            if data[:1] == TLS_HANDSHAKE:
+                self.is_tls_hello = True
+        if self.is_tls_hello or self.is_eof:
+            return
+        if self._strip_telnet and (self._telnet or IAC_BYTE in data):
+            # before splitting: a window-size report may hold a b"\n"
+            data, self._telnet = strip_telnet_stream(data, self._telnet)
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            data = data[end + 1 :]
+            self._discarding = False
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        end = data.rfind(b"\n") + 1
+        if end:
+            self._runs.append(data if end == len(data) else data[:end])
+        tail = data[end:]
+        if len(tail) > self._limit:
+            self._runs.append(None)  # rejected at once, its rest discarded as it comes
+            self._discarding = True
+        else:
+            self._partial = tail
+
+    def feed_eof(self) -> None:
+        """The peer is done sending: a partial line becomes the last line."""
+        self.is_eof = True
+        if self._partial and not self._discarding:
+            self._runs.append(self._partial + b"\n")  # a last line without its newline
+        self._partial = b""
+
+    @property
+    def has_line(self) -> bool:
+        """Whether next_line() has a line (or a too-long one) to give."""
+        return bool(self._runs)
+
+    @property
+    def partial(self) -> bytes:
+        """The start of a line whose newline has not come yet (at most the limit + 1)."""
+        return self._partial
+
+    def next_line(self) -> bytes | None:
+        """Cut the next line (without its newline) out of the queue; None: too long.
+        Only when has_line is true."""
+        runs, start = self._runs, self._offset
+        run = runs[0]
+        if run is None:
+            runs.popleft()
+            return None
+        end = run.find(b"\n", start)
+        if end + 1 == len(run):
+            runs.popleft()
+            self._offset = 0
+        else:
+            self._offset = end + 1
+        size, most = end - start, self._max_line_bytes
+        if size > most and size - run.endswith(b"\r", start, end) > most:
+            return None
+        return run[start:end]
