@@ -17,10 +17,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from config.certificates import TlsSetupError
 from config.options import parse_args
 from config.settings import Config
 from net.listeners import ChatServer, ClusterUnreachable, failed_port
-from net.tls import TlsSetupError
 from registry.history import StoreError
 from utils import os_reason
 

@@ -14,9 +14,9 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from config.certificates import TlsSetupError, server_context, sts_problem
 from config.file import parse_with_config
 from config.settings import Config
-from net.tls import TlsSetupError, server_context, sts_problem
 from utils import clean, os_reason, port_number
 
 # Each option: flag, the Config field it sets, its type, a metavar, what it means.

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
 
+from config.certificates import TlsSetupError, server_context
 from config.settings import Config
 from doors.door import Door
 from doors.irc.door import irc_door
@@ -25,7 +26,7 @@ from doors.irc.session import IrcDoor
 from doors.text.door import text_door
 from doors.text.render import TextRender
 from net.connection import Connection
-from net.tls import TlsLink, TlsSetupError, server_context
+from net.tls import TlsLink
 from registry.history import StoreError
 from rooms import RoomManager
 from store.sqlite import open_history

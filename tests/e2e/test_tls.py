@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from config.certificates import is_self_signed, server_context
 from config.options import parse_args
 from config.settings import Config
 from net.listeners import ChatServer
-from net.tls import is_self_signed, server_context
 from tests.rigs.chat import ChatClient, connection_of, wait_until
 from tests.rigs.irc import IrcClient
 from tests.rigs.tlsfiles import TlsFiles, make_tls_files, self_signed
@@ -372,6 +372,23 @@ def test_bad_tls_flags_are_one_line(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert wanted in err.splitlines()[0] and "Traceback" not in err
+
+
+def test_a_certificate_that_cannot_be_read_is_named(
+    tls_files: TlsFiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing, config = tmp_path / "none.pem", tmp_path / "chatroom.toml"
+    config.write_text(f'tls-cert = "{missing}"\ntls-key = "{tls_files.key}"\n')
+    cases = [
+        (["--tls-cert", str(missing), "--tls-key", tls_files.key], f"{missing}: no such file"),
+        (["--tls-cert", tls_files.cert, "--tls-key", str(missing)], f"{missing}: no such file"),
+        (["--tls-cert", str(tmp_path), "--tls-key", tls_files.key], f"{tmp_path}: is a directory"),
+        (["--config", str(config)], f"{config}: --tls-cert/--tls-key: cannot read {missing}"),
+    ]
+    for argv, wanted in cases:
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+        assert wanted in capsys.readouterr().err.splitlines()[0]
 
 
 async def test_a_plaintext_client_that_half_closes_at_once_is_told_too(
