@@ -89,7 +89,7 @@ def framed(room: str, events: list[Kept], now: float) -> list[str]:
 
 
 class TextRender:
-    """Registry events as PROTOCOL.md lines; one instance serves every text connection."""
+    """Registry events as docs/protocol.md lines; one instance serves every text connection."""
 
     __slots__ = ("_hhmm", "_minute")
 

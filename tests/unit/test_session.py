@@ -1,4 +1,4 @@
-"""The socket-free session core: lines in, lines out, exact PROTOCOL.md wording."""
+"""The socket-free session core: lines in, lines out, exact docs/protocol.md wording."""
 
 from __future__ import annotations
 
