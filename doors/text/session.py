@@ -210,6 +210,15 @@ MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
     "4": Session.quit,
 }
 
+# What a line does in each state, and where it leads (docs/protocol.md, "States"):
+#   PASSWORD   the right password -> NAME; too many wrong ones from the address -> CLOSED
+#   NAME       a free name -> MENU; `/reclaim NAME CODE` -> MENU, or IN_ROOM if it was in one
+#   MENU       1 -> NEW_ROOM; 2 -> PICK_ROOM (after the list); 3 -> MENU; 4 -> CLOSED
+#   NEW_ROOM   -> IN_ROOM once created (Conversation.create); empty or refused -> MENU
+#   PICK_ROOM  -> IN_ROOM once joined (Conversation.join); empty or refused -> MENU
+#   IN_ROOM    `exit` -> MENU; anything else is said to the room
+# After NAME, commands run in any state: /create and /join -> IN_ROOM, /leave -> MENU,
+# /quit -> CLOSED. A kick -> MENU; a reclaim by another connection or a bug -> CLOSED.
 ON_LINE: dict[State, Callable[[Session, str], Result]] = {
     State.PASSWORD: Session._on_password,
     State.NAME: Session._on_name,
