@@ -96,7 +96,6 @@ async def log_in(
 ) -> list[Member]:
     """The server's registry and one session per (name, room, sends), logged in and joined."""
     sys.path.insert(0, str(ROOT))
-    import doors.irc.door  # noqa: F401  (fills the IRC command table)
     from config.settings import Config
     from doors.irc.session import IrcDoor, IrcSession
     from doors.text.render import TextRender

@@ -1,5 +1,8 @@
 """The front doors: each speaks one wire protocol over the one registry (rooms.py).
 
-`connection.py` is what every door shares: lines, pacing, the send queue, timeouts.
-Each door's own package holds its socket-free core and how it words events.
+A door's package (text/, irc/) holds its socket-free session, its one command table,
+the handlers the table names, how it words registry events, and `door.py`, which
+builds the door a listener serves. `common.py` is what both sessions share (the
+server password, reserved names, line sinks); net/connection.py carries their lines.
+Imports run one way: net -> doors -> registry (rooms.py).
 """

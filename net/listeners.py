@@ -24,7 +24,6 @@ from doors.door import Door
 from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.door import text_door
-from doors.text.render import TextRender
 from net.connection import Connection
 from net.tls import TlsLink
 from registry.history import StoreError
@@ -47,7 +46,6 @@ class ChatServer:
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
             replay_lines=config.replay_lines,
         )  # fmt: skip
-        self.render = TextRender()
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
         self.irc_port = 0  # 0 while the IRC door is closed
@@ -55,7 +53,7 @@ class ChatServer:
         self.irc_tls_port = 0
         self.tls_context: ssl.SSLContext | None = None  # replaced whole by reload_tls()
         self.irc = IrcDoor(self.rooms, config)
-        self.text = text_door(self.rooms, config, self.render)
+        self.text = text_door(self.rooms, config)
         self._servers: list[asyncio.Server] = []
         self._doors: list[tuple[asyncio.Server, str, int, str]] = []  # to start, and log
         self._connections: set[Connection] = set()
@@ -74,9 +72,7 @@ class ChatServer:
         if config.cluster:
             await self._join_cluster()
         if config.plain:
-            self.port = await self._listen(
-                text_door(self.rooms, self.config, self.render), config.port
-            )
+            self.port = await self._listen(self.text, config.port)
         if config.irc_port is not None and config.plain:
             try:
                 self.irc_port = await self._listen(irc_door(self.irc), config.irc_port)
@@ -163,9 +159,7 @@ class ChatServer:
             return
         try:
             if config.tls_port is not None:
-                self.tls_port = await self._listen_tls_door(
-                    text_door(self.rooms, self.config, self.render), config.tls_port
-                )
+                self.tls_port = await self._listen_tls_door(self.text, config.tls_port)
             if config.irc_tls_port is not None:
                 irc = irc_door(self.irc)
                 self.irc_tls_port = await self._listen_tls_door(irc, config.irc_tls_port)

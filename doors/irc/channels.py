@@ -8,17 +8,16 @@ import time
 from collections.abc import Awaitable
 
 import registry as r
-from doors.irc.commands import IrcError, irc_command
+from doors.irc.client import IrcClient, IrcError
 from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line
 from doors.irc.render import channel
-from doors.irc.session import IrcSession
 from utils import name_key, name_problem, normalize_name
 
 MAX_TARGETS = 4
 
 
-def room_name(s: IrcSession, chan: str) -> str:
+def room_name(s: IrcClient, chan: str) -> str:
     """The room a channel name means, or IrcError 403 (only `#` channels exist)."""
     if not chan.startswith("#"):
         raise IrcError("403", chan, "No such channel")
@@ -28,7 +27,7 @@ def room_name(s: IrcSession, chan: str) -> str:
     return name
 
 
-def find_room(s: IrcSession, chan: str) -> r.Room:
+def find_room(s: IrcClient, chan: str) -> r.Room:
     room = s.rooms.room(chan[1:]) if chan.startswith("#") else None
     if room is None:
         raise IrcError("403", chan, "No such channel")
@@ -41,7 +40,7 @@ def prefix(room: r.Room, member: r.Member, *, every: bool) -> str:
     return marks if every else marks[:1]
 
 
-def send_names(s: IrcSession, room: r.Room) -> None:
+def send_names(s: IrcClient, room: r.Room) -> None:
     every, masks = "multi-prefix" in s.caps, "userhost-in-names" in s.caps
     entries = [
         prefix(room, m, every=every) + (m.mask if masks else m.name)
@@ -60,7 +59,7 @@ def send_names(s: IrcSession, room: r.Room) -> None:
     s.numeric("366", channel(room.name), "End of /NAMES list")
 
 
-def send_topic(s: IrcSession, room: r.Room, *, always: bool) -> None:
+def send_topic(s: IrcClient, room: r.Room, *, always: bool) -> None:
     if room.topic:
         s.numeric("332", channel(room.name), room.topic)
         s.numeric("333", channel(room.name), room.topic_by, str(int(room.topic_ts)))
@@ -77,15 +76,14 @@ JOIN_REFUSALS: dict[type[r.RegistryError], tuple[str, str]] = {
 }
 
 
-@irc_command("JOIN", 1)
-def _join(s: IrcSession, msg: Message) -> Awaitable[None] | None:
+def on_join(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     if msg.params[0] == "0":
         return _part_all(s)
     keys = msg.params[1].split(",") if len(msg.params) > 1 else []
     return _join_each(s, msg.params[0].split(","), keys)
 
 
-async def _join_each(s: IrcSession, chans: list[str], keys: list[str]) -> None:
+async def _join_each(s: IrcClient, chans: list[str], keys: list[str]) -> None:
     member = s.require_member()
     for i, chan in enumerate(chans):
         try:
@@ -113,20 +111,19 @@ async def _join_each(s: IrcSession, chans: list[str], keys: list[str]) -> None:
         replay_on_join(s, room)
 
 
-async def _part_all(s: IrcSession) -> None:
+async def _part_all(s: IrcClient) -> None:
     member = s.require_member()
     for room in list(member.rooms):
         s.send(s.stamp() + line(member.mask, "PART", channel(room.name)))
         await s.rooms.leave(member, room)
 
 
-@irc_command("PART", 1)
-def _part(s: IrcSession, msg: Message) -> Awaitable[None]:
+def on_part(s: IrcClient, msg: Message) -> Awaitable[None]:
     reason = msg.params[1][: s.config.max_topic_chars] if len(msg.params) > 1 else ""
     return _part_each(s, msg.params[0].split(","), reason)
 
 
-async def _part_each(s: IrcSession, chans: list[str], reason: str) -> None:
+async def _part_each(s: IrcClient, chans: list[str], reason: str) -> None:
     member = s.require_member()
     for chan in chans:
         try:
@@ -142,24 +139,21 @@ async def _part_each(s: IrcSession, chans: list[str], reason: str) -> None:
         await s.rooms.leave(member, room, reason)
 
 
-@irc_command("PRIVMSG")
-def _privmsg(s: IrcSession, msg: Message) -> None:
+def on_privmsg(s: IrcClient, msg: Message) -> None:
     deliver(s, msg, "msg")
 
 
-@irc_command("NOTICE")
-def _notice(s: IrcSession, msg: Message) -> None:
+def on_notice(s: IrcClient, msg: Message) -> None:
     deliver(s, msg, "notice")
 
 
-@irc_command("TAGMSG")
-def _tagmsg(s: IrcSession, msg: Message) -> None:
+def on_tagmsg(s: IrcClient, msg: Message) -> None:
     if "message-tags" not in s.caps:
         raise IrcError("421", "TAGMSG", "Unknown command")
     deliver(s, msg, "tagmsg")
 
 
-def deliver(s: IrcSession, msg: Message, kind: str) -> None:
+def deliver(s: IrcClient, msg: Message, kind: str) -> None:
     """PRIVMSG, NOTICE or TAGMSG to each target: rooms, and users on either door."""
     quiet = kind == "notice"  # RFC 2812 3.3.2: no error reply to a NOTICE, ever
     if not msg.params or not msg.params[0]:
@@ -179,7 +173,7 @@ def deliver(s: IrcSession, msg: Message, kind: str) -> None:
                 s.numeric(exc.code, *exc.params)
 
 
-def to_room(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None:
+def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     member = s.require_member()
     status = target[: len(target) - len(target.lstrip("@+"))]
     room = find_room(s, target[len(status) :])
@@ -225,7 +219,7 @@ CANNOT_SPEAK: dict[type[r.CannotSpeak], str] = {
 }
 
 
-def _to_status(s: IrcSession, room: r.Room, status: str, event: r.Event) -> None:
+def _to_status(s: IrcClient, room: r.Room, status: str, event: r.Event) -> None:
     """PRIVMSG @#room: to its operators (and `+`: voiced members) only, addressed so."""
     member = s.require_member()
     chan = f" {channel(room.name)} ".encode()
@@ -238,7 +232,7 @@ def _to_status(s: IrcSession, room: r.Room, status: str, event: r.Event) -> None
             peer.write(peer.render(event).replace(chan, wanted, 1))
 
 
-def to_user(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None:
+def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     member = s.require_member()
     peer = s.rooms.find(target)
     if peer is None:
@@ -256,8 +250,7 @@ def to_user(s: IrcSession, target: str, text: str, kind: str, tags: str) -> None
         s.numeric("301", peer.name, peer.away)
 
 
-@irc_command("TOPIC", 1)
-def _topic(s: IrcSession, msg: Message) -> None:
+def on_topic(s: IrcClient, msg: Message) -> None:
     member = s.require_member()
     room = find_room(s, msg.params[0])
     if len(msg.params) == 1:
@@ -270,8 +263,7 @@ def _topic(s: IrcSession, msg: Message) -> None:
     s.rooms.set_topic(member, room, msg.params[1][: s.config.max_topic_chars])
 
 
-@irc_command("NAMES")
-def _names(s: IrcSession, msg: Message) -> None:
+def on_names(s: IrcClient, msg: Message) -> None:
     if not msg.params:
         s.numeric("366", "*", "End of /NAMES list")
         return
@@ -283,8 +275,7 @@ def _names(s: IrcSession, msg: Message) -> None:
             send_names(s, room)
 
 
-@irc_command("AWAY")
-def _away(s: IrcSession, msg: Message) -> None:
+def on_away(s: IrcClient, msg: Message) -> None:
     text = msg.params[0][: s.config.max_away_chars] if msg.params else ""
     s.rooms.set_away(s.require_member(), text)
     if text:
@@ -293,5 +284,5 @@ def _away(s: IrcSession, msg: Message) -> None:
         s.numeric("305", "You are no longer marked as being away")
 
 
-def idle_seconds(s: IrcSession) -> int:
+def idle_seconds(s: IrcClient) -> int:
     return int(time.time() - s.last_active)

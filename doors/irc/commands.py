@@ -1,48 +1,62 @@
-"""The table of IRC commands: each a small handler, registered by the modules that
-define them (session.py: registration; channels.py: rooms and messages; queries.py:
-who is who). A handler takes the session and the message's parameters; one that
-needs the registry returns a coroutine for the session to await.
+"""The IRC door's command table: each command, its handler, the parameters it needs
+and whether a client may send it before registration (as Ergo's irc/commands.go).
+
+The session (session.py) reads every line through this table; usage.py's TOPICS has an
+entry for each command here, and a test keeps the two the same. A handler takes the
+client and the message; one that needs the registry returns a coroutine to await.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from doors.irc import (
+    channels,
+    history,
+    moderation,
+    queries,
+    registration,
+    server_info,
+    usage,
+    who,
+)
+from doors.irc.client import Command
 
-if TYPE_CHECKING:
-    from doors.irc.message import Message
-    from doors.irc.session import IrcSession
-
-Result = Awaitable[None] | None
-Handler = Callable[["IrcSession", "Message"], Result]
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    run: Handler
-    min_params: int
-    before_registration: bool  # allowed before 001
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def irc_command(
-    name: str, min_params: int = 0, *, before_registration: bool = False
-) -> Callable[[Handler], Handler]:
-    def register(run: Handler) -> Handler:
-        COMMANDS[name] = Command(name, run, min_params, before_registration)
-        return run
-
-    return register
-
-
-class IrcError(Exception):
-    """A numeric error reply: `code` and its parameters after the nick."""
-
-    def __init__(self, code: str, *params: str) -> None:
-        super().__init__(code, *params)
-        self.code = code
-        self.params = params
+COMMANDS: dict[str, Command] = {
+    # Registration: the only commands allowed before the welcome.
+    "CAP": Command(registration.on_cap, 1, before_registration=True),
+    "PASS": Command(registration.on_pass, 1, before_registration=True),
+    "NICK": Command(registration.on_nick, 0, before_registration=True),
+    "USER": Command(registration.on_user, 4, before_registration=True),
+    "PING": Command(registration.on_ping, 1, before_registration=True),
+    "PONG": Command(registration.on_pong, 0, before_registration=True),
+    "QUIT": Command(registration.on_quit, 0, before_registration=True),
+    # Rooms and messages.
+    "CHATHISTORY": Command(history.on_chathistory),
+    "JOIN": Command(channels.on_join, 1),
+    "PART": Command(channels.on_part, 1),
+    "PRIVMSG": Command(channels.on_privmsg),
+    "NOTICE": Command(channels.on_notice),
+    "TAGMSG": Command(channels.on_tagmsg),
+    "TOPIC": Command(channels.on_topic, 1),
+    "NAMES": Command(channels.on_names),
+    "AWAY": Command(channels.on_away),
+    # Moderation.
+    "MODE": Command(moderation.on_mode, 1),
+    "KICK": Command(moderation.on_kick, 2),
+    "INVITE": Command(moderation.on_invite),
+    # Who is who, and the server itself.
+    "WHO": Command(who.on_who),
+    "WHOIS": Command(queries.on_whois),
+    "WHOWAS": Command(queries.on_whowas),
+    "USERHOST": Command(queries.on_userhost, 1),
+    "ISON": Command(queries.on_ison, 1),
+    "LIST": Command(queries.on_list),
+    "LUSERS": Command(server_info.on_lusers),
+    "MOTD": Command(server_info.on_motd),
+    "TIME": Command(server_info.on_time),
+    "VERSION": Command(server_info.on_version),
+    "ADMIN": Command(server_info.on_admin),
+    "INFO": Command(server_info.on_info),
+    "LINKS": Command(server_info.on_links),
+    "HELP": Command(usage.on_help),
+    "HELPOP": Command(usage.on_help),  # InspIRCd's and UnrealIRCd's name for HELP
+}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from doors.door import Door, Link
-from doors.irc import channels, history, moderation, queries, server_info, usage, who  # noqa: F401
 from doors.irc.message import line
 from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
 
 
 def irc_door(door: IrcDoor) -> Door:
+    """The door a listener serves: an `IrcSession` for each connection, on the shared
+    `door` (its settings, its name, and the sts policy the listeners set)."""
     config = door.config
 
     def session(conn: Link) -> IrcSession:

@@ -14,10 +14,9 @@ import datetime
 from collections.abc import Awaitable
 
 import registry as r
-from doors.irc.commands import irc_command
+from doors.irc.client import IrcClient
 from doors.irc.message import Message, add_tags, line
 from doors.irc.render import channel, server_time
-from doors.irc.session import IrcSession
 from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
 
 CAP = "draft/chathistory"
@@ -34,7 +33,7 @@ class Refused(Exception):
         self.params = params
 
 
-def wants_replay(s: IrcSession) -> bool:
+def wants_replay(s: IrcClient) -> bool:
     member = s.member
     return (
         s.config.replay_lines > 0
@@ -43,7 +42,7 @@ def wants_replay(s: IrcSession) -> bool:
     )
 
 
-def replay_on_join(s: IrcSession, room: r.Room) -> None:
+def replay_on_join(s: IrcClient, room: r.Room) -> None:
     """The room's newest lines from memory, right after the join (no await between,
     so each line reaches the joiner once: replayed, or live)."""
     if not wants_replay(s):
@@ -68,7 +67,7 @@ def _shown(event: Kept) -> bool:
     return type(event) is not r.TopicSet
 
 
-def send_batch(s: IrcSession, kind: str, params: tuple[str, ...], lines: list[str]) -> None:
+def send_batch(s: IrcClient, kind: str, params: tuple[str, ...], lines: list[str]) -> None:
     """Lines as one batch of this kind (just the lines, to a client without `batch`)."""
     if "batch" not in s.caps:
         for text in lines:
@@ -81,12 +80,11 @@ def send_batch(s: IrcSession, kind: str, params: tuple[str, ...], lines: list[st
     s.send(line(s.door.name, "BATCH", "-" + ref))
 
 
-def _fail(s: IrcSession, code: str, *params: str) -> None:
+def _fail(s: IrcClient, code: str, *params: str) -> None:
     s.send(line(s.door.name, "FAIL", "CHATHISTORY", code, *params))
 
 
-@irc_command("CHATHISTORY")
-def _chathistory(s: IrcSession, msg: Message) -> Awaitable[None] | None:
+def on_chathistory(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     try:
         return _ask(s, msg.params)
     except Refused as exc:
@@ -94,7 +92,7 @@ def _chathistory(s: IrcSession, msg: Message) -> Awaitable[None] | None:
         return None
 
 
-def _ask(s: IrcSession, params: list[str]) -> Awaitable[None]:
+def _ask(s: IrcClient, params: list[str]) -> Awaitable[None]:
     sub = params[0].upper() if params else "*"
     if sub not in PARAMS and params:
         raise Refused("UNKNOWN_COMMAND", params[0], "Unknown command")
@@ -146,7 +144,7 @@ def _time(sub: str, text: str) -> int:
     return calendar.timegm(when.timetuple()) * 1000 + when.microsecond // 1000
 
 
-async def _answer(s: IrcSession, room: r.Room, query: Query) -> None:
+async def _answer(s: IrcClient, room: r.Room, query: Query) -> None:
     chan = channel(room.name)
     try:
         events = await s.rooms.history.fetch(query)
@@ -158,7 +156,7 @@ async def _answer(s: IrcSession, room: r.Room, query: Query) -> None:
     send_batch(s, "chathistory", (chan,), lines)
 
 
-async def _targets(s: IrcSession, after_ms: int, before_ms: int, limit: int) -> None:
+async def _targets(s: IrcClient, after_ms: int, before_ms: int, limit: int) -> None:
     member = s.require_member()
     names = {room.key: room.name for room in member.rooms}
     try:

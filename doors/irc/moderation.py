@@ -11,10 +11,9 @@ from collections.abc import Awaitable
 
 import registry as r
 from doors.irc.channels import find_room
-from doors.irc.commands import IrcError, irc_command
+from doors.irc.client import IrcClient, IrcError
 from doors.irc.message import Message, line
 from doors.irc.render import channel
-from doors.irc.session import IrcSession
 from registry.masks import parse_changes
 
 MAX_KICKS = 4  # TARGMAX KICK
@@ -38,8 +37,7 @@ def room_modes(room: r.Room, member: r.Member) -> list[str]:
     return ["+" + "".join(sorted(letters)), *args]
 
 
-@irc_command("MODE", 1)
-def _mode(s: IrcSession, msg: Message) -> None:
+def on_mode(s: IrcClient, msg: Message) -> None:
     target = msg.params[0]
     if not target.startswith("#"):
         _user_mode(s, msg)
@@ -69,7 +67,7 @@ def _mode(s: IrcSession, msg: Message) -> None:
         _refused(s, chan, refusal)
 
 
-def _refused(s: IrcSession, chan: str, refusal: r.Refusal) -> None:
+def _refused(s: IrcClient, chan: str, refusal: r.Refusal) -> None:
     change = refusal.change
     if refusal.why == "no-such-user":
         s.numeric("401", change.arg, "No such nick/channel")
@@ -82,7 +80,7 @@ def _refused(s: IrcSession, chan: str, refusal: r.Refusal) -> None:
         s.numeric("696", chan, change.letter, shown, f"Invalid mode parameter: {refusal.detail}")
 
 
-def _user_mode(s: IrcSession, msg: Message) -> None:
+def _user_mode(s: IrcClient, msg: Message) -> None:
     member = s.require_member()
     target = s.rooms.find(msg.params[0])
     if target is None:
@@ -109,8 +107,7 @@ def _user_mode(s: IrcSession, msg: Message) -> None:
         s.send(line(member.mask, "MODE", member.name, changed))
 
 
-@irc_command("KICK", 2)
-def _kick(s: IrcSession, msg: Message) -> Awaitable[None]:
+def on_kick(s: IrcClient, msg: Message) -> Awaitable[None]:
     """KICK #room nick{,nick} [:reason], or #a,#b nick,nick (pairs)."""
     chans, nicks = msg.params[0].split(","), msg.params[1].split(",")[:MAX_KICKS]
     reason = msg.params[2][: s.config.max_topic_chars] if len(msg.params) > 2 else ""
@@ -121,7 +118,7 @@ def _kick(s: IrcSession, msg: Message) -> Awaitable[None]:
     return _kick_each(s, pairs, reason)
 
 
-async def _kick_each(s: IrcSession, pairs: list[tuple[str, str]], reason: str) -> None:
+async def _kick_each(s: IrcClient, pairs: list[tuple[str, str]], reason: str) -> None:
     member = s.require_member()
     for chan, nick in pairs:
         try:
@@ -139,8 +136,7 @@ async def _kick_each(s: IrcSession, pairs: list[tuple[str, str]], reason: str) -
             s.numeric("441", exc.who, chan, "They aren't on that channel")
 
 
-@irc_command("INVITE")
-def _invite(s: IrcSession, msg: Message) -> Awaitable[None] | None:
+def on_invite(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     """INVITE nick #room; INVITE alone lists the rooms this user is invited to."""
     member = s.require_member()
     if not msg.params:
@@ -153,7 +149,7 @@ def _invite(s: IrcSession, msg: Message) -> Awaitable[None] | None:
     return _invite_one(s, msg.params[0], msg.params[1])
 
 
-async def _invite_one(s: IrcSession, nick: str, chan: str) -> None:
+async def _invite_one(s: IrcClient, nick: str, chan: str) -> None:
     member = s.require_member()
     if not chan.startswith("#"):
         raise IrcError("403", chan, "No such channel")

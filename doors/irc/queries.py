@@ -12,23 +12,22 @@ from collections.abc import Callable
 
 import registry as r
 from doors.irc.channels import prefix
-from doors.irc.commands import IrcError, irc_command
+from doors.irc.client import IrcClient, IrcError
 from doors.irc.message import Message, line
 from doors.irc.render import channel
-from doors.irc.session import IrcSession
 from doors.irc.who import idle_of, mask_matcher
 
 MAX_USERHOST = 5  # RFC 2812: USERHOST names at most five nicknames
 REPLY_BYTES = 400  # a reply of many words is cut into lines of about this length
 
 
-def require_this_server(s: IrcSession, server: str) -> None:
+def require_this_server(s: IrcClient, server: str) -> None:
     """IrcError 402 unless `server` (a name or a mask) means this server: there is one."""
     if not mask_matcher(server)(s.door.name):
         raise IrcError("402", server, "No such server")
 
 
-def send_words(s: IrcSession, code: str, head: list[str], words: list[str]) -> None:
+def send_words(s: IrcClient, code: str, head: list[str], words: list[str]) -> None:
     """One numeric whose last parameter is a list of words, cut into lines if long."""
     width = len(line(s.door.name, code, s.target, *head, ""))
     batch: list[str] = []
@@ -41,8 +40,7 @@ def send_words(s: IrcSession, code: str, head: list[str], words: list[str]) -> N
         s.numeric(code, *head, " ".join(batch))
 
 
-@irc_command("WHOIS")
-def _whois(s: IrcSession, msg: Message) -> None:
+def on_whois(s: IrcClient, msg: Message) -> None:
     """WHOIS [server|nick] nick{,nick}: who they are, where, since when; then 318."""
     if not msg.params or not msg.params[-1]:
         raise IrcError("431", "No nickname given")
@@ -57,7 +55,7 @@ def _whois(s: IrcSession, msg: Message) -> None:
         s.numeric("318", nick, "End of /WHOIS list")
 
 
-def whois(s: IrcSession, member: r.Member) -> None:
+def whois(s: IrcClient, member: r.Member) -> None:
     name = member.name
     s.numeric("311", name, member.user, member.host, "*", member.realname)
     every = "multi-prefix" in s.caps
@@ -74,8 +72,7 @@ def whois(s: IrcSession, member: r.Member) -> None:
     s.numeric("317", name, idle, signon, "seconds idle, signon time")
 
 
-@irc_command("WHOWAS")
-def _whowas(s: IrcSession, msg: Message) -> None:
+def on_whowas(s: IrcClient, msg: Message) -> None:
     """WHOWAS nick{,nick} [count [server]]: who had the name, latest first; then 369."""
     if not msg.params or not msg.params[0]:
         raise IrcError("431", "No nickname given")
@@ -103,8 +100,7 @@ def _count(text: str) -> int:
         return 0
 
 
-@irc_command("USERHOST", 1)
-def _userhost(s: IrcSession, msg: Message) -> None:
+def on_userhost(s: IrcClient, msg: Message) -> None:
     """USERHOST nick{ nick}: `nick=+user@host` for each that is on (`-`: away)."""
     found = (s.rooms.find(nick) for nick in " ".join(msg.params).split()[:MAX_USERHOST])
     replies = [
@@ -113,15 +109,13 @@ def _userhost(s: IrcSession, msg: Message) -> None:
     s.numeric("302", " ".join(replies))
 
 
-@irc_command("ISON", 1)
-def _ison(s: IrcSession, msg: Message) -> None:
+def on_ison(s: IrcClient, msg: Message) -> None:
     """ISON nick{ nick}: which of these nicks are on."""
     found = (s.rooms.find(nick) for nick in " ".join(msg.params).split())
     s.numeric("303", " ".join(m.name for m in found if m is not None))
 
 
-@irc_command("LIST")
-def _list(s: IrcSession, msg: Message) -> None:
+def on_list(s: IrcClient, msg: Message) -> None:
     """LIST [filter{,filter} [server]]: the rooms, with their counts and topics."""
     if len(msg.params) > 1:
         require_this_server(s, msg.params[1])

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import time
 
-from doors.irc.commands import irc_command
+from doors.irc.client import VERSION, IrcClient, local_users
 from doors.irc.message import Message
 from doors.irc.queries import require_this_server
-from doors.irc.session import VERSION, IrcSession, local_users
 from doors.irc.who import mask_matcher
 
 
-def _target(s: IrcSession, msg: Message) -> None:
+def _target(s: IrcClient, msg: Message) -> None:
     if msg.params:
         require_this_server(s, msg.params[0])
 
 
-@irc_command("LUSERS")
-def _lusers(s: IrcSession, msg: Message) -> None:
+def on_lusers(s: IrcClient, msg: Message) -> None:
     """LUSERS: how many users and channels there are."""
     everyone = s.rooms.users()
     users = len(everyone)
@@ -37,8 +35,7 @@ def _lusers(s: IrcSession, msg: Message) -> None:
     s.numeric("266", str(users), str(most), f"Current global users {users}, max {most}")
 
 
-@irc_command("MOTD")
-def _motd(s: IrcSession, msg: Message) -> None:
+def on_motd(s: IrcClient, msg: Message) -> None:
     """MOTD: the message of the day (--motd)."""
     _target(s, msg)
     motd = s.config.motd
@@ -51,24 +48,21 @@ def _motd(s: IrcSession, msg: Message) -> None:
     s.numeric("376", "End of /MOTD command.")
 
 
-@irc_command("TIME")
-def _time(s: IrcSession, msg: Message) -> None:
+def on_time(s: IrcClient, msg: Message) -> None:
     """TIME [server]: the server's clock, in UTC."""
     _target(s, msg)
     now = time.gmtime(s.rooms.clock())
     s.numeric("391", s.door.name, time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", now))
 
 
-@irc_command("VERSION")
-def _version(s: IrcSession, msg: Message) -> None:
+def on_version(s: IrcClient, msg: Message) -> None:
     """VERSION [server]: the software's version, then what it supports (005)."""
     _target(s, msg)
     s.numeric("351", VERSION, s.door.name, "chatroom's IRC door")
     s.send_isupport()
 
 
-@irc_command("ADMIN")
-def _admin(s: IrcSession, msg: Message) -> None:
+def on_admin(s: IrcClient, msg: Message) -> None:
     """ADMIN [server]: who runs the server."""
     _target(s, msg)
     s.numeric("256", s.door.name, "Administrative info")
@@ -77,8 +71,7 @@ def _admin(s: IrcSession, msg: Message) -> None:
     s.numeric("259", "No administrator address is configured")
 
 
-@irc_command("INFO")
-def _info(s: IrcSession, msg: Message) -> None:
+def on_info(s: IrcClient, msg: Message) -> None:
     """INFO [server]: what the server is and how long it has run."""
     _target(s, msg)
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.rooms.started))
@@ -92,8 +85,7 @@ def _info(s: IrcSession, msg: Message) -> None:
     s.numeric("374", "End of /INFO list")
 
 
-@irc_command("LINKS")
-def _links(s: IrcSession, msg: Message) -> None:
+def on_links(s: IrcClient, msg: Message) -> None:
     """LINKS [[server] mask]: the servers of the network: this one."""
     if len(msg.params) > 1:
         require_this_server(s, msg.params[0])

@@ -6,10 +6,9 @@ help cannot drift from what the door does.
 
 from __future__ import annotations
 
-from doors.irc.commands import IrcError, irc_command
+from doors.irc.client import IrcClient, IrcError
 from doors.irc.message import Message
 from doors.irc.queries import send_words
-from doors.irc.session import IrcSession
 
 # Each command: its usage, then what it does.
 TOPICS: dict[str, tuple[str, ...]] = {
@@ -74,8 +73,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
 }
 
 
-@irc_command("HELP")
-def _help(s: IrcSession, msg: Message) -> None:
+def on_help(s: IrcClient, msg: Message) -> None:
     """HELP [subject]: a command's usage, or the list of commands."""
     if not msg.params or not msg.params[0]:
         s.numeric("704", "*", "Commands you can use; HELP <command> tells more:")
@@ -91,6 +89,3 @@ def _help(s: IrcSession, msg: Message) -> None:
     for more in rest:
         s.numeric("705", subject, more)
     s.numeric("706", subject, "End of /HELP")
-
-
-irc_command("HELPOP")(_help)  # InspIRCd's and UnrealIRCd's name for it

@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterator
 
 import registry as r
 from doors.irc.channels import idle_seconds, prefix
-from doors.irc.commands import irc_command
+from doors.irc.client import IrcClient
 from doors.irc.message import Message
 from doors.irc.render import channel
-from doors.irc.session import IrcSession
 from registry.masks import glob
 from utils import name_key
 
@@ -32,20 +31,20 @@ def has_wildcards(mask: str) -> bool:
     return "*" in mask or "?" in mask
 
 
-def idle_of(s: IrcSession, member: r.Member) -> int:
+def idle_of(s: IrcClient, member: r.Member) -> int:
     """Seconds since the member last spoke: exact for the asker, from signon for others."""
     if member is s.member:
         return idle_seconds(s)
     return max(0, int(s.rooms.clock() - member.signon))
 
 
-def flags(s: IrcSession, member: r.Member, room: r.Room | None) -> str:
+def flags(s: IrcClient, member: r.Member, room: r.Room | None) -> str:
     """`H` here or `G` gone (away), then the member's prefix in that room."""
     marks = prefix(room, member, every="multi-prefix" in s.caps) if room else ""
     return ("G" if member.away else "H") + marks
 
 
-def matches(s: IrcSession, mask: str) -> Iterator[tuple[r.Member, r.Room | None]]:
+def matches(s: IrcClient, mask: str) -> Iterator[tuple[r.Member, r.Room | None]]:
     """The members a WHO mask names, each with the room its reply shows (None: `*`)."""
     if mask.startswith("#"):
         room = s.rooms.room(mask[1:])
@@ -74,7 +73,7 @@ def matches(s: IrcSession, mask: str) -> Iterator[tuple[r.Member, r.Room | None]
         yield member, next(iter(member.rooms), None)
 
 
-def whox_fields(s: IrcSession, member: r.Member, room: r.Room | None, token: str) -> dict[str, str]:
+def whox_fields(s: IrcClient, member: r.Member, room: r.Room | None, token: str) -> dict[str, str]:
     """Every WHOX field of one reply, by its letter."""
     return {
         "t": token,
@@ -101,8 +100,7 @@ def ip_of(host: str) -> str:
         return "255.255.255.255"
 
 
-@irc_command("WHO")
-def _who(s: IrcSession, msg: Message) -> None:
+def on_who(s: IrcClient, msg: Message) -> None:
     """WHO [mask [o][%fields[,token]]]: one reply per matching member, then 315."""
     mask = msg.params[0] if msg.params else "*"
     options = msg.params[1] if len(msg.params) > 1 else ""

@@ -9,7 +9,11 @@ from doors.text.session import Session
 from rooms import RoomManager
 
 
-def text_door(rooms: RoomManager, config: Config, render: TextRender) -> Door:
+def text_door(rooms: RoomManager, config: Config) -> Door:
+    """The door a listener serves: a `Session` for each connection. Every text
+    connection shares one TextRender, so a room words each event once for all."""
+    render = TextRender()
+
     def session(conn: Link) -> Session:
         return Session(
             rooms, config, conn.say, write=conn.write, render=render,

@@ -1,6 +1,6 @@
 """The text door's moderation commands: /op /deop /voice /devoice /kick /ban /unban
-/bans /invite /mode. Registered in the one command table (commands.py), so /help
-lists them.
+/bans /invite /mode. The command table (commands.py) holds their usage, which /help
+lists.
 
 The rules are the registry's (RoomManager.change_modes, kick, invite), the same as
 the IRC door's MODE, KICK and INVITE; here each command is parsed and its answer
@@ -10,15 +10,11 @@ worded (docs/protocol.md, "Moderation").
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import registry as r
-from doors.text.commands import Result, command, needs
+from doors.text.conversation import Conversation, Result
 from registry.masks import Change, complete, matches, parse_changes
 from utils import UserError
-
-if TYPE_CHECKING:
-    from doors.text.session import Session
 
 LIST_NAMES = {"b": "ban list", "e": "exception list", "I": "invite-exception list"}
 LIST_LINES = {  # how /bans words each kind of entry
@@ -28,7 +24,7 @@ LIST_LINES = {  # how /bans words each kind of entry
 }
 
 
-def apply(s: Session, room: r.Room, changes: list[Change]) -> list[Change]:
+def apply(s: Conversation, room: r.Room, changes: list[Change]) -> list[Change]:
     """Make the changes through the registry; word each refusal as a `! ` line."""
     done, refused = s.rooms.change_modes(s.require_member(), room, changes)
     for refusal in refused:
@@ -50,9 +46,9 @@ def _refusal(room: r.Room, refusal: r.Refusal) -> str:
     return f"Invalid {what}: {refusal.detail}."
 
 
-def _status(s: Session, arg: str, name: str, sign: str, letter: str) -> None:
+def _status(s: Conversation, arg: str, name: str, sign: str, letter: str) -> None:
     room = s.require_room()
-    target = needs(arg, name)
+    target = s.needs(arg, name)
     change = Change(sign, letter, target)
     if not apply(s, room, [change]) and target:
         found = s.rooms.find(target)
@@ -62,34 +58,29 @@ def _status(s: Session, arg: str, name: str, sign: str, letter: str) -> None:
             s.say(f"* {found.name} {has} {what} in {room.name} already.")
 
 
-@command("op", "/op NAME  make a member an operator of this room")
-def _op(s: Session, arg: str) -> None:
+def op(s: Conversation, arg: str) -> None:
     _status(s, arg, "op", "+", "o")
 
 
-@command("deop", "/deop NAME  take a member's operator status")
-def _deop(s: Session, arg: str) -> None:
+def deop(s: Conversation, arg: str) -> None:
     _status(s, arg, "deop", "-", "o")
 
 
-@command("voice", "/voice NAME  let a member speak when the room is moderated")
-def _voice(s: Session, arg: str) -> None:
+def voice(s: Conversation, arg: str) -> None:
     _status(s, arg, "voice", "+", "v")
 
 
-@command("devoice", "/devoice NAME  take a member's voice")
-def _devoice(s: Session, arg: str) -> None:
+def devoice(s: Conversation, arg: str) -> None:
     _status(s, arg, "devoice", "-", "v")
 
 
-@command("kick", "/kick NAME [REASON]  put a member out of this room (they may rejoin)")
-def _kick(s: Session, arg: str) -> Result:
+def kick(s: Conversation, arg: str) -> Result:
     room = s.require_room()
-    name, _, reason = needs(arg, "kick").partition(" ")
+    name, _, reason = s.needs(arg, "kick").partition(" ")
     return _kick_one(s, room, name, reason.strip()[: s.config.max_topic_chars])
 
 
-async def _kick_one(s: Session, room: r.Room, name: str, reason: str) -> None:
+async def _kick_one(s: Conversation, room: r.Room, name: str, reason: str) -> None:
     await s.rooms.kick(s.require_member(), room, name, reason)
 
 
@@ -97,10 +88,9 @@ def _looks_like_mask(text: str) -> bool:
     return any(c in text for c in "!@*?")
 
 
-@command("ban", "/ban NAME|MASK  ban a user (name and address) or a mask")
-def _ban(s: Session, arg: str) -> Result:
+def ban(s: Conversation, arg: str) -> Result:
     room = s.require_room()
-    arg = needs(arg, "ban")
+    arg = s.needs(arg, "ban")
     target = None if _looks_like_mask(arg) else s.rooms.find(arg)
     masks = r.ban_masks(target) if target is not None else (arg,)
     done = apply(s, room, [Change("+", "b", mask) for mask in masks])
@@ -117,10 +107,9 @@ def _ban(s: Session, arg: str) -> Result:
     return None
 
 
-@command("unban", "/unban NAME|MASK  lift a ban (NAME: every ban that matches the user)")
-def _unban(s: Session, arg: str) -> None:
+def unban(s: Conversation, arg: str) -> None:
     room = s.require_room()
-    arg = needs(arg, "unban")
+    arg = s.needs(arg, "unban")
     target = None if _looks_like_mask(arg) else s.rooms.find(arg)
     if target is not None:
         masks = [
@@ -134,13 +123,12 @@ def _unban(s: Session, arg: str) -> None:
         raise UserError(f'No ban of {room.name} matches "{arg}".')
 
 
-@command("bans", "/bans  list this room's bans and exceptions")
-def _bans(s: Session, arg: str) -> None:
+def bans(s: Conversation, arg: str) -> None:
     room = s.require_room()
     show_lists(s, room, "beI")
 
 
-def show_lists(s: Session, room: r.Room, letters: str) -> None:
+def show_lists(s: Conversation, room: r.Room, letters: str) -> None:
     entries = [(letter, entry) for letter in letters for entry in room.lists[letter]]
     if not entries:
         s.say(f"* {room.name} has no bans." if letters == "beI" else f"* {room.name}: none.")
@@ -151,13 +139,12 @@ def show_lists(s: Session, room: r.Room, letters: str) -> None:
         s.say(f"* {head} (set by {entry.by.split('!')[0]} at {when})")
 
 
-@command("invite", "/invite NAME  invite a user here (past +i, a key and a limit)")
-def _invite(s: Session, arg: str) -> Result:
+def invite(s: Conversation, arg: str) -> Result:
     room = s.require_room()
-    return _invite_one(s, needs(arg, "invite"), room)
+    return _invite_one(s, s.needs(arg, "invite"), room)
 
 
-async def _invite_one(s: Session, name: str, room: r.Room) -> None:
+async def _invite_one(s: Conversation, name: str, room: r.Room) -> None:
     _, target = await s.rooms.invite(s.require_member(), room.name, name)  # the room sees it
     s.say(f"* You invited {target.name} to {room.name}.")
 
@@ -170,8 +157,7 @@ def room_modes(room: r.Room) -> str:
     return " ".join(("+" + "".join(sorted(letters)), *args))
 
 
-@command("mode", "/mode [+-FLAGS ARGS]  show or change the room's modes: b e I k l i m n s t o v")
-def _mode(s: Session, arg: str) -> None:
+def mode(s: Conversation, arg: str) -> None:
     room = s.require_room()
     if not arg:
         s.say(f"* Modes of {room.name}: {room_modes(room)}")

@@ -1,4 +1,5 @@
-"""Registry events as the text door's lines (docs/protocol.md, "Line kinds").
+"""Registry events as the text door's lines (docs/protocol.md, "Line kinds"), live and
+replayed from history (docs/protocol.md, "History").
 
 Every text connection shares one TextRender, so a room words each event once for all
 of them. What an IRC user sent is made safe for a terminal here (utils.safe_text).
@@ -9,12 +10,36 @@ from __future__ import annotations
 import time
 
 import registry as r
+from registry.history import Kept
 from utils import name_key, safe_text
 
 # How a private message of each kind reads after `*sender* `.
 WHISPER_FORMS = {"msg": "{1}", "notice": "-{1}-", "action": "* {0} {1}"}
 SILENT = (r.Tagged, r.AwayChanged)  # nothing a text user needs to see
 SILENT_KINDS = ("ctcp", "tagmsg")
+
+
+# How the registry's refusals read (`! ` lines, docs/protocol.md).
+REFUSALS: dict[type[r.RegistryError], str] = {
+    r.NameTaken: 'The name "{0.name}" is taken.',
+    r.RoomExists: 'Room "{0.name}" already exists.',
+    r.NoSuchRoom: 'Room "{0.name}" does not exist.',
+    r.AlreadyInRoom: "You are already in {0.name}.",
+    r.TooManyRooms: "Room limit reached ({0.limit} rooms).",
+    # Moderation (docs/protocol.md, "Moderation").
+    r.NotOperator: "You are not an operator of {0.name}.",
+    r.NotInRoom: "You are not in {0.name}.",
+    r.NoSuchUser: 'No user named "{0.name}".',
+    r.NotThere: "{0.who} is not in {0.name}.",
+    r.AlreadyThere: "{0.who} is already in {0.name}.",
+    r.Banned: "You are banned from {0.name}.",
+    r.InviteOnly: "{0.name} is invite-only.",
+    r.BadKey: "{0.name} has a key: /join {0.name} KEY",
+    r.RoomFull: "{0.name} is full ({0.limit} members).",
+    r.TooManyInvites: "{0.name} has too many invitations outstanding (limit {0.limit}).",
+    r.Moderated: "{0.name} is moderated: only operators and voiced members may speak.",
+    r.BannedHere: "You are banned from {0.name}: you may not speak in it.",
+}
 
 
 def marked_names(room: r.Room) -> str:
@@ -26,8 +51,45 @@ def marked_names(room: r.Room) -> str:
     return ", ".join(marks)
 
 
+def stamp(ts: float, today: str) -> str:
+    """`HH:MM` for a line from today (server time), `YYYY-MM-DD HH:MM` otherwise."""
+    local = time.localtime(ts)
+    day = time.strftime("%Y-%m-%d", local)
+    hhmm = time.strftime("%H:%M", local)
+    return hhmm if day == today else f"{day} {hhmm}"
+
+
+def history_line(event: Kept, today: str) -> str:
+    """One kept line as docs/protocol.md words it live, with a dated stamp if not today."""
+    match event:
+        case r.Said(name, text, ts):
+            line = f"[{stamp(ts, today)}] <{name}> {text}"
+        case r.Acted(name, text, ts):
+            line = f"[{stamp(ts, today)}] * {name} {text}"
+        case r.TopicSet(name, room, text):
+            line = (
+                f"* {name} set the topic of {room} to: {text}"
+                if text
+                else f"* {name} cleared the topic of {room}"
+            )
+    return line if line.isprintable() else safe_text(line)
+
+
+def framed(room: str, events: list[Kept], now: float) -> list[str]:
+    """The history lines between their two notices (nothing at all for no lines)."""
+    if not events:
+        return []
+    today = time.strftime("%Y-%m-%d", time.localtime(now))
+    count = f"{len(events)} message" + ("" if len(events) == 1 else "s")
+    return [
+        f"* History of {room} ({count})",
+        *(history_line(event, today) for event in events),
+        "* End of history.",
+    ]
+
+
 class TextRender:
-    """Registry events as PROTOCOL.md lines; one instance serves every text connection."""
+    """Registry events as docs/protocol.md lines; one instance serves every text connection."""
 
     __slots__ = ("_hhmm", "_minute")
 

@@ -1,4 +1,4 @@
-"""The real server on port 0, driven by several real socket clients through PROTOCOL.md."""
+"""The real server on port 0, driven by several real socket clients through docs/protocol.md."""
 
 from __future__ import annotations
 

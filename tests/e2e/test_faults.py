@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from doors.text import commands
-from doors.text.session import Session
+from doors.text.commands import COMMANDS
+from doors.text.conversation import Command, Conversation
 from net.listeners import ChatServer
 from tests.conftest import Connect
 from tests.rigs.chat import ChatClient, connection_of, in_room, wait_until
@@ -252,11 +252,11 @@ async def test_a_disconnect_while_a_name_or_room_is_pending_leaves_nothing_behin
 # --- A bug in one session ---
 
 
-def raises_at_once(s: Session, arg: str) -> None:
+def raises_at_once(s: Conversation, arg: str) -> None:
     raise RuntimeError("a bug in /who")
 
 
-def raises_later(s: Session, arg: str) -> Awaitable[None]:
+def raises_later(s: Conversation, arg: str) -> Awaitable[None]:
     async def later() -> None:
         await s.rooms.listing()
         raise RuntimeError("a bug after the registry answered")
@@ -270,13 +270,13 @@ async def test_a_bug_in_a_handler_ends_that_session_only_and_is_logged_once(
     server: ChatServer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-    bug: Callable[[Session, str], Any],
+    bug: Callable[[Conversation, str], Any],
 ) -> None:
     alice = await in_room(connect, "alice", "r", create=True)
     bob = await in_room(connect, "bob", "r")
     carol = await in_room(connect, "carol", "elsewhere", create=True)
     await alice.expect("* bob has joined r")
-    monkeypatch.setitem(commands.COMMANDS, "who", commands.Command("who", "/who", bug))
+    monkeypatch.setitem(COMMANDS, "who", Command("/who", bug))
     await bob.send("/who", "never read")
     assert await bob.expect_closed() == ["! Internal error."]
     assert await alice.line() == "* bob has quit"

@@ -1,7 +1,7 @@
 """Hostile input over real sockets: long lines, bad UTF-8, escape sequences, telnet, names.
 
 Nothing a client sends may crash its session, grow the server's memory with the size of
-what it sent, or reach another user's terminal as a control sequence (PROTOCOL.md,
+what it sent, or reach another user's terminal as a control sequence (docs/protocol.md,
 Transport). Names are compared after NFKC and case folding, and names and room names
 refuse characters that would let one user pass for another by look.
 """

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import doors.irc.door  # noqa: F401  (fills the command table: channels, queries)
 from config.settings import Config
 from doors.irc.message import (
     Message,

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-import doors.irc.door  # noqa: F401  (fills the command table)
 from config.options import parse_args
 from config.settings import Config
 from doors.irc.commands import COMMANDS

@@ -1,4 +1,4 @@
-"""The socket-free session core: lines in, lines out, exact PROTOCOL.md wording."""
+"""The socket-free session core: lines in, lines out, exact docs/protocol.md wording."""
 
 from __future__ import annotations
 
@@ -340,12 +340,13 @@ async def test_blank_chat_lines_are_ignored(rooms: RoomManager) -> None:
 async def test_a_bug_in_a_command_is_an_internal_error_that_closes_only_that_session(
     rooms: RoomManager, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from doors.text import commands
+    from doors.text.commands import COMMANDS
+    from doors.text.conversation import Command, Conversation
 
-    def broken(s: Session, arg: str) -> None:
+    def broken(s: Conversation, arg: str) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(commands.COMMANDS, "who", commands.Command("who", "/who", broken))
+    monkeypatch.setitem(COMMANDS, "who", Command("/who", broken))
     alice = await in_room(rooms, "alice", "one")
     bob = await in_room(rooms, "bob", "one")
     assert await bob.say("/who") == ["! Internal error."]

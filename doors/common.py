@@ -1,0 +1,87 @@
+"""What both doors' sessions share, written once: the server password and its limit on
+wrong attempts, the reserved names, how a session's lines and bytes go out, and how it
+lets go of its name when it closes.
+
+The wording stays each door's own (docs/protocol.md, docs/irc.md): this module decides,
+the door's session says. No sockets and no wording here.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable
+
+import registry as r
+from config.settings import Config
+from registry.reclaim import same_secret
+from rooms import RoomManager
+from utils import address_group, name_key
+
+log = logging.getLogger(__name__)
+
+# Nobody may pass for the server itself, on either door.
+RESERVED_NAMES = frozenset({"server"})
+
+Password = enum.Enum("Password", "RIGHT WRONG BLOCKED")
+
+
+def is_reserved(name: str) -> bool:
+    """Whether `name` (in any case) is kept from users."""
+    return name_key(name) in RESERVED_NAMES
+
+
+class SessionBase:
+    """The parts of a door's session that do not depend on its protocol: the registry,
+    the settings, where its lines and bytes go, the member it holds and its last name."""
+
+    def __init__(
+        self,
+        rooms: RoomManager,
+        config: Config,
+        out: Callable[[str], None],
+        write: r.Write | None,
+        *,
+        host: str,
+        peer: str,
+    ) -> None:
+        self.rooms = rooms
+        self.config = config
+        self.host = host
+        self.peer = peer
+        self.member: r.Member | None = None
+        self._last_name = "-"
+        self._out = out
+        # Without a connection (the unit tests) its rooms' bytes reach `out` as lines.
+        self.write: r.Write = write or self._write_lines
+
+    def _emit(self, *lines: str) -> None:
+        """Lines to this user alone, after anything its rooms have pending for it."""
+        if self.member is not None:
+            self.member.flush_rooms()
+        for line in lines:
+            self._out(line)
+
+    def _write_lines(self, data: bytes) -> None:
+        for line in data.decode().split("\r\n")[:-1]:
+            self._out(line)
+
+    async def _release(self, reason: str) -> None:
+        """Free the name (those who share a room see the quit); keep it for the logs."""
+        member, self.member = self.member, None
+        if member is not None:
+            self._last_name = member.name
+            await self.rooms.release(member, reason)
+
+    def check_password(self, given: str) -> Password:
+        """The server password against `given`, compared in constant time. A wrong one
+        counts against the client's address; an address with too many gets no further try."""
+        attempts, address = self.rooms.reclaims, address_group(self.host)
+        if attempts.blocked(address):
+            log.warning("%s: too many wrong passwords from its address", self.peer)
+            return Password.BLOCKED
+        if same_secret(given, self.config.password):
+            return Password.RIGHT
+        attempts.allow(address)  # only a wrong password counts against the address
+        log.info("%s gave a wrong server password", self.peer)
+        return Password.WRONG

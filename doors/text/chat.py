@@ -1,0 +1,120 @@
+"""The text door's everyday commands (docs/protocol.md, "Commands"): help, rooms,
+who is here, private messages, actions, topics, away, names, quitting. Their usage
+lines are in the command table (commands.py), which /help prints.
+"""
+
+from __future__ import annotations
+
+import time
+
+from doors.text.conversation import Conversation, Result
+from doors.text.render import marked_names
+from registry import Whispered
+from utils import UserError, loose_key, safe_text
+
+
+def show_help(s: Conversation, arg: str) -> None:
+    rows = [c.usage.split("  ", 1) for c in s.commands.values()]
+    width = max(len(usage) for usage, _ in rows)
+    s.say("Commands", *(f"{usage:<{width}}  {what}" for usage, what in rows))
+
+
+def list_rooms(s: Conversation, arg: str) -> Result:
+    return s.list_rooms()
+
+
+def create(s: Conversation, arg: str) -> Result:
+    return s.create(s.needs(arg, "create"))
+
+
+def join(s: Conversation, arg: str) -> Result:
+    return s.join(s.needs(arg, "join"))
+
+
+def leave(s: Conversation, arg: str) -> Result:
+    s.require_room()
+    return s.leave()
+
+
+def who(s: Conversation, arg: str) -> None:
+    if s.room is None:
+        users(s, arg)
+        return
+    room = s.room
+    s.say(f"* Users in {room.name}: {marked_names(room)}")
+
+
+def users(s: Conversation, arg: str) -> None:
+    names = [m.name for m in s.rooms.users()]
+    s.say(f"* Users online ({len(names)}): {', '.join(names)}")
+
+
+def msg(s: Conversation, arg: str) -> None:
+    name, _, text = arg.partition(" ")
+    text = s.needs(text.strip(), "msg")
+    target = s.rooms.find(name)
+    if target is None:
+        raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
+    me = s.require_member()
+    ts = s.rooms.clock()
+    target.send(Whispered(me.name, text, ts, target.name, me.mask, msgid=s.rooms.new_id()))
+    s.say(f"[{s.render.hhmm(ts)}] -> *{target.name}* {text}")
+    if target.away:
+        s.say(f"* {target.name} is away: {safe_text(target.away)}")
+
+
+def _did_you_mean(s: Conversation, name: str) -> str:
+    """A hint at the user whose name differs from `name` only by accents."""
+    key = loose_key(name)
+    for member in s.rooms.users():
+        if loose_key(member.name) == key:
+            return f" Did you mean {member.name}?"
+    return ""
+
+
+def me(s: Conversation, arg: str) -> None:
+    room = s.require_room()
+    room.act(s.require_member(), s.needs(arg, "me"))
+
+
+def topic(s: Conversation, arg: str) -> None:
+    room = s.require_room()
+    if not arg:
+        if room.topic:
+            s.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
+        else:
+            s.say(f"* {room.name} has no topic.")
+        return
+    if "t" in room.modes and s.require_member() not in room.ops:
+        raise UserError(f"You are not an operator of {room.name}.")
+    limit = s.config.max_topic_chars
+    if len(arg) > limit:
+        raise UserError(f"Topic too long ({len(arg)} characters; the limit is {limit}).")
+    s.rooms.set_topic(s.require_member(), room, arg)
+
+
+def away(s: Conversation, arg: str) -> None:
+    s.rooms.set_away(s.require_member(), arg[: s.config.max_away_chars])
+    s.say("* You are now marked as away." if arg else "* You are no longer marked as away.")
+
+
+def whois(s: Conversation, arg: str) -> None:
+    name = s.needs(arg, "whois")
+    member = s.rooms.find(name)
+    if member is None:
+        raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
+    door = "an IRC client" if member.door == "irc" else "the text door"
+    since = time.strftime("%Y-%m-%d %H:%M", time.localtime(member.signon))
+    rooms = ", ".join(room.name for room in member.rooms) or "no room"
+    s.say(f"* {member.name} ({member.user}@{member.host}) is on {door}, online since {since}")
+    s.say(f"* {member.name} is in: {rooms}")
+    if member.away:
+        s.say(f"* {member.name} is away: {safe_text(member.away)}")
+
+
+def nick(s: Conversation, arg: str) -> Result:
+    return s.rename(s.user_name(s.needs(arg, "nick")))
+
+
+def quit(s: Conversation, arg: str) -> Result:
+    return s.quit()

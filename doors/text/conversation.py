@@ -1,0 +1,241 @@
+"""What a text user's session is to its commands: the states of docs/protocol.md, the
+user's name and room, and the actions the menu and the commands share (create, join,
+leave, rename, quit).
+
+The command handlers (chat.py, moderation.py, history.py) take a `Conversation`; the
+session that reads lines and runs the command table is session.py's `Session`, built on
+this one, so no handler imports the table that imports it. No sockets here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import registry as r
+from config.settings import Config
+from doors.common import SessionBase, is_reserved
+from doors.text.render import TextRender, framed, marked_names
+from rooms import RoomManager
+from utils import UserError, has_direction_controls, name_problem, normalize_name, safe_text
+
+State = enum.Enum("State", "PASSWORD NAME MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
+Result = Awaitable[None] | None
+Pending = Coroutine[Any, Any, None]
+
+WELCOME = "* Welcome to chatroom."
+MENU = (
+    "--- Chat Menu ---",
+    "1. Create a new chat room",
+    "2. Join an existing chat room",
+    "3. List all chat rooms",
+    "4. Exit",
+    "Enter your choice:",
+)
+PROMPTS: dict[State, tuple[str, ...]] = {
+    State.PASSWORD: ("Enter the server password:",),
+    State.NAME: ("Enter your username:",),
+    State.MENU: MENU,
+    State.NEW_ROOM: ("Enter new room name:",),
+    State.PICK_ROOM: ("Enter room name to join:",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A slash command: `usage` is `/word ARGS  what it does`, as /help prints it;
+    `run` takes the conversation and the argument text, and returns a coroutine to
+    await when it needs the registry."""
+
+    usage: str
+    run: Callable[[Conversation, str], Result]
+
+
+class Conversation(SessionBase):
+    """One text user's conversation. Output goes to `out` (lines) and `write` (bytes)."""
+
+    commands: ClassVar[Mapping[str, Command]] = MappingProxyType({})  # Session's: the table
+
+    def __init__(
+        self,
+        rooms: RoomManager,
+        config: Config,
+        out: Callable[[str], None],
+        *,
+        write: r.Write | None = None,
+        render: TextRender | None = None,
+        peer: str = "-",
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+        super().__init__(rooms, config, out, write, host=host, peer=peer)
+        self.state = State.NAME
+        self.room: r.Room | None = None  # the one room a text user is in, if any
+        self.render = render or TextRender()
+        self.replay = True  # history: replay on join; /replay off for bots
+        self._raw_line = ""  # the line being handled, before clean(): names check it
+        self._menu_shown = False  # the whole menu was the last prompt shown
+        self._prompted = False  # a kick showed the menu while this line was handled
+        self._close = close
+
+    @property
+    def name(self) -> str:
+        """The user's name, or the last one it had, or "-" before it chose one."""
+        return self.member.name if self.member else self._last_name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state is State.CLOSED
+
+    @property
+    def expects_secret(self) -> bool:
+        """The next line is the password: the debug log must not show it."""
+        return self.state is State.PASSWORD
+
+    def start(self) -> None:
+        """Greet a new connection and ask for the password, if any, or a name."""
+        if self.config.password:
+            self.state = State.PASSWORD
+        self.say(WELCOME, *(f"* {line}" for line in self.config.motd), *PROMPTS[self.state])
+
+    # --- What the connection tells the session. ---
+    def line_too_long(self, limit: int) -> None:
+        self.say(f"! Line too long (limit {limit} bytes).")
+
+    def login_timed_out(self, timeout_s: float) -> None:
+        self.say(f"! Login timed out after {timeout_s:g} s.")
+
+    def shutting_down(self) -> None:
+        self.say("* Server is shutting down.")
+
+    def ping(self) -> None:
+        """Nothing to send: TCP keepalive watches a silent text client."""
+
+    def say(self, *lines: str) -> None:
+        """Send lines to this user alone, after anything its room has pending."""
+        self._emit(*lines)
+
+    async def close(self, reason: str = "") -> None:
+        """The connection is gone: free the name and tell the room."""
+        self.state = State.CLOSED
+        self.room = None
+        await self._release(reason)
+
+    def hang_up(self) -> None:
+        """End the connection from this side (the session is CLOSED already)."""
+        if self._close is not None:
+            self._close()
+
+    # --- What the commands ask of it. ---
+    def require_member(self) -> r.Member:
+        assert self.member is not None, "commands run only after a name is chosen"
+        return self.member
+
+    def require_room(self) -> r.Room:
+        room = self.room
+        if room is None:
+            raise UserError("You are not in a room.")
+        return room
+
+    def needs(self, arg: str, command: str) -> str:
+        """The argument, or UserError with the command's usage when there is none."""
+        if not arg:
+            raise UserError(f"Usage: {self.commands[command].usage.split('  ')[0]}")
+        return arg
+
+    def user_name(self, text: str) -> str:
+        """A valid, unreserved user name from what was typed, or UserError."""
+        name = self._valid_name(text, self.config.max_name_chars, "name")
+        if is_reserved(name):
+            raise UserError(f'The name "{name}" is reserved.')
+        return name
+
+    def room_name(self, text: str) -> str:
+        """A valid room name from what was typed, or UserError."""
+        return self._valid_name(text, self.config.max_room_chars, "room name")
+
+    def _valid_name(self, text: str, max_chars: int, what: str) -> str:
+        name = normalize_name(text)
+        # Direction controls typed in a name are refused, not silently dropped (clean()
+        # drops them from the text): a name is exactly what its owner typed, or an error.
+        if has_direction_controls(self._raw_line):
+            problem: str | None = (
+                "cannot contain spaces, invisible or direction-changing characters"
+            )
+        else:
+            problem = name_problem(name, max_chars)
+        if problem:
+            raise UserError(f'Invalid {what} "{name}": {problem}.')
+        return name
+
+    # --- Actions shared by the menu and the commands. ---
+    def create(self, text: str) -> Pending:
+        return self._enter(self.room_name(text), created=True)
+
+    def join(self, text: str) -> Pending:
+        """`NAME` or `NAME KEY` (a room with a key, +k)."""
+        name, _, key = text.strip().partition(" ")
+        return self._enter(self.room_name(name), created=False, key=key.strip())
+
+    async def _enter(self, name: str, *, created: bool, key: str = "") -> None:
+        member = self.require_member()
+        if created:
+            room = await self.rooms.create(member, name, leave=self.room)
+        else:
+            try:
+                room, _ = await self.rooms.join(member, name, leave=self.room, key=key)
+            except r.BadKey as exc:
+                if key:
+                    raise UserError(f"Wrong key for {exc.name}.") from None
+                raise
+        self.room = room
+        self.state = State.IN_ROOM
+        self.show_room(room, created=created)
+        if not created:
+            self._replay(room)
+
+    def show_room(self, room: r.Room, *, created: bool) -> None:
+        self._menu_shown = False
+        self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
+        if not created:
+            self.say(f"* Users in {room.name}: {marked_names(room)}")
+        if room.topic:
+            self.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
+
+    def _replay(self, room: r.Room) -> None:
+        """The room's newest lines from memory, right after the join (no await between:
+        each line reaches the joiner once, replayed or live)."""
+        count = self.config.replay_lines if self.replay else 0
+        events = room.replay(count, self.rooms.history_since())
+        if events:
+            self.say(*framed(room.name, events, self.rooms.clock()))
+
+    async def leave(self) -> None:
+        room, self.room = self.room, None
+        self.state = State.MENU
+        if room is not None:
+            await self.rooms.leave(self.require_member(), room)
+            self.say(f"* You left {room.name}.")
+
+    async def list_rooms(self) -> None:
+        listing = await self.rooms.listing(self.member)
+        if not listing:
+            self.say("* No rooms yet. Create one with 1 or /create NAME.")
+            return
+        self.say(f"Rooms ({len(listing)})", *(f"{name} ({users(n)})" for name, n in listing))
+
+    async def rename(self, name: str) -> None:
+        if not await self.rooms.rename(self.require_member(), name):
+            self.say(f"* You are now known as {name}.")
+
+    async def quit(self) -> None:
+        self.say("Goodbye!")
+        await self.close()
+
+
+def users(n: int) -> str:
+    """`1 user`, `2 users`."""
+    return f"{n} user" if n == 1 else f"{n} users"
