@@ -18,15 +18,18 @@ import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pexpect
 import pytest
 
 from net.listeners import ChatServer
 from tests.conftest import Connect
+from tests.e2e.test_tls import tls_config
 from tests.process.test_client_pipe import start_client
 from tests.process.test_client_pty import Terminal, restored
 from tests.rigs.chat import ChatClient, wait_until
+from tests.rigs.tlsfiles import make_tls_files
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -362,3 +365,86 @@ async def test_a_pipe_reconnects_only_when_asked_with_the_latest_code_shown_as_i
         f"* Reconnecting to 127.0.0.1:{proxy_port(proxy)} (attempt 1)...",
         "* Reconnected.",
     ]
+
+
+# --- A server restart, and a port that speaks another protocol ---
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[ChatServer, str]]:
+    """A server with a plain and a TLS text port; the CA file that trusts it."""
+    files = make_tls_files(tmp_path / "tls")
+    chat = ChatServer(tls_config(files))
+    await chat.start()
+    yield chat, files.ca
+    await chat.aclose()
+
+
+def tls_only(port: int) -> str:
+    return (
+        f"Cannot talk to 127.0.0.1:{port}: that port speaks TLS only; connect with --tls "
+        "(and --cafile FILE for a private certificate)."
+    )
+
+
+async def test_a_plain_client_on_a_tls_port_stops_at_once_and_says_to_use_tls(
+    tls_server: tuple[ChatServer, str],
+) -> None:
+    server, _ = tls_server
+    proc = await start_client(server.tls_port, "--name", "alice", "--reconnect")
+    assert proc.stdout is not None and proc.stderr is not None
+    try:  # stdin stays open: only the server's answer may end the session
+        async with asyncio.timeout(TIMEOUT_S):
+            status = await proc.wait()
+        out, err = await proc.stdout.read(), await proc.stderr.read()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert status == 1
+    assert out.decode() == (
+        f"! This port speaks TLS only; without TLS, connect to port {server.port}.\n"
+    )
+    assert err.decode() == tls_only(server.tls_port) + "\n"
+
+
+async def test_in_the_terminal_a_tls_port_is_one_line_too_and_no_retry(
+    tls_server: tuple[ChatServer, str], terminals: list[Terminal]
+) -> None:
+    server, _ = tls_server
+    term = Terminal.client(server.tls_port, "--color", "never", after="stty -a")
+    terminals.append(term)
+    await term.expect(re.escape(tls_only(server.tls_port)))
+    await term.expect("exit=1")
+    await term.expect(pexpect.EOF)
+    log = term.log.getvalue().decode()
+    assert "Reconnect" not in log and restored(log)
+
+
+async def test_tls_to_a_plain_port_after_a_reconnect_is_one_line_and_no_retry(
+    tls_server: tuple[ChatServer, str], terminals: list[Terminal]
+) -> None:
+    server, ca = tls_server
+    proxy = Proxy(server.tls_port)
+    await proxy.listen()
+    try:
+        term = Terminal.client(
+            proxy_port(proxy), "--name", "alice", "--cafile", ca, "--color", "never",
+            after="stty -a",
+        )  # fmt: skip
+        terminals.append(term)
+        await term.expect(re.escape("Enter your choice: "))  # the bytes between: TLS
+        proxy.hold()
+        proxy.cut(ghost=False)
+        proxy.target = server.port  # the port speaks plain text now
+        proxy.release()
+        await term.expect(re.escape(f"* Reconnecting to 127.0.0.1:{proxy_port(proxy)}"))
+        await term.expect(r"TLS failed \(.*\); is it the server's TLS port\?\r\n")
+        await term.expect("exit=1")
+        await term.expect(pexpect.EOF)
+        log = term.log.getvalue().decode()
+        assert "Next attempt" not in log and "attempt 2" not in log and restored(log)
+    finally:
+        for term in terminals:
+            term.close()
+        await proxy.aclose()
