@@ -12,7 +12,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from chatclient.render import MENU_HEADING, PASSWORD_PROMPT, PROMPTS, USERNAME_PROMPT, is_me
+from chatclient.render import (
+    MENU_HEADING,
+    PASSWORD_PROMPT,
+    USERNAME_PROMPT,
+    is_me,
+    is_password_prompt,
+    is_prompt,
+)
 
 CHOICE_PROMPT = "Enter your choice:"
 _JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
@@ -161,7 +168,7 @@ class Conversation:
         return reply
 
     def _follow_place(self, line: str) -> None:
-        if line in PROMPTS:
+        if is_prompt(line):
             self.server_prompt = line
         elif joined := _JOINED.match(line):
             self.room, self.server_prompt = joined[1], None
@@ -195,9 +202,20 @@ class Conversation:
     def echoes_input(self) -> bool:
         """Whether a submitted line should stay on screen: yes outside rooms (no echo),
         but never a password."""
-        if self.server_prompt == PASSWORD_PROMPT:
+        if self.secret_input():
             return False
         return self.room is None or self.server_prompt is not None
+
+    def secret_input(self) -> bool:
+        """Whether what the user types now is a secret: the answer to a prompt that asks
+        for a password (shown as nothing, kept in no history)."""
+        return self.server_prompt is not None and is_password_prompt(self.server_prompt)
+
+    def sends_empty_line(self) -> bool:
+        """Whether Enter on an empty line answers the pending prompt, so that the server's
+        rule for an empty answer applies (a room prompt goes back to the menu). Not at the
+        server password: nothing is behind it, and it would count as a wrong password."""
+        return self.server_prompt is not None and self.server_prompt != PASSWORD_PROMPT
 
     def note_sent(self, text: str) -> None:
         """Note a line going to the server: `/quit`, or `4` in the menu, ends the
