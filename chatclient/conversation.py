@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from chatclient.catchup import SeenLines
 from chatclient.render import (
     MENU_HEADING,
     PASSWORD_PROMPT,
@@ -37,6 +38,7 @@ _DEPARTED = re.compile(
 # `/reclaim NAME CODE` at the name prompt after a dropped connection.
 RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
 _WELCOME_BACK = re.compile(r"\* Welcome back, (\S+)!\Z")
+_RECLAIM_REFUSED = re.compile(r'! Cannot reclaim "(\S+)": the code is wrong or expired\.\Z')
 
 
 def _folded(name: str) -> str:
@@ -71,6 +73,17 @@ class Rejoin:
     def holds_input(self) -> bool:
         """Whether the user's lines must wait: the client is answering the name prompt."""
         return self.step in (Step.NAME, Step.RECLAIMING, Step.NAMING)
+
+    def expects(self, line: str) -> bool:
+        """Whether `line` is a refusal that taking the name back expects, not news for
+        the user: after a server restart every reclaim code is unknown, and the plain
+        name follows."""
+        refused = _RECLAIM_REFUSED.match(line)
+        return self.step is Step.RECLAIMING and refused is not None and refused[1] == self.name
+
+    def rejoining(self) -> bool:
+        """Whether the client has just asked to join the room again (from the menu)."""
+        return self.step in (Step.JOINING, Step.CREATING)
 
     def logged_in(self) -> bool:
         """Whether the server took a name on this connection."""
@@ -132,6 +145,7 @@ class Conversation:
         self.reclaim_code: str | None = None
         self.rejoin: Rejoin | None = None
         self.password: str | None = None  # what the user gave the password prompt
+        self.seen = SeenLines()
 
     def room_names(self) -> list[str]:
         """The other users in my room, as the server spells them (for Tab)."""
@@ -144,10 +158,22 @@ class Conversation:
         self.room = self.server_prompt = None
         self.members = {}
         self.said_goodbye = self.quitting = False
+        self.seen.forget_replay()
 
     def holds_input(self) -> bool:
         """Whether the user's lines must wait while the client takes back the name."""
         return self.rejoin is not None and self.rejoin.holds_input()
+
+    def receive(self, line: str) -> tuple[list[str], Reply | None]:
+        """Note a sanitized server line: the lines to show for it (none, itself, or a
+        replay held until its end), and what to do for it (`observe`)."""
+        rejoin = self.rejoin
+        if rejoin is not None and rejoin.expects(line):
+            return [], self.observe(line)
+        if rejoin is not None and rejoin.rejoining() and (joined := _JOINED.match(line)):
+            self.seen.expect_replay(joined[1])
+        reply = self.observe(line)
+        return self.seen.show(self.room, line), reply
 
     def observe(self, line: str) -> Reply | None:
         """Note a sanitized server line; return what to do for it, if anything."""

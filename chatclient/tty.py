@@ -281,12 +281,14 @@ class Keyboard:
 
 def show_server_line(client: Client, screen: Screen, line: str) -> None:
     """A server line on screen: prompts become the input prompt, the rest print above,
-    except the reclaim code (a secret); the conversation's reply is sent and shown."""
+    except the reclaim code (a secret) and what the conversation holds back (a refusal
+    it expects, replayed lines already shown); its reply is sent and shown."""
     conversation = client.conversation
-    reply = conversation.observe(line)
-    if not is_prompt(line) and not RECLAIM_CODE.match(line):
-        text, ring = render(line, conversation.me, screen.color)
-        screen.show(text, ring=ring)
+    lines, reply = conversation.receive(line)
+    for shown in lines:
+        if not is_prompt(shown) and not RECLAIM_CODE.match(shown):
+            text, ring = render(shown, conversation.me, screen.color)
+            screen.show(text, ring=ring)
     if reply is not None:
         if reply.send is not None:
             client.send_nowait(reply.send)

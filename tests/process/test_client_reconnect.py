@@ -23,6 +23,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from config.settings import Config
 from net.listeners import ChatServer
 from tests.conftest import Connect
 from tests.e2e.test_tls import tls_config
@@ -448,3 +449,51 @@ async def test_tls_to_a_plain_port_after_a_reconnect_is_one_line_and_no_retry(
         for term in terminals:
             term.close()
         await proxy.aclose()
+
+
+async def test_after_a_server_restart_only_the_lines_not_seen_yet_are_shown(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    config = Config(port=0, rate_lines_per_s=0, db_path=str(tmp_path / "chat.db"))
+    first, second = ChatServer(config), ChatServer(config)
+    proxy = Proxy(await first.start())
+    await proxy.listen()
+    try:
+        bob = await ChatClient.open(first.port)
+        await bob.login("bob")
+        await bob.create("lobby")
+        term, _ = await alice_in("lobby", proxy, terminals, rows=60)
+        await bob.expect("* alice has joined lobby")
+        await bob.send("before 1", "before 1", "/me waves", "/topic plans")
+        await term.expect(re.escape("* bob set the topic of lobby to: plans"))
+        await term.type("mine\r", re.escape("<alice> mine"))
+        proxy.hold()
+        await first.aclose()  # a restart: the codes are gone, the history is not
+        await term.expect(re.escape("reconnecting in 1 s (Ctrl-C stops)."))
+        proxy.target = await second.start()
+        carol = await ChatClient.open(second.port)
+        await carol.login("carol")
+        await carol.join("lobby")
+        await carol.send("while you were away")
+        await carol.expect(re.compile(rf"{STAMPED}<carol> while you were away"))
+        proxy.release()
+        fresh = await proxy.link(1)
+        await fresh.until(re.escape(REFUSED))
+        await fresh.until("/join lobby", up=True)
+        await fresh.until(re.escape("* History of lobby (6 messages)"))
+        await term.expect(re.escape("<carol> while you were away"))
+        await term.expect(re.escape("* End of history."))
+        await term.expect(re.escape("[lobby] > "))
+        await term.type("after\r", re.escape("<alice> after"))
+        screen = "\n".join(term.screen().lines())
+        assert REFUSED not in screen
+        assert screen.count("<bob> before 1") == 2 and screen.count("* bob waves") == 1
+        assert screen.count("<alice> mine") == 1 and screen.count("set the topic") == 1
+        assert "* History of lobby (1 message)\n" in screen
+        assert screen.count("<carol> while you were away") == 1
+    finally:
+        for term in terminals:
+            term.close()
+        await proxy.aclose()
+        await second.aclose()
+        await first.aclose()
