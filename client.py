@@ -199,8 +199,9 @@ async def run_plain(client: Client, options: Options, color: bool, out: TextIO) 
     too), nothing more; after a reconnect, the conversation's replies are sent."""
 
     def show(line: str) -> None:
-        reply = client.conversation.observe(line)
-        out.write(render(line, None, color)[0] + "\n")
+        lines, reply = client.conversation.receive(line)
+        for shown in lines:
+            out.write(render(shown, None, color)[0] + "\n")
         out.flush()
         if reply is not None and reply.send is not None:
             client.send_nowait(reply.send)

@@ -12,7 +12,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from chatclient.render import MENU_HEADING, PASSWORD_PROMPT, PROMPTS, USERNAME_PROMPT, is_me
+from chatclient.catchup import SeenLines
+from chatclient.render import (
+    MENU_HEADING,
+    PASSWORD_PROMPT,
+    USERNAME_PROMPT,
+    is_me,
+    is_password_prompt,
+    is_prompt,
+)
 
 CHOICE_PROMPT = "Enter your choice:"
 _JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
@@ -30,6 +38,7 @@ _DEPARTED = re.compile(
 # `/reclaim NAME CODE` at the name prompt after a dropped connection.
 RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
 _WELCOME_BACK = re.compile(r"\* Welcome back, (\S+)!\Z")
+_RECLAIM_REFUSED = re.compile(r'! Cannot reclaim "(\S+)": the code is wrong or expired\.\Z')
 
 
 def _folded(name: str) -> str:
@@ -64,6 +73,17 @@ class Rejoin:
     def holds_input(self) -> bool:
         """Whether the user's lines must wait: the client is answering the name prompt."""
         return self.step in (Step.NAME, Step.RECLAIMING, Step.NAMING)
+
+    def expects(self, line: str) -> bool:
+        """Whether `line` is a refusal that taking the name back expects, not news for
+        the user: after a server restart every reclaim code is unknown, and the plain
+        name follows."""
+        refused = _RECLAIM_REFUSED.match(line)
+        return self.step is Step.RECLAIMING and refused is not None and refused[1] == self.name
+
+    def rejoining(self) -> bool:
+        """Whether the client has just asked to join the room again (from the menu)."""
+        return self.step in (Step.JOINING, Step.CREATING)
 
     def logged_in(self) -> bool:
         """Whether the server took a name on this connection."""
@@ -125,6 +145,7 @@ class Conversation:
         self.reclaim_code: str | None = None
         self.rejoin: Rejoin | None = None
         self.password: str | None = None  # what the user gave the password prompt
+        self.seen = SeenLines()
 
     def room_names(self) -> list[str]:
         """The other users in my room, as the server spells them (for Tab)."""
@@ -137,10 +158,22 @@ class Conversation:
         self.room = self.server_prompt = None
         self.members = {}
         self.said_goodbye = self.quitting = False
+        self.seen.forget_replay()
 
     def holds_input(self) -> bool:
         """Whether the user's lines must wait while the client takes back the name."""
         return self.rejoin is not None and self.rejoin.holds_input()
+
+    def receive(self, line: str) -> tuple[list[str], Reply | None]:
+        """Note a sanitized server line: the lines to show for it (none, itself, or a
+        replay held until its end), and what to do for it (`observe`)."""
+        rejoin = self.rejoin
+        if rejoin is not None and rejoin.expects(line):
+            return [], self.observe(line)
+        if rejoin is not None and rejoin.rejoining() and (joined := _JOINED.match(line)):
+            self.seen.expect_replay(joined[1])
+        reply = self.observe(line)
+        return self.seen.show(self.room, line), reply
 
     def observe(self, line: str) -> Reply | None:
         """Note a sanitized server line; return what to do for it, if anything."""
@@ -161,7 +194,7 @@ class Conversation:
         return reply
 
     def _follow_place(self, line: str) -> None:
-        if line in PROMPTS:
+        if is_prompt(line):
             self.server_prompt = line
         elif joined := _JOINED.match(line):
             self.room, self.server_prompt = joined[1], None
@@ -195,9 +228,20 @@ class Conversation:
     def echoes_input(self) -> bool:
         """Whether a submitted line should stay on screen: yes outside rooms (no echo),
         but never a password."""
-        if self.server_prompt == PASSWORD_PROMPT:
+        if self.secret_input():
             return False
         return self.room is None or self.server_prompt is not None
+
+    def secret_input(self) -> bool:
+        """Whether what the user types now is a secret: the answer to a prompt that asks
+        for a password (shown as nothing, kept in no history)."""
+        return self.server_prompt is not None and is_password_prompt(self.server_prompt)
+
+    def sends_empty_line(self) -> bool:
+        """Whether Enter on an empty line answers the pending prompt, so that the server's
+        rule for an empty answer applies (a room prompt goes back to the menu). Not at the
+        server password: nothing is behind it, and it would count as a wrong password."""
+        return self.server_prompt is not None and self.server_prompt != PASSWORD_PROMPT
 
     def note_sent(self, text: str) -> None:
         """Note a line going to the server: `/quit`, or `4` in the menu, ends the

@@ -78,6 +78,7 @@ class LineEditor:
     """The input line: keys in, buffer and cursor (a code point index) out, with history.
 
     `names` gives the names Tab completes (the users in the room), asked at each Tab.
+    A `secret` line (a password) is neither completed, nor recalled, nor remembered.
     """
 
     buffer: str = ""
@@ -85,6 +86,7 @@ class LineEditor:
     history: list[str] = field(default_factory=list)
     max_history: int = 500
     names: Callable[[], Iterable[str]] = lambda: ()
+    secret: bool = False
     _recall: int = 0
     _draft: str = ""
     _cycle: Completion | None = None
@@ -92,7 +94,10 @@ class LineEditor:
     def press(self, key: Key | str) -> tuple[Action, str] | None:
         """Apply one key; return (action, submitted text) when the program must act."""
         if key is Key.TAB or key is Key.BACK_TAB:
-            self._complete(1 if key is Key.TAB else -1)
+            if not self.secret:
+                self._complete(1 if key is Key.TAB else -1)
+            return None
+        if self.secret and key in (Key.UP, Key.DOWN):
             return None
         self._cycle = None  # any other key ends a Tab cycle
         if isinstance(key, str):
@@ -111,7 +116,8 @@ class LineEditor:
     def submit(self) -> str:
         """Take the current line, remember it in history, and start a new empty one."""
         text = self.buffer
-        if text.strip() and (not self.history or self.history[-1] != text):
+        fresh = not self.history or self.history[-1] != text
+        if text.strip() and fresh and not self.secret:
             self.history = [*self.history, text][-self.max_history :]
         self.buffer, self.cursor = "", 0
         self._recall, self._draft = len(self.history), ""

@@ -25,12 +25,18 @@ FIRST_RETRY_S, MAX_RETRY_S = 1.0, 30.0  # reconnect backoff: 1, 2, 4, ... 30, 30
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
 
+# docs/protocol.md, TLS: what a TLS port says to a client that speaks plain text.
+TLS_ONLY = "! This port speaks TLS only;"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How a session ended: the exit status and one line to tell the user (or None)."""
+    """How a session ended: the exit status and one line to tell the user (or None);
+    `final` when trying again cannot help (the two ends speak different protocols)."""
 
     status: int
     message: str | None = None
+    final: bool = False
 
 
 def describe(exc: OSError) -> str:
@@ -68,7 +74,9 @@ class Link:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         conversation: Conversation | None = None,
+        address: str = "the server",
     ) -> None:
+        self.address = address
         self.reader = reader
         self.writer = writer
         self.conversation = conversation or Conversation()
@@ -105,8 +113,15 @@ class Link:
             if not raw:
                 return self.closed_outcome()
             self._line_arrived.set()
-            line = raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r")
-            on_line(sanitize(line))
+            line = sanitize(raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r"))
+            on_line(line)
+            if line.startswith(TLS_ONLY):  # a protocol mismatch, not a drop: no retry
+                return Outcome(
+                    EXIT_ERROR,
+                    f"Cannot talk to {self.address}: that port speaks TLS only; connect with "
+                    "--tls (and --cafile FILE for a private certificate).",
+                    final=True,
+                )
 
     async def wait_quiet(self, silence_s: float) -> None:
         """Return once no server line has arrived for `silence_s` seconds."""
@@ -151,16 +166,18 @@ async def connect(
             EXIT_ERROR,
             f"Cannot connect to {host}:{port}: the server's certificate is not trusted ({why}); "
             "for a private or self-signed certificate use --cafile FILE.",
+            final=True,
         )
     except ssl.SSLError as exc:
         reason = str(exc.reason or exc).replace("_", " ").lower()
         return Outcome(
             EXIT_ERROR,
             f"Cannot connect to {host}:{port}: TLS failed ({reason}); is it the server's TLS port?",
+            final=True,  # the handshake failing says the port speaks another protocol
         )
     except OSError as exc:
         return Outcome(EXIT_ERROR, f"Cannot connect to {host}:{port}: {describe(exc)}.")
-    return Link(reader, writer, conversation)
+    return Link(reader, writer, conversation, f"{host}:{port}")
 
 
 INSECURE_NOTICE = (
@@ -259,17 +276,21 @@ class Client:
 
         while self.link is not None:
             outcome = await self.link.read_lines(seen)
-            if not self.reconnect or outcome.status != EXIT_ERROR:
+            if not self.reconnect or outcome.status != EXIT_ERROR or outcome.final:
                 return outcome
             await self.close()
             self._update_ready()
-            self.link = await self._reconnect(outcome.message or "")
+            link = await self._reconnect(outcome.message or "")
+            if isinstance(link, Outcome):
+                return link
+            self.link = link
             self.conversation.reconnected()
             self._update_ready()
         return Outcome(EXIT_ERROR, "Not connected.")
 
-    async def _reconnect(self, message: str) -> Link:
-        """Connect again, backing off from 1 s to 30 s; Ctrl-C (cancellation) stops it."""
+    async def _reconnect(self, message: str) -> Link | Outcome:
+        """Connect again, backing off from 1 s to 30 s; Ctrl-C (cancellation) stops it,
+        and so does a failure that no retry can mend (the Outcome)."""
         rejoin = self.conversation.rejoin
         if rejoin is None or rejoin.logged_in():  # the last connection got somewhere
             self._retry_s = FIRST_RETRY_S
@@ -287,6 +308,8 @@ class Client:
             if isinstance(link, Link):
                 self._retry_s = delay  # dropped again before a login: wait longer
                 self.notify("* Reconnected.")
+                return link
+            if link.final:
                 return link
             self.notify(f"* {link.message} Next attempt in {delay:g} s.")
             attempt += 1

@@ -40,6 +40,19 @@ USERNAME_PROMPT = "Enter your username:"
 PASSWORD_PROMPT = "Enter the server password:"
 MENU_HEADING = "--- Chat Menu ---"
 
+
+def is_prompt(line: str) -> bool:
+    """Whether `line` (sanitized) is a server prompt: one of PROMPTS, or any other line
+    ending in `:` that is no chat line, notice or error (docs/protocol.md: no other line
+    ends in `:`), such as a later `Enter the password for NAME:`."""
+    return line in PROMPTS or (line.endswith(":") and not line.startswith(("[", "* ", "! ")))
+
+
+def is_password_prompt(line: str) -> bool:
+    """Whether `line` is a prompt that asks for a password (its answer is a secret)."""
+    return is_prompt(line) and "password" in line.casefold()
+
+
 _STAMP = r"\[((?:\d{4}-\d\d-\d\d )?\d\d:\d\d)\] "  # a replayed line may carry its date
 _FORMS = (
     ("chat", re.compile(_STAMP + r"<([^>\s]+)> ?(.*)\Z", re.S)),
@@ -93,7 +106,7 @@ def classify(line: str) -> Line:
             match = form.match(line)
             if match:
                 return Line(Kind(kind), match[3], match[1], match[2])
-    if line in PROMPTS:
+    if is_prompt(line):
         return Line(Kind.PROMPT, line)
     if line.startswith("* "):
         return Line(Kind.NOTICE, line)

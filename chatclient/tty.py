@@ -36,13 +36,14 @@ from chatclient.net import (
     first_to_finish,
     line_too_long,
 )
-from chatclient.render import PROMPTS, render
+from chatclient.render import is_prompt, render
 
 Attrs = list[int | list[bytes | int]]
 
 _CLEAR_SCREEN = "\x1b[H\x1b[2J"
 _PROMPT_STYLE = "1"
 _MARKER_STYLE = "7"  # reverse video: a marker is not text the user typed
+NOTHING_SENT = "! Nothing sent: type the server password, or Ctrl-D to leave."
 
 
 def raw_attrs(attrs: Attrs) -> Attrs:
@@ -98,6 +99,8 @@ class Screen:
         self._drawn: InputView | None = None  # the input line now on screen
 
     def _view(self) -> InputView:
+        if self.editor.secret:  # a password: nothing of it, not even its length (as ssh)
+            return layout(self.prompt, "", 0, self.width, 0)
         view = layout(self.prompt, self.editor.buffer, self.editor.cursor, self.width, self._offset)
         self._offset = view.offset
         return view
@@ -133,10 +136,11 @@ class Screen:
         bell = "\a" if ring and self.bell else ""
         self._draw(lambda view: bell + print_above(line, view, *self._style()))
 
-    def set_prompt(self, prompt: str) -> None:
-        """Show a new prompt before the input (the input itself is kept)."""
-        if prompt != self.prompt:
-            self.prompt = prompt
+    def set_prompt(self, prompt: str, *, secret: bool = False) -> None:
+        """Show a new prompt before the input (the input itself is kept); with `secret`,
+        what is typed after it is not shown."""
+        if prompt != self.prompt or secret != self.editor.secret:
+            self.prompt, self.editor.secret = prompt, secret
             self.refresh()
 
     def echo(self, prompt: str, text: str) -> None:
@@ -259,25 +263,32 @@ class Keyboard:
         return line_too_long(text, self.max_line_bytes)
 
     async def submit(self, text: str) -> None:
-        """Send a finished line; outside a room it stays on screen after its prompt."""
-        if not text.strip():
-            return
+        """Send a finished line; outside a room it stays on screen after its prompt.
+        An empty line is sent only as the answer to a prompt: the way back from it."""
         conversation = self.client.conversation
-        if conversation.echoes_input():
+        if not text.strip() and not conversation.sends_empty_line():
+            if conversation.server_prompt is not None:  # the server password
+                self.screen.show(render(NOTHING_SENT, None, self.screen.color)[0])
+            return
+        if conversation.secret_input():  # the prompt stays, as with sudo; the answer never
+            self.screen.echo(conversation.prompt(), "")
+        elif conversation.echoes_input():
             self.screen.echo(conversation.prompt(), text)
         conversation.submit(text)
-        self.screen.set_prompt(conversation.prompt())
+        self.screen.set_prompt(conversation.prompt(), secret=conversation.secret_input())
         await self.client.send(text)
 
 
 def show_server_line(client: Client, screen: Screen, line: str) -> None:
     """A server line on screen: prompts become the input prompt, the rest print above,
-    except the reclaim code (a secret); the conversation's reply is sent and shown."""
+    except the reclaim code (a secret) and what the conversation holds back (a refusal
+    it expects, replayed lines already shown); its reply is sent and shown."""
     conversation = client.conversation
-    reply = conversation.observe(line)
-    if line not in PROMPTS and not RECLAIM_CODE.match(line):
-        text, ring = render(line, conversation.me, screen.color)
-        screen.show(text, ring=ring)
+    lines, reply = conversation.receive(line)
+    for shown in lines:
+        if not is_prompt(shown) and not RECLAIM_CODE.match(shown):
+            text, ring = render(shown, conversation.me, screen.color)
+            screen.show(text, ring=ring)
     if reply is not None:
         if reply.send is not None:
             client.send_nowait(reply.send)
@@ -285,7 +296,7 @@ def show_server_line(client: Client, screen: Screen, line: str) -> None:
             screen.echo(reply.prompt + " ", reply.echo)
         if reply.notice is not None:
             screen.show(render(reply.notice, None, screen.color)[0])
-    screen.set_prompt(conversation.prompt())
+    screen.set_prompt(conversation.prompt(), secret=conversation.secret_input())
 
 
 async def run_terminal(

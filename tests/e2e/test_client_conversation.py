@@ -174,3 +174,84 @@ def test_a_server_password_is_not_kept_on_screen_and_is_given_again_on_reconnect
     assert talk.observe("Enter the server password:") == Reply(send="open sesame")
     reply = talk.observe(NAME_PROMPT)
     assert reply is not None and reply.send == "/reclaim alice c1"
+
+
+# After a server restart: what the screen shows
+
+
+REFUSED = '! Cannot reclaim "alice": the code is wrong or expired.'
+
+
+def shown(talk: Conversation, *lines: str) -> list[str]:
+    """The lines to show for `lines`, as the client gets them from the server."""
+    return [line for got in lines for line in talk.receive(got)[0]]
+
+
+def seen_in_den(*lines: str) -> Conversation:
+    """alice in den, having seen `lines` there; then the connection dropped and came back."""
+    talk = Conversation()
+    shown(talk, NAME_PROMPT)
+    talk.submit("alice")
+    shown(talk, "* Hello, alice!", code_line("c0"), *MENU)
+    talk.submit("/join den")
+    shown(talk, joined("den"), "* Users in den: alice, bob", *lines)
+    talk.reconnected()
+    return talk
+
+
+def test_a_refused_code_while_taking_the_name_back_is_not_shown_but_a_typed_one_is() -> None:
+    talk = seen_in_den()
+    assert shown(talk, NAME_PROMPT, REFUSED, NAME_PROMPT) == [NAME_PROMPT, NAME_PROMPT]
+    assert shown(talk, "* Hello, alice!") == ["* Hello, alice!"]
+    typed = Conversation()
+    assert shown(typed, NAME_PROMPT, REFUSED) == [NAME_PROMPT, REFUSED]
+
+
+def test_after_a_rejoin_the_replay_shows_only_the_lines_not_seen_yet() -> None:
+    talk = seen_in_den(
+        "[23:59] <bob> ok",
+        "[23:59] <bob> ok",
+        "[23:59] * bob waves",
+        "* bob set the topic of den to: plans",
+        "[00:01] <alice> mine",
+    )
+    shown(talk, NAME_PROMPT, REFUSED, NAME_PROMPT, "* Hello, alice!", *MENU)
+    replay = [
+        "[2026-01-01 23:58] <bob> older",
+        "[2026-01-01 23:59] <bob> ok",
+        "[2026-01-01 23:59] <bob> ok",
+        "[2026-01-01 23:59] <bob> ok",  # said a third time while alice was away
+        "[2026-01-01 23:59] * bob waves",
+        "* bob set the topic of den to: plans",
+        "[00:01] <alice> mine",
+        "[00:02] <carol> missed",
+    ]
+    assert shown(
+        talk, joined("den"), "* Users in den: alice, carol", "* Topic for den: plans",
+        "* History of den (8 messages)", *replay, "* End of history.", "[00:03] <carol> live",
+    ) == [
+        joined("den"), "* Users in den: alice, carol", "* Topic for den: plans",
+        "* History of den (3 messages)",
+        "[2026-01-01 23:58] <bob> older",
+        "[2026-01-01 23:59] <bob> ok",
+        "[00:02] <carol> missed",
+        "* End of history.",
+        "[00:03] <carol> live",
+    ]  # fmt: skip
+
+
+def test_a_replay_with_nothing_new_is_not_shown_and_history_asked_for_is_shown_whole() -> None:
+    talk = seen_in_den("[10:00] <bob> one", "[10:01] <bob> two")
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU)
+    history = ["* History of den (2 messages)", "[10:00] <bob> one", "[10:01] <bob> two"]
+    after_join = shown(talk, joined("den"), *history, "* End of history.", "[10:02] <bob> 3")
+    assert after_join == [joined("den"), "[10:02] <bob> 3"]
+    asked = [*history, "* End of history."]
+    assert shown(talk, *asked) == asked  # /history: the user asked to see it again
+
+
+def test_a_rejoin_into_a_room_without_history_shows_everything_after_it() -> None:
+    talk = seen_in_den("[10:00] <bob> one")
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU)
+    lines = [joined("den"), "* Users in den: alice", "[10:00] <bob> one"]
+    assert shown(talk, *lines) == lines  # said again, live: no replay frame, no filter

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pexpect
@@ -32,14 +33,15 @@ EXPECT_S = 5.0
 LEFT, UP = "\x1b[D", "\x1b[A"
 
 
-@pytest.fixture
-def port() -> Iterator[int]:
-    """`server.py --port 0` as a process; the port it logs."""
+@contextmanager
+def serve(*args: str) -> Iterator[int]:
+    """`server.py --port 0 ARGS` as a process; the port it logs."""
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--rate", "0", "--no-history"],
+        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--rate", "0", "--no-history",
+         *args],
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     assert server.stderr is not None
     try:
         for line in server.stderr:
@@ -52,6 +54,12 @@ def port() -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(EXPECT_S)
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    with serve() as bound:
+        yield bound
 
 
 class Terminal:
@@ -385,3 +393,43 @@ async def test_tab_completes_commands_and_the_names_of_users_in_the_room(
     await term.type("D\t", re.escape("dave \x1b[K"))
     await dave.close()
     await zoe.close()
+
+
+async def test_enter_on_an_empty_line_at_a_room_prompt_goes_back_to_the_menu(
+    port: int, terminals: list[Terminal]
+) -> None:
+    term = Terminal.client(port, "--name", "zoe", "--color", "never")
+    terminals.append(term)
+    await term.expect(re.escape("Enter your choice: "))
+    for choice, prompt in (("1", "Enter new room name: "), ("2", "Enter room name to join: ")):
+        await term.type(f"{choice}\r", re.escape(prompt))
+        await term.type("\r", re.escape("--- Chat Menu ---"))
+        await term.expect(re.escape("Enter your choice: "))
+        lines = term.screen().lines()
+        assert lines[-7:-5] == [prompt.rstrip(), "--- Chat Menu ---"]
+        assert lines[-1] == "Enter your choice:"
+    await term.type("3\r", re.escape("* No rooms yet."))  # nothing was created
+    await term.type("\r", re.escape('! Invalid choice "". Enter 1, 2, 3 or 4.'))  # the menu again
+    await term.expect(re.escape("Enter your choice: "))
+
+
+async def test_the_server_password_never_shows_while_typed_nor_after(
+    terminals: list[Terminal],
+) -> None:
+    secret = "s3cret-pw"
+    with serve("--password", secret) as port:
+        term = Terminal.client(port, "--color", "never")
+        terminals.append(term)
+        await term.expect(re.escape("Enter the server password: "))
+        await term.type("\r", re.escape("! Nothing sent: type the server password, or Ctrl-D"))
+        await term.type("s3cret", re.escape("Enter the server password: "))
+        await term.type("-wX\x08" + LEFT + "p")
+        assert term.screen().lines()[-1] == "Enter the server password:"
+        await term.type("\r", re.escape("Enter your username: "))
+        await term.type("zoe\r", re.escape("Enter your choice: "))
+        await term.type(UP, re.escape("Enter your choice: zoe"))
+        await term.type(UP)
+        await term.type("\x15/quit\r", "exit=0")
+    log = term.log.getvalue().decode()
+    assert "s3cret" not in log and "-pw" not in log
+    assert "Enter the server password:" in term.screen().lines()

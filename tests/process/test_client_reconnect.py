@@ -18,15 +18,19 @@ import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pexpect
 import pytest
 
+from config.settings import Config
 from net.listeners import ChatServer
 from tests.conftest import Connect
+from tests.e2e.test_tls import tls_config
 from tests.process.test_client_pipe import start_client
 from tests.process.test_client_pty import Terminal, restored
 from tests.rigs.chat import ChatClient, wait_until
+from tests.rigs.tlsfiles import make_tls_files
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -362,3 +366,134 @@ async def test_a_pipe_reconnects_only_when_asked_with_the_latest_code_shown_as_i
         f"* Reconnecting to 127.0.0.1:{proxy_port(proxy)} (attempt 1)...",
         "* Reconnected.",
     ]
+
+
+# --- A server restart, and a port that speaks another protocol ---
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path) -> AsyncIterator[tuple[ChatServer, str]]:
+    """A server with a plain and a TLS text port; the CA file that trusts it."""
+    files = make_tls_files(tmp_path / "tls")
+    chat = ChatServer(tls_config(files))
+    await chat.start()
+    yield chat, files.ca
+    await chat.aclose()
+
+
+def tls_only(port: int) -> str:
+    return (
+        f"Cannot talk to 127.0.0.1:{port}: that port speaks TLS only; connect with --tls "
+        "(and --cafile FILE for a private certificate)."
+    )
+
+
+async def test_a_plain_client_on_a_tls_port_stops_at_once_and_says_to_use_tls(
+    tls_server: tuple[ChatServer, str],
+) -> None:
+    server, _ = tls_server
+    proc = await start_client(server.tls_port, "--name", "alice", "--reconnect")
+    assert proc.stdout is not None and proc.stderr is not None
+    try:  # stdin stays open: only the server's answer may end the session
+        async with asyncio.timeout(TIMEOUT_S):
+            status = await proc.wait()
+        out, err = await proc.stdout.read(), await proc.stderr.read()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert status == 1
+    assert out.decode() == (
+        f"! This port speaks TLS only; without TLS, connect to port {server.port}.\n"
+    )
+    assert err.decode() == tls_only(server.tls_port) + "\n"
+
+
+async def test_in_the_terminal_a_tls_port_is_one_line_too_and_no_retry(
+    tls_server: tuple[ChatServer, str], terminals: list[Terminal]
+) -> None:
+    server, _ = tls_server
+    term = Terminal.client(server.tls_port, "--color", "never", after="stty -a")
+    terminals.append(term)
+    await term.expect(re.escape(tls_only(server.tls_port)))
+    await term.expect("exit=1")
+    await term.expect(pexpect.EOF)
+    log = term.log.getvalue().decode()
+    assert "Reconnect" not in log and restored(log)
+
+
+async def test_tls_to_a_plain_port_after_a_reconnect_is_one_line_and_no_retry(
+    tls_server: tuple[ChatServer, str], terminals: list[Terminal]
+) -> None:
+    server, ca = tls_server
+    proxy = Proxy(server.tls_port)
+    await proxy.listen()
+    try:
+        term = Terminal.client(
+            proxy_port(proxy), "--name", "alice", "--cafile", ca, "--color", "never",
+            after="stty -a",
+        )  # fmt: skip
+        terminals.append(term)
+        await term.expect(re.escape("Enter your choice: "))  # the bytes between: TLS
+        proxy.hold()
+        proxy.cut(ghost=False)
+        proxy.target = server.port  # the port speaks plain text now
+        proxy.release()
+        await term.expect(re.escape(f"* Reconnecting to 127.0.0.1:{proxy_port(proxy)}"))
+        await term.expect(r"TLS failed \(.*\); is it the server's TLS port\?\r\n")
+        await term.expect("exit=1")
+        await term.expect(pexpect.EOF)
+        log = term.log.getvalue().decode()
+        assert "Next attempt" not in log and "attempt 2" not in log and restored(log)
+    finally:
+        for term in terminals:
+            term.close()
+        await proxy.aclose()
+
+
+async def test_after_a_server_restart_only_the_lines_not_seen_yet_are_shown(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    config = Config(port=0, rate_lines_per_s=0, db_path=str(tmp_path / "chat.db"))
+    first, second = ChatServer(config), ChatServer(config)
+    proxy = Proxy(await first.start())
+    await proxy.listen()
+    try:
+        bob = await ChatClient.open(first.port)
+        await bob.login("bob")
+        await bob.create("lobby")
+        term, _ = await alice_in("lobby", proxy, terminals, rows=60)
+        await bob.expect("* alice has joined lobby")
+        await bob.send("before 1", "before 1", "/me waves", "/topic plans")
+        await term.expect(re.escape("* bob set the topic of lobby to: plans"))
+        await term.type("mine\r", re.escape("<alice> mine"))
+        proxy.hold()
+        await first.aclose()  # a restart: the codes are gone, the history is not
+        await term.expect(re.escape("reconnecting in 1 s (Ctrl-C stops)."))
+        proxy.target = await second.start()
+        carol = await ChatClient.open(second.port)
+        await carol.login("carol")
+        await carol.join("lobby")
+        await carol.send("while you were away")
+        await carol.expect(re.compile(rf"{STAMPED}<carol> while you were away"))
+        proxy.release()
+        fresh = await proxy.link(1)
+        await fresh.until(re.escape(REFUSED))
+        await fresh.until("/join lobby", up=True)
+        await fresh.until(re.escape("* History of lobby (6 messages)"))
+        await term.expect(re.escape("<carol> while you were away"))
+        await term.expect(re.escape("* End of history."))
+        await term.expect(re.escape("[lobby] > "))
+        await term.type("after\r", re.escape("<alice> after"))
+        screen = "\n".join(term.screen().lines())
+        assert REFUSED not in screen
+        assert screen.count("<bob> before 1") == 2 and screen.count("* bob waves") == 1
+        assert screen.count("<alice> mine") == 1 and screen.count("set the topic") == 1
+        assert "* History of lobby (1 message)\n" in screen
+        assert screen.count("<carol> while you were away") == 1
+    finally:
+        for term in terminals:
+            term.close()
+        await proxy.aclose()
+        await second.aclose()
+        await first.aclose()

@@ -3,6 +3,8 @@ escape strings and the screen a person sees out."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from chatclient.editor import (
     text_width,
 )
 from chatclient.keys import Key, decode_keys
+from chatclient.tty import Screen
 from tests.unit.test_client_vt import VirtualScreen
 
 pytestmark = pytest.mark.timeout(10)
@@ -179,6 +182,19 @@ def test_up_and_down_walk_the_history_and_come_back_to_the_draft() -> None:
 def test_history_skips_blank_lines_and_repeats() -> None:
     editor = typed("a", Key.ENTER, "a", Key.ENTER, "  ", Key.ENTER, "b", Key.ENTER)
     assert editor.history == ["a", "b"]
+
+
+def test_a_secret_line_is_neither_kept_in_the_history_nor_completed_nor_recalled() -> None:
+    editor = typed("before", Key.ENTER)
+    editor.names = lambda: ["hunter"]
+    editor.secret = True
+    editor.press("hun")
+    editor.press(Key.TAB)
+    assert state(editor) == ("hun", 3)
+    editor.press(Key.UP)
+    assert state(editor) == ("hun", 3)
+    assert editor.press(Key.ENTER) == (Action.SUBMIT, "hun")
+    assert editor.history == ["before"]
 
 
 def test_history_keeps_only_the_newest_lines() -> None:
@@ -351,3 +367,23 @@ def test_decoding_any_input_never_fails_and_keeps_its_printable_text(text: str) 
         assert "".join(k for k in keys if isinstance(k, str)) == "".join(
             c for c in text if c.isprintable()
         )
+
+
+def test_a_secret_input_line_shows_its_prompt_and_nothing_of_what_is_typed() -> None:
+    out = io.StringIO()
+    screen = Screen(out, color=False, bell=False, columns=lambda: 40)
+    prompt = "Enter the server password: "
+    screen.set_prompt(prompt, secret=True)
+    for key in ("hunter2", Key.LEFT, "x"):
+        screen.editor.press(key)
+        screen.refresh()
+    screen.show("* a line arrives")
+    assert screen.editor.buffer == "hunterx2"
+    assert "hunter" not in out.getvalue() and "x2" not in out.getvalue()
+    vt = VirtualScreen(width=40, height=3)
+    vt.feed(out.getvalue())
+    assert vt.lines()[-2:] == ["* a line arrives", prompt.rstrip()]
+    assert (vt.row, vt.col) == (len(vt.lines()) - 1, len(prompt))
+    screen.set_prompt("Enter your username: ")
+    screen.refresh()
+    assert not screen.editor.secret

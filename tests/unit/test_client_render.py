@@ -259,6 +259,55 @@ def test_goodbye_is_noticed_only_as_the_last_line() -> None:
     assert not chat.said_goodbye
 
 
+@pytest.mark.parametrize(
+    "line", ["Enter the server password:", "Enter the password for alice:", "Enter your choice:"]
+)
+def test_a_line_ending_in_a_colon_that_is_no_chat_notice_or_error_is_a_prompt(line: str) -> None:
+    assert classify(line).kind is Kind.PROMPT
+    chat = Conversation()
+    chat.observe(line)
+    assert chat.prompt() == line + " "
+
+
+@pytest.mark.parametrize(
+    "line", ["* Topic for den: look:", "! Usage:", "[14:02] <bob> look:", "Rooms (2)"]
+)
+def test_chat_lines_notices_and_errors_ending_in_a_colon_are_not_prompts(line: str) -> None:
+    assert classify(line).kind is not Kind.PROMPT
+    chat = Conversation()
+    chat.observe(line)
+    assert chat.prompt() == "> "
+
+
+@pytest.mark.parametrize("prompt", ["Enter the server password:", "Enter the password for bo:"])
+def test_what_is_typed_at_any_password_prompt_is_secret_and_not_echoed(prompt: str) -> None:
+    chat = Conversation()
+    chat.observe(prompt)
+    assert chat.secret_input() and not chat.echoes_input()
+    chat.submit("hunter2")
+    assert not chat.secret_input()
+    chat.observe("Enter your username:")
+    assert not chat.secret_input() and chat.echoes_input()
+
+
+def test_enter_on_an_empty_line_answers_a_prompt_but_not_the_server_password() -> None:
+    chat = Conversation()
+    assert not chat.sends_empty_line()  # no prompt pending: nothing to answer
+    for prompt in (
+        "Enter your username:",
+        "Enter the password for alice:",  # back to the name prompt
+        "Enter your choice:",
+        "Enter new room name:",  # back to the menu
+        "Enter room name to join:",  # back to the menu
+    ):
+        chat.observe(prompt)
+        assert chat.sends_empty_line(), prompt
+    chat.observe("Enter the server password:")  # nothing behind it; a wrong password
+    assert not chat.sends_empty_line()
+    chat.observe(JOINED.format("den"))
+    assert not chat.sends_empty_line()
+
+
 def test_my_own_action_is_bold_too() -> None:
     text, _ = render("[14:02] * carol waves", "Carol", color=True)
     assert f"\x1b[{name_color('carol')};1;3m* carol waves\x1b[0m" in text
