@@ -12,7 +12,7 @@ import re
 import socket
 import unicodedata
 
-# Escape sequences a terminal would act on (PROTOCOL.md, Transport): CSI, OSC, DCS,
+# Escape sequences a terminal would act on (docs/protocol.md, Transport): CSI, OSC, DCS,
 # SOS/PM/APC strings and two-byte ESC sequences, in their 7-bit and 8-bit forms.
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI

@@ -1,7 +1,7 @@
 """Log bench connections in and line them up, with asyncio over raw sockets.
 
 Used inside a worker process before the timed steps: connect, then on the text door
-answer the prompts (PROTOCOL.md, Session flow) and create or join the room, or on the
+answer the prompts (docs/protocol.md, Names) and create or join the room, or on the
 IRC door register (``NICK``, ``USER``, optionally ``CAP REQ :echo-message``; the welcome
 ends with 376 or 422) and ``JOIN #room`` (done at the client's own JOIN line, then 366);
 later wait for a sync line. The sockets stay non-blocking and are handed to the
@@ -26,7 +26,7 @@ class LoginError(Exception):
 
 
 def text_error(line: str) -> bool:
-    return line.startswith("!")  # PROTOCOL.md: an error line
+    return line.startswith("!")  # docs/protocol.md: an error line
 
 
 def irc_error(line: str) -> bool:

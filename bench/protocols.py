@@ -1,6 +1,6 @@
 """What differs between the server's two doors, as the load generator sees it.
 
-The text door (PROTOCOL.md) echoes a chat line to its sender and delivers it as
+The text door (docs/protocol.md) echoes a chat line to its sender and delivers it as
 ``[HH:MM] NAME> TEXT``; the IRC door (docs/irc.md) delivers ``:NICK!~USER@HOST PRIVMSG
 #ROOM :TEXT`` to the other members only, unless the sender negotiated ``echo-message``.
 Here: the bytes a sender writes, where the bench fields sit in a delivered line, and

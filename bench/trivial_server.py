@@ -1,6 +1,6 @@
 """A trivial fan-out server: the ceiling the load generator can measure.
 
-Speaks just enough of PROTOCOL.md for the bench clients (name prompt, menu "1" to
+Speaks just enough of docs/protocol.md for the bench clients (name prompt, menu "1" to
 create a room, "/join NAME" to join, ``Joined room [NAME]``), then sends every chat
 line to every member of the room, the sender included, as ``[HH:MM] <name> text``.
 Lines posted in one event-loop pass are joined and written once per member per pass.

@@ -24,7 +24,7 @@ from chatclient.render import (
 
 CHOICE_PROMPT = "Enter your choice:"
 _JOINED = re.compile(r"Joined room \[(.+)\]\. Type 'exit' to leave, /help for commands\.\Z")
-# Not in PROTOCOL.md, but what this server says; when it says something else, the
+# Not in docs/protocol.md, but what this server says; when it says something else, the
 # name typed at the username prompt is used, and a /nick is not followed.
 _RENAMED = re.compile(r"\* (\S+) is now known as (\S+)\Z")
 _MY_NAME = re.compile(r"\* (?:Hello, (\S+)!|Welcome back, (\S+)!|You are now known as (\S+)\.)\Z")

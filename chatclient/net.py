@@ -48,7 +48,7 @@ def describe(exc: OSError) -> str:
 
 
 def line_too_long(line: str, max_line_bytes: int) -> str | None:
-    """The notice for a line the server would refuse (PROTOCOL.md, Transport: a line
+    """The notice for a line the server would refuse (docs/protocol.md, Transport: a line
     is measured in bytes of UTF-8 without its newline), or None when it fits."""
     size = len(line.encode())
     if size <= max_line_bytes:
@@ -84,7 +84,7 @@ class Link:
         self._line_arrived = asyncio.Event()
 
     def send_nowait(self, line: str) -> None:
-        """Queue one line for the server (LF-terminated, which PROTOCOL.md accepts)."""
+        """Queue one line for the server (LF-terminated, which docs/protocol.md accepts)."""
         if not self.writer.is_closing():
             self.writer.write(line.encode() + b"\n")
 

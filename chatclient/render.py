@@ -1,4 +1,4 @@
-"""How the client shows server lines: sanitize, classify (PROTOCOL.md's line kinds), style.
+"""How the client shows server lines: sanitize, classify (docs/protocol.md's line kinds), style.
 
 Pure functions of their arguments (`chatclient.conversation` follows where the user
 is). No I/O, no terminal control beyond SGR colors, no asyncio here.
@@ -70,7 +70,7 @@ BELL = "\a"
 
 
 class Kind(enum.Enum):
-    """The kinds of line in PROTOCOL.md's table, private split by direction."""
+    """The kinds of line in docs/protocol.md's table, private split by direction."""
 
     CHAT = "chat"
     ACTION = "action"
@@ -100,7 +100,7 @@ def sanitize(text: str) -> str:
 
 
 def classify(line: str) -> Line:
-    """Which kind of PROTOCOL.md line `line` (already sanitized) is."""
+    """Which kind of docs/protocol.md line `line` (already sanitized) is."""
     if line.startswith("["):
         for kind, form in _FORMS:
             match = form.match(line)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class Config:
     host: str = "127.0.0.1"
     port: int = 8080
-    max_line_bytes: int = 2048  # PROTOCOL.md, Transport
+    max_line_bytes: int = 2048  # docs/protocol.md, Transport
     max_send_queue_bytes: int = 256 * 1024  # a member further behind is disconnected
     max_clients: int = 20_000  # total connections (the idle benchmark holds 10,000)
     max_per_ip: int = 20  # connections from one address; 0: no limit; loopback exempt
@@ -23,7 +23,7 @@ class Config:
     login_timeout_s: float = 60.0  # time to choose a name
     password: str = ""  # the server password both doors ask for; "" asks for none
     shutdown_grace_s: float = 2.0
-    max_name_chars: int = 24  # PROTOCOL.md, Session flow
+    max_name_chars: int = 24  # docs/protocol.md, Names
     max_room_chars: int = 32
     max_topic_chars: int = 390  # IRC TOPICLEN
     max_away_chars: int = 200  # IRC AWAYLEN

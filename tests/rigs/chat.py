@@ -1,4 +1,4 @@
-"""A test client that speaks PROTOCOL.md over a real socket, and waits for lines."""
+"""A test client that speaks docs/protocol.md over a real socket, and waits for lines."""
 
 from __future__ import annotations
 

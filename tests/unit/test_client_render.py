@@ -65,7 +65,7 @@ def test_nothing_a_terminal_acts_on_survives_sanitizing(raw: str) -> None:
     )
 
 
-# Classifying PROTOCOL.md's line kinds
+# Classifying docs/protocol.md's line kinds
 
 
 @pytest.mark.parametrize(
