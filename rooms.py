@@ -1,13 +1,24 @@
 """The registry: who is connected, which rooms exist and who is in each; and fan-out.
 
+RoomManager is the registry's front door and the only writer of its state: users,
+rooms, membership, modes and what history keeps. Doors call its verbs for what their
+users do; the cluster (cluster/link.py) calls its verbs for what another server's
+users did; a store only hears plain values through the port (registry/history.py).
+Its parts are in registry/: names and WHOWAS (names.py), a room and its fan-out
+(room.py), the rules of modes (modes.py), the history and cluster ports.
+
 It deals in users, rooms and events, never in wording, lines or sockets: every member
 brings its own `render` (event -> bytes, one per front door and set of options) and
 `write` (bytes to its connection, never blocks, never raises). A room renders each
 event once per render present and batches what it publishes within one event-loop
 pass, so a burst of messages costs each member one write. Membership is per room: a
 member may be in many rooms (IRC) or one (the text door keeps its current room
-itself). Registry changes run under one asyncio.Lock; the hot path, `Room.say`,
-takes none.
+itself).
+
+The lock rule: every write to the registry's state happens in synchronous code
+between awaits, so it is atomic on the event loop; the async verbs that must await
+the cluster hold `_lock` against each other and check again after each await before
+they write. The hot path, `Room.say`, takes no lock and never awaits.
 """
 
 from __future__ import annotations
@@ -18,13 +29,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from registry.errors import (
     AlreadyInRoom,
     AlreadyThere,
-    BadKey,
-    Banned,
-    InviteOnly,
     NameTaken,
     NoSuchRoom,
     NoSuchUser,
@@ -34,7 +43,6 @@ from registry.errors import (
     ReclaimLimited,
     ReclaimRefused,
     RoomExists,
-    RoomFull,
     TooManyInvites,
     TooManyJoined,
     TooManyRooms,
@@ -52,20 +60,19 @@ from registry.events import (
     Renamed,
     TopicSet,
 )
-from registry.history import History, SavedRoom
-from registry.masks import Change, complete, mask_problem, word_changes
-from registry.modes import Refusal, key_problem, remute_room
+from registry.history import History, SavedRoom, is_kept, ring_keeper
+from registry.masks import Change, parse_changes, word_changes
+from registry.modes import Limits, Refusal, admit, apply_change, remute_room
+from registry.names import Names
 from registry.reclaim import Reclaims
 from registry.relay import Relay
 from registry.room import (
     Defer,
     Departed,
-    Listed,
     Member,
     Render,
     Room,
     Write,
-    _listed,
     call_soon,
     is_banned,
     is_visible,
@@ -76,7 +83,9 @@ log = logging.getLogger(__name__)
 
 
 class RoomManager:
-    """Users and rooms by case-insensitive name; every change atomic under one lock."""
+    """Users and rooms by case-insensitive name, and every verb that changes them.
+    Writes happen in synchronous code between awaits; the verbs that await the cluster
+    hold `_lock` against each other and check again after each await."""
 
     def __init__(
         self,
@@ -103,21 +112,26 @@ class RoomManager:
         self.clock = clock
         self.started = clock()
         self._defer = defer
-        self._users: dict[str, Member] = {}
+        self._names = Names(clock, whowas)
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
-        self.whowas: deque[Departed] = deque(maxlen=whowas)
         self.reclaims = Reclaims(clock)
-        self.relay: Relay | None = None  # the cluster's (issue 13); None: one server
+        self.relay: Relay | None = None  # the cluster's (cluster/link.py); None: one server
         # Message ids: a counter from the start time in microseconds, so ids from a later
         # run are larger (no run makes a million messages a second). A bound __next__
         # is the cheapest call there is: one id for every message said.
         start = time.time_ns() // 1000
         self.new_id: Callable[[], str] = map(str, itertools.count(start)).__next__
-        # History (issue 9): the store behind the rooms; --no-history's keeps nothing.
+        # History: the store behind the rooms; --no-history's keeps nothing.
         self.history = history or History()
         self.replay_lines = replay_lines
 
+    @property
+    def whowas(self) -> deque[Departed]:
+        """Who had a name before, newest first (WHOWAS)."""
+        return self._names.whowas
+
+    # --- History: the registry's replay rings, the store behind them. ---
     def attach_history(self, history: History) -> None:
         """Use this store (on the event loop, before any user): make its rooms again."""
         self.history = history
@@ -140,14 +154,12 @@ class RoomManager:
         room.relay = self.relay
         if self.history.is_on:
             room.recent = deque(maxlen=max(self.replay_lines, 1))
-            room.keep = self.history.keeper(room)
+            room.keep = ring_keeper(room.recent, self.history.keeper(room.key))
         return room
 
-    def _kept_room(self, name: str) -> Room:
-        """A new room, its row queued for the store (gone again if it closes unused)."""
-        room = self._new_room(name)
-        self.history.save_room(room)
-        return room
+    def _save(self, room: Room) -> None:
+        """Queue the room's row (its settings) for the store."""
+        self.history.save_room(room.key, room.name, room.created, room.settings())
 
     def history_since(self) -> float:
         """The time before which history has expired (0: nothing expires)."""
@@ -164,9 +176,10 @@ class RoomManager:
             if not room.members and not self.holds_history(room):
                 self._close_room(room)
 
+    # --- Reads: snapshots, never the registry's own dicts. ---
     def find(self, name: str) -> Member | None:
         """The connected user with this name (any case), if any."""
-        return self._users.get(name_key(name))
+        return self._names.find(name)
 
     def room(self, name: str) -> Room | None:
         """The room with this name (any case), if any."""
@@ -174,11 +187,11 @@ class RoomManager:
 
     def users(self) -> list[Member]:
         """A snapshot of every connected user, sorted by name."""
-        return sorted(self._users.values(), key=lambda m: name_key(m.name))
+        return self._names.users()
 
     def snapshot(self) -> tuple[dict[str, Member], dict[str, Room]]:
         """Copies of the users and rooms by key, for checks and tests."""
-        return dict(self._users), dict(self._rooms)
+        return self._names.snapshot(), dict(self._rooms)
 
     def rooms(self) -> list[Room]:
         """A snapshot of the rooms, sorted by name."""
@@ -193,6 +206,7 @@ class RoomManager:
                 rooms = [room for room in rooms if is_visible(room, member)]
             return [(room.name, len(room.members)) for room in rooms]
 
+    # --- Names. ---
     async def claim(
         self,
         name: str,
@@ -206,65 +220,80 @@ class RoomManager:
     ) -> Member:
         """Take a free name and become a member; NameTaken if anyone has it."""
         async with self._lock:
-            key = name_key(name)
-            if key in self._users:
+            if name_key(name) in self._names:
                 raise NameTaken(name)
-            if self.relay is not None and not await self.relay.claim(name):
-                raise NameTaken(name)
+            await self._claim_in_cluster(name)
             member = Member(name, write, render, user, host, realname, door, signon=self.clock())
-            self._users[key] = member
+            self._names.add(member)
             if self.relay is not None:
                 self.relay.claimed(member)
             return member
 
+    async def _claim_in_cluster(self, name: str) -> None:
+        """Have the cluster grant the name (NameTaken if it will not), and check again
+        after the await: a user of another server may have been added under it meanwhile
+        (then the grant is given back)."""
+        if self.relay is None:
+            return
+        if not await self.relay.claim(name):
+            raise NameTaken(name)
+        if name_key(name) in self._names:
+            self.relay.unclaim(name)
+            raise NameTaken(name)
+
     async def release(self, member: Member, reason: str = "") -> None:
         """Forget a member that disconnected; those who share a room are told it quit."""
         async with self._lock:
-            if self.relay is not None and self._users.get(name_key(member.name)) is member:
+            if self.relay is not None and self._names.holds(member):
                 self.relay.released(member, reason)
             if member.rooms:
                 names = ", ".join(r.name for r in member.rooms)
                 log.info("%s quit %s%s", member.name, names, f" ({reason})" if reason else "")
-                self.tell_peers(member, Quit(member.name, reason, member.mask))
-                for room in list(member.rooms):
-                    self._remove(member, room)
-            for room in member.invites:
-                room.invited.pop(member, None)
-            member.invites.clear()
-            key = name_key(member.name)
-            if self._users.get(key) is member:
-                del self._users[key]
-                self.reclaims.disconnected(key)
-                self._remember(member)
+            if self._quit(member, reason, name_heir=True):
+                self.reclaims.disconnected(name_key(member.name))
+
+    def _quit(self, member: Member, reason: str, *, name_heir: bool) -> bool:
+        """Take the member out of its rooms (they hear it quit) and the name from it;
+        whether it held the name."""
+        if member.rooms:
+            self.tell_peers(member, Quit(member.name, reason, member.mask))
+            for room in list(member.rooms):
+                self._remove(member, room, name_heir=name_heir)
+        for room in member.invites:
+            room.invited.pop(member, None)
+        member.invites.clear()
+        return self._names.drop(member)
 
     async def rename(self, member: Member, new_name: str) -> bool:
         """Change a member's name; whoever shares a room is told, the member too.
         NameTaken if another has it. Returns whether anyone was told."""
         async with self._lock:
             old_key, new_key = name_key(member.name), name_key(new_name)
-            if new_key != old_key and new_key in self._users:
-                raise NameTaken(new_name)
-            if (
-                self.relay is not None
-                and new_key != old_key
-                and not await self.relay.claim(new_name)
-            ):
-                raise NameTaken(new_name)
-            old, mask = member.name, member.mask
-            self._remember(member)
-            del self._users[old_key]
-            member.name = new_name
-            member.remask()
-            self._users[new_key] = member
+            if new_key != old_key:
+                if new_key in self._names:
+                    raise NameTaken(new_name)
+                await self._claim_in_cluster(new_name)
+            old = member.name
+            self._names.remember(member)
+            told = self._rename(member, new_name)
             self.reclaims.renamed(old_key, new_key, new_name)
-            told = bool(member.rooms)
-            if told:
-                self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
-            self._remute(member)  # a name ban may match the new name, or no longer
             if self.relay is not None:
                 self.relay.renamed(member, old)
             log.info("%s is now known as %s", old, new_name)
             return told
+
+    def _rename(self, member: Member, new_name: str) -> bool:
+        """File the member under its new name; its rooms are told (itself too).
+        Whether anyone was told."""
+        old, mask = member.name, member.mask
+        self._names.rekey(member, new_name)
+        member.name = new_name
+        member.remask()
+        told = bool(member.rooms)
+        if told:
+            self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
+        self._remute(member)  # a name ban may match the new name, or no longer
+        return told
 
     def issue_code(self, member: Member) -> str:
         """A reclaim code for this member's name (the only copy: it is not kept)."""
@@ -278,16 +307,14 @@ class RoomManager:
         async with self._lock:
             if not self.reclaims.allow(address):
                 raise ReclaimLimited(name, int(self.reclaims.refill_s))
-            key = name_key(name)
-            held = self.reclaims.check(key, code)
+            held = self.reclaims.check(name_key(name), code)
             if held is None:
                 raise ReclaimRefused(name)
-            ghost = self._users.get(key)
+            ghost = self._names.find(name)
             if ghost is None:
-                if self.relay is not None and not await self.relay.claim(held):
-                    raise NameTaken(held)
+                await self._claim_in_cluster(held)
                 member = Member(held, write, render, "~" + held[:9], host, signon=self.clock())
-                self._users[key] = member
+                self._names.add(member)
                 if self.relay is not None:
                     self.relay.claimed(member)
                 return member
@@ -295,15 +322,19 @@ class RoomManager:
                 ghost.detach()
             ghost.flush_rooms()
             ghost.write = write
-            ghost.host = host
-            ghost.remask()
-            self._remute(ghost)
             self.set_render(ghost, render)
-            self.tell_peers(ghost, Reconnected(ghost.name, ghost.mask))
+            self._back(ghost, host)
             if self.relay is not None:
                 self.relay.reconnected(ghost)
             log.info("%s reconnected", ghost.name)
             return ghost
+
+    def _back(self, member: Member, host: str) -> None:
+        """The member is back from `host`: which bans match it; its rooms are told."""
+        member.host = host
+        member.remask()
+        self._remute(member)
+        self.tell_peers(member, Reconnected(member.name, member.mask))
 
     def set_away(self, member: Member, text: str) -> None:
         """Mark a member away (or back, with no text); those sharing a room are told."""
@@ -318,13 +349,6 @@ class RoomManager:
         for room in member.rooms:
             room._swap_render(member, render)
         member.render = render
-
-    def set_topic(self, member: Member, room: Room, text: str) -> None:
-        room.topic, room.topic_by, room.topic_ts = text, member.mask, self.clock()
-        event = TopicSet(member.name, room.name, text, room.topic_ts, member.mask, self.new_id())
-        room.publish(event)
-        room.keep(event)
-        self.history.save_room(room)
 
     def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
         """Deliver a user-level event once to everyone who shares a room with `member`."""
@@ -342,17 +366,21 @@ class RoomManager:
             if data:
                 peer.write(data)
 
+    # --- Rooms and membership. ---
     async def create(self, member: Member, room_name: str, *, leave: Room | None = None) -> Room:
         """Make a new room and put the member in it, out of `leave` first;
         RoomExists, TooManyRooms or TooManyJoined."""
-        if self.relay is not None and name_key(room_name) not in self._rooms:
+        key = name_key(room_name)
+        if self.relay is not None and key not in self._rooms:
             await self.relay.find_room(room_name)  # made on another server a moment ago?
         async with self._lock:
-            key = name_key(room_name)
             if key in self._rooms:
                 raise RoomExists(self._rooms[key].name)
-            if self.relay is not None and not await self.relay.claim_room(room_name):
-                raise RoomExists(room_name)  # made on another server this instant
+            if self.relay is not None:
+                if not await self.relay.claim_room(room_name):
+                    raise RoomExists(room_name)  # made on another server this instant
+                if key in self._rooms:  # ...and its news came while Redis answered
+                    raise RoomExists(self._rooms[key].name)
             return self._create(member, room_name, leave)
 
     async def join(
@@ -368,17 +396,21 @@ class RoomManager:
         """Put the member in an existing room (or a new one, with `create`), out of
         `leave` first; `admit` may refuse by raising. Returns the room and whether
         it was made. NoSuchRoom, AlreadyInRoom, TooManyRooms or TooManyJoined; the
-        room's own rules: Banned, InviteOnly, BadKey, RoomFull (see `_admit`)."""
+        room's own rules: Banned, InviteOnly, BadKey, RoomFull (registry/modes.py)."""
+        room_key = name_key(room_name)
         for tries in range(2):  # in a cluster, again if another server made it meanwhile
-            if self.relay is not None and name_key(room_name) not in self._rooms:
+            if self.relay is not None and room_key not in self._rooms:
                 await self.relay.find_room(room_name)  # made elsewhere a moment ago?
             async with self._lock:
-                room = self._rooms.get(name_key(room_name))
+                room = self._rooms.get(room_key)
                 if room is not None:
                     return self._join(member, room, leave, admit, key), False
                 if not create:
                     raise NoSuchRoom(room_name)
                 if self.relay is None or tries or await self.relay.claim_room(room_name):
+                    room = self._rooms.get(room_key)  # its news came while Redis answered?
+                    if room is not None:
+                        return self._join(member, room, leave, admit, key), False
                     return self._create(member, room_name, leave), True
         raise AssertionError("unreachable")
 
@@ -387,28 +419,33 @@ class RoomManager:
         member: Member,
         room: Room,
         leave: Room | None,
-        admit: Callable[[Room], None] | None,
+        check: Callable[[Room], None] | None,
         key: str,
     ) -> Room:
         """join() for a room that exists here."""
         if room in member.rooms:
             raise AlreadyInRoom(room.name)
-        if admit is not None:
-            admit(room)
+        if check is not None:
+            check(room)
         self._check_joined(member, leave)
-        self._admit(room, member, key)
+        admit(room, member, key)
         if leave is not None:
             self._leave(member, leave)
-        room._add(member)
-        if member in room.invited:  # an invitation works once
-            del room.invited[member], member.invites[room]
-        if not room.ops and len(room.members) == 1:
-            room.ops.add(member)  # an empty room kept (a store's): as if it made it
+        self._seat(member, room)
         room.publish(Joined(member.name, room.name, member.mask), member)
         if member.away:
             room.publish(AwayChanged(member.name, member.away, member.mask), member)
         log.info("%s joined %s", member.name, room.name)
         return room
+
+    def _seat(self, member: Member, room: Room, *, op: bool = False) -> None:
+        """Put the member in the room: its invitation is used up; an operator if `op`,
+        or if it is alone in a room with none (an empty room kept: as if it made it)."""
+        room._add(member)
+        room.invited.pop(member, None)
+        member.invites.pop(room, None)
+        if op or (not room.ops and len(room.members) == 1):
+            room.ops.add(member)
 
     async def leave(self, member: Member, room: Room, reason: str = "") -> None:
         """Take the member out of a room it is in; the room is told."""
@@ -422,10 +459,10 @@ class RoomManager:
         self._check_joined(member, leave)
         if leave is not None:
             self._leave(member, leave)
-        room = self._kept_room(room_name)
+        room = self._new_room(room_name)
+        self._save(room)  # its row queued for the store (gone again if it closes unused)
         self._rooms[room.key] = room
-        room._add(member)
-        room.ops.add(member)
+        self._seat(member, room, op=True)
         if self.relay is not None:
             self.relay.created(room, member)
         log.info("%s created %s", member.name, room.name)
@@ -454,12 +491,13 @@ class RoomManager:
         if farewell is not None:
             room.publish(farewell)
         if was_op and not room.ops and name_heir:
-            # The last operator left: the longest-present member keeps the room.
-            heir = next(iter(room.members))
-            room.ops.add(heir)
-            log.info("%s is now an operator of %s (the last one left)", heir.name, room.name)
-            event = ModeChanged("", room.name, "+o", (heir.name,), self.server_name)
-            room.publish(event)
+            self._crown(room, next(iter(room.members)), "the last one left")
+
+    def _crown(self, room: Room, heir: Member, why: str) -> None:
+        """The heir rule's one act: the room has no operator left, `heir` becomes one."""
+        room.ops.add(heir)
+        log.info("%s is now an operator of %s (%s)", heir.name, room.name, why)
+        room.publish(ModeChanged("", room.name, "+o", (heir.name,), self.server_name))
 
     def _close_room(self, room: Room) -> None:
         del self._rooms[room.key]
@@ -471,21 +509,12 @@ class RoomManager:
         self.history.forget_room(room.key)  # its row, and any lines left
         log.info("room %s closed", room.name)
 
-    # --- Moderation: the rules both doors enforce. ---
-    def _admit(self, room: Room, member: Member, key: str) -> None:
-        """Let the member in, or say why not: Banned (a ban and no exception),
-        InviteOnly (+i: no invitation, no invite exception), BadKey (+k), RoomFull
-        (+l). An operator's invitation lets in past +i, +k and +l, not past a ban."""
-        if is_banned(room, member):
-            raise Banned(room.name)
-        if member in room.invited:
-            return
-        if "i" in room.modes and not _listed(room, "I", member):
-            raise InviteOnly(room.name)
-        if room.join_key and key != room.join_key:
-            raise BadKey(room.name)
-        if room.limit and len(room.members) >= room.limit:
-            raise RoomFull(room.name, room.limit)
+    # --- Moderation: the rules both doors enforce (registry/modes.py). ---
+    def set_topic(self, member: Member, room: Room, text: str) -> None:
+        """Set the room's topic (the door has checked the member may); kept in history."""
+        room.topic, room.topic_by, room.topic_ts = text, member.mask, self.clock()
+        room.post(TopicSet(member.name, room.name, text, room.topic_ts, member.mask, self.new_id()))
+        self._save(room)
 
     async def kick(self, member: Member, room: Room, name: str, reason: str = "") -> Member:
         """An operator puts a member out of the room (who may come back unless banned).
@@ -502,10 +531,14 @@ class RoomManager:
                 raise NotThere(room.name, target.name)
             room.publish(Kicked(member.name, room.name, target.name, reason, member.mask))
             log.info("%s kicked %s from %s", member.name, target.name, room.name)
-            self._remove(target, room)
-            if target.kicked is not None:
-                target.kicked(room)
+            self._put_out(room, target, name_heir=True)
             return target
+
+    def _put_out(self, room: Room, target: Member, *, name_heir: bool) -> None:
+        """A kick's effect, once its Kicked is published: out, and its connection told."""
+        self._remove(target, room, name_heir=name_heir)
+        if target.kicked is not None:
+            target.kicked(room)
 
     async def invite(self, member: Member, room_name: str, name: str) -> tuple[Room, Member]:
         """Invite a user to a room the member is in; an operator's invitation lets the
@@ -529,12 +562,15 @@ class RoomManager:
             if is_op and target not in room.invited:
                 if len(room.invited) >= self.max_invites:
                     raise TooManyInvites(room.name, self.max_invites)
-                room.invited[target] = None
-                target.invites[room] = None
+                self._invite(room, target)
             log.info("%s invited %s to %s", member.name, target.name, room.name)
             target.send(Invited(member.name, room.name, target.name, member.mask, True))
             room.publish(Invited(member.name, room.name, target.name, member.mask), member)
             return room, target
+
+    def _invite(self, room: Room, target: Member) -> None:
+        room.invited[target] = None
+        target.invites[room] = None
 
     def change_modes(
         self, member: Member, room: Room, changes: list[Change]
@@ -544,10 +580,12 @@ class RoomManager:
         (each change on its own, as a Refusal). NotOperator."""
         if member not in room.ops:
             raise NotOperator(room.name)
+        limits = Limits(self.max_key_chars, self.max_mask_chars, self.max_list_masks)
         done: list[Change] = []
         refused: list[Refusal] = []
+        now = self.clock()
         for change in changes:
-            result = self._change(member, room, change)
+            result = apply_change(room, change, member.mask, now, self.find, limits)
             if isinstance(result, Refusal):
                 refused.append(result)
             elif result is not None:
@@ -556,7 +594,7 @@ class RoomManager:
             if change.letter in "be":
                 remute_room(room, change)
         if done:
-            self.history.save_room(room)
+            self._save(room)
             modes, args = word_changes(done)
             room.publish(ModeChanged(member.name, room.name, modes, args, member.mask))
             logged = word_changes(
@@ -567,71 +605,6 @@ class RoomManager:
             )
         return done, refused
 
-    def _change(self, member: Member, room: Room, change: Change) -> Change | Refusal | None:
-        """One change: what was done (as the room is told), why not, or None (nothing
-        to do: the mode was already so)."""
-        sign, letter, arg = change.sign, change.letter, change.arg
-        on = sign == "+"
-        if letter in "ov":
-            target = self.find(arg)
-            if target is None:
-                return Refusal(change, "no-such-user")
-            if room not in target.rooms:
-                return Refusal(change, "not-there", target.name)
-            group = room.ops if letter == "o" else room.voiced
-            if (target in group) == on:
-                return None
-            (group.add if on else group.discard)(target)
-            return Change(sign, letter, target.name)
-        if letter in "beI":
-            return self._change_list(member, room, change)
-        if letter == "k":
-            if not on:
-                if not room.join_key:
-                    return None
-                room.join_key = ""
-                return Change("-", "k", "*")
-            problem = key_problem(arg, self.max_key_chars)
-            if problem:
-                return Refusal(change, "bad-key", problem)
-            room.join_key = arg
-            return change
-        if letter == "l":
-            if not on:
-                if not room.limit:
-                    return None
-                room.limit = 0
-                return change
-            limit = int(arg) if arg.isascii() and arg.isdigit() else 0
-            if not 0 < limit <= 1_000_000:
-                return Refusal(change, "bad-limit", "must be a number from 1 to 1000000")
-            room.limit = limit
-            return Change("+", "l", str(limit))
-        if (letter in room.modes) == on:
-            return None
-        (room.modes.add if on else room.modes.discard)(letter)
-        return Change(sign, letter)
-
-    def _change_list(self, member: Member, room: Room, change: Change) -> Change | Refusal | None:
-        listed = room.lists[change.letter]
-        problem = mask_problem(change.arg, self.max_mask_chars)
-        if problem:
-            return Refusal(change, "bad-mask", problem)
-        mask = complete(change.arg)
-        key = name_key(mask)
-        found = next((entry for entry in listed if name_key(entry.mask) == key), None)
-        if change.sign == "-":
-            if found is None:
-                return None
-            listed.remove(found)
-            return Change("-", change.letter, found.mask)
-        if found is not None:
-            return None
-        if len(listed) >= self.max_list_masks:
-            return Refusal(change, "list-full", str(self.max_list_masks))
-        listed.append(Listed(mask, member.mask, self.clock()))
-        return Change("+", change.letter, mask)
-
     def _remute(self, member: Member) -> None:
         """The member's name or address changed: which bans match it again."""
         for room in member.rooms:
@@ -640,7 +613,120 @@ class RoomManager:
             else:
                 room.muted.discard(member)
 
-    def _remember(self, member: Member) -> None:
-        self.whowas.appendleft(
-            Departed(member.name, member.user, member.host, member.realname, self.clock())
-        )
+    # --- What another server of a cluster did (cluster/link.py applies it here). ---
+    # The relay does not hear these again: it ignores what the registry tells it while
+    # it applies. A user of another server is a Member whose `server` is not "".
+    def add_user(self, member: Member) -> bool:
+        """A user of another server is known here; False (nothing done) if its name is
+        held here."""
+        if name_key(member.name) in self._names:
+            return False
+        self._names.add(member)
+        return True
+
+    def update_user(self, member: Member, *, away: str, modes: set[str]) -> None:
+        """Another server's word on its user's away text and user modes (nobody told)."""
+        member.away = away
+        member.modes = modes
+
+    def drop_user(self, member: Member, reason: str) -> None:
+        """A user of another server quit (or its server is gone): its rooms are told;
+        its server names the heirs of the rooms it ran."""
+        self._quit(member, reason, name_heir=False)
+
+    def rename_user(self, member: Member, new_name: str) -> bool:
+        """A user of another server changed its name; False if another holds it here."""
+        other = self._names.find(new_name)
+        if other is not None and other is not member:
+            return False
+        self._rename(member, new_name)
+        return True
+
+    def user_back(self, member: Member, host: str) -> None:
+        """A user of another server reconnected (reclaimed its name) from `host`."""
+        self._back(member, host)
+
+    def ensure_room(self, name: str, created: float | None, settings: dict[str, Any]) -> Room:
+        """The room another server speaks of, made with its settings (Room.settings())
+        if it is not here; if nobody here is in it, that server's view is the room's;
+        else only a newer topic is taken."""
+        room = self.room(name)
+        if room is None:
+            room = self._new_room(name)
+            self._rooms[room.key] = room
+        elif any(not m.server for m in room.members):
+            topic_ts = settings.get("topic_ts", 0)
+            if isinstance(topic_ts, int | float) and topic_ts > room.topic_ts:
+                room.topic, room.topic_by = settings["topic"], settings["topic_by"]
+                room.topic_ts = topic_ts
+            return room
+        if created is not None:
+            room.created = created
+        room.restore(settings)
+        return room
+
+    def enter(self, member: Member, room: Room, *, op: bool = False, shown: bool = True) -> None:
+        """A user of another server is in the room (its maker, with `op`); the room sees
+        it join if `shown`."""
+        if room in member.rooms:
+            return
+        self._seat(member, room, op=op)
+        if shown:
+            room.publish(Joined(member.name, room.name, member.mask))
+
+    def set_privileges(self, member: Member, room: Room, *, op: bool, voiced: bool) -> None:
+        """Another server's word on whether its user is an operator, voiced (nobody told)."""
+        (room.ops.add if op else room.ops.discard)(member)
+        (room.voiced.add if voiced else room.voiced.discard)(member)
+
+    def part(self, member: Member, room: Room, farewell: Event | None) -> None:
+        """A user of another server is no longer in the room (the room hears `farewell`)."""
+        if room in member.rooms:
+            self._remove(member, room, farewell, name_heir=False)
+
+    def apply_modes(self, room: Room, event: ModeChanged) -> None:
+        """Mode changes another server made (and checked), applied as told; the room
+        sees the event."""
+        changes, _, _ = parse_changes(event.modes, list(event.args))
+        now = self.clock()
+        for change in changes:
+            apply_change(room, change, event.mask, now, self.find, None)
+            if change.letter in "be":
+                remute_room(room, change)
+        room.publish(event)
+
+    def name_heir(self, room: Room) -> None:
+        """The room's operators were all on a server that is gone: every server names the
+        same heir, the member connected longest (signon, then name)."""
+        if room.members and not room.ops:
+            heir = min(room.members, key=lambda m: (m.signon, name_key(m.name)))
+            self._crown(room, heir, "its operators' node is gone")
+
+    def apply(self, room_name: str, event: Event) -> None:
+        """An event another server published in a room (not Joined, Left or ModeChanged:
+        enter, part, apply_modes), applied here as there, then published; a line
+        history keeps goes into the room's replay ring (its server stored it)."""
+        room = self._rooms.get(name_key(room_name))
+        if type(event) is AwayChanged:
+            away = self.find(event.name)
+            if away is not None and away.server:
+                away.away = event.text
+        if room is None:
+            return
+        if type(event) is Kicked:
+            room.publish(event)
+            target = self.find(event.target)
+            if target is not None and room in target.rooms:
+                self._put_out(room, target, name_heir=False)
+            return
+        if type(event) is TopicSet:
+            if event.ts < room.topic_ts:
+                return  # set here later (the newest topic wins on every server)
+            room.topic, room.topic_by, room.topic_ts = event.text, event.mask, event.ts
+        elif type(event) is Invited:
+            inviter, invitee = self.find(event.name), self.find(event.target)
+            if inviter in room.ops and invitee is not None:
+                self._invite(room, invitee)
+        room.publish(event)
+        if self.history.is_on and is_kept(event):
+            room.recent.append(event)

@@ -19,8 +19,7 @@ import typing
 from operator import attrgetter
 from typing import Any
 
-from registry import events
-from registry.events import Event
+from registry import Event, events
 
 KINDS: dict[str, type[Any]] = {kind.__name__: kind for kind in typing.get_args(events.Event)}
 _TUPLES: dict[str, frozenset[str]] = {

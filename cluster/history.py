@@ -22,13 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 from cluster.bus import FAULTS
 from cluster.codec import CodecError, decode, encode
-from registry.events import Acted, Said, TopicSet
-from registry.history import History, HistoryUnavailable, Keep, Kept, Query, Ref, SavedRoom
+from registry import (
+    History,
+    HistoryUnavailable,
+    Keep,
+    Kept,
+    Query,
+    Ref,
+    SavedRoom,
+    is_kept,
+)
 from utils import name_key
 
 if TYPE_CHECKING:
     from cluster.link import ClusterLink
-    from registry import Room
 
 log = logging.getLogger("chatroom.cluster")
 
@@ -65,11 +72,10 @@ class RedisHistory(History):
     def stream(self, key: str) -> str:
         return self.prefix + key
 
-    def keeper(self, room: Room) -> Keep:
-        ring, stream, bus = room.recent, self.stream(room.key), self.link.bus
+    def keeper(self, key: str) -> Keep:
+        stream, bus = self.stream(key), self.link.bus
 
         def keep(event: Kept) -> None:
-            ring.append(event)
             data = json.dumps(encode(event), separators=(",", ":"))
             bus.command_raw("XADD", stream, "MAXLEN", "~", self.cap, "*", "e", data)
             if self.retention_s:
@@ -78,10 +84,10 @@ class RedisHistory(History):
 
         return keep
 
-    def save_room(self, room: Room) -> None:
-        saved = {"name": room.name, "created": room.created, "settings": room.settings()}
+    def save_room(self, key: str, name: str, created: float, settings: dict[str, Any]) -> None:
+        saved = {"name": name, "created": created, "settings": settings}
         data = json.dumps(saved, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        self.link.bus.command_raw("HSET", self.rooms_key, room.key, data)
+        self.link.bus.command_raw("HSET", self.rooms_key, key, data)
 
     def forget_room(self, key: str) -> None:
         """The room closed here. Only where it closed by this node's own doing (its last
@@ -141,7 +147,7 @@ class RedisHistory(History):
                 event = decode(json.loads(fields[b"e"]))
             except (CodecError, KeyError, ValueError):
                 continue
-            if isinstance(event, Said | Acted | TopicSet):
+            if is_kept(event):
                 sid = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
                 entries.append((position, int(sid.split("-")[0]), event))
         return entries

@@ -1,12 +1,15 @@
 """One server's place in a cluster: what its members do goes out, what the other
 servers' members do comes in, and the leases that tell the living from the dead.
 
-The registry (rooms.py) stays the one registry. Users of the other servers are
-`RemoteMember`s in it: they are in rooms, in /who, NAMES, WHOIS and the counts, but
-their `render` gives nothing and their `write` does nothing, so local fan-out is the
-same loop as before; a personal event (`send`) to one goes over the bus to its server.
-Each server publishes what happens to its own members (registry changes and events)
-and applies what the others publish; what it applies it does not publish again.
+The registry (rooms.py) stays the one registry, and the only writer of its state:
+what the other servers publish is applied here through RoomManager's public verbs
+(add_user, drop_user, enter, apply_modes, apply, ...), never by writing its fields.
+Users of the other servers are `RemoteMember`s in it: they are in rooms, in /who,
+NAMES, WHOIS and the counts, but their `render` gives nothing and their `write` does
+nothing, so local fan-out is the same loop as before; a personal event (`send`) to one
+goes over the bus to its server. Each server publishes what happens to its own members
+(registry changes and events) and applies what the others publish; what it applies it
+does not publish again.
 
 Every message carries (node, epoch, seq): a receiver drops what it has seen and counts
 a gap as lost, with a WARNING, and asks the sender for its state again (a lost join
@@ -31,25 +34,18 @@ from typing import Any
 
 from cluster.bus import FAULTS, Bus
 from cluster.codec import SCHEMA, CodecError, pack, unpack
-from registry import Listed, Member, Room
-from registry.events import (
-    Acted,
-    AwayChanged,
+from registry import (
+    Change,
     Event,
-    Invited,
     Joined,
-    Kicked,
     Left,
+    Member,
     ModeChanged,
-    Quit,
-    Reconnected,
-    Renamed,
-    Said,
-    TopicSet,
+    Room,
     Whispered,
+    parse_changes,
+    word_changes,
 )
-from registry.masks import Change, parse_changes, word_changes
-from registry.modes import remute_room
 from rooms import RoomManager
 from utils import name_key
 
@@ -220,6 +216,11 @@ class ClusterLink:
         )  # fmt: skip
         return int(await result)
 
+    def unclaim(self, name: str) -> None:
+        key = name_key(name)
+        self._unclaimed.discard(key)
+        self._command(RELEASE, 1, self.names_key, key, self.node)
+
     def claimed(self, member: Member) -> None:
         if not self.applying:
             self._send("user", u=_user(member))
@@ -247,7 +248,7 @@ class ClusterLink:
 
     def created(self, room: Room, member: Member) -> None:
         if not self.applying:
-            self._send("created", room=_room(room), name=member.name)
+            self._send("created", room=_info(room), name=member.name)
             self.flush()  # out before the maker hears it made: a join elsewhere may follow
 
     async def claim_room(self, name: str) -> bool:
@@ -365,7 +366,7 @@ class ClusterLink:
             info["rooms"] = [[r.name, member in r.ops, member in r.voiced] for r in member.rooms]
             users.append(info)
             for room in member.rooms:
-                rooms[room.key] = _room(room)
+                rooms[room.key] = _info(room)
         return {"users": users, "rooms": list(rooms.values())}
 
     async def _up(self) -> None:
@@ -456,19 +457,9 @@ class ClusterLink:
             for member in list(members):
                 self._quit(member, f"{node} lost touch with the cluster")
             for room in touched:
-                if room.members and not room.ops:
-                    self._name_heir(room)
+                self.rooms.name_heir(room)
         for member in members:
             self._command(RELEASE, 1, self.names_key, name_key(member.name), node)
-
-    def _name_heir(self, room: Room) -> None:
-        """The room's operators were all on a node that died: every server names the
-        same heir, the member connected longest (signon, then name)."""
-        heir = min(room.members, key=lambda m: (m.signon, name_key(m.name)))
-        room.ops.add(heir)
-        log.info("%s is now an operator of %s (its operators' node is gone)", heir.name,
-                 room.name)  # fmt: skip
-        room.publish(ModeChanged("", room.name, "+o", (heir.name,), self.rooms.server_name))
 
     # --- In: what the other servers publish ---
     def _received(self, data: bytes) -> None:
@@ -542,8 +533,7 @@ class ClusterLink:
     def _member(self, node: str, info: dict[str, Any]) -> RemoteMember | None:
         """The remote member for this user info, made or brought up to date."""
         rooms = self.rooms
-        key = name_key(info["name"])
-        member = rooms._users.get(key)
+        member = rooms.find(info["name"])
         if member is not None and not isinstance(member, RemoteMember):
             log.warning("%s is claimed here and on node %s", info["name"], node)
             return None
@@ -553,12 +543,12 @@ class ClusterLink:
                 info.get("realname", ""), info.get("door", "text"),
                 signon=float(info.get("signon", time.time())), node=node, link=self,
             )  # fmt: skip
-            rooms._users[key] = member
+            rooms.add_user(member)
         elif member.node != node:
             self.remote.get(member.node, {}).pop(member, None)
             member.node = node
-        member.away = info.get("away", member.away)
-        member.modes = set(info.get("modes", member.modes))
+        away, modes = info.get("away", member.away), set(info.get("modes", member.modes))
+        rooms.update_user(member, away=away, modes=modes)
         self.remote.setdefault(node, {})[member] = None
         return member
 
@@ -567,50 +557,15 @@ class ClusterLink:
         return member if isinstance(member, RemoteMember) else None
 
     def _room(self, info: dict[str, Any]) -> Room:
-        """The room, made from its info if this server has not got it."""
-        rooms = self.rooms
-        room = rooms.room(info["name"])
-        if room is None:
-            room = rooms._new_room(info["name"])
-            rooms._rooms[room.key] = room
-            _set_room(room, info)
+        """The room, made from its info (_info) if this server has not got it."""
+        made = self.rooms.room(info["name"]) is None
+        room = self.rooms.ensure_room(info["name"], info.get("created"), info)
+        if made:
             self._room_made.set()
-        elif not any(not isinstance(m, RemoteMember) for m in room.members):
-            _set_room(room, info)  # nobody here: the other server's view is the room's
-        elif info.get("topic_ts", 0) > room.topic_ts:
-            room.topic, room.topic_by, room.topic_ts = (
-                info["topic"],
-                info["topic_by"],
-                info["topic_ts"],
-            )
         return room
 
-    def _enter(
-        self, member: RemoteMember, room: Room, *, op: bool = False, shown: bool = True
-    ) -> None:
-        if room in member.rooms:
-            return
-        room._add(member)
-        if op or (not room.ops and len(room.members) == 1):
-            room.ops.add(member)
-        room.invited.pop(member, None)
-        member.invites.pop(room, None)
-        if shown:
-            room.publish(Joined(member.name, room.name, member.mask))
-
     def _quit(self, member: RemoteMember, reason: str) -> None:
-        rooms = self.rooms
-        if member.rooms:
-            rooms.tell_peers(member, Quit(member.name, reason, member.mask))
-            for room in list(member.rooms):
-                rooms._remove(member, room, name_heir=False)  # its server names the heir
-        for room in member.invites:
-            room.invited.pop(member, None)
-        member.invites.clear()
-        key = name_key(member.name)
-        if rooms._users.get(key) is member:
-            del rooms._users[key]
-            rooms._remember(member)
+        self.rooms.drop_user(member, reason)
         self.remote.get(member.node, {}).pop(member, None)
 
     # Handlers, one per message kind.
@@ -624,44 +579,24 @@ class ClusterLink:
 
     def _on_rename(self, node: str, message: dict[str, Any]) -> None:
         member = self._find(message["old"])
-        if member is None:
-            return
-        rooms, old, mask = self.rooms, member.name, member.mask
-        if (
-            name_key(message["new"]) in rooms._users
-            and self.rooms.find(message["new"]) is not member
-        ):
-            log.warning("%s renamed to %s, a name held here", old, message["new"])
-            return
-        del rooms._users[name_key(old)]
-        member.name = message["new"]
-        member.remask()
-        rooms._users[name_key(member.name)] = member
-        if member.rooms:
-            rooms.tell_peers(member, Renamed(old, member.name, mask))
-        rooms._remute(member)
+        if member is not None and not self.rooms.rename_user(member, message["new"]):
+            log.warning("%s renamed to %s, a name held here", member.name, message["new"])
 
     def _on_away(self, node: str, message: dict[str, Any]) -> None:
         member = self._find(message["name"])
         if member is not None:
-            member.away = message["text"]
-            if member.rooms:
-                self.rooms.tell_peers(member, AwayChanged(member.name, member.away, member.mask))
+            self.rooms.set_away(member, message["text"])
 
     def _on_back(self, node: str, message: dict[str, Any]) -> None:
         member = self._member(node, message["u"])
         if member is not None:
-            member.host = message["u"].get("host", member.host)
-            member.remask()
-            self.rooms._remute(member)
-            if member.rooms:
-                self.rooms.tell_peers(member, Reconnected(member.name, member.mask))
+            self.rooms.user_back(member, message["u"].get("host", member.host))
 
     def _on_created(self, node: str, message: dict[str, Any]) -> None:
         member = self._find(message["name"])
         if member is not None:
             room = self._room(message["room"])
-            self._enter(member, room, op=True, shown=len(room.members) > 0)
+            self.rooms.enter(member, room, op=True, shown=len(room.members) > 0)
 
     def _on_to(self, node: str, message: dict[str, Any]) -> None:
         if message["node"] != self.node:
@@ -675,6 +610,7 @@ class ClusterLink:
 
     def _on_state(self, node: str, message: dict[str, Any]) -> None:
         self._stated.set()
+        rooms = self.rooms
         infos = {name_key(r["name"]): r for r in message["rooms"]}
         seen: set[RemoteMember] = set()
         for info in message["users"]:
@@ -685,57 +621,27 @@ class ClusterLink:
             wanted = {name_key(name): (name, op, voiced) for name, op, voiced in info["rooms"]}
             for room in list(member.rooms):
                 if room.key not in wanted:
-                    left = Left(member.name, room.name, member.mask)
-                    self.rooms._remove(member, room, left, name_heir=False)
+                    rooms.part(member, room, Left(member.name, room.name, member.mask))
             for key, (name, op, voiced) in wanted.items():
                 room = self._room(infos.get(key) or {"name": name})
-                self._enter(member, room)
-                (room.ops.add if op else room.ops.discard)(member)
-                (room.voiced.add if voiced else room.voiced.discard)(member)
+                rooms.enter(member, room)
+                rooms.set_privileges(member, room, op=op, voiced=voiced)
         for member in list(self.remote.get(node, {})):
             if member not in seen:
                 self._quit(member, "")
 
     def _on_event(self, node: str, room_name: str, event: Event) -> None:
         room = self.rooms.room(room_name)
-        match event:
-            case Joined(name=name):
-                member = self._find(name)
-                if member is not None:
-                    self._enter(member, room or self._room({"name": room_name}))
-                return
-            case Left(name=name):
-                member = self._find(name)
-                if member is not None and room is not None and room in member.rooms:
-                    self.rooms._remove(member, room, event, name_heir=False)
-                return
-            case Kicked(target=target):
-                if room is None:
-                    return
-                room.publish(event)
-                kicked = self.rooms.find(target)
-                if kicked is not None and room in kicked.rooms:
-                    self.rooms._remove(kicked, room, name_heir=False)
-                    if kicked.kicked is not None:
-                        kicked.kicked(room)
-                return
-            case TopicSet(text=text, ts=ts, mask=mask) if room is not None:
-                if ts < room.topic_ts:
-                    return  # set here later (the newest topic wins on every server)
-                room.topic, room.topic_by, room.topic_ts = text, mask, ts
-            case Invited(name=name, target=target) if room is not None:
-                inviter, invitee = self.rooms.find(name), self.rooms.find(target)
-                if inviter in room.ops and invitee is not None:
-                    room.invited[invitee] = None
-                    invitee.invites[room] = None
-            case AwayChanged(name=name, text=text):
-                member = self._find(name)
-                if member is not None:
-                    member.away = text
-        if room is not None:
-            room.publish(event)
-            if isinstance(event, Said | Acted | TopicSet) and self.rooms.history.is_on:
-                room.recent.append(event)  # its node wrote it; here, for replay on join
+        if type(event) is Joined:
+            member = self._find(event.name)
+            if member is not None:
+                self.rooms.enter(member, room or self._room({"name": room_name}))
+        elif type(event) is Left:
+            member = self._find(event.name)
+            if member is not None and room is not None:
+                self.rooms.part(member, room, event)
+        else:
+            self.rooms.apply(room_name, event)
 
     def _on_mode(self, node: str, message: dict[str, Any]) -> None:
         room = self.rooms.room(message["room"])
@@ -748,33 +654,7 @@ class ClusterLink:
         if kept:
             modes, args = word_changes(kept)
             applied = ModeChanged(event.name, event.room, modes, args, event.mask)
-            self._modes(room, applied)
-            room.publish(applied)
-
-    def _modes(self, room: Room, event: ModeChanged) -> None:
-        changes, _, _ = parse_changes(event.modes, list(event.args))
-        for change in changes:
-            sign, letter, arg = change.sign, change.letter, change.arg
-            on = sign == "+"
-            if letter in "ov":
-                target = self.rooms.find(arg)
-                if target is not None and room in target.rooms:
-                    group = room.ops if letter == "o" else room.voiced
-                    (group.add if on else group.discard)(target)
-            elif letter in "beI":
-                listed = room.lists[letter]
-                key = name_key(arg)
-                listed[:] = [e for e in listed if name_key(e.mask) != key]
-                if on:
-                    listed.append(Listed(arg, event.mask, time.time()))
-                if letter in "be":
-                    remute_room(room, Change(sign, letter, arg))
-            elif letter == "k":
-                room.join_key = arg if on else ""
-            elif letter == "l":
-                room.limit = int(arg) if on and arg.isdigit() else 0
-            else:
-                (room.modes.add if on else room.modes.discard)(letter)
+            self.rooms.apply_modes(room, applied)
 
 
 HANDLERS = {
@@ -799,22 +679,7 @@ def _user(member: Member) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _room(room: Room) -> dict[str, Any]:
-    return {
-        "name": room.name, "topic": room.topic, "topic_by": room.topic_by,
-        "topic_ts": room.topic_ts, "modes": sorted(room.modes), "key": room.join_key,
-        "limit": room.limit, "created": room.created,
-        "lists": {k: [[e.mask, e.by, e.ts] for e in v] for k, v in room.lists.items()},
-    }  # fmt: skip
-
-
-def _set_room(room: Room, info: dict[str, Any]) -> None:
-    room.topic = info.get("topic", "")
-    room.topic_by = info.get("topic_by", "")
-    room.topic_ts = info.get("topic_ts", 0.0)
-    room.modes = set(info.get("modes", ["n"]))
-    room.join_key = info.get("key", "")
-    room.limit = info.get("limit", 0)
-    room.created = info.get("created", room.created)
-    lists = info.get("lists", {})
-    room.lists = {k: [Listed(*e) for e in lists.get(k, [])] for k in "beI"}
+def _info(room: Room) -> dict[str, Any]:
+    """What another server needs to make the room: its name, when it was made and its
+    settings (Room.settings(): what a store keeps too)."""
+    return {"name": room.name, "created": room.created, **room.settings()}

@@ -5,8 +5,9 @@ rooms, membership, modes and what history keeps. This package holds what it is m
 of, and these are its public names: the events it publishes (events.py), why it
 refuses a change (errors.py), a room and its members (room.py), the rules of modes
 and masks (modes.py, masks.py), and the ports it defines for a store (history.py) and
-a cluster (relay.py). Doors, stores and the cluster import from here, never the
-reverse; nothing here imports a door, a store, the cluster or the network.
+a cluster (relay.py). Its inner parts (names.py, reclaim.py) are the registry's own.
+Doors, stores and the cluster import from here, never the reverse; nothing here
+imports a door, a store, the cluster or the network.
 """
 
 from registry.errors import (
@@ -53,6 +54,18 @@ from registry.events import (
     TopicSet,
     Whispered,
 )
+from registry.history import (
+    History,
+    HistoryUnavailable,
+    Keep,
+    Kept,
+    Query,
+    Ref,
+    SavedRoom,
+    StoreError,
+    is_kept,
+)
+from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Refusal, ban_masks, key_problem
 from registry.room import (
     Departed,
@@ -68,11 +81,13 @@ from registry.room import (
 
 __all__ = [
     "Acted", "AlreadyInRoom", "AlreadyThere", "AwayChanged", "BadKey", "Banned", "BannedHere",
-    "CannotSpeak", "Departed", "Event", "InviteOnly", "Invited", "Joined", "Kicked", "Left",
-    "Listed", "Member", "MemberError", "ModeChanged", "Moderated", "NameTaken", "NoOutside",
-    "NoSuchRoom", "NoSuchUser", "NotInRoom", "NotOperator", "NotThere", "Noticed", "Quit",
-    "ReclaimLimited", "ReclaimRefused", "Reconnected", "Refusal", "RegistryError", "Renamed",
-    "Render", "Room", "RoomExists", "RoomFull", "Said", "Tagged", "TooManyInvites",
-    "TooManyJoined", "TooManyRooms", "TopicSet", "Whispered", "Write", "ban_masks",
-    "is_banned", "is_visible", "key_problem", "shared_rooms",
+    "CannotSpeak", "Change", "Departed", "Event", "History", "HistoryUnavailable",
+    "InviteOnly", "Invited", "Joined", "Keep", "Kept", "Kicked", "Left", "Listed", "Member",
+    "MemberError", "ModeChanged", "Moderated", "NameTaken", "NoOutside", "NoSuchRoom",
+    "NoSuchUser", "NotInRoom", "NotOperator", "NotThere", "Noticed", "Query", "Quit",
+    "ReclaimLimited", "ReclaimRefused", "Reconnected", "Ref", "Refusal", "RegistryError",
+    "Renamed", "Render", "Room", "RoomExists", "RoomFull", "Said", "SavedRoom", "StoreError",
+    "Tagged", "TooManyInvites", "TooManyJoined", "TooManyRooms", "TopicSet", "Whispered",
+    "Write", "ban_masks", "is_banned", "is_kept", "is_visible", "key_problem", "parse_changes",
+    "shared_rooms", "word_changes",
 ]  # fmt: skip

@@ -109,7 +109,7 @@ class TopicSet:
     text: str
     ts: float
     mask: str = ""
-    msgid: str = ""  # history (issue 9) keeps topic changes by id, as it keeps messages
+    msgid: str = ""  # history keeps topic changes by id, as it keeps messages
 
 
 @dataclass(slots=True)

@@ -1,22 +1,23 @@
-"""History behind the registry: what a room keeps, and the store it is kept in.
+"""History behind the registry: which lines are kept, and the port of the store.
 
-The registry (rooms.py) hands each finished chat line, action and topic change to
-`History.keeper(room)`; the store writes them on a thread of its own and answers
+The rule of what history keeps is here once (`is_kept`). The registry (rooms.py)
+fills each room's replay ring itself (`ring_keeper`) and hands the store plain
+values: a room's key, name, creation time and settings, and each kept event; a store
+never sees a `Room`. The store writes on a thread (or a queue) of its own and answers
 reads off the event loop. `History` itself is the store of a server run with
---no-history: it keeps nothing and writes no file. `store.sqlite` is the real one.
-Nothing here knows a door, and nothing here blocks the event loop.
+--no-history: it keeps nothing and writes no file. `store/sqlite.py` and
+`cluster/history.py` are the real ones. Nothing here knows a door, a room or the
+network, and nothing here blocks the event loop.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeGuard
 
-from registry.events import Acted, Said, TopicSet
-
-if TYPE_CHECKING:
-    from registry import Room
+from registry.events import Acted, Event, Said, TopicSet
 
 Kept = Said | Acted | TopicSet  # what history holds: never private messages
 Keep = Callable[[Kept], None]
@@ -29,6 +30,26 @@ class StoreError(Exception):
 
 class HistoryUnavailable(Exception):
     """A read found history off, or stopped by a fault; the text says which."""
+
+
+def is_kept(event: Event) -> TypeGuard[Kept]:
+    """Whether history keeps this event: chat lines, actions and topic changes; never
+    CTCP (a line that opens with \\x01), notices, tags or private messages."""
+    if type(event) is Said:
+        return event.text[:1] != "\x01"
+    return type(event) is Acted or type(event) is TopicSet
+
+
+def ring_keeper(ring: deque[Kept], store: Keep) -> Callable[[Event], None]:
+    """A room's `keep`: what history keeps goes into the room's replay ring and to the
+    store (`History.keeper`); anything else is dropped here."""
+
+    def keep(event: Event) -> None:  # Room.say's whole cost of history: keep it so
+        if is_kept(event):
+            ring.append(event)
+            store(event)
+
+    return keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +99,14 @@ class History:
         """Why reads fail ("" while history works)."""
         return "History is off on this server."
 
-    def keeper(self, room: Room) -> Keep:
-        """The callable a room hands each kept event to: never blocks, never raises."""
+    def keeper(self, key: str) -> Keep:
+        """The callable the registry hands each kept event of the room with this key
+        to: never blocks, never raises."""
         return _forget
 
-    def save_room(self, room: Room) -> None:
-        """Queue the room's settings (name, topic, modes...) to be written."""
+    def save_room(self, key: str, name: str, created: float, settings: dict[str, Any]) -> None:
+        """Queue a room's row to be written: its name, when it was made, and its
+        settings (topic, modes...: Room.settings())."""
 
     def forget_room(self, key: str) -> None:
         """Queue the removal of a room that emptied with no history left."""

@@ -1,5 +1,6 @@
 """The port through which the registry tells the other servers of a cluster what its
-own members do (cluster/link.py implements it; None on one server)."""
+own members do (cluster/link.py implements it; None on one server). What the other
+servers did comes back through RoomManager's public verbs (rooms.py), never here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,11 @@ class Relay(Protocol):
 
     async def claim(self, name: str) -> bool:
         """Whether the cluster lets this server's member have the name."""
+        ...
+
+    def unclaim(self, name: str) -> None:
+        """Give back a name claim() granted but the registry could not use (a user of
+        another server got it here while the cluster answered)."""
         ...
 
     def claimed(self, member: Member) -> None: ...

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from registry.errors import BannedHere, Moderated, NoOutside
 from registry.events import Acted, Event, Said
-from registry.history import Keep, Kept
+from registry.history import Kept
 from registry.masks import matches
 from utils import name_key
 
@@ -121,29 +121,38 @@ class Room:
         self._defer = defer
         self._ids = ids
         self.created = clock()
-        self.relay: Heard | None = None  # a cluster's (issue 13): hears what is published
-        # History (issue 9): its newest lines, for replay on join, and where each kept
-        # line goes (RoomManager sets both: the store's keeper appends to `recent`).
+        self.relay: Heard | None = None  # a cluster's: hears what is published
+        # History: its newest lines, for replay on join, and what keeps a line said here
+        # (RoomManager sets both: registry/history.py's ring_keeper fills `recent`).
         self.recent: deque[Kept] = deque(maxlen=1)
-        self.keep: Keep = _keep_nothing
+        self.keep: Callable[[Event], None] = _keep_nothing
 
     def names(self) -> list[str]:
         """A snapshot of the members' names, sorted case-insensitively."""
         return sorted((m.name for m in self.members), key=name_key)
 
-    def say(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
-        # The IRC door's _chat_fast inlines this for its commonest line: change both.
+    def say(self, member: Member, text: str, echo: bool = True, tags: str = "") -> None:
+        """A member's chat line: published (not back to it without `echo`) and kept.
+        CannotSpeak if the room's modes forbid it. The hot path: no lock, no await."""
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
         event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
         self.keep(event)
 
-    def act(self, member: Member, text: str, *, echo: bool = True, tags: str = "") -> None:
+    def act(self, member: Member, text: str, echo: bool = True, tags: str = "") -> None:
+        """A member's action (/me), as say()."""
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
         event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
+        self.keep(event)
+
+    def post(self, event: Event, skip: Member | None = None) -> None:
+        """A message a door worded itself (a notice, a tag, CTCP, a tagged line): published
+        (not to `skip`) and kept if history keeps such lines. The door has checked the
+        sender may speak (check_speaker)."""
+        self.publish(event, skip)
         self.keep(event)
 
     def replay(self, count: int, since: float = 0.0) -> list[Kept]:
@@ -173,8 +182,8 @@ class Room:
         if isinstance(topic, str) and isinstance(by, str) and isinstance(ts, int | float):
             self.topic, self.topic_by, self.topic_ts = topic, by, float(ts)
         modes = settings.get("modes")
-        if isinstance(modes, str):
-            self.modes = set(modes)
+        if isinstance(modes, str | list):  # a list: as a cluster's older nodes send it
+            self.modes = {mode for mode in modes if isinstance(mode, str)}
         key, limit = settings.get("key"), settings.get("limit")
         if isinstance(key, str):
             self.join_key = key
@@ -320,7 +329,7 @@ def _is_listed(saved: object) -> bool:
     )  # fmt: skip
 
 
-def _keep_nothing(event: Kept) -> None:
+def _keep_nothing(event: Event) -> None:
     """A room's `keep` until the registry gives it the store's."""
 
 

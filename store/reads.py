@@ -10,8 +10,7 @@ import json
 import sqlite3
 from typing import Any
 
-from registry.events import Acted, Said, TopicSet
-from registry.history import Kept, Query, Ref, SavedRoom
+from registry import Acted, Kept, Query, Ref, Said, SavedRoom, TopicSet
 
 COLUMNS = "id, ts, kind, name, mask, text, tags"
 KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic"}

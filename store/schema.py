@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from registry.history import StoreError
+from registry import StoreError
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1: rooms (settings as JSON, so a new setting needs no migration) and messages.

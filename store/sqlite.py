@@ -21,15 +21,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from registry.history import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError
+from registry import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError
 from store import reads
 from store.schema import migrate
 from utils import name_key
-
-if TYPE_CHECKING:
-    from registry import Room
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +101,10 @@ class SqliteHistory(History):
         return f"History is unavailable: {self.failed}." if self.failed else ""
 
     # --- The event loop's side: never blocks. ---
-    def keeper(self, room: Room) -> Keep:
-        ring, queue, cap, overflow = room.recent, self.queue, self.queue_max, self._overflow
+    def keeper(self, key: str) -> Keep:
+        queue, cap, overflow = self.queue, self.queue_max, self._overflow
 
-        def keep(event: Kept) -> None:  # Room.say's whole cost of history: keep it so
-            ring.append(event)
+        def keep(event: Kept) -> None:  # on Room.say's path: keep it so
             if len(queue) < cap:
                 queue.append(event)
             else:
@@ -124,9 +120,9 @@ class SqliteHistory(History):
                 "history: the disk is not keeping up; dropping history entries (chat goes on)"
             )
 
-    def save_room(self, room: Room) -> None:
-        settings = json.dumps(room.settings(), ensure_ascii=False, sort_keys=True)
-        self.queue.append(("room", room.key, room.name, room.created, settings))
+    def save_room(self, key: str, name: str, created: float, settings: dict[str, Any]) -> None:
+        data = json.dumps(settings, ensure_ascii=False, sort_keys=True)
+        self.queue.append(("room", key, name, created, data))
 
     def forget_room(self, key: str) -> None:
         self.queue.append(("forget", key))

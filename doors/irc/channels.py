@@ -201,12 +201,10 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     if status:
         _to_status(s, room, status, event)
         return
-    if type(event) is r.Acted or (type(event) is r.Said and text[:1] != "\x01"):
-        room.keep(event)  # history (issue 9): chat and actions, not CTCP or notices
     if echo and s._labeled is None:
-        room.publish(event)
+        room.post(event)
     else:
-        room.publish(event, member)
+        room.post(event, member)
         if echo:  # labeled: the echo is the labeled reply
             room.flush()
             s.send(s.render.line(event))

@@ -1,5 +1,5 @@
 """A cluster end to end: a real redis-server and real server processes as nodes, both
-doors on each (issue 13, docs/cluster.md)."""
+doors on each (docs/cluster.md)."""
 
 from __future__ import annotations
 

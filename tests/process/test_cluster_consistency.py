@@ -1,6 +1,6 @@
 """A cluster agrees with itself: a room made a moment ago on another node can be joined,
 every node names the same heir, and changes made at once on two nodes end the same on
-both (issue 13, docs/cluster.md: Consistency)."""
+both (docs/cluster.md: Consistency)."""
 
 from __future__ import annotations
 

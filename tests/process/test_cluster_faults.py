@@ -1,6 +1,6 @@
 """A cluster's faults against a real redis-server: order and exactly-once under load,
 Redis dropping a slow subscriber, a node paused past its lease, one name held twice
-after an outage, --workers, and --cluster without the extra (issue 13)."""
+after an outage, --workers, and --cluster without the extra."""
 
 from __future__ import annotations
 

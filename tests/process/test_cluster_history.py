@@ -1,7 +1,7 @@
 """History in a cluster (docs/cluster.md, "History in a cluster"): a room's settings
 kept in Redis with its lines, so an empty room and a node started later keep them;
 what Redis acknowledged survives Redis killed with SIGKILL (an append-only file,
-fsynced always); /history's "nothing said after the ask" across nodes (issue 13)."""
+fsynced always); /history's "nothing said after the ask" across nodes."""
 
 from __future__ import annotations
 

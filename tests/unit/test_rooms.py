@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -15,6 +16,7 @@ from registry import (
     NameTaken,
     NoSuchRoom,
     Quit,
+    Room,
     RoomExists,
     Said,
     TooManyRooms,
@@ -181,3 +183,112 @@ async def test_a_leaver_gets_everything_said_before_it_left() -> None:
     room.say(bob, "bye")
     await rooms.leave(bob, room)
     assert bob_inbox.events()[-1] == repr(plain(Said("bob", "bye", 0.0, "lobby")))
+
+
+class Elsewhere(Member):
+    """A user of another server of a cluster, as cluster/link.py's RemoteMember is."""
+
+    @property
+    def server(self) -> str:
+        return "node-b"
+
+
+class SlowRelay:
+    """A cluster whose claims wait for `answer`: meanwhile, another server's news
+    (`meanwhile`) is applied, as the bus applies it between two awaits."""
+
+    def __init__(self, meanwhile: Callable[[], object]) -> None:
+        self.meanwhile = meanwhile
+        self.answer = asyncio.Event()
+        self.unclaimed: list[str] = []
+
+    async def _wait(self) -> bool:
+        self.meanwhile()
+        await self.answer.wait()
+        return True
+
+    async def claim(self, name: str) -> bool:
+        return await self._wait()
+
+    async def claim_room(self, name: str) -> bool:
+        return await self._wait()
+
+    async def find_room(self, name: str) -> None:
+        pass
+
+    def unclaim(self, name: str) -> None:
+        self.unclaimed.append(name)
+
+    def claimed(self, member: Member) -> None: ...
+    def released(self, member: Member, reason: str) -> None: ...
+    def renamed(self, member: Member, old: str) -> None: ...
+    def away(self, member: Member) -> None: ...
+    def reconnected(self, member: Member) -> None: ...
+    def created(self, room: Room, member: Member) -> None: ...
+    def room_event(self, room: Room, event: Event) -> None: ...
+    def closed(self, room: Room) -> None: ...
+
+
+def elsewhere(name: str) -> Elsewhere:
+    return Elsewhere(name, Inbox(), lambda event: b"")
+
+
+async def test_a_name_another_server_takes_while_the_cluster_answers_is_refused(
+    rooms: RoomManager,
+) -> None:
+    remote = elsewhere("Alice")
+    relay = rooms.relay = SlowRelay(lambda: rooms.add_user(remote))
+    claiming = asyncio.create_task(rooms.claim("alice", Inbox(), render))
+    await asyncio.sleep(0)  # the claim is waiting for the cluster now
+    relay.answer.set()
+    with pytest.raises(NameTaken):
+        await claiming
+    assert rooms.find("ALICE") is remote
+    assert relay.unclaimed == ["alice"]  # the grant is given back
+
+
+async def test_a_rename_to_a_name_another_server_takes_meanwhile_is_refused(
+    rooms: RoomManager,
+) -> None:
+    bob, _ = await member(rooms, "bob")
+    remote = elsewhere("carol")
+    relay = rooms.relay = SlowRelay(lambda: rooms.add_user(remote))
+    relay.answer.set()
+    with pytest.raises(NameTaken):
+        await rooms.rename(bob, "Carol")
+    assert (bob.name, rooms.find("bob"), rooms.find("carol")) == ("bob", bob, remote)
+    assert relay.unclaimed == ["Carol"]
+
+
+async def test_a_room_another_server_makes_while_the_cluster_answers_is_joined_not_made(
+    rooms: RoomManager,
+) -> None:
+    alice, _ = await member(rooms, "alice")
+    remote = elsewhere("dave")
+    rooms.add_user(remote)
+
+    def made_elsewhere() -> None:
+        rooms.enter(remote, rooms.ensure_room("Lobby", 1.0, {}), op=True, shown=False)
+
+    relay = rooms.relay = SlowRelay(made_elsewhere)
+    relay.answer.set()
+    room, made = await rooms.join(alice, "lobby", create=True)
+    assert (room.name, made, room.names()) == ("Lobby", False, ["alice", "dave"])
+    assert alice not in room.ops
+
+
+async def test_creating_a_room_another_server_makes_meanwhile_is_refused(
+    rooms: RoomManager,
+) -> None:
+    alice, _ = await member(rooms, "alice")
+    remote = elsewhere("dave")
+    rooms.add_user(remote)
+
+    def made_elsewhere() -> None:
+        rooms.enter(remote, rooms.ensure_room("Lobby", 1.0, {}), op=True, shown=False)
+
+    relay = rooms.relay = SlowRelay(made_elsewhere)
+    relay.answer.set()
+    with pytest.raises(RoomExists):
+        await rooms.create(alice, "lobby")
+    assert alice.rooms == {}

@@ -1,0 +1,67 @@
+"""Who holds which name now, and who held a name before (WHOWAS).
+
+One duty: the table from a name's key (utils.name_key: any case) to its member, and
+the ring of departed names. Only the registry (rooms.py) changes it, in synchronous
+code; everyone else reads it through RoomManager (find, users, whowas).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from registry.room import Departed, Member
+from utils import name_key
+
+
+class Names:
+    """The connected users (this server's and, in a cluster, the others') by name key."""
+
+    def __init__(self, clock: Callable[[], float], whowas: int) -> None:
+        self._by_key: dict[str, Member] = {}
+        self._clock = clock
+        self.whowas: deque[Departed] = deque(maxlen=whowas)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_key
+
+    def find(self, name: str) -> Member | None:
+        """The user with this name (any case), if any."""
+        return self._by_key.get(name_key(name))
+
+    def holds(self, member: Member) -> bool:
+        """Whether the member holds its name here (not a ghost replaced, not gone)."""
+        return self._by_key.get(name_key(member.name)) is member
+
+    def add(self, member: Member) -> None:
+        """Give the member its name (the caller has checked it is free)."""
+        self._by_key[name_key(member.name)] = member
+
+    def drop(self, member: Member) -> bool:
+        """Take the name back from a member leaving; whether it held it (then WHOWAS
+        remembers it)."""
+        key = name_key(member.name)
+        if self._by_key.get(key) is not member:
+            return False
+        del self._by_key[key]
+        self.remember(member)
+        return True
+
+    def rekey(self, member: Member, new_name: str) -> None:
+        """File the member under its new name (the caller renames it)."""
+        del self._by_key[name_key(member.name)]
+        self._by_key[name_key(new_name)] = member
+
+    def remember(self, member: Member) -> None:
+        """Note who had this name, for WHOWAS (newest first)."""
+        self.whowas.appendleft(
+            Departed(member.name, member.user, member.host, member.realname, self._clock())
+        )
+
+    def users(self) -> list[Member]:
+        """A snapshot of every user, sorted by name."""
+        return sorted(self._by_key.values(), key=lambda m: name_key(m.name))
+
+    def snapshot(self) -> dict[str, Member]:
+        """A copy of the table."""
+        return dict(self._by_key)
