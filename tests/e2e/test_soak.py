@@ -126,7 +126,7 @@ async def settled(server: ChatServer, soakers: list[Soaker]) -> None:
         while (
             set(server.rooms.snapshot()[0]) != connected
             or server.rooms.snapshot()[1]
-            or len(server._connections) != len(connected)
+            or len(server.connections()) != len(connected)
         ):
             await asyncio.sleep(0.01)
 
