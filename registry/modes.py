@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from registry.errors import BadKey, Banned, InviteOnly, RoomFull
-from registry.masks import Change, address_mask, complete, mask_problem, matches
+from registry.masks import Change, complete, mask_problem, matches
 from registry.room import Listed, Member, Room, _listed, is_banned
 from utils import name_key
 
@@ -182,6 +182,8 @@ def remute_room(room: Room, change: Change) -> None:
         room.muted |= {m for m in room.members if hit(m) and is_banned(room, m)}
 
 
-def ban_masks(member: Member) -> tuple[str, str]:
-    """What banning a connected user bans: its name, and its address."""
-    return f"{member.name}!*@*", address_mask(member.host)
+def ban_masks(member: Member) -> tuple[str, ...]:
+    """What banning a connected user by name bans: its name only. Others may share its
+    address (a home, an office, a bouncer): an address ban is asked for by its mask
+    (`address_mask` words one)."""
+    return (f"{member.name}!*@*",)

@@ -9,7 +9,7 @@ import time
 
 from doors.text.conversation import Conversation, Result
 from doors.text.render import marked_names
-from registry import Whispered
+from registry import Member, Room, Whispered
 from utils import UserError, loose_key, safe_text
 
 
@@ -94,8 +94,15 @@ def topic(s: Conversation, arg: str) -> None:
 
 
 def away(s: Conversation, arg: str) -> None:
-    s.rooms.set_away(s.require_member(), arg[: s.config.max_away_chars])
-    s.say("* You are now marked as away." if arg else "* You are no longer marked as away.")
+    member = s.require_member()
+    was_away = bool(member.away)
+    s.rooms.set_away(member, arg[: s.config.max_away_chars])
+    if arg:
+        s.say("* You are now marked as away.")
+    else:
+        s.say(
+            "* You are no longer marked as away." if was_away else "* You are not marked as away."
+        )
 
 
 def whois(s: Conversation, arg: str) -> None:
@@ -105,11 +112,19 @@ def whois(s: Conversation, arg: str) -> None:
         raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
     door = "an IRC client" if member.door == "irc" else "the text door"
     since = time.strftime("%Y-%m-%d %H:%M", time.localtime(member.signon))
-    rooms = ", ".join(room.name for room in member.rooms) or "no room"
-    s.say(f"* {member.name} ({member.user}@{member.host}) is on {door}, online since {since}")
+    rooms = ", ".join(status(room, member) + room.name for room in member.rooms) or "no room"
+    s.say(
+        f"* {member.name} (login name {member.user}, from {member.host}) is on {door}, "
+        f"online since {since}"
+    )
     s.say(f"* {member.name} is in: {rooms}")
     if member.away:
         s.say(f"* {member.name} is away: {safe_text(member.away)}")
+
+
+def status(room: Room, member: Member) -> str:
+    """`@` where the member is an operator, `+` where it is voiced, as IRC's WHOIS marks."""
+    return "@" if member in room.ops else "+" if member in room.voiced else ""
 
 
 def nick(s: Conversation, arg: str) -> Result:

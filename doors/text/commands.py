@@ -36,7 +36,9 @@ COMMANDS: dict[str, Command] = {
     "kick": Command(
         "/kick NAME [REASON]  put a member out of this room (they may rejoin)", moderation.kick
     ),
-    "ban": Command("/ban NAME|MASK  ban a user (name and address) or a mask", moderation.ban),
+    "ban": Command(
+        "/ban NAME|MASK  ban a name, or a mask (*!*@ADDRESS: everyone there)", moderation.ban
+    ),
     "unban": Command(
         "/unban NAME|MASK  lift a ban (NAME: every ban that matches the user)", moderation.unban
     ),

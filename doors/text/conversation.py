@@ -193,15 +193,14 @@ class Conversation(SessionBase):
                 raise
         self.room = room
         self.state = State.IN_ROOM
-        self.show_room(room, created=created)
+        self.show_room(room)
         if not created:
             self._replay(room)
 
-    def show_room(self, room: r.Room, *, created: bool) -> None:
+    def show_room(self, room: r.Room) -> None:
         self._menu_shown = False
         self.say(f"Joined room [{room.name}]. Type 'exit' to leave, /help for commands.")
-        if not created:
-            self.say(f"* Users in {room.name}: {marked_names(room)}")
+        self.say(f"* Users in {room.name}: {marked_names(room)}")  # the maker: `@NAME`
         if room.topic:
             self.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
 
@@ -221,11 +220,16 @@ class Conversation(SessionBase):
             self.say(f"* You left {room.name}.")
 
     async def list_rooms(self) -> None:
+        await self.show_rooms()
+
+    async def show_rooms(self) -> bool:
+        """The room list; False when there is no room (the list says so)."""
         listing = await self.rooms.listing(self.member)
         if not listing:
             self.say("* No rooms yet. Create one with 1 or /create NAME.")
-            return
+            return False
         self.say(f"Rooms ({len(listing)})", *(f"{name} ({users(n)})" for name, n in listing))
+        return True
 
     async def rename(self, name: str) -> None:
         if not await self.rooms.rename(self.require_member(), name):

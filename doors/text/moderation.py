@@ -14,9 +14,14 @@ import time
 import registry as r
 from doors.text.conversation import Conversation, Result
 from registry.masks import Change, complete, matches, parse_changes
-from utils import UserError
+from utils import UserError, name_key
 
 LIST_NAMES = {"b": "ban list", "e": "exception list", "I": "invite-exception list"}
+NO_LINES = {  # an empty list, as /bans and /mode +b say it
+    "b": "* {room} has no bans.",
+    "e": "* {room} has no ban exceptions (+e).",
+    "I": "* {room} has no invite exceptions (+I).",
+}
 LIST_LINES = {  # how /bans words each kind of entry
     "b": "{room} bans {mask}",
     "e": "{room} lets {mask} in despite its bans (+e)",
@@ -24,12 +29,32 @@ LIST_LINES = {  # how /bans words each kind of entry
 }
 
 
-def apply(s: Conversation, room: r.Room, changes: list[Change]) -> list[Change]:
-    """Make the changes through the registry; word each refusal as a `! ` line."""
+def apply(
+    s: Conversation, room: r.Room, changes: list[Change], target: r.Member | None = None
+) -> list[Change]:
+    """Make the changes through the registry; word each refusal as a `! ` line, and
+    name the members each new ban matches besides `target`, so a too-wide one shows
+    at once. Returns what was done."""
+    return _apply(s, room, changes, target)[0]
+
+
+def _apply(
+    s: Conversation, room: r.Room, changes: list[Change], target: r.Member | None = None
+) -> tuple[list[Change], list[r.Refusal]]:
     done, refused = s.rooms.change_modes(s.require_member(), room, changes)
     for refusal in refused:
         s.say(f"! {_refusal(room, refusal)}")
-    return done
+    for change in done:
+        if change.sign == "+" and change.letter == "b":
+            hit = [
+                m.name
+                for m in sorted(room.members, key=lambda m: name_key(m.name))
+                if m is not target and matches(change.arg, m.name, m.user, m.host)
+            ]
+            if hit:
+                count = f"{len(hit)} member" + ("s" if len(hit) > 1 else "")
+                s.say(f"* {change.arg} matches {count} of {room.name}: {', '.join(hit)}")
+    return done, refused
 
 
 def _refusal(room: r.Room, refusal: r.Refusal) -> str:
@@ -89,16 +114,12 @@ def _looks_like_mask(text: str) -> bool:
 
 
 def ban(s: Conversation, arg: str) -> Result:
+    """`/ban NAME` bans the name only; an address or any wider ban is asked for by mask."""
     room = s.require_room()
     arg = s.needs(arg, "ban")
     target = None if _looks_like_mask(arg) else s.rooms.find(arg)
     masks = r.ban_masks(target) if target is not None else (arg,)
-    done = apply(s, room, [Change("+", "b", mask) for mask in masks])
-    for change in done:  # a mask: who it hits, so a too-wide one shows at once
-        hit = [m.name for m in room.members if matches(change.arg, m.name, m.user, m.host)]
-        if hit and target is None:
-            count = f"{len(hit)} member" + ("s" if len(hit) > 1 else "")
-            s.say(f"* {change.arg} matches {count} of {room.name}: {', '.join(hit)}")
+    done = apply(s, room, [Change("+", "b", mask) for mask in masks], target)
     listed = {entry.mask for entry in room.lists["b"]}
     if not done and all(complete(mask) in listed for mask in masks):
         s.say(f"* {room.name} bans {', '.join(complete(m) for m in masks)} already.")
@@ -129,14 +150,17 @@ def bans(s: Conversation, arg: str) -> None:
 
 
 def show_lists(s: Conversation, room: r.Room, letters: str) -> None:
-    entries = [(letter, entry) for letter in letters for entry in room.lists[letter]]
-    if not entries:
-        s.say(f"* {room.name} has no bans." if letters == "beI" else f"* {room.name}: none.")
-        return
-    for letter, entry in entries:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.ts))
-        head = LIST_LINES[letter].format(room=room.name, mask=entry.mask)
-        s.say(f"* {head} (set by {entry.by.split('!')[0]} at {when})")
+    """The entries of the lists named by `letters`; for an empty list, its NO_LINES line
+    (`/bans`, all three empty: `* ROOM has no bans.`)."""
+    if letters == "beI" and not any(room.lists[letter] for letter in letters):
+        letters = "b"
+    for letter in letters:
+        if not room.lists[letter]:
+            s.say(NO_LINES[letter].format(room=room.name))
+        for entry in room.lists[letter]:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.ts))
+            head = LIST_LINES[letter].format(room=room.name, mask=entry.mask)
+            s.say(f"* {head} (set by {entry.by.split('!')[0]} at {when})")
 
 
 def invite(s: Conversation, arg: str) -> Result:
@@ -162,12 +186,44 @@ def mode(s: Conversation, arg: str) -> None:
     if not arg:
         s.say(f"* Modes of {room.name}: {room_modes(room)}")
         return
-    flags, *args = arg.split()
-    changes, queries, unknown = parse_changes(flags, args)
-    if unknown or not flags.lstrip("+-"):
-        known = "b e I k l m i n t s o v"
-        raise UserError(f'Unknown mode "{"".join(unknown) or flags}". Modes: {known}.')
+    changes, queries = _mode_words(arg.split())
     if queries:
         show_lists(s, room, "".join(dict.fromkeys(queries)))
     if changes:
-        apply(s, room, changes)
+        done, refused = _apply(s, room, changes)
+        if not done and not refused:
+            s.say(f"* Nothing to change in {room.name}: it is so already.")
+
+
+def _mode_words(words: list[str]) -> tuple[list[Change], list[str]]:
+    """`/mode`'s words as changes and list queries, or UserError (nothing is changed).
+
+    Groups of letters come each with its arguments after it (`+k key -i +l 5`); `o v`,
+    `+k` and `+l` need one (`! Usage: /mode +k KEY`); `b e I` and `-k` take the next
+    word unless it starts another group (`+` or `-`): alone, `+b` lists the bans."""
+    changes: list[Change] = []
+    queries: list[str] = []
+    rest = list(words)
+    while rest:
+        flags = rest.pop(0)
+        if flags[:1] not in "+-" and len(rest) < len(words) - 1:  # not the first word
+            raise UserError(f'No mode takes "{flags}". Usage: /mode [+-FLAGS ARGS]')
+        args: list[str] = []
+        sign = "+"
+        for letter in flags:
+            if letter in "+-":
+                sign = letter
+            elif letter in "ov" or (letter in "kl" and sign == "+"):
+                if not rest:
+                    what = {"o": "NAME", "v": "NAME", "k": "KEY", "l": "LIMIT"}[letter]
+                    raise UserError(f"Usage: /mode {sign}{letter} {what}")
+                args.append(rest.pop(0))
+            elif (letter in "beI" or letter == "k") and rest and rest[0][:1] not in "+-":
+                args.append(rest.pop(0))
+        group, asked, unknown = parse_changes(flags, args)
+        if unknown or not flags.lstrip("+-"):
+            known = "b e I k l m i n t s o v"
+            raise UserError(f'Unknown mode "{"".join(unknown) or flags}". Modes: {known}.')
+        changes += group
+        queries += asked
+    return changes, queries

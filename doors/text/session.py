@@ -102,6 +102,8 @@ class Session(Conversation):
 
     # --- What a line means in each state (ON_LINE). ---
     def _on_password(self, line: str) -> None:
+        if not self._raw_line.strip():
+            return  # Enter pressed by mistake: the prompt again, no attempt counted
         verdict = self.check_password(self._raw_line.strip())
         if verdict is Password.BLOCKED:
             self.say("! Too many wrong passwords; try again later.")
@@ -115,6 +117,8 @@ class Session(Conversation):
     def _on_name(self, line: str) -> Result:
         if line[:9].lower() == "/reclaim ":
             return self._reclaim(line[9:])
+        if line.strip().split(" ", 1)[0].lower() == "/quit":
+            return self.quit()
         return self._claim(self.user_name(line))
 
     async def _claim(self, name: str) -> None:
@@ -147,7 +151,7 @@ class Session(Conversation):
         self.room = next(iter(member.rooms), None)
         self.state = State.MENU if self.room is None else State.IN_ROOM
         if self.room is not None:
-            self.show_room(self.room, created=False)
+            self.show_room(self.room)
 
     def _give_code(self) -> None:
         """The user's reclaim code, written past the debug log: it is a secret."""
@@ -173,6 +177,8 @@ class Session(Conversation):
             self._menu_shown = self._prompted = True
 
     def _on_menu(self, line: str) -> Result:
+        if not line.strip():
+            return None  # an empty line: the whole menu again, no error
         choice = MENU_CHOICES.get(line.strip())
         if choice is None:
             raise UserError(f'Invalid choice "{line.strip()}". Enter 1, 2, 3 or 4.')
@@ -195,8 +201,8 @@ class Session(Conversation):
 
 
 async def _list_then_pick(s: Session) -> None:
-    await s.list_rooms()
-    s.state = State.PICK_ROOM
+    if await s.show_rooms():  # no room to join: straight back to the menu
+        s.state = State.PICK_ROOM
 
 
 def _choose_new_room(s: Session) -> None:
@@ -211,9 +217,12 @@ MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
 }
 
 # What a line does in each state, and where it leads (docs/protocol.md, "States"):
-#   PASSWORD   the right password -> NAME; too many wrong ones from the address -> CLOSED
-#   NAME       a free name -> MENU; `/reclaim NAME CODE` -> MENU, or IN_ROOM if it was in one
-#   MENU       1 -> NEW_ROOM; 2 -> PICK_ROOM (after the list); 3 -> MENU; 4 -> CLOSED
+#   PASSWORD   the right password -> NAME; too many wrong ones from the address -> CLOSED;
+#              an empty line -> PASSWORD (not counted)
+#   NAME       a free name -> MENU; `/reclaim NAME CODE` -> MENU, or IN_ROOM if it was in
+#              one; `/quit` -> CLOSED
+#   MENU       1 -> NEW_ROOM; 2 -> PICK_ROOM (after the list; no rooms: MENU); 3 -> MENU;
+#              4 -> CLOSED; an empty line -> MENU (the menu again)
 #   NEW_ROOM   -> IN_ROOM once created (Conversation.create); empty or refused -> MENU
 #   PICK_ROOM  -> IN_ROOM once joined (Conversation.join); empty or refused -> MENU
 #   IN_ROOM    `exit` -> MENU; anything else is said to the room

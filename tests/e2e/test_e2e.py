@@ -33,18 +33,19 @@ async def test_a_newcomer_walks_the_whole_menu_like_an_nc_user(connect: Connect)
     await nc.send("1", "general")
     assert await nc.line() == "Enter new room name:"
     assert await nc.line() == "Joined room [general]. Type 'exit' to leave, /help for commands."
+    assert await nc.line() == "* Users in general: @alice"
     await nc.send("hello")
     assert CHAT.fullmatch(await nc.line())
     await nc.send("exit", "2")
     await nc.expect("Enter your choice:")
-    assert await nc.expect("Enter room name to join:") == [
+    assert await nc.expect("Enter your choice:") == [  # no room to join: the menu again
         "* No rooms yet. Create one with 1 or /create NAME.",
-        "Enter room name to join:",
+        *MENU,
     ]
-    await nc.send("general")
+    await nc.send("/join general")
     assert await nc.expect("Enter your choice:") == [
         '! Room "general" does not exist.',
-        *MENU,
+        "Enter your choice:",
     ]
     await nc.send("4")
     assert await nc.expect_closed() == ["Goodbye!"]
@@ -123,6 +124,7 @@ async def test_each_slash_command_works_from_the_menu_and_the_room(connect: Conn
     assert help_lines[0] == "Commands" and len(help_lines) == 1 + len(COMMANDS) + 1
     await alice.send("/create one")
     await alice.expect("Joined room [one]. Type 'exit' to leave, /help for commands.")
+    assert await alice.line() == "* Users in one: @alice"  # its maker is its operator
     await alice.send("/rooms")
     assert await alice.line() == "Rooms (1)"
     assert await alice.line() == "one (1 user)"
@@ -179,6 +181,7 @@ async def test_lines_sent_before_a_half_close_are_all_answered(connect: Connect)
     await client.send_bytes(b"w1\n3\n/rooms\n/create lobby\nlast words")
     client.writer.write_eof()
     lines = await client.expect_closed()
-    assert lines[-2] == "Joined room [lobby]. Type 'exit' to leave, /help for commands."
+    assert lines[-3] == "Joined room [lobby]. Type 'exit' to leave, /help for commands."
+    assert lines[-2] == "* Users in lobby: @w1"
     assert lines.count("* No rooms yet. Create one with 1 or /create NAME.") == 2
     assert CHAT.fullmatch(lines[-1]) and lines[-1].endswith("<w1> last words")

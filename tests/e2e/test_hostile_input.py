@@ -243,7 +243,7 @@ async def test_telnet_negotiation_is_stripped_and_never_answered(connect: Connec
     assert b"\xff" not in raw, "the server answered telnet negotiation"
     assert raw.startswith(b"* Hello, alice!\r\n")
     await client.send("/create r")
-    await client.expect(re.compile(r"Joined room \[r\].*"))
+    await client.expect(re.compile(r"\* Users in r: @alice"))
     await client.send_bytes(b"hi\xff\xf4\xff\xfd\x18 there\xff\xfa\x18\x01\xff\xf0\n")
     assert await chat_text(client) == "hi there"
 

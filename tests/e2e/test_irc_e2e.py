@@ -448,7 +448,10 @@ async def test_away_and_whois_work_across_doors(connect: Connect, irc: IrcConnec
     assert await alice.line() == "* bob is away: in a meeting"
     await alice.send("/whois bob")
     first = await alice.line()
-    assert re.fullmatch(r"\* bob \(~bob@127\.0\.0\.1\) is on an IRC client, online since .+", first)
+    assert re.fullmatch(
+        r"\* bob \(login name ~bob, from 127\.0\.0\.1\) is on an IRC client, online since .+",
+        first,
+    )
     assert await alice.line() == "* bob is in: general"
     assert await alice.line() == "* bob is away: in a meeting"
     await alice.send("/away")

@@ -104,23 +104,34 @@ async def test_only_operators_kick_and_the_refusals_say_why(
     await dave.close()
 
 
-async def test_a_text_user_banned_by_address_cannot_rejoin_under_a_new_name(
+async def test_a_name_ban_holds_the_name_and_an_address_ban_is_asked_for_by_mask(
     connect: Connect, irc: IrcConnect
 ) -> None:
     alice, bob = await text_op_and_irc_bob(connect, irc)
     mallory = await in_room(connect, "mallory", "general")
     await alice.expect("* mallory has joined general")
-    await alice.send("/ban mallory")
-    await alice.expect("* alice set mode +bb mallory!*@* *!*@127.0.0.1 on general")
-    await alice.expect("* mallory was kicked from general by alice (banned)")
-    await bob.expect(":alice!~alice@127.0.0.1 MODE #general +bb mallory!*@* *!*@127.0.0.1")
+    await alice.send("/ban mallory")  # the name only: others share 127.0.0.1
+    await alice.expect("* alice set mode +b mallory!*@* on general")
+    assert await alice.line() == "* mallory was kicked from general by alice (banned)"
+    await bob.expect(":alice!~alice@127.0.0.1 MODE #general +b mallory!*@*")
     await bob.expect(":alice!~alice@127.0.0.1 KICK #general mallory banned")
     await mallory.expect("* mallory was kicked from general by alice (banned)")
     await mallory.expect("Enter your choice:")
-    await mallory.send("/nick eve", "/join general")
+    await mallory.send("/join general")
+    assert await mallory.line() == "! You are banned from general."
+    await mallory.expect("Enter your choice:")
+    await mallory.send("/nick eve", "/join general")  # a name ban holds the name only
     assert await mallory.line() == "* You are now known as eve."
-    await mallory.expect("! You are banned from general.")
+    await mallory.expect("Joined room [general]. Type 'exit' to leave, /help for commands.")
+    await alice.expect("* eve has joined general")
+    await alice.send("/ban *!*@127.0.0.1")  # an address ban says whom it matches
+    await alice.expect("* alice set mode +b *!*@127.0.0.1 on general")
+    assert await alice.line() == "* *!*@127.0.0.1 matches 3 members of general: alice, bob, eve"
+    await mallory.expect("* alice set mode +b *!*@127.0.0.1 on general")
+    await mallory.send("hello?")
+    assert await mallory.line() == "! You are banned from general: you may not speak in it."
     await mallory.close()
+    await alice.expect("* eve has quit")
     again = await connect("trudy")  # a new connection from the same address
     await again.send("/join general")
     assert await again.line() == "! You are banned from general."

@@ -67,10 +67,8 @@ class Soaker:
         await self.chat.send(f"/create {room}" if create else f"/join {room}")
         joined = f"Joined room [{room}]. Type 'exit' to leave, /help for commands."
         await self.chat.expect(joined, READ_S)
-        if create:
-            return {self.name}
         match = USERS.fullmatch(await self.line())
-        assert match and match["room"] == room, "no user list after a join"
+        assert match and match["room"] == room, "no user list after a join (or a create)"
         return {name.lstrip("@+") for name in match["names"].split(", ")}
 
     async def play(self, room: str, group: set[str], present: set[str], rnd: int) -> None:

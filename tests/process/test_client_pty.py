@@ -205,13 +205,15 @@ async def test_menu_answers_stay_on_screen_after_their_prompt(
     await term.type("", "Enter your username: ")
     await term.type("zoe\r", "Enter your choice: ")
     await term.type("1\r", "Enter new room name: ")
-    await term.type("den\r", re.escape("[den] > "))
+    await term.type("den\r", re.escape("* Users in den: @zoe"))  # its maker: @
+    await term.expect(re.escape("[den] > "))
     lines = term.screen().lines()
     assert lines[-1] == "[den] >"
     assert "Enter your username: zoe" in lines
-    assert lines[-3:-1] == [
+    assert lines[-4:-1] == [
         "Enter new room name: den",
         "Joined room [den]. Type 'exit' to leave, /help for commands.",
+        "* Users in den: @zoe",
     ]
 
 
@@ -401,6 +403,11 @@ async def test_enter_on_an_empty_line_at_a_room_prompt_goes_back_to_the_menu(
     term = Terminal.client(port, "--name", "zoe", "--color", "never")
     terminals.append(term)
     await term.expect(re.escape("Enter your choice: "))
+    await term.type("2\r", re.escape("* No rooms yet."))  # nothing to join: the menu again
+    await term.expect(re.escape("Enter your choice: "))
+    peer = await Peer.login(port, "dave")  # a room to join, so that 2 asks for its name
+    await peer.send("/create den")
+    await peer.expect("* Users in den: @dave")
     for choice, prompt in (("1", "Enter new room name: "), ("2", "Enter room name to join: ")):
         await term.type(f"{choice}\r", re.escape(prompt))
         await term.type("\r", re.escape("--- Chat Menu ---"))
@@ -408,9 +415,11 @@ async def test_enter_on_an_empty_line_at_a_room_prompt_goes_back_to_the_menu(
         lines = term.screen().lines()
         assert lines[-7:-5] == [prompt.rstrip(), "--- Chat Menu ---"]
         assert lines[-1] == "Enter your choice:"
-    await term.type("3\r", re.escape("* No rooms yet."))  # nothing was created
-    await term.type("\r", re.escape('! Invalid choice "". Enter 1, 2, 3 or 4.'))  # the menu again
+    await term.type("3\r", re.escape("den (1 user)"))  # nothing was created or joined
+    await term.type("\r", re.escape("--- Chat Menu ---"))  # the menu again, no error
     await term.expect(re.escape("Enter your choice: "))
+    assert not any(line.startswith("! Invalid choice") for line in term.screen().lines())
+    await peer.close()
 
 
 async def test_the_server_password_never_shows_while_typed_nor_after(

@@ -90,6 +90,7 @@ class ChatClient(LineClient):
     async def create(self, room: str) -> None:
         await self.send(f"/create {room}")
         await self.expect(f"Joined room [{room}]. Type 'exit' to leave, /help for commands.")
+        await self.expect(re.compile(rf"\* Users in {re.escape(room)}: @.*"))  # its maker: @
 
     async def join(self, room: str) -> None:
         await self.send(f"/join {room}")

@@ -263,3 +263,81 @@ async def test_an_operator_who_kicks_itself_gets_the_menu_once(rooms: RoomManage
         "* alice was kicked from general by alice",
         *MENU,
     ]
+
+
+async def test_ban_name_bans_the_name_only_not_everyone_at_its_address(
+    rooms: RoomManager,
+) -> None:
+    here = "127.0.0.1:4000"
+    alice = await in_room(rooms, "alice", "general", peer=here)
+    bob = await in_room(rooms, "bob", "general", peer=here)
+    await in_room(rooms, "carol", "general", peer=here)
+    alice.out.clear()
+    assert await alice.say("/ban carol") == [
+        "* alice set mode +b carol!*@* on general",
+        "* carol was kicked from general by alice (banned)",
+    ]
+    hhmm = time.strftime("%H:%M", time.localtime(1000.0))
+    assert await bob.say("still here") == [f"[{hhmm}] <bob> still here"]  # not muted
+    room = alice.session.room
+    assert room is not None and [entry.mask for entry in room.lists["b"]] == ["carol!*@*"]
+    dave = await named(rooms, "dave", here)
+    assert (await dave.say("/join general"))[0].startswith("Joined room [general]")
+
+
+async def test_an_address_ban_is_asked_for_by_mask_and_says_whom_it_matches(
+    rooms: RoomManager,
+) -> None:
+    alice = await in_room(rooms, "alice", "general", peer="10.0.0.9:1")
+    await in_room(rooms, "bob", "general", peer="127.0.0.1:4001")
+    await in_room(rooms, "carol", "general", peer="127.0.0.1:4002")
+    alice.out.clear()
+    assert await alice.say("/ban *!*@127.0.0.1") == [
+        "* alice set mode +b *!*@127.0.0.1 on general",
+        "* *!*@127.0.0.1 matches 2 members of general: bob, carol",
+    ]
+    assert await alice.say("/mode +b bo*") == [  # any ban says whom it matches
+        "* alice set mode +b bo*!*@* on general",
+        "* bo*!*@* matches 1 member of general: bob",
+    ]
+    await alice.say("/unban *!*@127.0.0.1")
+    assert await alice.say("/mode +b nobody") == ["* alice set mode +b nobody!*@* on general"]
+
+
+@pytest.mark.parametrize(
+    ("line", "usage"),
+    [
+        ("/mode +k", "/mode +k KEY"),
+        ("/mode k", "/mode +k KEY"),
+        ("/mode +l", "/mode +l LIMIT"),
+        ("/mode +o", "/mode +o NAME"),
+        ("/mode -v", "/mode -v NAME"),
+        ("/mode +mk", "/mode +k KEY"),
+    ],
+)
+async def test_a_mode_without_its_argument_gets_its_usage_and_changes_nothing(
+    rooms: RoomManager, line: str, usage: str
+) -> None:
+    alice = await in_room(rooms, "alice", "general")
+    assert await alice.say(line) == [f"! Usage: {usage}"]
+    assert await alice.say("/mode") == ["* Modes of general: +n"]
+
+
+async def test_every_mode_command_answers(rooms: RoomManager) -> None:
+    alice = await in_room(rooms, "alice", "general")
+    assert await alice.say("/mode -k") == ["* Nothing to change in general: it is so already."]
+    assert await alice.say("/mode +i +m") == ["* alice set mode +im on general"]
+    assert await alice.say("/mode +m") == ["* Nothing to change in general: it is so already."]
+    assert await alice.say("/mode +k key -i +l 5") == ["* alice set mode +k-i+l key 5 on general"]
+    assert await alice.say("/mode -k") == ["* alice set mode -k * on general"]
+    assert await alice.say("/mode +n extra") == [
+        '! No mode takes "extra". Usage: /mode [+-FLAGS ARGS]'
+    ]
+    assert await alice.say("/mode") == ["* Modes of general: +lmn 5"]
+
+
+async def test_mode_b_lists_the_bans_in_the_words_of_bans(rooms: RoomManager) -> None:
+    alice = await in_room(rooms, "alice", "general")
+    assert await alice.say("/mode +b") == ["* general has no bans."]
+    assert await alice.say("/mode +e") == ["* general has no ban exceptions (+e)."]
+    assert await alice.say("/mode +I") == ["* general has no invite exceptions (+I)."]

@@ -17,9 +17,9 @@ HHMM = time.strftime("%H:%M", time.localtime(NOON))
 class User:
     """A session with its output captured."""
 
-    def __init__(self, rooms: RoomManager, config: Config | None = None) -> None:
+    def __init__(self, rooms: RoomManager, config: Config | None = None, peer: str = "-") -> None:
         self.out: list[str] = []
-        self.session = Session(rooms, config or Config(), self.out.append)
+        self.session = Session(rooms, config or Config(), self.out.append, peer=peer)
 
     async def say(self, *lines: str) -> list[str]:
         """Feed lines; return what came out for them."""
@@ -34,16 +34,16 @@ def rooms() -> RoomManager:
     return RoomManager(clock=lambda: NOON, defer=lambda flush: flush())
 
 
-async def named(rooms: RoomManager, name: str) -> User:
+async def named(rooms: RoomManager, name: str, peer: str = "-") -> User:
     """A session past its name prompt, at the menu."""
-    user = User(rooms)
+    user = User(rooms, peer=peer)
     user.session.start()
     await user.say(name)
     return user
 
 
-async def in_room(rooms: RoomManager, name: str, room: str) -> User:
-    user = await named(rooms, name)
+async def in_room(rooms: RoomManager, name: str, room: str, peer: str = "-") -> User:
+    user = await named(rooms, name, peer)
     if rooms.snapshot()[1].get(room.casefold()):
         await user.say(f"/join {room}")
     else:
@@ -107,9 +107,18 @@ async def test_menu_option_one_creates_and_joins_a_room(rooms: RoomManager) -> N
     user = await named(rooms, "alice")
     assert await user.say("1") == ["Enter new room name:"]
     assert await user.say("general") == [
-        "Joined room [general]. Type 'exit' to leave, /help for commands."
+        "Joined room [general]. Type 'exit' to leave, /help for commands.",
+        "* Users in general: @alice",  # its maker is its operator, and is told so
     ]
     assert await rooms.listing() == [("general", 1)]
+
+
+async def test_create_command_tells_the_maker_it_is_the_operator(rooms: RoomManager) -> None:
+    user = await named(rooms, "alice")
+    assert await user.say("/create general") == [
+        "Joined room [general]. Type 'exit' to leave, /help for commands.",
+        "* Users in general: @alice",
+    ]
 
 
 async def test_creating_an_existing_room_is_an_error_and_back_to_the_menu(
@@ -135,13 +144,24 @@ async def test_menu_option_two_lists_rooms_then_joins_one(rooms: RoomManager) ->
 
 
 async def test_joining_a_missing_room_is_an_error_and_back_to_the_menu(rooms: RoomManager) -> None:
+    await in_room(rooms, "alice", "general")
     user = await named(rooms, "bob")
     assert await user.say("2", "nowhere") == [
-        "* No rooms yet. Create one with 1 or /create NAME.",
+        "Rooms (1)",
+        "general (1 user)",
         "Enter room name to join:",
         '! Room "nowhere" does not exist.',
         *MENU,
     ]
+
+
+async def test_choosing_two_with_no_rooms_goes_straight_back_to_the_menu(
+    rooms: RoomManager,
+) -> None:
+    user = await named(rooms, "bob")
+    assert await user.say("2") == ["* No rooms yet. Create one with 1 or /create NAME.", *MENU]
+    assert user.session.state is State.MENU
+    assert await user.say("1") == ["Enter new room name:"]  # 1, as the notice says
 
 
 async def test_menu_option_three_lists_rooms_and_shows_the_menu_again(rooms: RoomManager) -> None:
@@ -158,12 +178,33 @@ async def test_menu_option_four_says_goodbye_and_frees_the_name(rooms: RoomManag
     assert rooms.snapshot() == ({}, {})
 
 
-@pytest.mark.parametrize("choice", ["5", "", "one", "1 2"])
+@pytest.mark.parametrize("choice", ["5", "one", "1 2"])
 async def test_an_invalid_choice_gets_an_error_and_the_menu(
     rooms: RoomManager, choice: str
 ) -> None:
     user = await named(rooms, "alice")
     assert await user.say(choice) == [f'! Invalid choice "{choice}". Enter 1, 2, 3 or 4.', *MENU]
+
+
+@pytest.mark.parametrize("line", ["", "   "])
+async def test_an_empty_choice_shows_the_menu_again_without_an_error(
+    rooms: RoomManager, line: str
+) -> None:
+    user = await named(rooms, "alice")
+    assert await user.say(line) == list(MENU)
+    assert user.session.state is State.MENU
+
+
+async def test_an_empty_password_line_asks_again_and_is_not_a_wrong_attempt(
+    rooms: RoomManager,
+) -> None:
+    user = User(rooms, Config(password="s3cret"), peer="10.0.0.5:4000")
+    user.session.start()
+    for _ in range(10):  # more than the wrong attempts an address may make
+        assert await user.say("") == ["Enter the server password:"]
+    assert await user.say("  ") == ["Enter the server password:"]
+    assert await user.say("nope") == ["! Wrong password.", "Enter the server password:"]
+    assert await user.say("s3cret") == ["Enter your username:"]
 
 
 async def test_chat_reaches_everyone_in_the_room_including_the_sender(rooms: RoomManager) -> None:
@@ -319,9 +360,20 @@ async def test_commands_usage_errors_name_the_usage(rooms: RoomManager) -> None:
 
 async def test_commands_are_not_read_at_the_name_prompt(rooms: RoomManager) -> None:
     user = User(rooms)
-    out = await user.say("/quit")
-    assert out[0].startswith('! Invalid name "/quit"')
+    out = await user.say("/help")
+    assert out[0].startswith('! Invalid name "/help"')
     assert user.session.state is State.NAME
+
+
+@pytest.mark.parametrize("line", ["/quit", " /QUIT ", "/quit bye"])
+async def test_quit_at_the_name_prompt_says_goodbye_and_closes(
+    rooms: RoomManager, line: str
+) -> None:
+    user = User(rooms)
+    user.session.start()
+    assert await user.say(line) == ["Goodbye!"]
+    assert user.session.state is State.CLOSED
+    assert rooms.snapshot() == ({}, {})
 
 
 async def test_control_characters_never_reach_another_user(rooms: RoomManager) -> None:
@@ -357,3 +409,43 @@ async def test_a_bug_in_a_command_is_an_internal_error_that_closes_only_that_ses
     alice.out.clear()
     await alice.say("still here")
     assert alice.out == [f"[{HHMM}] <alice> still here"]
+
+
+async def test_whois_says_which_name_is_the_login_name_after_a_rename(
+    rooms: RoomManager,
+) -> None:
+    await in_room(rooms, "alice", "general", peer="127.0.0.1:4000")
+    bob = await in_room(rooms, "bob", "general", peer="127.0.0.1:4001")
+    await bob.say("/nick robert")
+    first, rooms_line = await bob.say("/whois robert")
+    since = time.strftime("%Y-%m-%d %H:%M", time.localtime(NOON))
+    assert first == (
+        f"* robert (login name ~bob, from 127.0.0.1) is on the text door, online since {since}"
+    )
+    assert rooms_line == "* robert is in: general"
+
+
+async def test_whois_marks_the_rooms_where_a_user_is_operator_or_voiced(
+    rooms: RoomManager,
+) -> None:
+    alice = await in_room(rooms, "alice", "general")
+    await in_room(rooms, "bob", "general")
+    assert (await alice.say("/whois alice"))[1] == "* alice is in: @general"
+    assert (await alice.say("/whois bob"))[1] == "* bob is in: general"
+    await alice.say("/voice bob")
+    assert (await alice.say("/whois bob"))[1] == "* bob is in: +general"
+    await alice.say("/op bob")
+    assert (await alice.say("/whois bob"))[1] == "* bob is in: @general"  # @ before +
+
+
+async def test_away_says_whether_the_user_was_away(rooms: RoomManager) -> None:
+    alice = await named(rooms, "alice")
+    assert await alice.say("/away") == ["* You are not marked as away.", "Enter your choice:"]
+    assert await alice.say("/away lunch") == [
+        "* You are now marked as away.",
+        "Enter your choice:",
+    ]
+    assert await alice.say("/away") == [
+        "* You are no longer marked as away.",
+        "Enter your choice:",
+    ]
