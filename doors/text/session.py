@@ -102,8 +102,8 @@ class Session(Conversation):
 
     # --- What a line means in each state (ON_LINE). ---
     def _on_password(self, line: str) -> None:
-        if not self._raw_line.strip():
-            return  # Enter pressed by mistake: the prompt again, no attempt counted
+        if not self._raw_line.strip():  # Enter pressed by mistake: not counted as a try
+            raise UserError("No password given: type the server password.")
         verdict = self.check_password(self._raw_line.strip())
         if verdict is Password.BLOCKED:
             self.say("! Too many wrong passwords; try again later.")
@@ -177,8 +177,6 @@ class Session(Conversation):
             self._menu_shown = self._prompted = True
 
     def _on_menu(self, line: str) -> Result:
-        if not line.strip():
-            return None  # an empty line: the whole menu again, no error
         choice = MENU_CHOICES.get(line.strip())
         if choice is None:
             raise UserError(f'Invalid choice "{line.strip()}". Enter 1, 2, 3 or 4.')
@@ -218,11 +216,11 @@ MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
 
 # What a line does in each state, and where it leads (docs/protocol.md, "States"):
 #   PASSWORD   the right password -> NAME; too many wrong ones from the address -> CLOSED;
-#              an empty line -> PASSWORD (not counted)
+#              an empty line -> PASSWORD (an error line, not counted)
 #   NAME       a free name -> MENU; `/reclaim NAME CODE` -> MENU, or IN_ROOM if it was in
 #              one; `/quit` -> CLOSED
 #   MENU       1 -> NEW_ROOM; 2 -> PICK_ROOM (after the list; no rooms: MENU); 3 -> MENU;
-#              4 -> CLOSED; an empty line -> MENU (the menu again)
+#              4 -> CLOSED; anything else (an empty line too) -> MENU, with an error
 #   NEW_ROOM   -> IN_ROOM once created (Conversation.create); empty or refused -> MENU
 #   PICK_ROOM  -> IN_ROOM once joined (Conversation.join); empty or refused -> MENU
 #   IN_ROOM    `exit` -> MENU; anything else is said to the room
