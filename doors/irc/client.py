@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import registry as r
 from config.settings import Config
 from doors.common import SessionBase, is_reserved
-from doors.irc.message import Message, add_tags, line
+from doors.irc.message import Message, add_tags, is_utf8, line, repaired
 from doors.irc.render import IrcRender, render_for
 from registry.history import MAX_FETCH
 from rooms import RoomManager
@@ -169,7 +169,11 @@ class IrcClient(SessionBase):
 
     # --- Lines out. ---
     def send(self, text: str) -> None:
-        """One line to this client, after what its rooms have pending."""
+        """One line to this client, after what its rooms have pending. Whatever client
+        text a reply carries, an undecodable byte in it goes out as U+FFFD."""
+        if not is_utf8(text):
+            log.warning("%s: a reply carried an undecodable byte: %r", self.peer, text[:80])
+            text = repaired(text)
         if self._labeled is not None:
             self._labeled.append(text)
             return

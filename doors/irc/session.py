@@ -27,7 +27,7 @@ from doors.irc.client import (
     Pending,
 )
 from doors.irc.commands import COMMANDS
-from doors.irc.message import Message, line, parse
+from doors.irc.message import Message, is_utf8, line, parse
 
 __all__ = ["CAPS", "MAX_LINE_BYTES", "MAX_TAG_BYTES", "VERSION", "IrcDoor", "IrcSession"]
 
@@ -50,6 +50,8 @@ class IrcSession(IrcClient):
         if msg is None:
             return None
         label = msg.tags.get("label") if "labeled-response" in self.caps else None
+        if label is not None and not is_utf8(label):
+            label = None  # a label that cannot be echoed back labels nothing
         if label is not None:
             self._labeled = []
         try:
@@ -77,7 +79,7 @@ class IrcSession(IrcClient):
             return False
         if "m" in room.modes or member in room.muted:
             return False  # maybe not allowed to speak: the long way answers 404
-        if body[0] == "\x01" or (not text.isascii() and _has_invalid_utf8(text)):
+        if body[0] == "\x01" or (not text.isascii() and not is_utf8(text)):
             return False  # CTCP, or not UTF-8
         if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
             return False  # too long: the long way answers 417
@@ -86,8 +88,9 @@ class IrcSession(IrcClient):
         return True
 
     def _dispatch(self, msg: Message, text: str) -> Awaitable[None] | None:
-        if not text.isascii() and _has_invalid_utf8(text):
-            self.send(line(self.door.name, "FAIL", msg.command, "INVALID_UTF8", "Invalid UTF-8"))
+        if not is_utf8(text):  # nothing undecodable is echoed: a command word neither
+            word = msg.command if is_utf8(msg.command) else "*"
+            self.send(line(self.door.name, "FAIL", word, "INVALID_UTF8", "Invalid UTF-8"))
             return None
         tags = len(msg.raw_tags) + 2 if msg.raw_tags else 0  # with its "@" and " "
         body = len(text.encode("utf-8", "surrogateescape")) - tags
@@ -121,11 +124,3 @@ class IrcSession(IrcClient):
     def _fail(self) -> None:
         log.exception("%s (%s) IRC session failed", self.peer, self.name)
         self.error("Closing link: internal error")
-
-
-def _has_invalid_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

@@ -663,3 +663,58 @@ async def test_the_fast_way_leaves_long_ctcp_and_invalid_lines_to_the_long_way(
     assert bob.take() == [":alice!~alice@localhost PRIVMSG #room :\x01ACTION waves\x01"]
     await alice.send("PART #room")
     assert numerics(await alice.send("PRIVMSG #room :gone")) == ["404"]  # +n: not a member
+
+
+def _raw(data: bytes) -> str:
+    """Bytes as the connection hands them to the session (undecodable ones escaped)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _encodable(lines: list[str]) -> bool:
+    """Whether every line can go out as UTF-8, as the connection encodes it."""
+    try:
+        for text in lines:
+            text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xfeX foo",  # the command word itself
+        b"PRIVM\xc3SG #room :hi",
+        b"@label=\xff PING x",  # a tag that is echoed back
+        b"@label=ok PRIVMSG #room :caf\xe9",
+        b":\xfe\xff PRIVMSG #room :hi",  # a prefix
+    ],
+)
+async def test_invalid_utf8_anywhere_is_a_fail_that_echoes_no_undecodable_byte(
+    door: IrcDoor, data: bytes
+) -> None:
+    alice = await registered(door, "alice", "labeled-response", "batch")
+    await alice.send("JOIN #room")
+    out = await alice.send(_raw(data))
+    assert _encodable(out), out
+    assert any("FAIL" in text and "INVALID_UTF8" in text for text in out), out
+    assert not alice.session.is_closed
+    assert await alice.send("PING again") == [":irc.test PONG irc.test again"]
+
+
+async def test_invalid_utf8_before_registration_is_a_fail_too(door: IrcDoor) -> None:
+    client = Client(door)
+    out = await client.send(_raw(b"\xff\xfeX foo"), _raw(b"NICK \xffbob"))
+    assert _encodable(out), out
+    assert out == [
+        ":irc.test FAIL * INVALID_UTF8 :Invalid UTF-8",  # no command word to name
+        ":irc.test FAIL NICK INVALID_UTF8 :Invalid UTF-8",
+    ]
+    assert not client.session.is_closed
+
+
+async def test_a_reply_never_carries_an_undecodable_byte(door: IrcDoor) -> None:
+    """Whatever path echoes client text, what goes out encodes: the rest is replaced."""
+    alice = await registered(door, "alice")
+    alice.session.numeric("999", "bad \udcff byte")
+    assert alice.take() == [":irc.test 999 alice :bad \ufffd byte"]
