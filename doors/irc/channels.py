@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable
 
 import registry as r
-from doors.irc.client import IrcClient, IrcError
+from doors.irc.client import BOT_MODE, IrcClient, IrcError
 from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line
 from doors.irc.render import channel
@@ -162,6 +162,8 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> None:
     if not text and kind != "tagmsg":
         raise IrcError("412", "No text to send")
     tags = client_tags(msg.tags) if "message-tags" in s.caps else ""
+    if BOT_MODE in s.require_member().modes:  # IRCv3 bot-mode: a server tag, never forged
+        tags = f"bot;{tags}" if tags else "bot"
     for target in msg.params[0].split(",")[:MAX_TARGETS]:
         try:
             if target.lstrip("@+").startswith("#"):

@@ -33,6 +33,7 @@ CAPS = (
     "away-notify", "batch", "cap-notify", "echo-message", "invite-notify", "labeled-response",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
 )  # fmt: skip
+BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
 CLIENT_TAG_BYTES = 4096  # ... of which a client may send this much, "@" and " " included
 MAX_LINE_BYTES = 512  # RFC 1459, with CRLF, without tags

@@ -14,13 +14,12 @@ import datetime
 from collections.abc import Awaitable
 
 import registry as r
-from doors.irc.client import IrcClient
+from doors.irc.client import BOT_MODE, IrcClient
 from doors.irc.message import Message, add_tags, line
 from doors.irc.render import channel, server_time
 from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
 
 CAP = "draft/chathistory"
-BOT_MODE = "B"
 PARAMS = {"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import registry as r
 from doors.irc.channels import idle_seconds, prefix
-from doors.irc.client import IrcClient
+from doors.irc.client import BOT_MODE, IrcClient
 from doors.irc.message import Message
 from doors.irc.render import channel
 from registry.masks import glob
@@ -39,9 +39,10 @@ def idle_of(s: IrcClient, member: r.Member) -> int:
 
 
 def flags(s: IrcClient, member: r.Member, room: r.Room | None) -> str:
-    """`H` here or `G` gone (away), then the member's prefix in that room."""
+    """`H` here or `G` gone (away), `B` a bot, then the member's prefix in that room."""
     marks = prefix(room, member, every="multi-prefix" in s.caps) if room else ""
-    return ("G" if member.away else "H") + marks
+    bot = BOT_MODE if BOT_MODE in member.modes else ""
+    return ("G" if member.away else "H") + bot + marks
 
 
 def matches(s: IrcClient, mask: str) -> Iterator[tuple[r.Member, r.Room | None]]:

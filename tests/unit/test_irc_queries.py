@@ -440,3 +440,82 @@ async def test_help_on_what_is_not_a_command_is_an_error(door: IrcDoor) -> None:
 
 def test_every_command_has_help_and_all_help_is_of_commands() -> None:
     assert sorted(TOPICS) == sorted(COMMANDS)
+
+
+# --- Bot mode (IRCv3 bot-mode: ISUPPORT BOT=B). ---
+async def tagged(door: IrcDoor, nick: str, *caps: str) -> Client:
+    """A registered IRC client that negotiated `caps`, its output cleared."""
+    client = Client(door)
+    await client.send("CAP LS 302", f"CAP REQ :{' '.join(caps)}")
+    await client.send(f"NICK {nick}", f"USER u{nick} 0 * :{nick}", "CAP END")
+    assert any(f" 001 {nick} " in x for x in client.out), client.out
+    client.out.clear()
+    return client
+
+
+def tag_keys(text: str) -> list[str]:
+    """The names of a line's tags (none without them)."""
+    head = text.split(" ", 1)[0]
+    return [item.split("=")[0] for item in head[1:].split(";")] if head[:1] == "@" else []
+
+
+def untagged(text: str) -> str:
+    return text.split(" ", 1)[1] if text.startswith("@") else text
+
+
+async def test_a_bot_sets_and_clears_its_mode_and_whois_says_it_is_one(door: IrcDoor) -> None:
+    bot = await irc(door, "bot")
+    user = await irc(door, "user")
+    assert await bot.send("MODE bot +B") == [":bot!~ubot@127.0.0.1 MODE bot +B"]
+    assert await bot.send("MODE bot") == [":irc.test 221 bot +B"]
+    replies = await user.send("WHOIS bot")
+    assert ":irc.test 335 user bot :is a bot on chatroom" in replies
+    assert replies.index(":irc.test 335 user bot :is a bot on chatroom") < len(replies) - 1
+    assert await bot.send("MODE bot -B") == [":bot!~ubot@127.0.0.1 MODE bot -B"]
+    assert not any(" 335 " in x for x in await user.send("WHOIS bot"))
+
+
+async def test_who_and_whox_flag_a_bot_with_b(door: IrcDoor) -> None:
+    bot = await irc(door, "bot", "#chan")  # made it: an operator
+    user = await irc(door, "user", "#chan")
+    await bot.send("MODE bot +B")
+    assert await user.send("WHO #chan") == [
+        ":irc.test 352 user #chan ~ubot 127.0.0.1 irc.test bot HB@ :0 Real Name",
+        ":irc.test 352 user #chan ~uuser 127.0.0.1 irc.test user H :0 Real Name",
+        ":irc.test 315 user #chan :End of /WHO list",
+    ]
+    assert (await user.send("WHO bot %nf"))[0] == ":irc.test 354 user bot HB@"
+
+
+async def test_a_bot_s_messages_carry_the_bot_tag_to_clients_with_message_tags(
+    door: IrcDoor,
+) -> None:
+    bot = await tagged(door, "bot", "echo-message", "message-tags")
+    tags = await tagged(door, "tags", "message-tags")
+    plain = await irc(door, "plain")
+    for client in (bot, tags, plain):
+        await client.send("JOIN #chan")
+    await bot.send("MODE bot +B")
+    tags.out.clear()
+    plain.out.clear()
+    for _ in range(2):  # the second line would take the fast way, were it not a bot's
+        echo = await bot.send("PRIVMSG #chan :beep boop")
+        assert [untagged(x) for x in echo] == [":bot!~ubot@127.0.0.1 PRIVMSG #chan :beep boop"]
+        assert "bot" in tag_keys(echo[0])
+        (heard,) = tags.out
+        assert "bot" in tag_keys(heard), heard
+        assert plain.out == [":bot!~ubot@127.0.0.1 PRIVMSG #chan :beep boop"]
+        tags.out.clear()
+        plain.out.clear()
+    echo = await bot.send("PRIVMSG tags :beep", "NOTICE plain :boop")
+    assert "bot" in tag_keys(echo[0]), echo
+    assert "bot" in tag_keys(tags.out[0]), tags.out
+    assert plain.out == [":bot!~ubot@127.0.0.1 NOTICE plain boop"]
+
+
+async def test_a_client_cannot_forge_the_bot_tag(door: IrcDoor) -> None:
+    sender = await tagged(door, "sender", "message-tags")
+    tags = await tagged(door, "tags", "message-tags")
+    await sender.send("@bot;+bot PRIVMSG tags :hi")
+    (heard,) = tags.out
+    assert "bot" not in tag_keys(heard), heard
