@@ -122,7 +122,6 @@ class IrcClient(SessionBase):
         self.password = ""  # what PASS gave, checked when registration completes
         self.closing = False
         self.quit_reason = ""
-        self.last_active = time.time()
         self._labeled: list[str] | None = None  # replies gathered for a label
         self.echo = False  # echo-message negotiated
         # "PRIVMSG #room" -> its room, for the lines _chat_fast may take; only a room

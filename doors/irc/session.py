@@ -11,7 +11,6 @@ the door's reference.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable
 
 import registry as r
@@ -83,7 +82,6 @@ class IrcSession(IrcClient):
             return False  # CTCP, or not UTF-8
         if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
             return False  # too long: the long way answers 417
-        self.last_active = time.time()
         room.say(member, body, self.echo)
         return True
 
@@ -105,8 +103,6 @@ class IrcSession(IrcClient):
             raise IrcError("451", "You have not registered")
         if len(msg.params) < command.min_params:
             raise IrcError("461", msg.command, "Not enough parameters")
-        if self.member is not None and msg.command not in ("PING", "PONG"):
-            self.last_active = time.time()
         return command.run(self, msg)
 
     async def _settle(self, pending: Awaitable[None], label: str | None) -> None:

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Callable, Iterator
 
 import registry as r
-from doors.irc.channels import idle_seconds, prefix
+from doors.irc.channels import prefix
 from doors.irc.client import BOT_MODE, IrcClient
 from doors.irc.message import Message
 from doors.irc.render import channel
@@ -32,10 +32,9 @@ def has_wildcards(mask: str) -> bool:
 
 
 def idle_of(s: IrcClient, member: r.Member) -> int:
-    """Seconds since the member last spoke: exact for the asker, from signon for others."""
-    if member is s.member:
-        return idle_seconds(s)
-    return max(0, int(s.rooms.clock() - member.signon))
+    """Seconds since the member last spoke (a message or action, to a room or a user;
+    from signon until it has), on either door."""
+    return max(0, int(s.rooms.clock() - member.spoke))
 
 
 def flags(s: IrcClient, member: r.Member, room: r.Room | None) -> str:

@@ -519,3 +519,48 @@ async def test_a_client_cannot_forge_the_bot_tag(door: IrcDoor) -> None:
     await sender.send("@bot;+bot PRIVMSG tags :hi")
     (heard,) = tags.out
     assert "bot" not in tag_keys(heard), heard
+
+
+# --- Idle: since the user last spoke. ---
+async def test_whois_idle_counts_from_the_last_message_or_action_of_either_door() -> None:
+    now = [NOON]
+    rooms = RoomManager(clock=lambda: now[0], defer=lambda flush: flush())
+    door = IrcDoor(rooms, Config(irc_server_name="irc.test"))
+    alice = await irc(door, "alice", "#lobby")
+    bob = await irc(door, "bob", "#lobby")
+    carol = await text_user(rooms, "carol", "talk")
+
+    async def idle(nick: str) -> int:
+        (reply,) = [x for x in await alice.send(f"WHOIS {nick}") if " 317 " in x]
+        return int(reply.split()[4])
+
+    now[0] += 100
+    assert await idle("bob") == 100  # from signon, before a word
+    for text in ("PRIVMSG #lobby :first", "PRIVMSG #lobby :fast way"):
+        now[0] += 10
+        await bob.send(text)
+        now[0] += 5
+        assert await idle("bob") == 5
+    now[0] += 30
+    await bob.send("PING x", "PONG x", "WHO #lobby", "JOIN #other", "AWAY :out", "AWAY")
+    assert await idle("bob") == 35  # other commands are not speaking
+    await bob.send("PRIVMSG alice :hi")
+    assert await idle("bob") == 0
+    now[0] += 7
+    await bob.send("PRIVMSG #lobby :\x01ACTION waves\x01")
+    now[0] += 1
+    assert await idle("bob") == 1
+    await bob.send("NOTICE #lobby :note")
+    assert await idle("bob") == 0
+    assert await idle("alice") == 168  # the asker too: it has said nothing
+    (whox,) = [x for x in await alice.send("WHO bob %nl") if " 354 " in x]
+    assert whox == ":irc.test 354 alice bob 0"
+    assert await idle("carol") == 168
+    await carol.feed("hello from the text door")
+    now[0] += 2
+    assert await idle("carol") == 2
+    await carol.feed("/me waves")
+    assert await idle("carol") == 0
+    now[0] += 3
+    await carol.feed("/msg bob psst")
+    assert await idle("carol") == 0
