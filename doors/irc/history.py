@@ -3,6 +3,7 @@
 
 A client that negotiated `batch` gets its replay as a `chathistory` batch, with
 `server-time` and `msgid` tags if it negotiated those; others get plain PRIVMSGs.
+Without `server-time`, each replayed line says in its text when it was said.
 A client that negotiated `draft/chathistory` (it asks for what it wants) or set
 the bot mode +B gets no replay. Reads go through the store, off the event loop.
 """
@@ -10,7 +11,9 @@ the bot mode +B gets no replay. Reads go through the store, off the event loop.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime
+import time
 from collections.abc import Awaitable
 
 import registry as r
@@ -49,7 +52,7 @@ def replay_on_join(s: IrcClient, room: r.Room) -> None:
     events = [e for e in room.replay(s.config.replay_lines, s.rooms.history_since()) if _shown(e)]
     if not events:
         return
-    chan, lines = channel(room.name), [s.render.line(e) for e in events]
+    chan, lines = channel(room.name), [s.render.line(e) for e in timed(s, events)]
     if "batch" in s.caps:
         send_batch(s, "chathistory", (chan,), lines)
         return
@@ -59,6 +62,26 @@ def replay_on_join(s: IrcClient, room: r.Room) -> None:
     for text in lines:
         s.send(text)
     s.send(line(s.door.name, "NOTICE", chan, "End of history."))
+
+
+def timed(s: IrcClient, events: list[Kept]) -> list[Kept]:
+    """Without `server-time` a client shows a replayed line at the time it arrives
+    (irssi does): the time it was said goes in its text instead, as InspIRCd's
+    chanhistory and Ergo do."""
+    if "server-time" in s.caps:
+        return events
+    today = time.localtime(s.rooms.clock())[:3]
+    return [stamped(event, today) for event in events]
+
+
+def stamped(event: Kept, today: tuple[int, int, int]) -> Kept:
+    """A message with `[HH:MM] ` (the server's local time) before its text, or
+    `[YYYY-MM-DD HH:MM] ` when it was not said `today` (year, month, day)."""
+    if type(event) is r.TopicSet:
+        return event
+    when = time.localtime(event.ts)
+    shown = time.strftime("%H:%M" if when[:3] == today else "%Y-%m-%d %H:%M", when)
+    return dataclasses.replace(event, text=f"[{shown}] {event.text}")
 
 
 def _shown(event: Kept) -> bool:
@@ -151,7 +174,7 @@ async def _answer(s: IrcClient, room: r.Room, query: Query) -> None:
         _fail(s, "MESSAGE_ERROR", query.kind.upper(), chan, str(exc))
         return
     since = s.rooms.history_since()
-    lines = [s.render.line(e) for e in events if _shown(e) and e.ts >= since]
+    lines = [s.render.line(e) for e in timed(s, [e for e in events if _shown(e) and e.ts >= since])]
     send_batch(s, "chathistory", (chan,), lines)
 
 

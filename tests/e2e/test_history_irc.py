@@ -100,14 +100,26 @@ async def test_a_joiner_without_caps_gets_plain_privmsgs_framed_by_notices(
     irc: IrcConnect,
 ) -> None:
     """Without `batch` a client cannot tell replayed lines from live ones by tags: two
-    server notices to the channel frame them, as the text door's notices do."""
-    await said(irc, 2)
+    server notices to the channel frame them, as the text door's notices do; without
+    `server-time` each replayed line says when it was said in its text (irssi would
+    show them all at the time of the join), and live lines do not."""
+    alice, _ = await said(irc, 2)
     bob = await irc("bob")
     await bob.join("#general")
     assert await bob.line() == ":irc.test NOTICE #general :History of #general (2 messages)"
-    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general m0"
-    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general m1"
+    first = await bob.line()
+    stamp = re.fullmatch(r":alice!~alice@127\.0\.0\.1 PRIVMSG #general :\[(\d\d:\d\d)\] m0", first)
+    assert stamp, first  # the time it was said, today: HH:MM (the server's local time)
+    hhmm = stamp[1]
+    assert await bob.line() == f":alice!~alice@127.0.0.1 PRIVMSG #general :[{hhmm}] m1"
     assert await bob.line() == ":irc.test NOTICE #general :End of history."
+    await alice.send("PRIVMSG #general :live", "PRIVMSG #general :\x01ACTION waves\x01")
+    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general live"
+    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general :\x01ACTION waves\x01"
+    carol = await irc("carol", ("batch",))  # a batch, but no server-time
+    await carol.join("#general")
+    replayed = await batch(carol)
+    assert replayed[-3:] == [f"[{hhmm}] m1", f"[{hhmm}] live", f"\x01ACTION [{hhmm}] waves\x01"]
 
 
 @pytest.mark.parametrize("how", ["draft/chathistory", "+B"])

@@ -4,12 +4,15 @@ line by line on a registry that flushes at once. Exact lines, as a client reads 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import registry as r
 from config.settings import Config
+from doors.irc.history import stamped
 from doors.irc.message import (
     Message,
     add_tags,
@@ -718,3 +721,13 @@ async def test_a_reply_never_carries_an_undecodable_byte(door: IrcDoor) -> None:
     alice = await registered(door, "alice")
     alice.session.numeric("999", "bad \udcff byte")
     assert alice.take() == [":irc.test 999 alice :bad \ufffd byte"]
+
+
+def test_a_replayed_line_says_when_it_was_said_with_the_date_when_not_today() -> None:
+    noon = time.mktime((2026, 11, 25, 12, 34, 0, 0, 0, -1))
+    today = time.localtime(noon)[:3]
+    said = r.Said("bob", "hi", noon, "room", "bob!~bob@h", "1")
+    acted = r.Acted("bob", "waves", noon - 86400, "room", "bob!~bob@h", "2")
+    assert stamped(said, today).text == "[12:34] hi"
+    assert stamped(acted, today).text == "[2026-11-24 12:34] waves"
+    assert said.text == "hi"  # the kept line is not changed
