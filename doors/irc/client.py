@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 Pending = Coroutine[Any, Any, None]
 Result = Awaitable[None] | None
-VERSION = "chatroom-0.2"
 CAPS = (
     "away-notify", "batch", "cap-notify", "echo-message", "invite-notify", "labeled-response",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",

@@ -19,7 +19,6 @@ from doors.irc.client import (
     CLIENT_TAG_BYTES,
     MAX_LINE_BYTES,
     MAX_TAG_BYTES,
-    VERSION,
     IrcClient,
     IrcDoor,
     IrcError,
@@ -27,6 +26,7 @@ from doors.irc.client import (
 )
 from doors.irc.commands import COMMANDS
 from doors.irc.message import Message, is_utf8, line, parse
+from doors.irc.server_info import VERSION
 
 __all__ = ["CAPS", "MAX_LINE_BYTES", "MAX_TAG_BYTES", "VERSION", "IrcDoor", "IrcSession"]
 

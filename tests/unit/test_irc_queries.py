@@ -3,13 +3,17 @@ over one registry, lines in, exact lines out. Text-door users are asked about to
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from config.options import parse_args
 from config.settings import Config
 from doors.irc.commands import COMMANDS
+from doors.irc.server_info import PYPROJECT, VERSION, version
 from doors.irc.session import IrcDoor, IrcSession
 from doors.irc.usage import TOPICS
 from doors.text.session import Session
@@ -387,7 +391,7 @@ async def test_time_is_the_server_s_clock_in_utc(door: IrcDoor) -> None:
 async def test_version_names_the_software_then_what_it_supports(door: IrcDoor) -> None:
     alice = await irc(door, "alice")
     replies = await alice.send("VERSION")
-    assert replies[0] == ":irc.test 351 alice chatroom-0.2 irc.test :chatroom's IRC door"
+    assert replies[0] == ":irc.test 351 alice chatroom-0.2.0 irc.test :chatroom's IRC door"
     assert [reply.split()[1] for reply in replies[1:]] == ["005", "005", "005"]
     assert "WHOX" in replies[3].split() and "ELIST=CMNTU" in replies[1].split()
 
@@ -564,3 +568,34 @@ async def test_whois_idle_counts_from_the_last_message_or_action_of_either_door(
     now[0] += 3
     await carol.feed("/msg bob psst")
     assert await idle("carol") == 0
+
+
+# --- The version: pyproject.toml's, in one place. ---
+def test_the_version_is_pyproject_s_in_a_checkout_and_the_metadata_s_when_installed(
+    tmp_path: Path,
+) -> None:
+    with PYPROJECT.open("rb") as file:
+        written = tomllib.load(file)["project"]["version"]
+    assert version() == written == "0.2.0"  # this checkout: read from the file itself
+    assert f"chatroom-{written}" == VERSION
+    # An installed copy has no pyproject.toml beside it (nor one of another project's).
+    other = tmp_path / "pyproject.toml"
+    other.write_text('[project]\nname = "other"\nversion = "9.9"\n')
+    for missing in (tmp_path / "none.toml", other):
+        assert version(missing) == importlib.metadata.version("chatroom")
+
+
+def test_without_an_install_or_a_pyproject_the_version_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert version(tmp_path / "none.toml") == "unknown"
+
+
+async def test_the_welcome_names_the_version(door: IrcDoor) -> None:
+    client = Client(door)
+    out = await client.send("NICK v", "USER v 0 * :v")
+    assert f":irc.test 004 v irc.test {VERSION} " in "\n".join(out)
