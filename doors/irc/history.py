@@ -3,7 +3,8 @@
 
 A client that negotiated `batch` gets its replay as a `chathistory` batch, with
 `server-time` and `msgid` tags if it negotiated those; others get plain PRIVMSGs.
-Without `server-time`, each replayed line says in its text when it was said.
+Without `server-time` and `batch` both, each replayed line says in its text when it
+was said.
 A client that negotiated `draft/chathistory` (it asks for what it wants) or set
 the bot mode +B gets no replay. Reads go through the store, off the event loop.
 """
@@ -65,10 +66,12 @@ def replay_on_join(s: IrcClient, room: r.Room) -> None:
 
 
 def timed(s: IrcClient, events: list[Kept]) -> list[Kept]:
-    """Without `server-time` a client shows a replayed line at the time it arrives
-    (irssi does): the time it was said goes in its text instead, as InspIRCd's
-    chanhistory and Ergo do."""
-    if "server-time" in s.caps:
+    """The time a replayed line was said, in its text, for a client that may show it
+    at the time it arrives instead: one without `server-time` (as InspIRCd's
+    chanhistory and Ergo do), and one with `server-time` but not `batch`, which is
+    irssi (it asks for `server-time` but shows it only with `show_server_time ON`,
+    off by default). A client with both takes its history from the tags."""
+    if "server-time" in s.caps and "batch" in s.caps:
         return events
     today = time.localtime(s.rooms.clock())[:3]
     return [stamped(event, today) for event in events]
