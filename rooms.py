@@ -344,6 +344,10 @@ class RoomManager:
         if member.rooms:
             self.tell_peers(member, AwayChanged(member.name, text, member.mask))
 
+    def set_user_modes(self, member: Member, modes: set[str]) -> None:
+        """A member's own IRC user modes (i, w, B) are now these; nobody is told."""
+        member.modes = modes
+
     def set_render(self, member: Member, render: Render) -> None:
         """Change how a member's events are worded (its IRC capabilities changed)."""
         for room in member.rooms:

@@ -54,9 +54,12 @@ class Member:
     mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
     invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
+    spoke: float = 0.0  # when it last said something (WHOIS idle); from signon until then
 
     def __post_init__(self) -> None:
         self.remask()
+        if not self.spoke:
+            self.spoke = self.signon
 
     @property
     def server(self) -> str:
@@ -132,11 +135,13 @@ class Room:
         return sorted((m.name for m in self.members), key=name_key)
 
     def say(self, member: Member, text: str, echo: bool = True, tags: str = "") -> None:
-        """A member's chat line: published (not back to it without `echo`) and kept.
+        """A member's chat line: published (not back to it without `echo`), kept, and
+        the member's `spoke` time (WHOIS idle) set.
         CannotSpeak if the room's modes forbid it. The hot path: no lock, no await."""
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
-        event = Said(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
+        member.spoke = ts = self._clock()
+        event = Said(member.name, text, ts, self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
         self.keep(event)
 
@@ -144,7 +149,8 @@ class Room:
         """A member's action (/me), as say()."""
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
-        event = Acted(member.name, text, self._clock(), self.name, member.mask, self._ids(), tags)
+        member.spoke = ts = self._clock()
+        event = Acted(member.name, text, ts, self.name, member.mask, self._ids(), tags)
         self.publish(event, None if echo else member)
         self.keep(event)
 

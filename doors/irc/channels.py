@@ -4,11 +4,10 @@ moderation.py."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable
 
 import registry as r
-from doors.irc.client import IrcClient, IrcError
+from doors.irc.client import BOT_MODE, IrcClient, IrcError
 from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line
 from doors.irc.render import channel
@@ -162,6 +161,10 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> None:
     if not text and kind != "tagmsg":
         raise IrcError("412", "No text to send")
     tags = client_tags(msg.tags) if "message-tags" in s.caps else ""
+    if kind != "tagmsg":  # a typing notification is not speaking
+        s.require_member().spoke = s.rooms.clock()
+    if BOT_MODE in s.require_member().modes:  # IRCv3 bot-mode: a server tag, never forged
+        tags = f"bot;{tags}" if tags else "bot"
     for target in msg.params[0].split(",")[:MAX_TARGETS]:
         try:
             if target.lstrip("@+").startswith("#"):
@@ -280,7 +283,3 @@ def on_away(s: IrcClient, msg: Message) -> None:
         s.numeric("306", "You have been marked as being away")
     else:
         s.numeric("305", "You are no longer marked as being away")
-
-
-def idle_seconds(s: IrcClient) -> int:
-    return int(time.time() - s.last_active)

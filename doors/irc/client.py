@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import registry as r
 from config.settings import Config
 from doors.common import SessionBase, is_reserved
-from doors.irc.message import Message, add_tags, line
+from doors.irc.message import Message, add_tags, is_utf8, line, repaired
 from doors.irc.render import IrcRender, render_for
 from registry.history import MAX_FETCH
 from rooms import RoomManager
@@ -28,11 +28,11 @@ log = logging.getLogger(__name__)
 
 Pending = Coroutine[Any, Any, None]
 Result = Awaitable[None] | None
-VERSION = "chatroom-0.2"
 CAPS = (
     "away-notify", "batch", "cap-notify", "echo-message", "invite-notify", "labeled-response",
     "message-tags", "multi-prefix", "server-time", "userhost-in-names",
 )  # fmt: skip
+BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
 CLIENT_TAG_BYTES = 4096  # ... of which a client may send this much, "@" and " " included
 MAX_LINE_BYTES = 512  # RFC 1459, with CRLF, without tags
@@ -121,7 +121,6 @@ class IrcClient(SessionBase):
         self.password = ""  # what PASS gave, checked when registration completes
         self.closing = False
         self.quit_reason = ""
-        self.last_active = time.time()
         self._labeled: list[str] | None = None  # replies gathered for a label
         self.echo = False  # echo-message negotiated
         # "PRIVMSG #room" -> its room, for the lines _chat_fast may take; only a room
@@ -169,7 +168,11 @@ class IrcClient(SessionBase):
 
     # --- Lines out. ---
     def send(self, text: str) -> None:
-        """One line to this client, after what its rooms have pending."""
+        """One line to this client, after what its rooms have pending. Whatever client
+        text a reply carries, an undecodable byte in it goes out as U+FFFD."""
+        if not is_utf8(text):
+            log.warning("%s: a reply carried an undecodable byte: %r", self.peer, text[:80])
+            text = repaired(text)
         if self._labeled is not None:
             self._labeled.append(text)
             return

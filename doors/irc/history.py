@@ -3,6 +3,8 @@
 
 A client that negotiated `batch` gets its replay as a `chathistory` batch, with
 `server-time` and `msgid` tags if it negotiated those; others get plain PRIVMSGs.
+Without `server-time` and `batch` both, each replayed line says in its text when it
+was said.
 A client that negotiated `draft/chathistory` (it asks for what it wants) or set
 the bot mode +B gets no replay. Reads go through the store, off the event loop.
 """
@@ -10,17 +12,18 @@ the bot mode +B gets no replay. Reads go through the store, off the event loop.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime
+import time
 from collections.abc import Awaitable
 
 import registry as r
-from doors.irc.client import IrcClient
+from doors.irc.client import BOT_MODE, IrcClient
 from doors.irc.message import Message, add_tags, line
 from doors.irc.render import channel, server_time
 from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
 
 CAP = "draft/chathistory"
-BOT_MODE = "B"
 PARAMS = {"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
 
 
@@ -50,7 +53,7 @@ def replay_on_join(s: IrcClient, room: r.Room) -> None:
     events = [e for e in room.replay(s.config.replay_lines, s.rooms.history_since()) if _shown(e)]
     if not events:
         return
-    chan, lines = channel(room.name), [s.render.line(e) for e in events]
+    chan, lines = channel(room.name), [s.render.line(e) for e in timed(s, events)]
     if "batch" in s.caps:
         send_batch(s, "chathistory", (chan,), lines)
         return
@@ -60,6 +63,28 @@ def replay_on_join(s: IrcClient, room: r.Room) -> None:
     for text in lines:
         s.send(text)
     s.send(line(s.door.name, "NOTICE", chan, "End of history."))
+
+
+def timed(s: IrcClient, events: list[Kept]) -> list[Kept]:
+    """The time a replayed line was said, in its text, for a client that may show it
+    at the time it arrives instead: one without `server-time` (as InspIRCd's
+    chanhistory and Ergo do), and one with `server-time` but not `batch`, which is
+    irssi (it asks for `server-time` but shows it only with `show_server_time ON`,
+    off by default). A client with both takes its history from the tags."""
+    if "server-time" in s.caps and "batch" in s.caps:
+        return events
+    today = time.localtime(s.rooms.clock())[:3]
+    return [stamped(event, today) for event in events]
+
+
+def stamped(event: Kept, today: tuple[int, int, int]) -> Kept:
+    """A message with `[HH:MM] ` (the server's local time) before its text, or
+    `[YYYY-MM-DD HH:MM] ` when it was not said `today` (year, month, day)."""
+    if type(event) is r.TopicSet:
+        return event
+    when = time.localtime(event.ts)
+    shown = time.strftime("%H:%M" if when[:3] == today else "%Y-%m-%d %H:%M", when)
+    return dataclasses.replace(event, text=f"[{shown}] {event.text}")
 
 
 def _shown(event: Kept) -> bool:
@@ -152,7 +177,7 @@ async def _answer(s: IrcClient, room: r.Room, query: Query) -> None:
         _fail(s, "MESSAGE_ERROR", query.kind.upper(), chan, str(exc))
         return
     since = s.rooms.history_since()
-    lines = [s.render.line(e) for e in events if _shown(e) and e.ts >= since]
+    lines = [s.render.line(e) for e in timed(s, [e for e in events if _shown(e) and e.ts >= since])]
     send_batch(s, "chathistory", (chan,), lines)
 
 

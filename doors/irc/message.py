@@ -46,6 +46,22 @@ def parse(line: str) -> Message | None:
     return Message(words[0].upper(), words[1:], tags, source, raw_tags)
 
 
+def is_utf8(text: str) -> bool:
+    """Whether text decoded with surrogateescape was valid UTF-8 (it has no escapes)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def repaired(text: str) -> str:
+    """Text with each undecodable byte (an escape) as U+FFFD, so that it can go out."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def parse_tags(raw: str) -> dict[str, str]:
     tags: dict[str, str] = {}
     for item in raw.split(";"):

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 
 import registry as r
 from doors.irc.channels import find_room
-from doors.irc.client import IrcClient, IrcError
+from doors.irc.client import BOT_MODE, IrcClient, IrcError
 from doors.irc.message import Message, line
 from doors.irc.render import channel
 from registry.masks import parse_changes
@@ -91,19 +91,23 @@ def _user_mode(s: IrcClient, msg: Message) -> None:
         s.numeric("221", "+" + "".join(sorted(member.modes)))
         return
     changed, sign, last = "", "+", ""
+    modes = set(member.modes)
     for letter in msg.params[1]:
         if letter in "+-":
             sign = letter
-        elif letter not in "Biw":  # B: a bot (no replay on join)
+        elif letter not in "Biw":  # B: a bot (bot-mode: its tag, 335, WHO's B; no replay)
             raise IrcError("501", "Unknown MODE flag")
-        elif (letter in member.modes) != (sign == "+"):
+        elif (letter in modes) != (sign == "+"):
             if sign == "+":
-                member.modes.add(letter)
+                modes.add(letter)
             else:
-                member.modes.discard(letter)
+                modes.discard(letter)
             changed += (sign if sign != last else "") + letter
             last = sign
     if changed:
+        s.rooms.set_user_modes(member, modes)
+        if BOT_MODE in changed:
+            s.chat_rooms.clear()  # a bot's lines carry its tag: the long way
         s.send(line(member.mask, "MODE", member.name, changed))
 
 

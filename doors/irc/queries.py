@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import registry as r
 from doors.irc.channels import prefix
-from doors.irc.client import IrcClient, IrcError
+from doors.irc.client import BOT_MODE, IrcClient, IrcError
 from doors.irc.message import Message, line
 from doors.irc.render import channel
 from doors.irc.who import idle_of, mask_matcher
@@ -66,6 +66,8 @@ def whois(s: IrcClient, member: r.Member) -> None:
         s.numeric("312", name, member.server, "a server of this chatroom cluster")
     else:
         s.numeric("312", name, s.door.name, s.config.irc_server_info)
+    if BOT_MODE in member.modes:
+        s.numeric("335", name, "is a bot on chatroom")  # RPL_WHOISBOT (NETWORK=chatroom)
     if member.away:
         s.numeric("301", name, member.away)
     idle, signon = str(idle_of(s, member)), str(int(member.signon))

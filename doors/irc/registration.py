@@ -12,9 +12,9 @@ from collections.abc import Awaitable
 
 import registry as r
 from doors.common import Password
-from doors.irc.client import VERSION, IrcClient, IrcError, Pending, local_users
+from doors.irc.client import IrcClient, IrcError, Pending, local_users
 from doors.irc.message import Message, line
-from doors.irc.server_info import on_lusers, on_motd
+from doors.irc.server_info import VERSION, on_lusers, on_motd
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,38 @@ Replies only; nothing here changes the registry.
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
+import tomllib
+from pathlib import Path
 
-from doors.irc.client import VERSION, IrcClient, local_users
+from doors.irc.client import IrcClient, local_users
 from doors.irc.message import Message
 from doors.irc.queries import require_this_server
 from doors.irc.who import mask_matcher
+
+# In a checkout, pyproject.toml is two folders above this file's folder (doors/irc/).
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def version(pyproject: Path = PYPROJECT) -> str:
+    """chatroom's version, written once: `version` in pyproject.toml. In a checkout
+    (installed for development or not) it is read from that file, which is never stale;
+    in an installed copy, which has no such file, from the installed metadata."""
+    try:
+        with pyproject.open("rb") as file:
+            project = tomllib.load(file).get("project", {})
+        if project.get("name") == "chatroom" and isinstance(project.get("version"), str):
+            return str(project["version"])
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        return importlib.metadata.version("chatroom")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = f"chatroom-{version()}"  # in 002, 004, VERSION (351), ADMIN and INFO
 
 
 def _target(s: IrcClient, msg: Message) -> None:

@@ -11,7 +11,6 @@ the door's reference.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable
 
 import registry as r
@@ -20,14 +19,14 @@ from doors.irc.client import (
     CLIENT_TAG_BYTES,
     MAX_LINE_BYTES,
     MAX_TAG_BYTES,
-    VERSION,
     IrcClient,
     IrcDoor,
     IrcError,
     Pending,
 )
 from doors.irc.commands import COMMANDS
-from doors.irc.message import Message, line, parse
+from doors.irc.message import Message, is_utf8, line, parse
+from doors.irc.server_info import VERSION
 
 __all__ = ["CAPS", "MAX_LINE_BYTES", "MAX_TAG_BYTES", "VERSION", "IrcDoor", "IrcSession"]
 
@@ -50,6 +49,8 @@ class IrcSession(IrcClient):
         if msg is None:
             return None
         label = msg.tags.get("label") if "labeled-response" in self.caps else None
+        if label is not None and not is_utf8(label):
+            label = None  # a label that cannot be echoed back labels nothing
         if label is not None:
             self._labeled = []
         try:
@@ -77,17 +78,17 @@ class IrcSession(IrcClient):
             return False
         if "m" in room.modes or member in room.muted:
             return False  # maybe not allowed to speak: the long way answers 404
-        if body[0] == "\x01" or (not text.isascii() and _has_invalid_utf8(text)):
+        if body[0] == "\x01" or (not text.isascii() and not is_utf8(text)):
             return False  # CTCP, or not UTF-8
         if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
             return False  # too long: the long way answers 417
-        self.last_active = time.time()
         room.say(member, body, self.echo)
         return True
 
     def _dispatch(self, msg: Message, text: str) -> Awaitable[None] | None:
-        if not text.isascii() and _has_invalid_utf8(text):
-            self.send(line(self.door.name, "FAIL", msg.command, "INVALID_UTF8", "Invalid UTF-8"))
+        if not is_utf8(text):  # nothing undecodable is echoed: a command word neither
+            word = msg.command if is_utf8(msg.command) else "*"
+            self.send(line(self.door.name, "FAIL", word, "INVALID_UTF8", "Invalid UTF-8"))
             return None
         tags = len(msg.raw_tags) + 2 if msg.raw_tags else 0  # with its "@" and " "
         body = len(text.encode("utf-8", "surrogateescape")) - tags
@@ -102,8 +103,6 @@ class IrcSession(IrcClient):
             raise IrcError("451", "You have not registered")
         if len(msg.params) < command.min_params:
             raise IrcError("461", msg.command, "Not enough parameters")
-        if self.member is not None and msg.command not in ("PING", "PONG"):
-            self.last_active = time.time()
         return command.run(self, msg)
 
     async def _settle(self, pending: Awaitable[None], label: str | None) -> None:
@@ -121,11 +120,3 @@ class IrcSession(IrcClient):
     def _fail(self) -> None:
         log.exception("%s (%s) IRC session failed", self.peer, self.name)
         self.error("Closing link: internal error")
-
-
-def _has_invalid_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

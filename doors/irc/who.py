@@ -10,8 +10,8 @@ import ipaddress
 from collections.abc import Callable, Iterator
 
 import registry as r
-from doors.irc.channels import idle_seconds, prefix
-from doors.irc.client import IrcClient
+from doors.irc.channels import prefix
+from doors.irc.client import BOT_MODE, IrcClient
 from doors.irc.message import Message
 from doors.irc.render import channel
 from registry.masks import glob
@@ -32,16 +32,16 @@ def has_wildcards(mask: str) -> bool:
 
 
 def idle_of(s: IrcClient, member: r.Member) -> int:
-    """Seconds since the member last spoke: exact for the asker, from signon for others."""
-    if member is s.member:
-        return idle_seconds(s)
-    return max(0, int(s.rooms.clock() - member.signon))
+    """Seconds since the member last spoke (a message or action, to a room or a user;
+    from signon until it has), on either door."""
+    return max(0, int(s.rooms.clock() - member.spoke))
 
 
 def flags(s: IrcClient, member: r.Member, room: r.Room | None) -> str:
-    """`H` here or `G` gone (away), then the member's prefix in that room."""
+    """`H` here or `G` gone (away), `B` a bot, then the member's prefix in that room."""
     marks = prefix(room, member, every="multi-prefix" in s.caps) if room else ""
-    return ("G" if member.away else "H") + marks
+    bot = BOT_MODE if BOT_MODE in member.modes else ""
+    return ("G" if member.away else "H") + bot + marks
 
 
 def matches(s: IrcClient, mask: str) -> Iterator[tuple[r.Member, r.Room | None]]:

@@ -56,7 +56,7 @@ def msg(s: Conversation, arg: str) -> None:
     if target is None:
         raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
     me = s.require_member()
-    ts = s.rooms.clock()
+    me.spoke = ts = s.rooms.clock()  # idle counts from here (WHOIS)
     target.send(Whispered(me.name, text, ts, target.name, me.mask, msgid=s.rooms.new_id()))
     s.say(f"[{s.render.hhmm(ts)}] -> *{target.name}* {text}")
     if target.away:

@@ -97,17 +97,35 @@ async def test_a_joiner_with_batch_gets_the_replay_as_a_chathistory_batch_with_t
 
 
 async def test_a_joiner_without_caps_gets_plain_privmsgs_framed_by_notices(
-    irc: IrcConnect,
+    irc: IrcConnect, server: ChatServer
 ) -> None:
     """Without `batch` a client cannot tell replayed lines from live ones by tags: two
-    server notices to the channel frame them, as the text door's notices do."""
-    await said(irc, 2)
+    server notices to the channel frame them, as the text door's notices do; without
+    `server-time` each replayed line says when it was said in its text (irssi would
+    show them all at the time of the join), and live lines do not."""
+    ticks, minute = itertools.count(), time.time() // 60 * 60
+    server.rooms.clock = lambda: minute + 20 + next(ticks) / 100  # all in one minute
+    hhmm = time.strftime("%H:%M", time.localtime(minute))  # today: the server's local time
+    alice, _ = await said(irc, 2)
     bob = await irc("bob")
     await bob.join("#general")
     assert await bob.line() == ":irc.test NOTICE #general :History of #general (2 messages)"
-    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general m0"
-    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general m1"
+    assert await bob.line() == f":alice!~alice@127.0.0.1 PRIVMSG #general :[{hhmm}] m0"
+    assert await bob.line() == f":alice!~alice@127.0.0.1 PRIVMSG #general :[{hhmm}] m1"
     assert await bob.line() == ":irc.test NOTICE #general :End of history."
+    await alice.send("PRIVMSG #general :live", "PRIVMSG #general :\x01ACTION waves\x01")
+    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general live"
+    assert await bob.line() == ":alice!~alice@127.0.0.1 PRIVMSG #general :\x01ACTION waves\x01"
+    carol = await irc("carol", ("batch",))  # a batch, but no server-time
+    await carol.join("#general")
+    replayed = await batch(carol)
+    assert replayed[-3:] == [f"[{hhmm}] m1", f"[{hhmm}] live", f"\x01ACTION [{hhmm}] waves\x01"]
+    # irssi asks for server-time, not batch, and shows server-time only if set to: the
+    # time goes in the text for it too.
+    dave = await irc("dave", ("multi-prefix", "away-notify", "server-time"))
+    await dave.join("#general")
+    await dave.expect(":irc.test NOTICE #general :History of #general (4 messages)")
+    await dave.expect(rx(rf"@time=\S+ :alice!\S+ PRIVMSG #general :\[{hhmm}\] m0"))
 
 
 @pytest.mark.parametrize("how", ["draft/chathistory", "+B"])

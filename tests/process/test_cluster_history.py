@@ -117,7 +117,8 @@ async def test_lines_and_settings_survive_redis_killed_and_everything_restarted(
     await dave.send("JOIN #vault sesame")
     joined = await dave.expect(line(r":\S+ NOTICE #vault :End of history\."))
     assert any(re.match(r":\S+ 332 dave #vault :?secrets", entry) for entry in joined), joined
-    assert any(re.match(r":bob!\S+ PRIVMSG #vault :from b", entry) for entry in joined), joined
+    from_b = re.compile(r":bob!\S+ PRIVMSG #vault :\[\d\d:\d\d\] from b")  # time in the text
+    assert any(from_b.match(entry) for entry in joined), joined
     await dave.send("MODE #vault")
     await dave.expect(line(r":\S+ 324 dave #vault \+kn sesame"))
 

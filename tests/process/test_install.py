@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,18 @@ async def test_pip_install_into_a_fresh_venv_gives_both_commands(tmp_path: Path)
     )  # fmt: skip
     installed = {p.name for p in site_packages(venv).iterdir()}
     ours = {name for name in installed if "chatroom" in name}
-    assert ours == {"chatroom", "chatroom-0.1.0.dist-info"}, ours
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        written = tomllib.load(file)["project"]["version"]
+    assert ours == {"chatroom", f"chatroom-{written}.dist-info"}, ours
     for generic in ("config.py", "events.py", "utils.py", "doors", "chatclient", "server.py"):
         assert generic not in installed
+    home = site_packages(venv) / "chatroom"  # as the installed commands import it
+    ask = "from doors.irc.server_info import VERSION; print(VERSION)"
+    said = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", ask],
+        capture_output=True, text=True, check=True, timeout=30, cwd=home,
+    ).stdout  # fmt: skip
+    assert said == f"chatroom-{written}\n"  # the IRC door's 004 and VERSION
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = await talk(venv / "bin" / "chatroom-server", venv / "bin" / "chatroom", elsewhere)

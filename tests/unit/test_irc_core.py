@@ -4,12 +4,15 @@ line by line on a registry that flushes at once. Exact lines, as a client reads 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import registry as r
 from config.settings import Config
+from doors.irc.history import stamped
 from doors.irc.message import (
     Message,
     add_tags,
@@ -253,13 +256,13 @@ async def test_nick_then_user_registers_and_welcomes_with_001_to_005(door: IrcDo
     assert numerics(out) == [*WELCOME, "422"]
     assert out[:3] == [
         ":irc.test 001 alice :Welcome to the chatroom IRC network, alice",
-        ":irc.test 002 alice :Your host is irc.test, running version chatroom-0.2",
+        ":irc.test 002 alice :Your host is irc.test, running version chatroom-0.2.0",
         out[2],
     ]
     assert re.fullmatch(
         r":irc.test 003 alice :This server was created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out[2]
     )
-    assert out[3] == ":irc.test 004 alice irc.test chatroom-0.2 Biw beIiklmnostv beIklov"
+    assert out[3] == ":irc.test 004 alice irc.test chatroom-0.2.0 Biw beIiklmnostv beIklov"
     assert out[-1] == ":irc.test 422 alice :MOTD File is missing"
     member = door.rooms.find("alice")
     assert member is not None
@@ -663,3 +666,68 @@ async def test_the_fast_way_leaves_long_ctcp_and_invalid_lines_to_the_long_way(
     assert bob.take() == [":alice!~alice@localhost PRIVMSG #room :\x01ACTION waves\x01"]
     await alice.send("PART #room")
     assert numerics(await alice.send("PRIVMSG #room :gone")) == ["404"]  # +n: not a member
+
+
+def _raw(data: bytes) -> str:
+    """Bytes as the connection hands them to the session (undecodable ones escaped)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _encodable(lines: list[str]) -> bool:
+    """Whether every line can go out as UTF-8, as the connection encodes it."""
+    try:
+        for text in lines:
+            text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xfeX foo",  # the command word itself
+        b"PRIVM\xc3SG #room :hi",
+        b"@label=\xff PING x",  # a tag that is echoed back
+        b"@label=ok PRIVMSG #room :caf\xe9",
+        b":\xfe\xff PRIVMSG #room :hi",  # a prefix
+    ],
+)
+async def test_invalid_utf8_anywhere_is_a_fail_that_echoes_no_undecodable_byte(
+    door: IrcDoor, data: bytes
+) -> None:
+    alice = await registered(door, "alice", "labeled-response", "batch")
+    await alice.send("JOIN #room")
+    out = await alice.send(_raw(data))
+    assert _encodable(out), out
+    assert any("FAIL" in text and "INVALID_UTF8" in text for text in out), out
+    assert not alice.session.is_closed
+    assert await alice.send("PING again") == [":irc.test PONG irc.test again"]
+
+
+async def test_invalid_utf8_before_registration_is_a_fail_too(door: IrcDoor) -> None:
+    client = Client(door)
+    out = await client.send(_raw(b"\xff\xfeX foo"), _raw(b"NICK \xffbob"))
+    assert _encodable(out), out
+    assert out == [
+        ":irc.test FAIL * INVALID_UTF8 :Invalid UTF-8",  # no command word to name
+        ":irc.test FAIL NICK INVALID_UTF8 :Invalid UTF-8",
+    ]
+    assert not client.session.is_closed
+
+
+async def test_a_reply_never_carries_an_undecodable_byte(door: IrcDoor) -> None:
+    """Whatever path echoes client text, what goes out encodes: the rest is replaced."""
+    alice = await registered(door, "alice")
+    alice.session.numeric("999", "bad \udcff byte")
+    assert alice.take() == [":irc.test 999 alice :bad \ufffd byte"]
+
+
+def test_a_replayed_line_says_when_it_was_said_with_the_date_when_not_today() -> None:
+    noon = time.mktime((2026, 11, 25, 12, 34, 0, 0, 0, -1))
+    today = time.localtime(noon)[:3]
+    said = r.Said("bob", "hi", noon, "room", "bob!~bob@h", "1")
+    acted = r.Acted("bob", "waves", noon - 86400, "room", "bob!~bob@h", "2")
+    assert stamped(said, today).text == "[12:34] hi"
+    assert stamped(acted, today).text == "[2026-11-24 12:34] waves"
+    assert said.text == "hi"  # the kept line is not changed

@@ -3,13 +3,17 @@ over one registry, lines in, exact lines out. Text-door users are asked about to
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
+import tomllib
+from pathlib import Path
 
 import pytest
 
 from config.options import parse_args
 from config.settings import Config
 from doors.irc.commands import COMMANDS
+from doors.irc.server_info import PYPROJECT, VERSION, version
 from doors.irc.session import IrcDoor, IrcSession
 from doors.irc.usage import TOPICS
 from doors.text.session import Session
@@ -387,7 +391,7 @@ async def test_time_is_the_server_s_clock_in_utc(door: IrcDoor) -> None:
 async def test_version_names_the_software_then_what_it_supports(door: IrcDoor) -> None:
     alice = await irc(door, "alice")
     replies = await alice.send("VERSION")
-    assert replies[0] == ":irc.test 351 alice chatroom-0.2 irc.test :chatroom's IRC door"
+    assert replies[0] == ":irc.test 351 alice chatroom-0.2.0 irc.test :chatroom's IRC door"
     assert [reply.split()[1] for reply in replies[1:]] == ["005", "005", "005"]
     assert "WHOX" in replies[3].split() and "ELIST=CMNTU" in replies[1].split()
 
@@ -440,3 +444,158 @@ async def test_help_on_what_is_not_a_command_is_an_error(door: IrcDoor) -> None:
 
 def test_every_command_has_help_and_all_help_is_of_commands() -> None:
     assert sorted(TOPICS) == sorted(COMMANDS)
+
+
+# --- Bot mode (IRCv3 bot-mode: ISUPPORT BOT=B). ---
+async def tagged(door: IrcDoor, nick: str, *caps: str) -> Client:
+    """A registered IRC client that negotiated `caps`, its output cleared."""
+    client = Client(door)
+    await client.send("CAP LS 302", f"CAP REQ :{' '.join(caps)}")
+    await client.send(f"NICK {nick}", f"USER u{nick} 0 * :{nick}", "CAP END")
+    assert any(f" 001 {nick} " in x for x in client.out), client.out
+    client.out.clear()
+    return client
+
+
+def tag_keys(text: str) -> list[str]:
+    """The names of a line's tags (none without them)."""
+    head = text.split(" ", 1)[0]
+    return [item.split("=")[0] for item in head[1:].split(";")] if head[:1] == "@" else []
+
+
+def untagged(text: str) -> str:
+    return text.split(" ", 1)[1] if text.startswith("@") else text
+
+
+async def test_a_bot_sets_and_clears_its_mode_and_whois_says_it_is_one(door: IrcDoor) -> None:
+    bot = await irc(door, "bot")
+    user = await irc(door, "user")
+    assert await bot.send("MODE bot +B") == [":bot!~ubot@127.0.0.1 MODE bot +B"]
+    assert await bot.send("MODE bot") == [":irc.test 221 bot +B"]
+    replies = await user.send("WHOIS bot")
+    assert ":irc.test 335 user bot :is a bot on chatroom" in replies
+    assert replies.index(":irc.test 335 user bot :is a bot on chatroom") < len(replies) - 1
+    assert await bot.send("MODE bot -B") == [":bot!~ubot@127.0.0.1 MODE bot -B"]
+    assert not any(" 335 " in x for x in await user.send("WHOIS bot"))
+
+
+async def test_who_and_whox_flag_a_bot_with_b(door: IrcDoor) -> None:
+    bot = await irc(door, "bot", "#chan")  # made it: an operator
+    user = await irc(door, "user", "#chan")
+    await bot.send("MODE bot +B")
+    assert await user.send("WHO #chan") == [
+        ":irc.test 352 user #chan ~ubot 127.0.0.1 irc.test bot HB@ :0 Real Name",
+        ":irc.test 352 user #chan ~uuser 127.0.0.1 irc.test user H :0 Real Name",
+        ":irc.test 315 user #chan :End of /WHO list",
+    ]
+    assert (await user.send("WHO bot %nf"))[0] == ":irc.test 354 user bot HB@"
+
+
+async def test_a_bot_s_messages_carry_the_bot_tag_to_clients_with_message_tags(
+    door: IrcDoor,
+) -> None:
+    bot = await tagged(door, "bot", "echo-message", "message-tags")
+    tags = await tagged(door, "tags", "message-tags")
+    plain = await irc(door, "plain")
+    for client in (bot, tags, plain):
+        await client.send("JOIN #chan")
+    await bot.send("MODE bot +B")
+    tags.out.clear()
+    plain.out.clear()
+    for _ in range(2):  # the second line would take the fast way, were it not a bot's
+        echo = await bot.send("PRIVMSG #chan :beep boop")
+        assert [untagged(x) for x in echo] == [":bot!~ubot@127.0.0.1 PRIVMSG #chan :beep boop"]
+        assert "bot" in tag_keys(echo[0])
+        (heard,) = tags.out
+        assert "bot" in tag_keys(heard), heard
+        assert plain.out == [":bot!~ubot@127.0.0.1 PRIVMSG #chan :beep boop"]
+        tags.out.clear()
+        plain.out.clear()
+    echo = await bot.send("PRIVMSG tags :beep", "NOTICE plain :boop")
+    assert "bot" in tag_keys(echo[0]), echo
+    assert "bot" in tag_keys(tags.out[0]), tags.out
+    assert plain.out == [":bot!~ubot@127.0.0.1 NOTICE plain boop"]
+
+
+async def test_a_client_cannot_forge_the_bot_tag(door: IrcDoor) -> None:
+    sender = await tagged(door, "sender", "message-tags")
+    tags = await tagged(door, "tags", "message-tags")
+    await sender.send("@bot;+bot PRIVMSG tags :hi")
+    (heard,) = tags.out
+    assert "bot" not in tag_keys(heard), heard
+
+
+# --- Idle: since the user last spoke. ---
+async def test_whois_idle_counts_from_the_last_message_or_action_of_either_door() -> None:
+    now = [NOON]
+    rooms = RoomManager(clock=lambda: now[0], defer=lambda flush: flush())
+    door = IrcDoor(rooms, Config(irc_server_name="irc.test"))
+    alice = await irc(door, "alice", "#lobby")
+    bob = await irc(door, "bob", "#lobby")
+    carol = await text_user(rooms, "carol", "talk")
+
+    async def idle(nick: str) -> int:
+        (reply,) = [x for x in await alice.send(f"WHOIS {nick}") if " 317 " in x]
+        return int(reply.split()[4])
+
+    now[0] += 100
+    assert await idle("bob") == 100  # from signon, before a word
+    for text in ("PRIVMSG #lobby :first", "PRIVMSG #lobby :fast way"):
+        now[0] += 10
+        await bob.send(text)
+        now[0] += 5
+        assert await idle("bob") == 5
+    now[0] += 30
+    await bob.send("PING x", "PONG x", "WHO #lobby", "JOIN #other", "AWAY :out", "AWAY")
+    assert await idle("bob") == 35  # other commands are not speaking
+    await bob.send("PRIVMSG alice :hi")
+    assert await idle("bob") == 0
+    now[0] += 7
+    await bob.send("PRIVMSG #lobby :\x01ACTION waves\x01")
+    now[0] += 1
+    assert await idle("bob") == 1
+    await bob.send("NOTICE #lobby :note")
+    assert await idle("bob") == 0
+    assert await idle("alice") == 168  # the asker too: it has said nothing
+    (whox,) = [x for x in await alice.send("WHO bob %nl") if " 354 " in x]
+    assert whox == ":irc.test 354 alice bob 0"
+    assert await idle("carol") == 168
+    await carol.feed("hello from the text door")
+    now[0] += 2
+    assert await idle("carol") == 2
+    await carol.feed("/me waves")
+    assert await idle("carol") == 0
+    now[0] += 3
+    await carol.feed("/msg bob psst")
+    assert await idle("carol") == 0
+
+
+# --- The version: pyproject.toml's, in one place. ---
+def test_the_version_is_pyproject_s_in_a_checkout_and_the_metadata_s_when_installed(
+    tmp_path: Path,
+) -> None:
+    with PYPROJECT.open("rb") as file:
+        written = tomllib.load(file)["project"]["version"]
+    assert version() == written == "0.2.0"  # this checkout: read from the file itself
+    assert f"chatroom-{written}" == VERSION
+    # An installed copy has no pyproject.toml beside it (nor one of another project's).
+    other = tmp_path / "pyproject.toml"
+    other.write_text('[project]\nname = "other"\nversion = "9.9"\n')
+    for missing in (tmp_path / "none.toml", other):
+        assert version(missing) == importlib.metadata.version("chatroom")
+
+
+def test_without_an_install_or_a_pyproject_the_version_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert version(tmp_path / "none.toml") == "unknown"
+
+
+async def test_the_welcome_names_the_version(door: IrcDoor) -> None:
+    client = Client(door)
+    out = await client.send("NICK v", "USER v 0 * :v")
+    assert f":irc.test 004 v irc.test {VERSION} " in "\n".join(out)
