@@ -136,6 +136,7 @@ class ChatServer:
         history = await asyncio.to_thread(
             open_history, config.db_path, recent=config.replay_lines,
             retention_s=config.history_days * 86400, queue_max=config.history_queue_max,
+            queue_bytes=config.history_queue_bytes,
         )  # fmt: skip
         self.rooms.attach_history(history)
         kept = len(self.rooms.rooms())
