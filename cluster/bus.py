@@ -25,6 +25,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from utils import counted
+
 log = logging.getLogger("chatroom.cluster")
 
 FAULTS = (RedisError, OSError, asyncio.TimeoutError)
@@ -107,7 +109,7 @@ class Bus:
             away = now - self.down_since
             self.down_since = None
             self.recovered_at = now
-            lost = f"; {self.dropped} messages not sent (lost)" if self.dropped else ""
+            lost = f"; {counted(self.dropped, 'message')} not sent (lost)" if self.dropped else ""
             log.warning("Redis is back after %.1f s%s", away, lost)
             self.dropped = 0
 

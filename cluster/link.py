@@ -47,7 +47,7 @@ from registry import (
     word_changes,
 )
 from rooms import RoomManager
-from utils import name_key
+from utils import counted, name_key
 
 log = logging.getLogger("chatroom.cluster")
 
@@ -433,7 +433,7 @@ class ClusterLink:
             log.warning("%s is held on another node; renamed %s", old, new)
             self._tell(member, f"Another user of the cluster holds the name {old}; you are "
                        f"now {new}.")  # fmt: skip
-        log.info("claimed %d names again", len(local))
+        log.info("claimed %s again", counted(len(local), "name"))
         self._send("hello")
         self._send("state", **self.state())
 
@@ -451,7 +451,7 @@ class ClusterLink:
     def _node_gone(self, node: str) -> None:
         members = self.remote.pop(node, {})
         self._heard.pop(node, None)
-        log.warning("node %s is gone (lease expired); %d users quit", node, len(members))
+        log.warning("node %s is gone (lease expired); %s quit", node, counted(len(members), "user"))
         touched = {room: None for member in members for room in member.rooms}
         with self._applying():
             for member in list(members):
@@ -516,8 +516,8 @@ class ClusterLink:
             return False
         if seq > last + 1:
             self.lost += seq - last - 1
-            log.warning("lost %d messages from node %s; asking for its state",
-                        seq - last - 1, node)  # fmt: skip
+            log.warning("lost %s from node %s; asking for its state",
+                        counted(seq - last - 1, "message"), node)  # fmt: skip
             self._send("hello")
         self._heard[node] = (epoch, seq + count - 1)
         return True

@@ -31,7 +31,7 @@ from typing import Any
 from registry import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError
 from store import reads
 from store.schema import migrate
-from utils import name_key
+from utils import counted, name_key
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +195,10 @@ class SqliteHistory(History):
             os.close(self._lock_fd)  # the flock goes with it
             self._lock_fd = -1
         if self.failed:
-            lines = _lines(self.unwritten)
+            lines = counted(self.unwritten, "line")
             log.warning("history stopped at %s: %s not written", self.path, lines)
         elif self.dropped:
-            lost = _lines(self.dropped)
+            lost = counted(self.dropped, "line")
             log.info(
                 "history written to %s (%s dropped while the disk fell behind)", self.path, lost
             )
@@ -286,8 +286,8 @@ class SqliteHistory(History):
         )
         if self._dropping and not half_full:
             self._dropping = False
-            log.warning("history: %d entries dropped so far while the disk fell behind",
-                        self.dropped)  # fmt: skip
+            dropped = counted(self.dropped, "entry", "entries")
+            log.warning("history: %s dropped so far while the disk fell behind", dropped)
 
     def _write(self, batch: list[Item]) -> None:
         messages: list[tuple[Any, ...]] = []
@@ -347,7 +347,8 @@ class SqliteHistory(History):
             self._fail(exc)
             return
         if gone.rowcount > 0:
-            log.info("history: %d messages older than the retention expired", gone.rowcount)
+            expired = counted(gone.rowcount, "message")
+            log.info("history: %s older than the retention expired", expired)
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
                 self._loop.call_soon_threadsafe(self._on_sweep)
@@ -367,10 +368,6 @@ class SqliteHistory(History):
         for item in list(self.queue):
             if isinstance(item, threading.Event):
                 item.set()
-
-
-def _lines(count: int) -> str:
-    return f"{count} line" + ("" if count == 1 else "s")
 
 
 def _lock(path: str) -> int:

@@ -251,7 +251,7 @@ async def test_history_lives_in_redis_and_any_node_replays_it(
     assert lines[1].endswith("<alice> line 2") and lines[-2].endswith("<alice> line 24")
     assert await redis.cli("XLEN", "chatroom:history:general") == "26"
     c = await nodes("c")  # a node started later reads the rooms' history at start
-    assert any("history in Redis (1 rooms kept)" in text for text in c.log)
+    assert any("history in Redis (1 room kept)" in text for text in c.log)
     dave = await text(clients, c, "dave")
     await dave.send("/join general")
     lines = await dave.expect("* End of history.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sqlite3
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from rooms import RoomManager
 from store.schema import VERSION, migrate
 from store.sqlite import open_history
 from tests.rigs.chat import wait_until
+from utils import counted
 
 
 def member(name: str) -> Member:
@@ -227,3 +229,17 @@ async def test_history_stopped_while_running_says_so_at_shutdown_not_written(
     said = [r.getMessage() for r in caplog.records]
     assert f"history written to {path}" not in said
     assert said == [f"history stopped at {path}: 4 lines not written"]
+
+
+def test_log_lines_count_in_good_english() -> None:
+    assert [counted(n, "user") for n in (0, 1, 2)] == ["0 users", "1 user", "2 users"]
+    assert counted(1, "entry", "entries") == "1 entry" and counted(3, "entry", "entries") == (
+        "3 entries"
+    )
+    # No log line of the server's own parts puts a bare count before a plural noun.
+    root = Path(__file__).resolve().parents[2]
+    sources = [root / "rooms.py", *(root / d for d in ("cluster", "net", "store", "registry"))]
+    files = [p for s in sources for p in ([s] if s.is_file() else sorted(s.glob("*.py")))]
+    bare = re.compile(r"log\.\w+\(\s*f?\"[^\"]*(%d|\{[^}]*\}) (?!bytes)[a-z]+s\b")
+    found = [f"{p.name}: {m[0]}" for p in files for m in bare.finditer(p.read_text())]
+    assert found == []
