@@ -58,6 +58,7 @@ from registry.events import (
     Quit,
     Reconnected,
     Renamed,
+    ServerNotice,
     TopicSet,
 )
 from registry.history import History, SavedRoom, is_kept, ring_keeper
@@ -343,6 +344,17 @@ class RoomManager:
             self.relay.away(member)
         if member.rooms:
             self.tell_peers(member, AwayChanged(member.name, text, member.mask))
+
+    def notify(self, member: Member, text: str) -> None:
+        """A notice from the server itself to one user of this server."""
+        member.send(ServerNotice(text, self.server_name, member.name))
+
+    def notify_all(self, text: str) -> None:
+        """A notice from the server itself to every user connected here (what the server
+        as a whole went through: the cluster lost or found again)."""
+        for member in self._names.users():
+            if not member.server:
+                self.notify(member, text)
 
     def set_render(self, member: Member, render: Render) -> None:
         """Change how a member's events are worded (its IRC capabilities changed)."""

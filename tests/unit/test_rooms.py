@@ -331,3 +331,16 @@ async def test_empty_rooms_kept_for_their_history_give_way_to_new_rooms_stalest_
     carol, _ = await member(rooms, "carol")
     with pytest.raises(TooManyRooms):  # three live rooms: the limit holds
         await rooms.create(carol, "newest")
+
+
+async def test_a_server_notice_reaches_every_user_here_worded_by_each_door() -> None:
+    from doors.irc.render import render_for
+    from doors.text.render import TextRender
+
+    rooms = RoomManager(server_name="chat.example", defer=lambda flush: flush())
+    alice_inbox, bob_inbox = Inbox(), Inbox()
+    await rooms.claim("alice", alice_inbox, TextRender())
+    await rooms.claim("bob", bob_inbox, render_for(False, False, False))
+    rooms.notify_all("Cross-server chat stopped.")
+    assert alice_inbox.writes == [b"* Cross-server chat stopped.\r\n"]
+    assert bob_inbox.writes == [b":chat.example NOTICE bob :Cross-server chat stopped.\r\n"]
