@@ -58,6 +58,7 @@ from registry.events import (
     Quit,
     Reconnected,
     Renamed,
+    ServerNotice,
     TopicSet,
 )
 from registry.history import History, SavedRoom, is_kept, ring_keeper
@@ -348,6 +349,17 @@ class RoomManager:
         """A member's own IRC user modes (i, w, B) are now these; nobody is told."""
         member.modes = modes
 
+    def notify(self, member: Member, text: str) -> None:
+        """A notice from the server itself to one user of this server."""
+        member.send(ServerNotice(text, self.server_name, member.name))
+
+    def notify_all(self, text: str) -> None:
+        """A notice from the server itself to every user connected here (what the server
+        as a whole went through: the cluster lost or found again)."""
+        for member in self._names.users():
+            if not member.server:
+                self.notify(member, text)
+
     def set_render(self, member: Member, render: Render) -> None:
         """Change how a member's events are worded (its IRC capabilities changed)."""
         for room in member.rooms:
@@ -458,7 +470,7 @@ class RoomManager:
                 self._leave(member, room, reason)
 
     def _create(self, member: Member, room_name: str, leave: Room | None) -> Room:
-        if len(self._rooms) >= self.max_rooms:
+        if len(self._rooms) >= self.max_rooms and not self._make_way():
             raise TooManyRooms(room_name, self.max_rooms)
         self._check_joined(member, leave)
         if leave is not None:
@@ -503,15 +515,31 @@ class RoomManager:
         log.info("%s is now an operator of %s (%s)", heir.name, room.name, why)
         room.publish(ModeChanged("", room.name, "+o", (heir.name,), self.server_name))
 
+    def _make_way(self) -> bool:
+        """At the room limit (which protects memory from live rooms): the empty room
+        kept longest without a line leaves memory, its lines staying in the store, so
+        history kept does not lock out new rooms. False if every room has members."""
+        kept = [room for room in self._rooms.values() if not room.members]
+        if not kept:
+            return False
+        stalest = min(kept, key=lambda r: r.recent[-1].ts if r.recent else r.created)
+        self._unload(stalest)
+        log.info("room %s left memory for a new room (its history stays)", stalest.name)
+        return True
+
     def _close_room(self, room: Room) -> None:
+        self._unload(room)
+        self.history.forget_room(room.key)  # its row, and any lines left
+        log.info("room %s closed", room.name)
+
+    def _unload(self, room: Room) -> None:
+        """Forget an empty room here (the store keeps what it has of it)."""
         del self._rooms[room.key]
         if self.relay is not None:
             self.relay.closed(room)
         for invitee in room.invited:
             invitee.invites.pop(room, None)
         room.invited.clear()
-        self.history.forget_room(room.key)  # its row, and any lines left
-        log.info("room %s closed", room.name)
 
     # --- Moderation: the rules both doors enforce (registry/modes.py). ---
     def set_topic(self, member: Member, room: Room, text: str) -> None:

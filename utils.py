@@ -200,6 +200,11 @@ def address_group(ip: str) -> str:
     return str(address) if address else ip
 
 
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """`1 user`, `2 users`: a count and its noun, for log lines (`plural` if not +s)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def port_number(text: str, lowest: int = 0) -> int:
     """A TCP port from the command line (argparse type): `lowest` to 65535."""
     try:

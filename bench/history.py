@@ -67,7 +67,7 @@ def core(lines: int, members: int, senders: int, batch: int) -> dict[str, float]
 
     async def one(on: bool) -> float:
         deferred = Deferred()
-        history = new_history(on, queue_max=10 * lines)
+        history = new_history(on, queue_max=10 * lines, queue_bytes=1 << 40)
         rooms = RoomManager(defer=deferred, history=history)
         rooms.attach_history(history)
         sessions = await _sessions(rooms, members)
@@ -97,7 +97,7 @@ def writer(messages: int) -> list[float]:
     """Messages/s the writer commits, from a full queue to the last commit."""
 
     async def one() -> float:
-        history = new_history(True, queue_max=messages + 10)
+        history = new_history(True, queue_max=messages + 10, queue_bytes=1 << 40)
         assert isinstance(history, SqliteHistory)
         now = time.time()
         events = [
@@ -128,7 +128,7 @@ def stall(seconds: float, rate: int) -> dict[str, dict[str, float]]:
     start of the next is time it was kept from running (the GIL, the core, the OS)."""
 
     async def one(on: bool) -> dict[str, float]:
-        history = new_history(on, queue_max=10 * rate)
+        history = new_history(on, queue_max=10 * rate, queue_bytes=1 << 40)
         rooms = RoomManager(history=history)
         rooms.attach_history(history)
         alice = await rooms.claim("alice", lambda data: None, lambda event: b"")

@@ -3,7 +3,8 @@
 Fan-out never waits on Redis: `publish()` puts the message in a bounded in-memory
 queue and returns; the publisher task sends what has gathered in one pipeline. When
 Redis is away, each task retries with backoff (0.1 s doubling to 5 s), and the bus logs
-one line when the outage starts and one when it ends. A full queue drops the newest
+one line when the outage starts and one when it ends, and tells the link (`on_reach`),
+which tells the users. A full queue drops the newest
 message and counts it: the receivers see the gap in its sequence number and log it.
 redis-py reconnects by itself unless told not to; the subscription is told not to
 (retries=0), so that every lost subscription, Redis dropping a slow subscriber
@@ -25,6 +26,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from utils import counted
+
 log = logging.getLogger("chatroom.cluster")
 
 FAULTS = (RedisError, OSError, asyncio.TimeoutError)
@@ -43,6 +46,7 @@ class Bus:
         on_up: Callable[[], Awaitable[None]],
         *,
         queue_max: int = 100_000,
+        on_reach: Callable[[bool], None] = lambda up: None,
     ) -> None:
         self.url = url
         self.channel = channel
@@ -52,6 +56,7 @@ class Bus:
         self._listener: Redis = _client(url, retries=0)  # the subscription: every loss seen
         self._on_message = on_message
         self._on_up = on_up
+        self._on_reach = on_reach  # told False once when an outage starts, True when it ends
         self._queue: asyncio.Queue[tuple[str, tuple[Any, ...]]] = asyncio.Queue(queue_max)
         self._tasks: list[asyncio.Task[None]] = []
         self.down_since: float | None = None  # when the outage began; None: Redis is up
@@ -95,6 +100,7 @@ class Bus:
                 "lost Redis at %s (%s); delivering on this server only, "
                 "retrying with backoff", self.url, why(exc),
             )  # fmt: skip
+            self._on_reach(False)
 
     def ok(self) -> None:
         """A command went through: the outage is over if the subscription held."""
@@ -107,9 +113,10 @@ class Bus:
             away = now - self.down_since
             self.down_since = None
             self.recovered_at = now
-            lost = f"; {self.dropped} messages not sent (lost)" if self.dropped else ""
+            lost = f"; {counted(self.dropped, 'message')} not sent (lost)" if self.dropped else ""
             log.warning("Redis is back after %.1f s%s", away, lost)
             self.dropped = 0
+            self._on_reach(True)
 
     async def _subscriber(self) -> None:
         backoff = 0.1

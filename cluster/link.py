@@ -42,12 +42,11 @@ from registry import (
     Member,
     ModeChanged,
     Room,
-    Whispered,
     parse_changes,
     word_changes,
 )
 from rooms import RoomManager
-from utils import name_key
+from utils import counted, name_key
 
 log = logging.getLogger("chatroom.cluster")
 
@@ -80,6 +79,14 @@ if held and string.match(held, '^(.*)|[^|]*$') == ARGV[2] then
 end
 return 0
 """
+
+
+# What users hear when cross-node chat stops and when it resumes (as server notices).
+LOST = (
+    "This server lost touch with the rest of the cluster: until it is back, users on the "
+    "other servers do not see what is said here, nor you theirs."
+)
+BACK = "This server is back in touch with the rest of the cluster."
 
 
 def default_node_name() -> str:
@@ -124,7 +131,7 @@ class ClusterLink:
         self.rooms_key = f"{prefix}:makers"  # the server that made each room (claim_room)
         self.lease_prefix = f"{prefix}:node:"
         self.lease_key = self.lease_prefix + node
-        self.bus = Bus(url, f"{prefix}:bus", self._received, self._up)
+        self.bus = Bus(url, f"{prefix}:bus", self._received, self._up, on_reach=self._reached)
         self._seq = 1  # the next message's number
         self._out: list[dict[str, Any] | list[Any]] = []  # messages of this loop pass, sent as one
         self._flushing = False
@@ -433,7 +440,7 @@ class ClusterLink:
             log.warning("%s is held on another node; renamed %s", old, new)
             self._tell(member, f"Another user of the cluster holds the name {old}; you are "
                        f"now {new}.")  # fmt: skip
-        log.info("claimed %d names again", len(local))
+        log.info("claimed %s again", counted(len(local), "name"))
         self._send("hello")
         self._send("state", **self.state())
 
@@ -445,13 +452,16 @@ class ClusterLink:
         raise AssertionError("unreachable")
 
     def _tell(self, member: Member, text: str) -> None:
-        member.send(Whispered(self.rooms.server_name, text, time.time(), member.name,
-                              self.rooms.server_name, "notice"))  # fmt: skip
+        self.rooms.notify(member, text)
+
+    def _reached(self, up: bool) -> None:
+        """Redis went away or came back: every user here is told once, as the server."""
+        self.rooms.notify_all(BACK if up else LOST)
 
     def _node_gone(self, node: str) -> None:
         members = self.remote.pop(node, {})
         self._heard.pop(node, None)
-        log.warning("node %s is gone (lease expired); %d users quit", node, len(members))
+        log.warning("node %s is gone (lease expired); %s quit", node, counted(len(members), "user"))
         touched = {room: None for member in members for room in member.rooms}
         with self._applying():
             for member in list(members):
@@ -516,8 +526,8 @@ class ClusterLink:
             return False
         if seq > last + 1:
             self.lost += seq - last - 1
-            log.warning("lost %d messages from node %s; asking for its state",
-                        seq - last - 1, node)  # fmt: skip
+            log.warning("lost %s from node %s; asking for its state",
+                        counted(seq - last - 1, "message"), node)  # fmt: skip
             self._send("hello")
         self._heard[node] = (epoch, seq + count - 1)
         return True

@@ -60,3 +60,4 @@ class Config:
     replay_lines: int = 20  # lines replayed on join; 0: none
     history_days: float = 30.0  # lines older than this expire; 0: kept for ever
     history_queue_max: int = 20_000  # entries waiting for the disk before some are dropped
+    history_queue_bytes: int = 4 << 20  # ... and their bytes (long lines fill this first)

@@ -29,7 +29,7 @@ from net.tls import TlsLink
 from registry.history import StoreError
 from rooms import RoomManager
 from store.sqlite import open_history
-from utils import address_group, is_loopback, os_reason
+from utils import address_group, counted, is_loopback, os_reason
 
 log = logging.getLogger("chatroom")
 
@@ -131,15 +131,16 @@ class ChatServer:
             )
             await redis_history.load()
             self.rooms.attach_history(redis_history)
-            log.info("history in Redis (%d rooms kept)", len(self.rooms.rooms()))
+            log.info("history in Redis (%s kept)", counted(len(self.rooms.rooms()), "room"))
             return
         history = await asyncio.to_thread(
             open_history, config.db_path, recent=config.replay_lines,
             retention_s=config.history_days * 86400, queue_max=config.history_queue_max,
+            queue_bytes=config.history_queue_bytes,
         )  # fmt: skip
         self.rooms.attach_history(history)
-        kept = len(self.rooms.rooms())
-        log.info("history in %s (%d room%s kept)", config.db_path, kept, "" if kept == 1 else "s")
+        kept = counted(len(self.rooms.rooms()), "room")
+        log.info("history in %s (%s kept)", config.db_path, kept)
 
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()

@@ -156,7 +156,17 @@ class AwayChanged:
     mask: str = ""
 
 
+@dataclass(slots=True)
+class ServerNotice:
+    """The server itself tells one user something (`server` is its name, `target` the
+    user's): worded as the server speaking, never as a user's private message."""
+
+    text: str
+    server: str = ""
+    target: str = ""
+
+
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
-    | ModeChanged | AwayChanged | Reconnected | Kicked | Invited
+    | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice
 )  # fmt: skip

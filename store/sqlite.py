@@ -6,6 +6,10 @@ deque every `interval_s` in one transaction (WAL, synchronous=NORMAL), so `kill 
 loses at most that much and never corrupts the file. Reads run on a thread of their
 own, after asking the writer to commit what is queued, so they see every line said
 before them. A fault while running stops history with one log line; chat goes on.
+The deque is bounded in entries and in bytes (about: a line's characters and an
+entry's overhead), so a flood of long lines waits for the disk in a few megabytes; what
+does not fit is dropped and counted. One server per file: the file is locked
+(`flock`) for as long as the history is open, and a second server is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -26,7 +31,7 @@ from typing import Any
 from registry import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError
 from store import reads
 from store.schema import migrate
-from utils import name_key
+from utils import counted, name_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,7 @@ ForgetRoom = tuple[str, str]  # ("forget", key)
 Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
 
 WRITER_NICE = 19
+ENTRY_BYTES = 200  # what a queued line holds besides its text: the event, its id, a slot
 
 HINTS = {
     "file is not a database": " (not a chatroom database, or damaged: restore a backup)",
@@ -67,6 +73,7 @@ class SqliteHistory(History):
         *,
         retention_s: float,
         queue_max: int,
+        queue_bytes: int,
         interval_s: float,
         expire_every_s: float,
         lock_timeout_s: float,
@@ -75,6 +82,7 @@ class SqliteHistory(History):
         self.path = path
         self.retention_s = retention_s
         self.queue_max = queue_max
+        self.queue_bytes = queue_bytes
         self.interval_s = interval_s
         self.expire_every_s = expire_every_s
         self.lock_timeout_s = lock_timeout_s
@@ -82,7 +90,13 @@ class SqliteHistory(History):
         self.queue: deque[Item] = deque()
         self.failed = ""  # why history stopped while running
         self.dropped = 0
+        self.unwritten = 0  # lines not written because history stopped
         self._dropping = False
+        # The bytes queued are `_bytes_in - _bytes_out`: each counter has one writer (the
+        # loop, the writer thread), so neither needs a lock. A batch counts until written.
+        self._bytes_in = 0
+        self._bytes_out = 0
+        self._lock_fd = -1  # the flock on the file (open_history takes it)
         self._saved = saved
         self._con = con
         self._wake = threading.Event()
@@ -102,15 +116,26 @@ class SqliteHistory(History):
 
     # --- The event loop's side: never blocks. ---
     def keeper(self, key: str) -> Keep:
-        queue, cap, overflow = self.queue, self.queue_max, self._overflow
+        queue, cap, cap_bytes, overflow = (
+            self.queue,
+            self.queue_max,
+            self.queue_bytes,
+            self._overflow,
+        )
 
         def keep(event: Kept) -> None:  # on Room.say's path: keep it so
-            if len(queue) < cap:
+            size = len(event.text) + ENTRY_BYTES
+            if len(queue) < cap and self._bytes_in - self._bytes_out + size <= cap_bytes:
                 queue.append(event)
+                self._bytes_in += size
             else:
                 overflow()
 
         return keep
+
+    def queued_bytes(self) -> int:
+        """About how many bytes of lines wait for the disk (the batch being written too)."""
+        return self._bytes_in - self._bytes_out
 
     def _overflow(self) -> None:
         self.dropped += 1
@@ -164,14 +189,33 @@ class SqliteHistory(History):
         self._stop.set()
         self._wake.set()
         await asyncio.to_thread(self._thread.join)
+        await asyncio.get_running_loop().run_in_executor(self._reader, self._close_reading)
         self._reader.shutdown(wait=True)
-        log.info("history written to %s", self.path)
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # the flock goes with it
+            self._lock_fd = -1
+        if self.failed:
+            lines = counted(self.unwritten, "line")
+            log.warning("history stopped at %s: %s not written", self.path, lines)
+        elif self.dropped:
+            lost = counted(self.dropped, "line")
+            log.info(
+                "history written to %s (%s dropped while the disk fell behind)", self.path, lost
+            )
+        else:
+            log.info("history written to %s", self.path)
 
     # --- The reader thread. ---
     def _reading(self) -> sqlite3.Connection:
         if self._read_con is None:
             self._read_con = sqlite3.connect(self.path, timeout=self.lock_timeout_s)
         return self._read_con
+
+    def _close_reading(self) -> None:
+        if self._read_con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._read_con.close()
+            self._read_con = None
 
     def _sync(self) -> None:
         """Wait until the writer has committed everything queued before now."""
@@ -219,20 +263,31 @@ class SqliteHistory(History):
         queue, barriers = self.queue, []
         while queue:
             batch: list[Item] = []
+            lines = size = 0
             while queue and len(batch) < 10_000:
                 item = queue.popleft()
                 if isinstance(item, threading.Event):
                     barriers.append(item)
                 else:
                     batch.append(item)
+                    if type(item) is not tuple:
+                        lines += 1
+                        size += len(item.text) + ENTRY_BYTES
             if batch and not self.failed:
                 self._write(batch)
+            if self.failed:
+                self.unwritten += lines
+            del batch
+            self._bytes_out += size  # only now: the batch held them until written
         for barrier in barriers:
             barrier.set()
-        if self._dropping and len(queue) < self.queue_max // 2:
+        half_full = (
+            len(queue) >= self.queue_max // 2 or self.queued_bytes() >= self.queue_bytes // 2
+        )
+        if self._dropping and not half_full:
             self._dropping = False
-            log.warning("history: %d entries dropped so far while the disk fell behind",
-                        self.dropped)  # fmt: skip
+            dropped = counted(self.dropped, "entry", "entries")
+            log.warning("history: %s dropped so far while the disk fell behind", dropped)
 
     def _write(self, batch: list[Item]) -> None:
         messages: list[tuple[Any, ...]] = []
@@ -292,7 +347,8 @@ class SqliteHistory(History):
             self._fail(exc)
             return
         if gone.rowcount > 0:
-            log.info("history: %d messages older than the retention expired", gone.rowcount)
+            expired = counted(gone.rowcount, "message")
+            log.info("history: %s older than the retention expired", expired)
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
                 self._loop.call_soon_threadsafe(self._on_sweep)
@@ -314,25 +370,50 @@ class SqliteHistory(History):
                 item.set()
 
 
+def _lock(path: str) -> int:
+    """Lock the database file for this server (an exclusive flock, held until closed):
+    the descriptor, or StoreError if another server holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StoreError(f"cannot open the history database {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StoreError(
+            f"cannot use the history database {path}: another chatroom server is using it "
+            "(give each server its own --db)"
+        ) from None
+    return fd
+
+
 def open_history(
     path: str,
     *,
     recent: int,
     retention_s: float,
     queue_max: int = 20_000,
+    queue_bytes: int = 4 << 20,
     interval_s: float = 0.1,
     expire_every_s: float = 3600.0,
     lock_timeout_s: float = 2.0,
     clock: Callable[[], float] = time.time,
 ) -> SqliteHistory:
     """Open (or make) the database, migrate it, expire old lines, read the rooms
-    to restore. StoreError, with the line to log, if it cannot be used."""
+    to restore. StoreError, with the line to log, if it cannot be used (another server
+    holds the file, for one)."""
     try:
         con = sqlite3.connect(
             path, timeout=lock_timeout_s, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the history database {path}: {reason(exc)}") from None
+    try:
+        lock_fd = _lock(path)  # before anything is written: the file exists now
+    except StoreError:
+        con.close()
+        raise
     try:
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = NORMAL")
@@ -347,11 +428,16 @@ def open_history(
         saved = reads.saved_rooms(con, recent, since_ms)
     except StoreError:
         con.close()
+        os.close(lock_fd)
         raise
     except sqlite3.Error as exc:
         con.close()
+        os.close(lock_fd)
         raise StoreError(f"cannot use the history database {path}: {reason(exc)}") from None
-    return SqliteHistory(
-        path, con, saved, retention_s=retention_s, queue_max=queue_max, interval_s=interval_s,
-        expire_every_s=expire_every_s, lock_timeout_s=lock_timeout_s, clock=clock,
+    history = SqliteHistory(
+        path, con, saved, retention_s=retention_s, queue_max=queue_max,
+        queue_bytes=queue_bytes, interval_s=interval_s, expire_every_s=expire_every_s,
+        lock_timeout_s=lock_timeout_s, clock=clock,
     )  # fmt: skip
+    history._lock_fd = lock_fd
+    return history

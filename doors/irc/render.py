@@ -91,6 +91,8 @@ class IrcRender:
                 if personal or self.invite_notify:  # IRCv3 invite-notify: the room's too
                     return line(mask, "INVITE", target, channel(room))
                 return ""
+            case r.ServerNotice(text, server, target):
+                return line(server, "NOTICE", target or "*", text)  # from the server: no `!`
             case r.Reconnected():
                 return ""  # nothing changed for an IRC client
             case r.AwayChanged(_, text, mask):

@@ -138,6 +138,8 @@ class TextRender:
                 return f"* {name} has quit" + (f" ({reason})" if reason else "")
             case r.Renamed(old, new):
                 return f"* {old} is now known as {new}"
+            case r.ServerNotice(text):
+                return f"* {text}"
             case r.Reconnected(name):
                 return f"* {name} reconnected"
             case r.ModeChanged("", room, "+o", (heir,)):

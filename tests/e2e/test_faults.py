@@ -13,6 +13,7 @@ import logging
 import re
 import socket
 import struct
+import threading
 from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -290,3 +291,49 @@ async def test_a_bug_in_a_handler_ends_that_session_only_and_is_logged_once(
     assert errors[0].levelno == logging.ERROR and errors[0].exc_info
     assert "bob" in errors[0].getMessage()
     caplog.clear()  # the one expected error; no_tracebacks checks the rest
+
+
+@pytest.mark.timeout(60)
+async def test_a_speaker_is_never_reset_while_ten_others_drop_under_load(
+    connect: Connect, server: ChatServer
+) -> None:
+    """A stress of the path where delivering to members that just went away might hurt
+    someone else: 20 rounds of one member speaking 200 lines while ten others drop
+    (half by EOF, half by reset) at once, with a thread burning the CPU (and taking the
+    GIL) throughout. The speaker gets every line back, hears every quit, and its
+    connection is never reset."""
+    stop = threading.Event()
+
+    def burn() -> None:
+        while not stop.is_set():
+            sum(range(10_000))
+
+    burner = threading.Thread(target=burn, daemon=True)
+    burner.start()
+    try:
+        for round_ in range(20):
+            room = f"r{round_}"
+            alice = await in_room(connect, f"alice{round_}", room, create=True)
+            bobs = [await in_room(connect, f"bob{round_}x{n}", room) for n in range(10)]
+            await alice.expect(f"* bob{round_}x9 has joined {room}")
+
+            async def drop(bobs: list[ChatClient]) -> None:
+                for n, bob in enumerate(bobs):
+                    (reset if n % 2 else half_close)(bob)
+                    await asyncio.sleep(0)  # interleaved with the speaker's lines
+
+            dropping = asyncio.create_task(drop(bobs))
+            await alice.send(*(f"line {n}" for n in range(200)))
+            await dropping
+            said, quits = 0, 0
+            async with asyncio.timeout(10):
+                while said < 200 or quits < 10:
+                    line = await alice.line()
+                    said += line.endswith(f"> line {said}")
+                    quits += " has quit" in line
+            await alice.send("/quit")
+            await alice.expect_closed()
+            await all_gone(server)
+    finally:
+        stop.set()
+        burner.join()

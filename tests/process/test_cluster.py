@@ -204,6 +204,10 @@ async def test_redis_stopped_and_restarted_mid_chat(
     await alice.expect("* bob has joined lobby")
     await redis.stop()
     await a.expect_log(r"lost Redis at")
+    # Each user is told once, by its server (not as a private message from a user).
+    lost = r"This server lost touch with the rest of the cluster: until it is back, .*"
+    await alice.expect(line(r"\* " + lost), timeout=10)
+    await bob.expect(line(r":[^!\s]+ NOTICE bob :" + lost), timeout=10)
     # Each node keeps delivering within itself.
     dave = await text(clients, a, "dave")
     await dave.join("lobby")
@@ -213,18 +217,24 @@ async def test_redis_stopped_and_restarted_mid_chat(
     await redis.start()  # empty: no persistence, so the names are announced again
     await a.expect_log(r"Redis is back", timeout=15)
     await b.expect_log(r"Redis is back", timeout=15)
-    seen = await bob.expect(line(r":dave!\S+ JOIN #lobby"), timeout=10)
+    back = "This server is back in touch with the rest of the cluster."
+    await alice.expect(f"* {back}", timeout=10)
+    seen = await bob.expect(line(rf":[^!\s]+ NOTICE bob :{re.escape(back)}"), timeout=10)
+    seen += await bob.expect(line(r":dave!\S+ JOIN #lobby"), timeout=10)
     await alice.send("after the outage")
     seen += await bob.expect(line(r":alice!\S+ PRIVMSG #lobby :after the outage"))
     # What dave said in the outage was held and sent once both were back, or is counted.
     held = re.compile(r":dave!\S+ PRIVMSG #lobby :local still works")
     said = [text for text in seen if held.fullmatch(text)]
-    assert said or any(re.search(r"lost \d+ messages from node a", x) for x in b.log), seen
+    assert said or any(re.search(r"lost \d+ messages? from node a", x) for x in b.log), seen
     await bob.send("PRIVMSG #lobby :me too")
     await alice.expect(line(r"\[\d\d:\d\d\] <bob> me too"))
     await a.expect_log(r"claimed 2 names again")
     assert (await redis.cli("HGET", "chatroom:names", "dave")).startswith("b'a|")
     assert len([line for line in a.log if "lost Redis" in line]) == 1, "\n".join(a.log)
+    for client in (alice, bob):  # once each: not per retry, nor per message held
+        assert sum("lost touch with the rest" in x for x in client.seen) == 1, client.seen
+        assert sum("back in touch with the rest" in x for x in client.seen) == 1, client.seen
 
 
 STAMP = r"\[\d\d:\d\d\]"
@@ -251,7 +261,7 @@ async def test_history_lives_in_redis_and_any_node_replays_it(
     assert lines[1].endswith("<alice> line 2") and lines[-2].endswith("<alice> line 24")
     assert await redis.cli("XLEN", "chatroom:history:general") == "26"
     c = await nodes("c")  # a node started later reads the rooms' history at start
-    assert any("history in Redis (1 rooms kept)" in text for text in c.log)
+    assert any("history in Redis (1 room kept)" in text for text in c.log)
     dave = await text(clients, c, "dave")
     await dave.send("/join general")
     lines = await dave.expect("* End of history.")

@@ -101,7 +101,7 @@ async def test_lines_and_settings_survive_redis_killed_and_everything_restarted(
         await node.stop()
     await redis.start()  # the same port and directory: it reads its append-only file
     a, b = await nodes("a"), await nodes("b")
-    assert any("history in Redis (1 rooms kept)" in entry for entry in b.log), b.log
+    assert any("history in Redis (1 room kept)" in entry for entry in b.log), b.log
     carol = await refused_without_key(b, clients, "carol")
     lines = await joined_with_key(carol)
     assert "* Topic for vault: secrets" in lines, lines

@@ -11,6 +11,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -327,3 +328,83 @@ async def test_no_history_writes_no_file_and_the_default_writes_chatroom_db(
     assert {p.name for p in default.iterdir()} >= {"chatroom.db"}
     with contextlib.closing(sqlite3.connect(default / "chatroom.db")) as con:
         assert con.execute("PRAGMA user_version").fetchone() == (VERSION,)
+
+
+async def test_a_second_server_on_the_same_database_is_refused_with_one_line(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    servers.append(first := await Server.start(tmp_path, "--db", "shared.db"))
+    alice = await first.client("alice")
+    await alice.create("general")
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-irc", "--db", "shared.db"],
+        capture_output=True, text=True, timeout=20, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.endswith(
+        " ERROR chatroom: cannot use the history database shared.db: another chatroom "
+        "server is using it (give each server its own --db)\n"
+    ), result.stderr
+    await alice.send("the first goes on")  # and is not disturbed
+    await alice.expect(rx(rf"{STAMP} <alice> the first goes on"))
+    await alice.close()
+    assert await first.stop() == 0
+    servers.append(second := await Server.start(tmp_path, "--db", "shared.db"))
+    assert await second.stop() == 0  # once the first is gone, the file is free
+
+
+def rss_kb(pid: int) -> tuple[int, int]:
+    """The process's resident set now and at its peak (VmRSS, VmHWM), in kB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+FLOOD_LINES, FLOOD_TEXT = 30_000, "x" * 1_490  # 45 MB of 1,500-byte lines
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+async def test_a_flood_of_long_lines_to_a_stalled_member_keeps_the_servers_memory_bounded(
+    tmp_path: Path, servers: list[Server], transport: str
+) -> None:
+    """History on, 45 MB said to a room with a member that reads nothing: what waits
+    for the disk is bounded in bytes, so the server grows by well under 20 MB."""
+    from tests.rigs.tlsfiles import make_tls_files
+
+    tls = make_tls_files(tmp_path / "tls")
+    servers.append(
+        server := await Server.start(
+            tmp_path, "--tls-cert", tls.cert, "--tls-key", tls.key, "--tls-port", "0"
+        )
+    )
+    listening = await server.wait_for(r".*text door listening on \S+:\d+ \(TLS\)")
+    tls_port = int(listening.rsplit(":", 1)[1].split()[0])
+    alice = await server.client("alice")
+    await alice.create("general")
+    port, context = (
+        (server.port, None) if transport == "plain" else (tls_port, tls.client_context())
+    )
+    _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context, limit=4096)
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    writer.write(b"stalled\n2\ngeneral\n")  # in, then never reads again
+    await writer.drain()
+    await alice.expect("* stalled has joined general")
+    for i in range(200):  # warm up: the allocator's pools, sqlite's cache
+        await alice.send(f"warm {i} {FLOOD_TEXT}")
+    await alice.expect(rx(rf"{STAMP} <alice> warm 199 x+"), timeout=20)
+    before, _ = rss_kb(server.proc.pid)
+
+    for start in range(0, FLOOD_LINES, 100):  # 150 kB at a time, each waiting for its
+        # echo: the sender itself never falls --max-send-queue behind, however loaded
+        await alice.send(*(f"{n} {FLOOD_TEXT}" for n in range(start, start + 100)))
+        await alice.expect(rx(rf"{STAMP} <alice> {start + 99} x+"), timeout=20)
+    after, peak = rss_kb(server.proc.pid)
+    print(f"{transport}: RSS {before} kB -> {after} kB (peak {peak} kB)")
+    assert after - before < 20 * 1024, f"the server grew by {after - before} kB"
+    writer.close()
+    await alice.close()
+    assert await server.stop() == 0

@@ -21,6 +21,7 @@ from registry import (
     Said,
     TooManyRooms,
 )
+from registry.history import History
 from rooms import RoomManager
 
 
@@ -292,3 +293,54 @@ async def test_creating_a_room_another_server_makes_meanwhile_is_refused(
     with pytest.raises(RoomExists):
         await rooms.create(alice, "lobby")
     assert alice.rooms == {}
+
+
+class KeepingHistory(History):
+    """A store that keeps every line (nowhere): rooms that hold lines stay when empty."""
+
+    is_on = True
+    forgotten: list[str]
+
+    def forget_room(self, key: str) -> None:
+        self.forgotten.append(key)
+
+
+async def test_empty_rooms_kept_for_their_history_give_way_to_new_rooms_stalest_first() -> None:
+    """--max-rooms protects memory from live rooms: at the limit, the empty room kept
+    longest without a line leaves memory (its lines stay in the store) for a new one;
+    rooms with members never give way."""
+    now = [1000.0]
+    history = KeepingHistory()
+    history.forgotten = []
+    rooms = RoomManager(max_rooms=3, clock=lambda: now[0], defer=lambda flush: flush())
+    rooms.attach_history(history)
+    alice, _ = await member(rooms, "alice")
+    for name in ("quiet", "busy", "live"):
+        room = await rooms.create(alice, name)
+        room.say(alice, f"said in {name}")
+        now[0] += 1
+        if name != "live":
+            await rooms.leave(alice, room)
+    assert [r.name for r in rooms.rooms()] == ["busy", "live", "quiet"]  # two kept, empty
+    await rooms.create(alice, "new")  # at the limit: the stalest kept room gives way
+    assert [r.name for r in rooms.rooms()] == ["busy", "live", "new"]
+    assert history.forgotten == []  # out of memory only: its lines stay in the store
+    bob, _ = await member(rooms, "bob")
+    await rooms.create(bob, "newer")  # "busy" gives way too
+    assert [r.name for r in rooms.rooms()] == ["live", "new", "newer"]
+    carol, _ = await member(rooms, "carol")
+    with pytest.raises(TooManyRooms):  # three live rooms: the limit holds
+        await rooms.create(carol, "newest")
+
+
+async def test_a_server_notice_reaches_every_user_here_worded_by_each_door() -> None:
+    from doors.irc.render import render_for
+    from doors.text.render import TextRender
+
+    rooms = RoomManager(server_name="chat.example", defer=lambda flush: flush())
+    alice_inbox, bob_inbox = Inbox(), Inbox()
+    await rooms.claim("alice", alice_inbox, TextRender())
+    await rooms.claim("bob", bob_inbox, render_for(False, False, False))
+    rooms.notify_all("Cross-server chat stopped.")
+    assert alice_inbox.writes == [b"* Cross-server chat stopped.\r\n"]
+    assert bob_inbox.writes == [b":chat.example NOTICE bob :Cross-server chat stopped.\r\n"]

@@ -3,19 +3,22 @@ fills, the schema's migrations; no sockets."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from registry import Member
-from registry.history import HistoryUnavailable, Query
+from registry.history import HistoryUnavailable, Query, StoreError
 from registry.masks import parse_changes
 from rooms import RoomManager
 from store.schema import VERSION, migrate
 from store.sqlite import open_history
 from tests.rigs.chat import wait_until
+from utils import counted
 
 
 def member(name: str) -> Member:
@@ -157,3 +160,86 @@ async def test_a_rooms_moderation_comes_back_after_a_restart(tmp_path: Path) -> 
     assert (back.join_key, back.limit, back.modes) == ("sesame", 5, {"i", "n"})
     assert not back.ops
     await again.aclose()
+
+
+async def test_the_writers_queue_is_bounded_in_bytes_as_well_as_in_entries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Long lines fill the bytes long before the entries: what waits for the disk stays
+    # under the byte bound, and what does not fit is dropped and counted, as a full count.
+    history = open_history(
+        str(tmp_path / "h.db"), recent=5, retention_s=0, queue_max=10_000,
+        queue_bytes=64 * 1024, interval_s=60,
+    )  # fmt: skip
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    for i in range(200):
+        room.say(alice, f"{i} " + "x" * 1500)
+        assert history.queued_bytes() <= 64 * 1024
+    kept = len(history.queue) - 1  # the room's own row is not a line
+    assert 0 < kept < 64 * 1024 // 1500 and history.dropped == 200 - kept
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "history: the disk is not keeping up; dropping history entries (chat goes on)"
+    ]
+    await history.aclose()
+    assert history.queued_bytes() == 0  # the writer counted back what it wrote
+    con = sqlite3.connect(tmp_path / "h.db")
+    assert con.execute("SELECT COUNT(*) FROM messages").fetchone() == (kept,)
+    con.close()
+
+
+async def test_a_second_history_on_the_same_file_is_refused_with_the_files_name(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "h.db")
+    first = open_history(path, recent=5, retention_s=0)
+    with pytest.raises(StoreError) as refused:
+        open_history(path, recent=5, retention_s=0)
+    assert str(refused.value) == (
+        f"cannot use the history database {path}: another chatroom server is using it "
+        "(give each server its own --db)"
+    )
+    await first.aclose()  # the lock goes with it
+    again = open_history(path, recent=5, retention_s=0)
+    await again.aclose()
+
+
+async def test_history_stopped_while_running_says_so_at_shutdown_not_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0, interval_s=0.01)
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    room.say(alice, "written")
+    assert [e.text for e in await history.fetch(Query(room.key, "latest", 5))] == ["written"]
+    with contextlib.closing(sqlite3.connect(path)) as other:  # damage it behind its back
+        other.execute("DROP TABLE messages")
+    for i in range(3):
+        room.say(alice, f"lost {i}")
+    await wait_until(lambda: bool(history.failed))
+    room.say(alice, "lost too")
+    caplog.clear()  # the ERROR the failure logs is this test's own
+    await history.aclose()
+    said = [r.getMessage() for r in caplog.records]
+    assert f"history written to {path}" not in said
+    assert said == [f"history stopped at {path}: 4 lines not written"]
+
+
+def test_log_lines_count_in_good_english() -> None:
+    assert [counted(n, "user") for n in (0, 1, 2)] == ["0 users", "1 user", "2 users"]
+    assert counted(1, "entry", "entries") == "1 entry" and counted(3, "entry", "entries") == (
+        "3 entries"
+    )
+    # No log line of the server's own parts puts a bare count before a plural noun.
+    root = Path(__file__).resolve().parents[2]
+    sources = [root / "rooms.py", *(root / d for d in ("cluster", "net", "store", "registry"))]
+    files = [p for s in sources for p in ([s] if s.is_file() else sorted(s.glob("*.py")))]
+    bare = re.compile(r"log\.\w+\(\s*f?\"[^\"]*(%d|\{[^}]*\}) (?!bytes)[a-z]+s\b")
+    found = [f"{p.name}: {m[0]}" for p in files for m in bare.finditer(p.read_text())]
+    assert found == []
