@@ -154,7 +154,13 @@ class Connection(asyncio.BufferedProtocol):
         if lines.is_tls_hello:
             self._refuse_tls()
             return
-        self._drain()
+        try:
+            self._drain()
+        except OSError:
+            # asyncio resets a connection whose protocol raises an OSError and logs it only
+            # in debug mode: a bug here would look like a client's own dropped connection.
+            log.exception("%s failed while reading its lines", self.peer)
+            raise
 
     def eof_received(self) -> bool:
         """The client is done sending: answer every line it sent, then close."""
