@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from registry.accounts import Accounts, AccountStore
 from registry.errors import (
     AlreadyInRoom,
     AlreadyThere,
@@ -102,6 +103,7 @@ class RoomManager:
         server_name: str = "server",
         history: History | None = None,
         replay_lines: int = 20,
+        accounts: Accounts | None = None,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -126,6 +128,9 @@ class RoomManager:
         # History: the store behind the rooms; --no-history's keeps nothing.
         self.history = history or History()
         self.replay_lines = replay_lines
+        # Accounts: registered names (registry/accounts.py); the server gives them the
+        # store it opens (the database, Redis), else they last until it stops.
+        self.accounts = Accounts(clock=clock) if accounts is None else accounts
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -139,6 +144,11 @@ class RoomManager:
         history.attach(self.sweep)
         for saved in history.restored():
             self._restore(saved)
+
+    def attach_accounts(self, store: AccountStore) -> None:
+        """Keep accounts in this store (at start-up, before any user): the accounts it
+        holds are read, and each change goes to it."""
+        self.accounts.attach(store)
 
     def _restore(self, saved: SavedRoom) -> None:
         key = name_key(saved.name)

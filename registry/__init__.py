@@ -4,12 +4,14 @@
 rooms, membership, modes and what history keeps. This package holds what it is made
 of, and these are its public names: the events it publishes (events.py), why it
 refuses a change (errors.py), a room and its members (room.py), the rules of modes
-and masks (modes.py, masks.py), and the ports it defines for a store (history.py) and
-a cluster (relay.py). Its inner parts (names.py, reclaim.py) are the registry's own.
+and masks (modes.py, masks.py), accounts and the port a store keeps them through
+(accounts.py), and the ports it defines for a store (history.py) and a cluster
+(relay.py). Its inner parts (names.py, reclaim.py) are the registry's own.
 Doors, stores and the cluster import from here, never the reverse; nothing here
 imports a door, a store, the cluster or the network.
 """
 
+from registry.accounts import AccountRecord, Accounts, AccountStore, NoAccounts
 from registry.errors import (
     AlreadyInRoom,
     AlreadyThere,
@@ -81,10 +83,11 @@ from registry.room import (
 )
 
 __all__ = [
-    "Acted", "AlreadyInRoom", "AlreadyThere", "AwayChanged", "BadKey", "Banned", "BannedHere",
+    "AccountRecord", "AccountStore", "Accounts", "Acted", "AlreadyInRoom", "AlreadyThere",
+    "AwayChanged", "BadKey", "Banned", "BannedHere",
     "CannotSpeak", "Change", "Departed", "Event", "History", "HistoryUnavailable",
     "InviteOnly", "Invited", "Joined", "Keep", "Kept", "Kicked", "Left", "Listed", "Member",
-    "MemberError", "ModeChanged", "Moderated", "NameTaken", "NoOutside", "NoSuchRoom",
+    "MemberError", "ModeChanged", "Moderated", "NameTaken", "NoAccounts", "NoOutside", "NoSuchRoom",
     "NoSuchUser", "NotInRoom", "NotOperator", "NotThere", "Noticed", "Query", "Quit",
     "ReclaimLimited", "ReclaimRefused", "Reconnected", "Ref", "Refusal", "RegistryError",
     "Renamed", "Render", "Room", "RoomExists", "RoomFull", "Said", "SavedRoom", "ServerNotice",

@@ -158,6 +158,13 @@ class Accounts:
         for record in self.store.records():
             self._restore(record)
 
+    def attach(self, store: AccountStore) -> None:
+        """Keep the accounts in this store from now on (at start-up, before any user):
+        what it holds is read, and each change goes to it."""
+        self.store = store
+        for record in store.records():
+            self._restore(record)
+
     def _restore(self, record: AccountRecord) -> None:
         try:
             credentials = Credentials.decode(record.credentials)
@@ -165,6 +172,25 @@ class Accounts:
             return  # a damaged record is skipped: its name can be registered again
         account = Account(record.name, credentials, record.registered, dict(record.settings))
         self._accounts[name_key(record.name)] = account
+
+    def remember(self, record: AccountRecord) -> None:
+        """Take an account another server of the cluster registered or changed (the
+        cluster calls this); nothing is saved or published again. A known account is
+        changed in place, so whoever is logged in to it stays so."""
+        account = self.find(record.name)
+        if account is None:
+            self._restore(record)
+            return
+        try:
+            account.credentials = Credentials.decode(record.credentials)
+        except CredentialsError:
+            return
+        account.settings = dict(record.settings)
+
+    def forget(self, key: str) -> None:
+        """Forget an account another server of the cluster dropped (by its name key);
+        nothing is saved or published again."""
+        self._accounts.pop(key, None)
 
     def find(self, name: str) -> Account | None:
         """The account registered under this name (any case), if any."""

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from typing import Any
 
-from registry import Acted, Kept, Query, Ref, Said, SavedRoom, TopicSet
+from registry import AccountRecord, Acted, Kept, Query, Ref, Said, SavedRoom, TopicSet
 
 COLUMNS = "id, ts, kind, name, mask, text, tags"
 KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic"}
@@ -61,6 +61,22 @@ def saved_rooms(con: sqlite3.Connection, recent: int, since_ms: int) -> list[Sav
         lines = [event_of(row, name) for row in reversed(rows)]
         rooms.append(SavedRoom(name, created, values if isinstance(values, dict) else {}, lines))
     return rooms
+
+
+def saved_accounts(con: sqlite3.Connection) -> list[AccountRecord]:
+    """Every account kept, by name key."""
+    accounts: list[AccountRecord] = []
+    found = con.execute(
+        "SELECT name, credentials, registered, settings FROM accounts ORDER BY key"
+    ).fetchall()
+    for name, credentials, registered, settings in found:
+        try:
+            values = json.loads(settings)
+        except ValueError:
+            values = {}
+        values = values if isinstance(values, dict) else {}
+        accounts.append(AccountRecord(name, credentials, float(registered), values))
+    return accounts
 
 
 def _bound(ref: Ref, op: str) -> tuple[str, int]:

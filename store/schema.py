@@ -34,6 +34,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_by_room ON messages (room, id);
     CREATE INDEX messages_by_time ON messages (room, ts_ms);
     """,
+    # 1 -> 2: accounts (registry/accounts.py); a password only as its salted, slow
+    # record (registry/credentials.py), never in clear.
+    """
+    CREATE TABLE accounts (
+        key         TEXT PRIMARY KEY,       -- the account's name, casefolded
+        name        TEXT NOT NULL,
+        credentials TEXT NOT NULL,          -- Credentials.encode(): salt, stored and server keys
+        registered  REAL NOT NULL,          -- seconds since the epoch
+        settings    TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
 )
 VERSION = len(MIGRATIONS)
 

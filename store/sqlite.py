@@ -8,7 +8,9 @@ own, after asking the writer to commit what is queued, so they see every line sa
 before them. A fault while running stops history with one log line; chat goes on.
 The deque is bounded in entries and in bytes (about: a line's characters and an
 entry's overhead), so a flood of long lines waits for the disk in a few megabytes; what
-does not fit is dropped and counted. One server per file: the file is locked
+does not fit is dropped and counted. Accounts (AccountStore) have a small queue of
+their own, written before the lines at each pass: a flood of chat that fills the
+lines' queue never drops a registration or a new password. One server per file: the file is locked
 (`flock`) for as long as the history is open, and a second server is refused.
 """
 
@@ -28,7 +30,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from registry import History, HistoryUnavailable, Keep, Kept, Query, SavedRoom, StoreError
+from registry import (
+    AccountRecord,
+    History,
+    HistoryUnavailable,
+    Keep,
+    Kept,
+    Query,
+    SavedRoom,
+    StoreError,
+)
 from store import reads
 from store.schema import migrate
 from utils import counted, name_key
@@ -40,6 +51,12 @@ log = logging.getLogger(__name__)
 SaveRoom = tuple[str, str, str, float, str]  # ("room", key, name, created, settings)
 ForgetRoom = tuple[str, str]  # ("forget", key)
 Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
+
+# An account's save or forget: ("account", key, name, credentials, registered,
+# settings) or ("forget", key). Registrations are limited per address, so this queue
+# fills only if the disk stops for long; then an account write is dropped and logged.
+AccountItem = tuple[Any, ...]
+ACCOUNT_QUEUE_MAX = 10_000
 
 WRITER_NICE = 19
 ENTRY_BYTES = 200  # what a queued line holds besides its text: the event, its id, a slot
@@ -71,6 +88,7 @@ class SqliteHistory(History):
         con: sqlite3.Connection,
         saved: list[SavedRoom],
         *,
+        accounts: list[AccountRecord] | None = None,
         retention_s: float,
         queue_max: int,
         queue_bytes: int,
@@ -98,6 +116,9 @@ class SqliteHistory(History):
         self._bytes_out = 0
         self._lock_fd = -1  # the flock on the file (open_history takes it)
         self._saved = saved
+        self._accounts = accounts or []
+        self.account_queue: deque[AccountItem] = deque()
+        self.accounts_dropped = 0
         self._con = con
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -151,6 +172,29 @@ class SqliteHistory(History):
 
     def forget_room(self, key: str) -> None:
         self.queue.append(("forget", key))
+
+    # --- AccountStore: the accounts, in the same file. ---
+    def records(self) -> list[AccountRecord]:
+        """The accounts kept, read with the rooms when the database was opened."""
+        records, self._accounts = self._accounts, []
+        return records
+
+    def save_account(self, record: AccountRecord) -> None:
+        data = json.dumps(record.settings, ensure_ascii=False, sort_keys=True)
+        key = name_key(record.name)
+        self._queue_account(("account", key, record.name, record.credentials,
+                             record.registered, data))  # fmt: skip
+
+    def forget_account(self, key: str) -> None:
+        self._queue_account(("forget", key))
+
+    def _queue_account(self, item: AccountItem) -> None:
+        if len(self.account_queue) >= ACCOUNT_QUEUE_MAX:
+            self.accounts_dropped += 1
+            log.warning("history: the disk is not keeping up; an account change is dropped")
+            return
+        self.account_queue.append(item)
+        self._wake.set()  # written at once, not at the next pass
 
     def restored(self) -> list[SavedRoom]:
         saved, self._saved = self._saved, []
@@ -250,7 +294,7 @@ class SqliteHistory(History):
                 self._drain()
                 if self.retention_s and self.clock() - self._last_expiry >= self.expire_every_s:
                     self._expire()
-                if stopping and not self.queue:
+                if stopping and not self.queue and not self.account_queue:
                     break
         finally:
             self._release_all()
@@ -261,6 +305,7 @@ class SqliteHistory(History):
         """Write what is queued, a transaction per 10,000 entries; then wake the
         readers waiting for it."""
         queue, barriers = self.queue, []
+        self._write_accounts()
         while queue:
             batch: list[Item] = []
             lines = size = 0
@@ -307,6 +352,32 @@ class SqliteHistory(History):
                     if len(messages) >= 256:  # the GIL goes back to the loop in between
                         self._insert(messages)
             self._insert(messages)
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _write_accounts(self) -> None:
+        """Write the accounts queued, in one transaction (before the lines)."""
+        queue = self.account_queue
+        if not queue:
+            return
+        items = [queue.popleft() for _ in range(len(queue))]
+        if self.failed:
+            return
+        con = self._con
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for item in items:
+                if item[0] == "account":
+                    con.execute(
+                        "INSERT INTO accounts (key, name, credentials, registered, settings) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                        "name = excluded.name, credentials = excluded.credentials, "
+                        "settings = excluded.settings",
+                        item[1:],
+                    )
+                else:
+                    con.execute("DELETE FROM accounts WHERE key = ?", (item[1],))
             con.execute("COMMIT")
         except sqlite3.Error as exc:
             self._fail(exc)
@@ -426,6 +497,7 @@ def open_history(
                 "DELETE FROM rooms WHERE NOT EXISTS (SELECT 1 FROM messages WHERE room = rooms.key)"
             )
         saved = reads.saved_rooms(con, recent, since_ms)
+        accounts = reads.saved_accounts(con)
     except StoreError:
         con.close()
         os.close(lock_fd)
@@ -435,7 +507,7 @@ def open_history(
         os.close(lock_fd)
         raise StoreError(f"cannot use the history database {path}: {reason(exc)}") from None
     history = SqliteHistory(
-        path, con, saved, retention_s=retention_s, queue_max=queue_max,
+        path, con, saved, accounts=accounts, retention_s=retention_s, queue_max=queue_max,
         queue_bytes=queue_bytes, interval_s=interval_s, expire_every_s=expire_every_s,
         lock_timeout_s=lock_timeout_s, clock=clock,
     )  # fmt: skip

@@ -172,3 +172,28 @@ def test_attempts_refill_one_try_per_period_up_to_the_burst() -> None:
     attempts.take("b")
     attempts.take("c")  # a third key: the oldest is forgotten, with its debt
     assert not attempts.blocked("a")
+
+
+async def test_an_account_from_another_server_is_remembered_and_forgotten_without_saving() -> None:
+    there, store = accounts(), MemoryStore()
+    here = accounts(store)
+    alice = await there.register("alice", "sesame", ADDRESS)
+    here.remember(alice.record())
+    assert await here.verify("ALICE", "sesame", ADDRESS) and store.saved == {}
+    known = here.find("alice")
+    await there.change_password(alice, "sesame", "new", ADDRESS)
+    here.remember(alice.record())
+    assert here.find("alice") is known, "changed in place: whoever is logged in stays so"
+    assert await here.verify("alice", "new", ADDRESS)
+    here.forget("alice")
+    assert here.find("alice") is None and store.saved == {}
+
+
+async def test_accounts_attached_to_a_store_take_what_it_holds_and_write_to_it() -> None:
+    store = MemoryStore()
+    await accounts(store).register("alice", "sesame", ADDRESS)
+    registry = accounts()
+    registry.attach(store)
+    assert await registry.verify("alice", "sesame", ADDRESS)
+    await registry.register("bob", "secret", ADDRESS)
+    assert set(store.saved) == {"alice", "bob"}

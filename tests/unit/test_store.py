@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from registry import Member
+from registry import AccountRecord, Member, Said
 from registry.history import HistoryUnavailable, Query, StoreError
 from registry.masks import parse_changes
 from rooms import RoomManager
+from store import reads, schema
 from store.schema import VERSION, migrate
 from store.sqlite import open_history
 from tests.rigs.chat import wait_until
@@ -113,6 +114,77 @@ def test_a_new_database_gets_the_latest_schema_and_an_old_one_is_migrated(
     tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master")}
     assert {"rooms", "messages"} <= tables
     con.close()
+
+
+async def test_a_version_1_database_is_migrated_keeping_its_rooms_and_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "h.db")
+    with monkeypatch.context() as v1:  # the program as it was: one migration, version 1
+        v1.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        v1.setattr(schema, "VERSION", 1)
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+            assert migrate(con, path) == 0
+            said = Said("alice", "before accounts", 1000.0, "General", "alice!a@h", "7")
+            con.execute("INSERT INTO rooms VALUES ('general', 'General', 999.0, '{}')")
+            con.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        reads.row_of(said, "general"))  # fmt: skip
+            assert con.execute("PRAGMA user_version").fetchone() == (1,)
+    history = open_history(path, recent=5, retention_s=0)
+    [room] = history.restored()
+    assert (room.name, [e.text for e in room.recent]) == ("General", ["before accounts"])
+    assert history.records() == []
+    await history.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (2,)
+        assert con.execute("SELECT COUNT(*) FROM accounts").fetchone() == (0,)
+
+
+async def test_accounts_are_kept_in_the_database_across_a_restart(tmp_path: Path) -> None:
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=history)
+    rooms.attach_history(history)
+    rooms.attach_accounts(history)
+    alice = await rooms.accounts.register("Alice", "sesame", "192.0.2.1")
+    bob = await rooms.accounts.register("bob", "secret", "192.0.2.2")
+    rooms.accounts.change_settings(alice, always_on=True)
+    await rooms.accounts.drop(bob, "secret", "192.0.2.2")
+    await history.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        [(key, name, credentials, _, settings)] = con.execute("SELECT * FROM accounts")
+    assert (key, name, settings) == ("alice", "Alice", '{"always_on": true}')
+    assert credentials.startswith("scram-sha-256$") and "sesame" not in credentials
+    again = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=again)
+    rooms.attach_history(again)
+    rooms.attach_accounts(again)
+    back = await rooms.accounts.verify("alice", "sesame", "192.0.2.1")
+    assert (back.name, back.registered, back.settings) == ("Alice", alice.registered,
+                                                           {"always_on": True})  # fmt: skip
+    assert rooms.accounts.find("bob") is None
+    await again.aclose()
+
+
+async def test_an_account_write_is_not_dropped_when_chat_lines_fill_the_queue(
+    tmp_path: Path,
+) -> None:
+    # Accounts have a queue of their own: lines that fill theirs drop lines, not accounts.
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0, queue_max=10, interval_s=60)
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"")
+    room = await rooms.create(alice, "general")
+    for i in range(30):
+        room.say(alice, f"line {i}")
+    assert history.dropped > 0
+    history.save_account(AccountRecord("alice", "scram-sha-256$4096$s$k$k", 5.0))
+    assert history.accounts_dropped == 0
+    await history.aclose()
+    again = open_history(path, recent=5, retention_s=0)
+    assert [r.name for r in again.records()] == ["alice"]
+    await again.aclose()
 
 
 async def test_a_rooms_settings_come_back_after_a_restart(tmp_path: Path) -> None:
