@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cluster.accounts import decode_record
 from cluster.bus import FAULTS, Bus
 from cluster.codec import SCHEMA, CodecError, pack, unpack
 from registry import (
@@ -320,6 +321,16 @@ class ClusterLink:
             return False
         self._stamps[key] = stamp
         return True
+
+    def account_saved(self, record: dict[str, Any]) -> None:
+        """An account registered or changed here (cluster/accounts.py wrote it)."""
+        if not self.applying:
+            self._send("account", a=record)
+
+    def account_forgotten(self, key: str) -> None:
+        """An account dropped here."""
+        if not self.applying:
+            self._send("unaccount", key=key)
 
     def personal(self, target: RemoteMember, event: Event) -> None:
         if not self.applying:
@@ -653,6 +664,12 @@ class ClusterLink:
         else:
             self.rooms.apply(room_name, event)
 
+    def _on_account(self, node: str, message: dict[str, Any]) -> None:
+        self.rooms.accounts.remember(decode_record(message["a"]))
+
+    def _on_unaccount(self, node: str, message: dict[str, Any]) -> None:
+        self.rooms.accounts.forget(str(message["key"]))
+
     def _on_mode(self, node: str, message: dict[str, Any]) -> None:
         room = self.rooms.room(message["room"])
         event = unpack(message["ev"])
@@ -678,6 +695,8 @@ HANDLERS = {
     "mode": ClusterLink._on_mode,
     "hello": ClusterLink._on_hello,
     "state": ClusterLink._on_state,
+    "account": ClusterLink._on_account,
+    "unaccount": ClusterLink._on_unaccount,
 }
 
 

@@ -214,6 +214,15 @@ def add_history_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Accounts: whether a name may be registered."""
+    accounts = parser.add_argument_group("accounts (README: Where your data lives)")
+    accounts.add_argument(
+        "--registration", choices=("open", "closed"), default="open",
+        help="whether users may register an account for their name (default: %(default)s)",
+    )  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Config:
     """The Config that the command line asks for."""
     defaults = Config()
@@ -262,6 +271,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     add_tls_options(parser)
     add_cluster_options(parser)
     add_history_options(parser)
+    add_account_options(parser)
     parser.add_argument(
         "--config", metavar="FILE", dest="config_file",
         help="read options from a TOML file: keys are the long option names (port = 8080, "
@@ -274,6 +284,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     check_cluster_options(parser, args)
     args.db_path = "" if args.no_history else args.db_path
     del args.no_history
+    args.registration_open = args.registration == "open"
+    del args.registration
     args.password = args.password_from_file or args.password
     del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc

@@ -61,3 +61,5 @@ class Config:
     history_days: float = 30.0  # lines older than this expire; 0: kept for ever
     history_queue_max: int = 20_000  # entries waiting for the disk before some are dropped
     history_queue_bytes: int = 4 << 20  # ... and their bytes (long lines fill this first)
+    # Accounts (registry/accounts.py), kept with the history (or in Redis in a cluster).
+    registration_open: bool = True  # --registration closed: nobody may register a name

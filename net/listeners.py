@@ -26,6 +26,7 @@ from doors.irc.session import IrcDoor
 from doors.text.door import text_door
 from net.connection import Connection
 from net.tls import TlsLink
+from registry.accounts import Accounts
 from registry.history import StoreError
 from rooms import RoomManager
 from store.sqlite import open_history
@@ -45,6 +46,7 @@ class ChatServer:
             max_list_masks=config.max_list_masks, max_invites=config.max_invites,
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
             replay_lines=config.replay_lines,
+            accounts=Accounts(registration_open=config.registration_open),
         )  # fmt: skip
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
@@ -97,6 +99,12 @@ class ChatServer:
                 for listener in self._servers:
                     listener.close()
                 raise
+        try:
+            await self._open_accounts()
+        except ClusterUnreachable:
+            for listener in self._servers:
+                listener.close()
+            raise
         if self.link is not None:
             await self.link.go()
         for listener, name, port, tls in self._doors:
@@ -139,8 +147,30 @@ class ChatServer:
             queue_bytes=config.history_queue_bytes,
         )  # fmt: skip
         self.rooms.attach_history(history)
+        self.rooms.attach_accounts(history)  # the same file: a table of its own
         kept = counted(len(self.rooms.rooms()), "room")
         log.info("history in %s (%s kept)", config.db_path, kept)
+
+    async def _open_accounts(self) -> None:
+        """In a cluster, the accounts are in Redis whether history is kept or not (the
+        database's were attached with it); with neither, in memory only."""
+        accounts = self.rooms.accounts
+        if self.link is not None:
+            from cluster.accounts import RedisAccounts
+            from cluster.bus import FAULTS, why
+
+            store = RedisAccounts(self.link)
+            try:
+                async with asyncio.timeout(5):
+                    await store.load()
+            except FAULTS as exc:
+                raise ClusterUnreachable(
+                    f"cannot read the accounts from Redis at {self.config.cluster}: {why(exc)}"
+                ) from None
+            self.rooms.attach_accounts(store)
+            log.info("accounts in Redis (%s)", counted(len(accounts), "account"))
+        elif not self.config.db_path and accounts.registration_open:
+            log.warning("accounts last until the server stops: --no-history keeps no database")
 
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()

@@ -62,3 +62,14 @@ def test_the_server_name_is_the_hosts_own(monkeypatch: pytest.MonkeyPatch) -> No
     assert default_server_name() == "localhost"
     monkeypatch.setattr(socket, "getfqdn", lambda: "chat.example.org")
     assert default_server_name() == "chat.example.org"
+
+
+def test_registration_is_open_unless_closed_on_the_command_line_or_in_the_file(
+    tmp_path: Path,
+) -> None:
+    assert parse_args([]).registration_open
+    assert not parse_args(["--registration", "closed"]).registration_open
+    config = tmp_path / "chatroom.toml"
+    config.write_text('registration = "closed"\n')
+    assert not parse_args(["--config", str(config)]).registration_open
+    assert parse_args(["--config", str(config), "--registration", "open"]).registration_open
