@@ -150,6 +150,9 @@ class ChatServer:
         self.rooms.attach_accounts(history)  # the same file: a table of its own
         kept = counted(len(self.rooms.rooms()), "room")
         log.info("history in %s (%s kept)", config.db_path, kept)
+        log.info(
+            "accounts in %s (%s)", config.db_path, counted(len(self.rooms.accounts), "account")
+        )
 
     async def _open_accounts(self) -> None:
         """In a cluster, the accounts are in Redis whether history is kept or not (the

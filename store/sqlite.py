@@ -109,6 +109,7 @@ class SqliteHistory(History):
         self.failed = ""  # why history stopped while running
         self.dropped = 0
         self.unwritten = 0  # lines not written because history stopped
+        self.unwritten_accounts = 0  # account changes not written because it stopped
         self._dropping = False
         # The bytes queued are `_bytes_in - _bytes_out`: each counter has one writer (the
         # loop, the writer thread), so neither needs a lock. A batch counts until written.
@@ -241,6 +242,9 @@ class SqliteHistory(History):
         if self.failed:
             lines = counted(self.unwritten, "line")
             log.warning("history stopped at %s: %s not written", self.path, lines)
+            if self.unwritten_accounts:
+                changes = counted(self.unwritten_accounts, "account change")
+                log.warning("history stopped at %s: %s not written", self.path, changes)
         elif self.dropped:
             lost = counted(self.dropped, "line")
             log.info(
@@ -362,8 +366,12 @@ class SqliteHistory(History):
         if not queue:
             return
         items = [queue.popleft() for _ in range(len(queue))]
+        if not self.failed:
+            self._write_account_items(items)
         if self.failed:
-            return
+            self.unwritten_accounts += len(items)
+
+    def _write_account_items(self, items: list[AccountItem]) -> None:
         con = self._con
         try:
             con.execute("BEGIN IMMEDIATE")

@@ -17,8 +17,9 @@ WARNING = "accounts last until the server stops: --no-history keeps no database"
 
 
 async def test_a_server_restarted_on_the_same_database_knows_its_accounts(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     config = Config(port=0, irc_port=None, db_path=str(tmp_path / "chatroom.db"))
     server = ChatServer(config)
     await server.start()
@@ -33,6 +34,9 @@ async def test_a_server_restarted_on_the_same_database_knows_its_accounts(
             await again.rooms.accounts.verify("alice", "wrong", "192.0.2.1")
     finally:
         await again.aclose()
+    said = [r.getMessage() for r in caplog.records]
+    assert f"accounts in {config.db_path} (1 account)" in said
+    assert not [line for line in said if "sesame" in line or "scram-sha-256$" in line]
 
 
 async def test_without_a_database_accounts_live_in_memory_and_the_log_says_so_once(

@@ -6,6 +6,7 @@ its own link to a real redis-server."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -90,3 +91,13 @@ async def test_an_account_dropped_on_one_node_is_gone_on_the_others(nodes: Start
         await b.rooms.accounts.verify("bob", "secret", ADDRESS)
     c = await nodes("c")
     assert c.rooms.accounts.find("bob") is None
+
+
+async def test_a_damaged_account_in_redis_is_skipped_with_one_warning(
+    redis: RedisServer, nodes: StartNode, caplog: pytest.LogCaptureFixture
+) -> None:
+    await redis.cli("HSET", "chatroom:accounts", "mallory", "not an account")
+    a = await nodes("a")
+    assert len(a.rooms.accounts) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["1 account in Redis could not be read; skipped"]

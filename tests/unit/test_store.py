@@ -303,6 +303,25 @@ async def test_history_stopped_while_running_says_so_at_shutdown_not_written(
     assert said == [f"history stopped at {path}: 4 lines not written"]
 
 
+async def test_account_changes_after_history_stopped_are_counted_at_shutdown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0, interval_s=0.01)
+    with contextlib.closing(sqlite3.connect(path)) as other:  # damage it behind its back
+        other.execute("DROP TABLE accounts")
+    history.save_account(AccountRecord("alice", "scram-sha-256$4096$s$k$k", 5.0))
+    await wait_until(lambda: bool(history.failed))
+    history.forget_account("alice")
+    caplog.clear()  # the ERROR the failure logs is this test's own
+    await history.aclose()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"history stopped at {path}: 0 lines not written",
+        f"history stopped at {path}: 2 account changes not written",
+    ]
+    assert all("scram" not in r.getMessage() for r in caplog.records)
+
+
 def test_log_lines_count_in_good_english() -> None:
     assert [counted(n, "user") for n in (0, 1, 2)] == ["0 users", "1 user", "2 users"]
     assert counted(1, "entry", "entries") == "1 entry" and counted(3, "entry", "entries") == (
