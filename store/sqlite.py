@@ -10,8 +10,9 @@ The deque is bounded in entries and in bytes (about: a line's characters and an
 entry's overhead), so a flood of long lines waits for the disk in a few megabytes; what
 does not fit is dropped and counted. Accounts (AccountStore) have a small queue of
 their own, written before the lines at each pass: a flood of chat that fills the
-lines' queue never drops a registration or a new password. One server per file: the file is locked
-(`flock`) for as long as the history is open, and a second server is refused.
+lines' queue never drops a registration or a new password. One server per file: the
+file is locked (`flock`) for as long as the history is open, and a second server is
+refused.
 """
 
 from __future__ import annotations
