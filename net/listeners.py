@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import ssl
+import time
 from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
@@ -27,6 +28,7 @@ from doors.text.door import text_door
 from net.connection import Connection
 from net.tls import TlsLink
 from registry.history import StoreError
+from registry.opers import Opers
 from rooms import RoomManager
 from store.sqlite import open_history
 from utils import address_group, counted, is_loopback, os_reason
@@ -44,7 +46,7 @@ class ChatServer:
             max_rooms=config.max_rooms, max_joined=config.max_joined,
             max_list_masks=config.max_list_masks, max_invites=config.max_invites,
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
-            replay_lines=config.replay_lines,
+            replay_lines=config.replay_lines, opers=Opers(config.opers, clock=time.time),
         )  # fmt: skip
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
