@@ -25,6 +25,8 @@ async def on_oper(s: IrcClient, msg: Message) -> None:
         raise IrcError("464", "Password incorrect") from None
     except r.OperLimited as exc:
         raise IrcError("464", f"Too many wrong passwords; wait {exc.limit} s") from None
+    if not became and not member.oper:
+        return  # it went away while the password was checked
     if became:
         s.send(line(member.mask, "MODE", member.name, "+o"))
     s.numeric("381", "You are now an IRC operator")
