@@ -83,7 +83,8 @@ def file_defaults(
     for key, value in table.items():
         flag = "--" + key.replace("_", "-")
         action = parser._option_string_actions.get(flag)
-        if action is None or flag in (option, "--help") or not key[:1].isalpha():
+        is_command = action is not None and action.dest in ("help", "hash_password")
+        if action is None or flag == option or is_command or not key[:1].isalpha():
             raise ConfigError(f"{path}: unknown option {key!r} (see --help for the options)")
         try:
             converted = _value(action, flag, value)

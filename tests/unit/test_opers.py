@@ -5,6 +5,8 @@ passwords from the debug log."""
 
 from __future__ import annotations
 
+import io
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +15,13 @@ from typing import TypeVar
 import pytest
 
 import registry as r
+import server
 from config.options import parse_args
 from config.settings import Config
 from doors.irc.door import _redact_secrets as irc_redact
 from doors.irc.session import IrcDoor
 from doors.text.door import _redact_secrets as text_redact
-from registry.credentials import ITERATIONS, derive
+from registry.credentials import ITERATIONS, Credentials, check, derive
 from registry.opers import Opers
 from rooms import RoomManager
 from tests.unit.test_irc_core import numerics, registered
@@ -323,6 +326,30 @@ def test_a_bad_oper_table_is_one_line(
         parse_args(["--config", str(path)])
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "oper" in err and "Traceback" not in err
+
+
+def test_hash_password_prints_a_record_that_oper_takes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hunter2\n"))
+    assert server.main(["--hash-password"]) == 0
+    record = capsys.readouterr().out.strip()
+    assert "hunter2" not in record
+    assert check("hunter2", Credentials.decode(record))
+    assert parse_args(["--oper", f"root:{record}"]).opers == (("root", record),)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+    assert server.main(["--hash-password"]) == 2
+    assert capsys.readouterr().err == "server.py: error: an empty password\n"
+
+
+def test_hash_password_is_a_command_not_a_config_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "chatroom.toml"
+    path.write_text("hash-password = true\n")
+    with pytest.raises(SystemExit):
+        parse_args(["--config", str(path)])
+    assert "unknown option 'hash-password'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
