@@ -21,6 +21,7 @@ from config.settings import Config
 from doors.irc.door import _redact_secrets as irc_redact
 from doors.irc.session import IrcDoor
 from doors.text.door import _redact_secrets as text_redact
+from registry import opers as opers_module
 from registry.credentials import ITERATIONS, Credentials, check, derive
 from registry.opers import Opers
 from rooms import RoomManager
@@ -77,24 +78,18 @@ async def test_wrong_tries_are_limited_per_address_even_with_the_right_password(
     assert await table.verify("root", "hunter2", "10.0.0.2") == "root"  # another address
 
 
-async def test_the_password_is_checked_off_the_event_loop() -> None:
-    table = Opers([("root", HASH)], clock=lambda: 0.0)  # the default: a thread
-    seen: list[str] = []
-    real = table._run_slow
+async def test_the_password_is_checked_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[threading.Thread] = []
+    real = check
 
-    async def spy(work: Callable[[], T]) -> T:
-        async def on_thread() -> T:
-            def run() -> T:
-                seen.append(threading.current_thread().name)
-                return work()
+    def check_on(password: str, credentials: Credentials) -> bool:
+        threads.append(threading.current_thread())
+        return real(password, credentials)
 
-            return await real(run)
-
-        return await on_thread()
-
-    table._run_slow = spy
+    monkeypatch.setattr(opers_module, "check", check_on)
+    table = Opers([("root", HASH)], clock=lambda: 0.0)  # the default run_slow: a thread
     assert await table.verify("root", "s3cret", "a") == "root"
-    assert seen and seen[0] != threading.main_thread().name
+    assert threads and threads[0] is not threading.main_thread()
 
 
 def test_a_plain_password_is_kept_only_as_a_derived_record() -> None:
