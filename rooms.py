@@ -40,6 +40,7 @@ from registry.errors import (
     NoSuchUser,
     NotInRoom,
     NotOperator,
+    NotServerOperator,
     NotThere,
     ReclaimLimited,
     ReclaimRefused,
@@ -61,11 +62,13 @@ from registry.events import (
     Renamed,
     ServerNotice,
     TopicSet,
+    Wallops,
 )
 from registry.history import History, SavedRoom, is_kept, ring_keeper
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Limits, Refusal, admit, apply_change, remute_room
 from registry.names import Names
+from registry.opers import Opers
 from registry.reclaim import Reclaims
 from registry.relay import Relay
 from registry.room import (
@@ -79,7 +82,7 @@ from registry.room import (
     is_banned,
     is_visible,
 )
-from utils import name_key
+from utils import counted, name_key
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,7 @@ class RoomManager:
         history: History | None = None,
         replay_lines: int = 20,
         accounts: Accounts | None = None,
+        opers: Opers | None = None,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -131,6 +135,7 @@ class RoomManager:
         # Accounts: registered names (registry/accounts.py); the server gives them the
         # store it opens (the database, Redis), else they last until it stops.
         self.accounts = Accounts(clock=clock) if accounts is None else accounts
+        self.opers = opers or Opers(clock=clock)  # who may become a server operator
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -356,8 +361,60 @@ class RoomManager:
             self.tell_peers(member, AwayChanged(member.name, text, member.mask))
 
     def set_user_modes(self, member: Member, modes: set[str]) -> None:
-        """A member's own IRC user modes (i, w, B) are now these; nobody is told."""
+        """A member's own IRC user modes (i, w, B; o only taken away) are now these;
+        nobody is told. Without "o" it is no longer a server operator."""
+        if not member.oper:
+            modes.discard("o")
+        elif "o" not in modes:
+            log.info("%s is no longer a server operator", member.name)
+            member.oper = ""
         member.modes = modes
+
+    # --- Server operators (registry/opers.py): the powers beyond a room. ---
+    async def make_oper(self, member: Member, name: str, password: str, address: str) -> bool:
+        """Make the member a server operator (user mode +o) if `password` is the oper
+        `name`'s; whether it became one now (False: it was one, or it is gone).
+        NoOperHost, OperRefused, OperLimited (registry/opers.py)."""
+        oper = await self.opers.verify(name, password, address)
+        if member.oper or not self._names.holds(member):
+            return False  # checked again after the await: it may have left meanwhile
+        member.oper = oper
+        member.modes = member.modes | {"o"}
+        log.info("%s is now a server operator (as %s)", member.name, oper)
+        return True
+
+    def kill(self, by: Member, name: str, reason: str) -> Member:
+        """A server operator disconnects a user of this server: whoever shares a room
+        sees it quit with `Killed (OPER (REASON))`, its connection is told and closed.
+        NotServerOperator, NoSuchUser (a user of another server too)."""
+        if not by.oper:
+            raise NotServerOperator(by.name)
+        target = self.find(name)
+        if target is None or target.server:
+            raise NoSuchUser(name)
+        why = f"Killed ({by.name} ({reason or 'no reason'}))"
+        log.info("%s killed %s (%s)", by.name, target.name, reason or "no reason")
+        if self.relay is not None:
+            self.relay.released(target, why)
+        self._quit(target, why, name_heir=True)
+        self.reclaims.forget(name_key(target.name))  # not back with its code, as if dropped
+        if target.killed is not None:
+            target.killed(why)
+        return target
+
+    def wallops(self, by: Member, text: str) -> int:
+        """A server operator's message to the opers and the users with +w on this
+        server (the sender too); how many got it. NotServerOperator."""
+        if not by.oper:
+            raise NotServerOperator(by.name)
+        event = Wallops(by.name, text, by.mask)
+        told = 0
+        for member in self._names.users():
+            if not member.server and (member.oper or "w" in member.modes):
+                member.send(event)
+                told += 1
+        log.info("%s sent wallops to %s", by.name, counted(told, "user"))
+        return told
 
     def notify(self, member: Member, text: str) -> None:
         """A notice from the server itself to one user of this server."""
@@ -552,6 +609,12 @@ class RoomManager:
         room.invited.clear()
 
     # --- Moderation: the rules both doors enforce (registry/modes.py). ---
+    @staticmethod
+    def runs(member: Member, room: Room) -> bool:
+        """Whether the member may set the room's modes and kick in it: its operators,
+        and a server operator who is in it (to take back a room someone took over)."""
+        return member in room.ops or (bool(member.oper) and room in member.rooms)
+
     def set_topic(self, member: Member, room: Room, text: str) -> None:
         """Set the room's topic (the door has checked the member may); kept in history."""
         room.topic, room.topic_by, room.topic_ts = text, member.mask, self.clock()
@@ -564,7 +627,7 @@ class RoomManager:
         async with self._lock:
             if room not in member.rooms:
                 raise NotInRoom(room.name)
-            if member not in room.ops:
+            if not self.runs(member, room):
                 raise NotOperator(room.name)
             target = self.find(name)
             if target is None:
@@ -620,7 +683,7 @@ class RoomManager:
         """Apply an operator's mode changes in order; the room sees one ModeChanged
         for all that changed something. Returns what changed and what was refused
         (each change on its own, as a Refusal). NotOperator."""
-        if member not in room.ops:
+        if not self.runs(member, room):
             raise NotOperator(room.name)
         limits = Limits(self.max_key_chars, self.max_mask_chars, self.max_list_masks)
         done: list[Change] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import getpass
 import importlib
 import logging
 import os
@@ -21,6 +22,7 @@ from config.certificates import TlsSetupError
 from config.options import parse_args
 from config.settings import Config
 from net.listeners import ChatServer, ClusterUnreachable, failed_port
+from registry.credentials import derive
 from registry.history import StoreError
 from utils import os_reason
 
@@ -67,7 +69,23 @@ async def serve(config: Config) -> int:
     return 0
 
 
+def hash_password() -> int:
+    """--hash-password: a password from standard input (not echoed at a terminal) as the
+    scram-sha-256$ record that --oper and a config file's password-hash take."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("server.py: error: an empty password", file=sys.stderr)
+        return 2
+    print(derive(password).encode())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if "--hash-password" in (sys.argv[1:] if argv is None else argv):
+        return hash_password()
     config = parse_args(argv)
     logging.basicConfig(
         level=config.log_level,

@@ -36,6 +36,7 @@ _DEPARTED = re.compile(
 )
 # The server's reclaim protocol: a code after each login (rotated on use), and
 # `/reclaim NAME CODE` at the name prompt after a dropped connection.
+KILLED = "! Killed ("  # a server operator disconnected us (docs/protocol.md): no reconnect
 RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
 _WELCOME_BACK = re.compile(r"\* Welcome back, (\S+)!\Z")
 _RECLAIM_REFUSED = re.compile(r'! Cannot reclaim "(\S+)": the code is wrong or expired\.\Z')
@@ -140,6 +141,7 @@ class Conversation:
         self.server_prompt: str | None = None
         self.auto_name = auto_name
         self.said_goodbye = False
+        self.was_killed = False  # the last line said a server operator disconnected us
         self.quitting = False  # the user sent /quit or menu choice 4
         self.members: dict[str, str] = {}  # the room's users, by folded name
         self.reclaim_code: str | None = None
@@ -157,7 +159,7 @@ class Conversation:
             self.rejoin = Rejoin(self.me, self.room, self.reclaim_code)
         self.room = self.server_prompt = None
         self.members = {}
-        self.said_goodbye = self.quitting = False
+        self.said_goodbye = self.quitting = self.was_killed = False
         self.seen.forget_replay()
 
     def holds_input(self) -> bool:
@@ -178,6 +180,7 @@ class Conversation:
     def observe(self, line: str) -> Reply | None:
         """Note a sanitized server line; return what to do for it, if anything."""
         self.said_goodbye = line == "Goodbye!"
+        self.was_killed = line.startswith(KILLED)
         self._follow_members(line)
         self._follow_place(line)
         if code := RECLAIM_CODE.match(line):

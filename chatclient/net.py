@@ -137,6 +137,8 @@ class Link:
         """The server closed: normal after `Goodbye!`, `/quit` or our own end of input."""
         if self.conversation.said_goodbye or self.conversation.quitting or self.half_closed:
             return Outcome(EXIT_OK)
+        if self.conversation.was_killed:  # coming straight back would undo the kill
+            return Outcome(EXIT_ERROR, "Disconnected by a server operator.", final=True)
         return Outcome(EXIT_ERROR, "Connection closed by server.")
 
     async def close(self) -> None:

@@ -35,12 +35,14 @@ def parse_with_config(
     given, gets the file's path for each option (by dest) whose value came from it, so a
     later check of that value can name the file."""
     actions = [a for a in parser._actions if a.dest != argparse.SUPPRESS]
-    probe = argparse.Namespace(**{a.dest: _UNSET for a in actions})
+    # An appending option (--oper) appends to what it finds: an empty list of its own.
+    unset = {a.dest: [] if isinstance(a, argparse._AppendAction) else _UNSET for a in actions}
+    probe = argparse.Namespace(**unset)
     parser.parse_args(argv, probe)  # which options the command line gives (exits if bad)
     path = getattr(probe, parser._option_string_actions[option].dest)
     if path is _UNSET or path is None:
         return parser.parse_args(argv)
-    given = {dest for dest, value in vars(probe).items() if value is not _UNSET}
+    given = {dest for dest, value in vars(probe).items() if value is not unset[dest]}
     try:
         defaults = file_defaults(parser, str(path), given, option)
     except ConfigError as exc:
@@ -81,7 +83,8 @@ def file_defaults(
     for key, value in table.items():
         flag = "--" + key.replace("_", "-")
         action = parser._option_string_actions.get(flag)
-        if action is None or flag in (option, "--help") or not key[:1].isalpha():
+        is_command = action is not None and action.dest in ("help", "hash_password")
+        if action is None or flag == option or is_command or not key[:1].isalpha():
             raise ConfigError(f"{path}: unknown option {key!r} (see --help for the options)")
         try:
             converted = _value(action, flag, value)
@@ -108,6 +111,12 @@ def _value(action: argparse.Action, flag: str, value: Any) -> Any:
 
 
 def _one(action: argparse.Action, value: Any) -> Any:
+    from_table = getattr(action.type, "from_table", None)
+    if isinstance(value, dict) and from_table is not None:  # a table: [[oper]]
+        try:
+            return from_table(value)
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigError(str(exc)) from None
     wanted = _expected(action)
     fits = isinstance(value, int | float) if wanted is float else isinstance(value, wanted)
     if isinstance(value, bool) or not fits:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -99,6 +100,51 @@ def read_password(path: str) -> str:
     if not password:
         raise argparse.ArgumentTypeError(f"{path}: the first line is empty")
     return password
+
+
+_RECORD = re.compile(
+    r"scram-sha-256\$[0-9]{4,7}\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/]{43}=\$[A-Za-z0-9+/]{43}="
+)
+
+
+class OperOption:
+    """`--oper NAME:PASSWORD` (or NAME:scram-sha-256$..., a hash from --hash-password),
+    and an `[[oper]]` table of the config file: (name, password or record)."""
+
+    __name__ = "oper"  # argparse names the type in its messages
+
+    def __call__(self, text: str) -> tuple[str, str]:
+        name, colon, secret = text.partition(":")
+        if not colon:
+            raise argparse.ArgumentTypeError("expected NAME:PASSWORD")
+        return self._checked(name, secret)
+
+    def from_table(self, table: dict[str, Any]) -> tuple[str, str]:
+        """`name = "...", password = "..."` or `password-hash = "scram-sha-256$..."`."""
+        unknown = set(table) - {"name", "password", "password-hash"}
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown key {sorted(unknown)[0]!r}")
+        name, password, hashed = (table.get(k) for k in ("name", "password", "password-hash"))
+        if not isinstance(name, str) or (password is None) == (hashed is None):
+            raise argparse.ArgumentTypeError("needs name and one of password, password-hash")
+        if hashed is not None and not (isinstance(hashed, str) and _RECORD.fullmatch(hashed)):
+            raise argparse.ArgumentTypeError("password-hash: not a scram-sha-256$ record "
+                                             "(make one with --hash-password)")  # fmt: skip
+        if not isinstance(password, str | None):
+            raise argparse.ArgumentTypeError("password: expected a string")
+        return self._checked(name, hashed or password or "")
+
+    @staticmethod
+    def _checked(name: str, secret: str) -> tuple[str, str]:
+        if not name or any(c.isspace() or not c.isprintable() for c in name):
+            raise argparse.ArgumentTypeError("the oper name must be one word")
+        if not secret:
+            raise argparse.ArgumentTypeError(f"oper {name}: an empty password")
+        if secret.startswith("scram-sha-256$") and not _RECORD.fullmatch(secret):
+            raise argparse.ArgumentTypeError(
+                f"oper {name}: not a valid scram-sha-256$ record (make one with --hash-password)"
+            )
+        return name, secret
 
 
 def add_tls_options(parser: argparse.ArgumentParser) -> None:
@@ -262,6 +308,18 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         help="read the server password from the first line of FILE",
     )  # fmt: skip
     parser.add_argument(
+        "--oper", dest="opers", action="append", type=OperOption(), metavar="NAME:PASSWORD",
+        help="a server operator (repeatable): OPER NAME PASSWORD on IRC, /oper on the text "
+        "door; PASSWORD may be a hash from --hash-password (scram-sha-256$...); in a config "
+        'file: [[oper]] tables with name and password or password-hash (README: Server '
+        "operators)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--hash-password", action="store_true",
+        help="read a password from standard input, print its hash for --oper or "
+        "password-hash, and exit",
+    )  # fmt: skip
+    parser.add_argument(
         "--motd", type=read_motd, metavar="FILE", default=(),
         help="message of the day, shown on both doors (default: none)",
     )  # fmt: skip
@@ -280,6 +338,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     )  # fmt: skip
     args = parse_with_config(parser, argv, sources=parser.sources)
     del args.config_file
+    del args.hash_password  # server.main() handles it before anything else
+    args.opers = tuple(args.opers or ())
+    names = [name.casefold() for name, _ in args.opers]
+    if len(set(names)) != len(names):
+        parser.error("--oper: the same oper name twice")
     check_tls_options(parser, args)
     check_cluster_options(parser, args)
     args.db_path = "" if args.no_history else args.db_path

@@ -6,7 +6,7 @@ reads flags or the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,9 @@ class Config:
     burst_lines: int = 10
     login_timeout_s: float = 60.0  # time to choose a name
     password: str = ""  # the server password both doors ask for; "" asks for none
+    # Server operators (README "Server operators"): (oper name, its password in clear or
+    # a `scram-sha-256$...` record). Never shown: repr() leaves it out.
+    opers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     shutdown_grace_s: float = 2.0
     max_name_chars: int = 24  # docs/protocol.md, Names
     max_room_chars: int = 32

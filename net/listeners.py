@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import ssl
+import time
 from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
@@ -28,6 +29,7 @@ from net.connection import Connection
 from net.tls import TlsLink
 from registry.accounts import Accounts
 from registry.history import StoreError
+from registry.opers import Opers
 from rooms import RoomManager
 from store.sqlite import open_history
 from utils import address_group, counted, is_loopback, os_reason
@@ -45,7 +47,7 @@ class ChatServer:
             max_rooms=config.max_rooms, max_joined=config.max_joined,
             max_list_masks=config.max_list_masks, max_invites=config.max_invites,
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
-            replay_lines=config.replay_lines,
+            replay_lines=config.replay_lines, opers=Opers(config.opers, clock=time.time),
             accounts=Accounts(registration_open=config.registration_open),
         )  # fmt: skip
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection

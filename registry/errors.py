@@ -43,6 +43,23 @@ class ReclaimLimited(RegistryError):
     """This address tried too many codes; `limit` is the seconds until the next try."""
 
 
+# --- Server operators: `name` is the oper name asked for. ---
+class NotServerOperator(RegistryError):
+    """Only a server operator may do this."""
+
+
+class NoOperHost(RegistryError):
+    """No server operator has this name."""
+
+
+class OperRefused(RegistryError):
+    """The server operator's password is wrong."""
+
+
+class OperLimited(RegistryError):
+    """Too many wrong tries from this address; `limit` is the seconds until the next."""
+
+
 # --- Moderation: `name` is the room's, `who` the other member's. ---
 class NotOperator(RegistryError):
     pass

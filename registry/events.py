@@ -166,7 +166,17 @@ class ServerNotice:
     target: str = ""
 
 
+@dataclass(slots=True)
+class Wallops:
+    """A server operator's message to the operators and the users who asked for such
+    messages (IRC user mode +w)."""
+
+    name: str
+    text: str
+    mask: str = ""
+
+
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
-    | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice
+    | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
 )  # fmt: skip

@@ -64,6 +64,10 @@ class Reclaims:
             entry.expires = self._clock() + self.ttl_s
         self._expire()
 
+    def forget(self, key: str) -> None:
+        """The holder was put off the server: its code stops working at once."""
+        self._codes.pop(key, None)
+
     def renamed(self, old_key: str, new_key: str, name: str) -> None:
         entry = self._codes.pop(old_key, None)
         if entry is not None:

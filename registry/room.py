@@ -54,6 +54,8 @@ class Member:
     mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
     invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
+    killed: Callable[[str], None] | None = None  # its connection is closed by an oper
+    oper: str = ""  # the oper name it became a server operator with ("": not one)
     spoke: float = 0.0  # when it last said something (WHOIS idle); from signon until then
 
     def __post_init__(self) -> None:

@@ -108,8 +108,10 @@ class IrcClient(SessionBase):
         host: str = "localhost",
         peer: str = "-",
         is_tls: bool = False,
+        hang_up: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(door.rooms, door.config, out, write, host=host, peer=peer)
+        self._hang_up = hang_up  # closes the connection from outside a line (a KILL)
         self.door = door
         self.is_tls = is_tls
         self.nick = ""  # chosen, perhaps not yet registered
@@ -165,6 +167,16 @@ class IrcClient(SessionBase):
         """The connection is gone: free the name; those who share a room see the quit."""
         self.closing = True
         await self._release(self.quit_reason or reason)
+
+    def killed(self, why: str) -> None:
+        """A server operator killed this user: told, let go of, and disconnected (its
+        rooms saw it quit already)."""
+        if self.member is not None:
+            self._last_name = self.member.name
+        self.member = None
+        self.error(f"Closing link: {self.host} ({why})")
+        if self._hang_up is not None:
+            self._hang_up()
 
     # --- Lines out. ---
     def send(self, text: str) -> None:

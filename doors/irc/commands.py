@@ -12,6 +12,7 @@ from doors.irc import (
     channels,
     history,
     moderation,
+    opers,
     queries,
     registration,
     server_info,
@@ -43,6 +44,10 @@ COMMANDS: dict[str, Command] = {
     "MODE": Command(moderation.on_mode, 1),
     "KICK": Command(moderation.on_kick, 2),
     "INVITE": Command(moderation.on_invite),
+    # Server operators.
+    "OPER": Command(opers.on_oper, 2),
+    "KILL": Command(opers.on_kill, 1),
+    "WALLOPS": Command(opers.on_wallops, 1),
     # Who is who, and the server itself.
     "WHO": Command(who.on_who),
     "WHOIS": Command(queries.on_whois),

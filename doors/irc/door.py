@@ -14,8 +14,9 @@ def irc_door(door: IrcDoor) -> Door:
 
     def session(conn: Link) -> IrcSession:
         return IrcSession(
-            door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls
-        )
+            door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls,
+            hang_up=conn.close,
+        )  # fmt: skip
 
     return Door(
         "IRC",
@@ -27,10 +28,19 @@ def irc_door(door: IrcDoor) -> Door:
         ping_interval_s=config.ping_interval_s,
         ping_timeout_s=config.ping_timeout_s,
         sendq_reason="SendQ exceeded",
-        redact=_redact_pass,
+        redact=_redact_secrets,
     )
 
 
-def _redact_pass(raw: bytes) -> bytes:
-    """A line as the debug log may show it: never the server password."""
-    return b"PASS <password>" if raw[:5].upper() == b"PASS " else raw
+def _redact_secrets(raw: bytes) -> bytes:
+    """A line as the debug log may show it: never the server password, nor an oper's
+    (a client's tags are dropped from such a line too)."""
+    words = raw.split(b" ")
+    while words and words[0][:1] in (b"@", b":"):  # tags, a source
+        words = words[1:]
+    verb = words[0].upper() if words else b""
+    if verb == b"PASS":
+        return b"PASS <password>"
+    if verb == b"OPER":
+        return b"OPER " + (words[1] if len(words) > 1 else b"") + b" <password>"
+    return raw

@@ -95,8 +95,10 @@ def _user_mode(s: IrcClient, msg: Message) -> None:
     for letter in msg.params[1]:
         if letter in "+-":
             sign = letter
-        elif letter not in "Biw":  # B: a bot (bot-mode: its tag, 335, WHO's B; no replay)
+        elif letter not in "Biow":  # B: a bot (bot-mode: its tag, 335, WHO's B; no replay)
             raise IrcError("501", "Unknown MODE flag")
+        elif letter == "o" and sign == "+" and "o" not in modes:
+            continue  # only OPER makes an operator
         elif (letter in modes) != (sign == "+"):
             if sign == "+":
                 modes.add(letter)

@@ -40,6 +40,7 @@ async def _register(s: IrcClient) -> None:
         s.nick = ""  # not registered: the 433 is addressed to "*"
         s.numeric("433", nick, "Nickname is already in use")
         return
+    s.member.killed = s.killed
     log.info("%s is %s (IRC)", s.peer, nick)
     everyone = s.rooms.users()
     here = local_users(everyone)
@@ -54,7 +55,7 @@ def welcome(s: IrcClient) -> None:
     s.numeric("002", f"Your host is {door.name}, running version {VERSION}")
     created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(door.created))
     s.numeric("003", f"This server was created {created}")
-    modes = ("Biw", "beIiklmnostv", "beIklov")  # user, room, room modes with an argument
+    modes = ("Biow", "beIiklmnostv", "beIklov")  # user, room, room modes with an argument
     s.send(line(door.name, "004", nick, door.name, VERSION, *modes))
     s.send_isupport()
     on_lusers(s, Message("LUSERS", []))

@@ -95,6 +95,8 @@ class IrcRender:
                 return line(server, "NOTICE", target or "*", text)  # from the server: no `!`
             case r.Reconnected():
                 return ""  # nothing changed for an IRC client
+            case r.Wallops(_, text, mask):
+                return line(mask, "WALLOPS", text)
             case r.AwayChanged(_, text, mask):
                 if not self.away_notify:
                     return ""

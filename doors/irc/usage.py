@@ -34,6 +34,10 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "KICK <channel> <nick>{,<nick>} [:<reason>]",
         "Removes users from a channel (operators only); they may rejoin unless banned.",
     ),
+    "KILL": (
+        "KILL <nick> [:<reason>]",
+        "Disconnects a user from the server (server operators only).",
+    ),
     "LINKS": ("LINKS [[<server>] <mask>]", "Lists the servers of the network: this one."),
     "LIST": (
         "LIST [<filter>{,<filter>} [<server>]]",
@@ -51,6 +55,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "NAMES": ("NAMES <channel>{,<channel>}", "Lists who is in channels."),
     "NICK": ("NICK <nick>", "Chooses or changes your nick."),
     "NOTICE": ("NOTICE <target>{,<target>} :<text>", "Sends a notice: never auto-answered."),
+    "OPER": ("OPER <name> <password>", "Makes you a server operator (user mode +o)."),
     "PART": ("PART <channel>{,<channel>} [:<reason>]", "Leaves channels."),
     "PASS": ("PASS <password>", "Gives the server's password, before NICK and USER."),
     "PING": ("PING <token>", "Asks the server for a PONG with the same token."),
@@ -63,6 +68,10 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "USER": ("USER <user> 0 * :<realname>", "Gives your user name and real name."),
     "USERHOST": ("USERHOST <nick>{ <nick>}", "Shows up to five users' user@host."),
     "VERSION": ("VERSION [<server>]", "Shows the server's version and what it supports."),
+    "WALLOPS": (
+        "WALLOPS :<text>",
+        "Sends text to the server operators and users with +w (server operators only).",
+    ),
     "WHO": (
         "WHO [<mask> [%<fields>[,<token>]]]",
         "Lists the users of a channel, or those whose nick, user, host or real",

@@ -38,10 +38,12 @@ def idle_of(s: IrcClient, member: r.Member) -> int:
 
 
 def flags(s: IrcClient, member: r.Member, room: r.Room | None) -> str:
-    """`H` here or `G` gone (away), `B` a bot, then the member's prefix in that room."""
+    """`H` here or `G` gone (away), `*` a server operator, `B` a bot, then the member's
+    prefix in that room."""
     marks = prefix(room, member, every="multi-prefix" in s.caps) if room else ""
     bot = BOT_MODE if BOT_MODE in member.modes else ""
-    return ("G" if member.away else "H") + bot + marks
+    oper = "*" if "o" in member.modes else ""
+    return ("G" if member.away else "H") + oper + bot + marks
 
 
 def matches(s: IrcClient, mask: str) -> Iterator[tuple[r.Member, r.Room | None]]:

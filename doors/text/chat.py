@@ -118,6 +118,8 @@ def whois(s: Conversation, arg: str) -> None:
         f"online since {since}"
     )
     s.say(f"* {member.name} is in: {rooms}")
+    if "o" in member.modes:
+        s.say(f"* {member.name} is a server operator")
     if member.away:
         s.say(f"* {member.name} is away: {safe_text(member.away)}")
 

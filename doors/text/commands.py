@@ -7,7 +7,7 @@ session (session.py) looks a command up here; `/word` not here is "Unknown comma
 
 from __future__ import annotations
 
-from doors.text import chat, history, moderation
+from doors.text import chat, history, moderation, opers
 from doors.text.conversation import Command
 from registry.history import MAX_FETCH
 
@@ -49,6 +49,14 @@ COMMANDS: dict[str, Command] = {
     "mode": Command(
         "/mode [+-FLAGS ARGS]  show or change the room's modes: b e I k l i m n s t o v",
         moderation.mode,
+    ),
+    # Server operators (docs/protocol.md, "Server operators").
+    "oper": Command("/oper NAME PASSWORD  become a server operator", opers.oper),
+    "kill": Command(
+        "/kill NAME [REASON]  disconnect a user from the server (server operators)", opers.kill
+    ),
+    "wallops": Command(
+        "/wallops TEXT  a message to every server operator (server operators)", opers.wallops
     ),
     # History (docs/protocol.md, "History").
     "history": Command(

@@ -22,12 +22,14 @@ def text_door(rooms: RoomManager, config: Config) -> Door:
 
     return Door(
         "text", session, config.max_line_bytes, refusal=lambda text: f"! {text}",
-        redact=_redact_reclaim,
+        redact=_redact_secrets,
     )  # fmt: skip
 
 
-def _redact_reclaim(raw: bytes) -> bytes:
-    """A line as the debug log may show it: never a reclaim code."""
-    if raw[:9].lower() == b"/reclaim ":
-        return raw[:9] + raw[9:].split(b" ", 1)[0] + b" <code>"
+def _redact_secrets(raw: bytes) -> bytes:
+    """A line as the debug log may show it: never a reclaim code, nor an oper password."""
+    for command, secret in ((b"/reclaim ", b" <code>"), (b"/oper ", b" <password>")):
+        if raw[: len(command)].lower() == command:
+            rest = raw[len(command) :].lstrip(b" ")
+            return raw[: len(command)] + rest.split(b" ", 1)[0] + secret
     return raw

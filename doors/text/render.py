@@ -39,6 +39,11 @@ REFUSALS: dict[type[r.RegistryError], str] = {
     r.TooManyInvites: "{0.name} has too many invitations outstanding (limit {0.limit}).",
     r.Moderated: "{0.name} is moderated: only operators and voiced members may speak.",
     r.BannedHere: "You are banned from {0.name}: you may not speak in it.",
+    # Server operators (docs/protocol.md, "Server operators").
+    r.NotServerOperator: "You are not a server operator.",
+    r.NoOperHost: 'No server operator is named "{0.name}".',
+    r.OperRefused: "Wrong password for server operator {0.name}.",
+    r.OperLimited: "Too many wrong oper passwords; wait {0.limit} s.",
 }
 
 
@@ -140,6 +145,8 @@ class TextRender:
                 return f"* {old} is now known as {new}"
             case r.ServerNotice(text):
                 return f"* {text}"
+            case r.Wallops(name, text):
+                return f"* Wallops from {name}: {text}"
             case r.Reconnected(name):
                 return f"* {name} reconnected"
             case r.ModeChanged("", room, "+o", (heir,)):

@@ -126,6 +126,7 @@ class Session(Conversation):
             name, self.write, self.render, user="~" + name[:9], host=self.host
         )
         self.member.detach, self.member.kicked = self._detached, self._kicked
+        self.member.killed = self._killed
         self.state = State.MENU
         log.info("%s is %s", self.peer, name)
         self.say(f"* Hello, {name}!")
@@ -145,6 +146,7 @@ class Session(Conversation):
         except r.ReclaimLimited as exc:
             raise UserError(f"Too many reclaim attempts; wait {exc.limit} s.") from None
         self.member, member.detach, member.kicked = member, self._detached, self._kicked
+        member.killed = self._killed
         log.info("%s is %s again", self.peer, member.name)
         self.say(f"* Welcome back, {member.name}!")
         self._give_code()
@@ -165,6 +167,14 @@ class Session(Conversation):
         self._last_name = self.name
         self.member, self.room = None, None
         self.say("! Your name was reclaimed by a new connection.")
+        self.state = State.CLOSED
+        self.hang_up()
+
+    def _killed(self, why: str) -> None:
+        """A server operator put this user off the server (its rooms saw it quit)."""
+        self._last_name = self.name
+        self.member, self.room = None, None
+        self.say(f"! {why}")
         self.state = State.CLOSED
         self.hang_up()
 

@@ -17,6 +17,7 @@ import pytest
 from chatclient.render import name_color
 from config.settings import Config
 from net.listeners import ChatServer
+from tests.rigs.chat import ChatClient
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -207,6 +208,29 @@ async def test_the_server_going_away_is_one_clear_line_and_an_error_status() -> 
     await server.aclose()
     status = await asyncio.wait_for(proc.wait(), TIMEOUT_S)
     assert (status, await proc.stderr.read()) == (1, b"Connection closed by server.\n")
+
+
+async def test_a_killed_client_says_so_and_does_not_reconnect() -> None:
+    config = Config(port=0, rate_lines_per_s=0, opers=(("root", "pw"),))
+    server = ChatServer(config)
+    port = await server.start()
+    try:
+        proc = await start_client(port, "--name", "ivan", "--reconnect")
+        assert proc.stdout is not None and proc.stderr is not None
+        async with asyncio.timeout(TIMEOUT_S):
+            while await proc.stdout.readline() != b"Enter your choice:\n":
+                pass
+        oper = await ChatClient.open(port)
+        await oper.login("olga")
+        await oper.send("/oper root pw", "/kill ivan flooding")
+        await oper.expect("* You disconnected ivan.")
+        status = await asyncio.wait_for(proc.wait(), TIMEOUT_S)
+        out, err = await proc.stdout.read(), await proc.stderr.read()
+        assert (status, err) == (1, b"Disconnected by a server operator.\n")
+        assert out == b"! Killed (olga (flooding))\n"
+        await oper.close()
+    finally:
+        await server.aclose()
 
 
 async def test_an_interrupt_is_one_line_and_status_130_without_traceback(port: int) -> None:

@@ -251,6 +251,14 @@ def test_the_servers_greeting_and_a_rename_outside_a_room_set_my_name() -> None:
     assert chat.me == "al"
 
 
+def test_a_kill_is_noticed_only_as_the_last_line() -> None:
+    chat = Conversation()
+    chat.observe("! Killed (alice (spam))")
+    assert chat.was_killed
+    chat.observe("* something else")
+    assert not chat.was_killed
+
+
 def test_goodbye_is_noticed_only_as_the_last_line() -> None:
     chat = Conversation()
     chat.observe("Goodbye!")

@@ -262,7 +262,7 @@ async def test_nick_then_user_registers_and_welcomes_with_001_to_005(door: IrcDo
     assert re.fullmatch(
         r":irc.test 003 alice :This server was created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", out[2]
     )
-    assert out[3] == ":irc.test 004 alice irc.test chatroom-0.2.0 Biw beIiklmnostv beIklov"
+    assert out[3] == ":irc.test 004 alice irc.test chatroom-0.2.0 Biow beIiklmnostv beIklov"
     assert out[-1] == ":irc.test 422 alice :MOTD File is missing"
     member = door.rooms.find("alice")
     assert member is not None
