@@ -35,6 +35,7 @@ from registry.accounts import Accounts, AccountStore
 from registry.errors import (
     AlreadyInRoom,
     AlreadyThere,
+    NameReserved,
     NameTaken,
     NoSuchRoom,
     NoSuchUser,
@@ -50,6 +51,7 @@ from registry.errors import (
     TooManyRooms,
 )
 from registry.events import (
+    AccountChanged,
     AwayChanged,
     Event,
     Invited,
@@ -233,17 +235,48 @@ class RoomManager:
         host: str = "",
         realname: str = "",
         door: str = "text",
+        account: str = "",
     ) -> Member:
-        """Take a free name and become a member; NameTaken if anyone has it."""
+        """Take a free name and become a member, logged in to `account` if given;
+        NameTaken if anyone has it, NameReserved if it is another account's."""
         async with self._lock:
             if name_key(name) in self._names:
                 raise NameTaken(name)
+            self._check_reserved(name, account)
             await self._claim_in_cluster(name)
             member = Member(name, write, render, user, host, realname, door, signon=self.clock())
+            member.account = account
             self._names.add(member)
             if self.relay is not None:
                 self.relay.claimed(member)
             return member
+
+    def is_reserved(self, name: str, account: str = "") -> bool:
+        """Whether `name` is a registered account's other than `account`'s: then only
+        a user logged in to that account may go by it, on either door."""
+        registered = self.accounts.find(name)
+        return registered is not None and name_key(registered.name) != name_key(account)
+
+    def _check_reserved(self, name: str, account: str) -> None:
+        if self.is_reserved(name, account):
+            raise NameReserved(name)
+
+    def log_in(self, member: Member, account: str) -> None:
+        """The member is now logged in to `account` (its name as registered); those who
+        share a room with it are told (IRCv3 account-notify)."""
+        member.account = account
+        log.info("%s logged in to account %s", member.name, account)
+        if member.rooms:
+            self.tell_peers(member, AccountChanged(member.name, account, member.mask))
+
+    def log_out(self, member: Member) -> None:
+        """The member is no longer logged in to an account; its peers are told."""
+        if not member.account:
+            return
+        log.info("%s logged out of account %s", member.name, member.account)
+        member.account = ""
+        if member.rooms:
+            self.tell_peers(member, AccountChanged(member.name, "", member.mask))
 
     async def _claim_in_cluster(self, name: str) -> None:
         """Have the cluster grant the name (NameTaken if it will not), and check again
@@ -288,6 +321,7 @@ class RoomManager:
             if new_key != old_key:
                 if new_key in self._names:
                     raise NameTaken(new_name)
+                self._check_reserved(new_name, member.account)
                 await self._claim_in_cluster(new_name)
             old = member.name
             self._names.remember(member)

@@ -22,6 +22,7 @@ from registry.errors import (
     InviteOnly,
     MemberError,
     Moderated,
+    NameReserved,
     NameTaken,
     NoOperHost,
     NoOutside,
@@ -43,6 +44,7 @@ from registry.errors import (
     TooManyRooms,
 )
 from registry.events import (
+    AccountChanged,
     Acted,
     AwayChanged,
     Event,
@@ -88,7 +90,7 @@ from registry.room import (
 )
 
 __all__ = [
-    "AccountRecord",
+    "AccountChanged", "AccountRecord",
     "AccountStore",
     "Accounts",
     "Acted",
@@ -116,7 +118,7 @@ __all__ = [
     "MemberError",
     "ModeChanged",
     "Moderated",
-    "NameTaken",
+    "NameReserved", "NameTaken",
     "NoAccounts",
     "NoOperHost",
     "NoOutside",

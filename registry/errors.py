@@ -15,6 +15,11 @@ class NameTaken(RegistryError):
     pass
 
 
+class NameReserved(NameTaken):
+    """The name is a registered account's, and the one asking is not logged in to it
+    (a kind of taken: a door that does not say more says the name is taken)."""
+
+
 class RoomExists(RegistryError):
     pass
 

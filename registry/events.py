@@ -103,6 +103,15 @@ class Reconnected:
 
 
 @dataclass(slots=True)
+class AccountChanged:
+    """A user logged in to an account (`account` its name) or out of one ("")."""
+
+    name: str
+    account: str
+    mask: str = ""
+
+
+@dataclass(slots=True)
 class TopicSet:
     name: str
     room: str
@@ -179,4 +188,5 @@ class Wallops:
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
     | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
+    | AccountChanged
 )  # fmt: skip

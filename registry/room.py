@@ -57,6 +57,7 @@ class Member:
     killed: Callable[[str], None] | None = None  # its connection is closed by an oper
     oper: str = ""  # the oper name it became a server operator with ("": not one)
     spoke: float = 0.0  # when it last said something (WHOIS idle); from signon until then
+    account: str = ""  # the account it is logged in to ("": none, a guest)
 
     def __post_init__(self) -> None:
         self.remask()

@@ -95,6 +95,8 @@ class IrcRender:
                 return line(server, "NOTICE", target or "*", text)  # from the server: no `!`
             case r.Reconnected():
                 return ""  # nothing changed for an IRC client
+            case r.AccountChanged():
+                return ""  # IRCv3 account-notify is not offered yet
             case r.Wallops(_, text, mask):
                 return line(mask, "WALLOPS", text)
             case r.AwayChanged(_, text, mask):
