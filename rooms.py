@@ -240,16 +240,65 @@ class RoomManager:
         """Take a free name and become a member, logged in to `account` if given;
         NameTaken if anyone has it, NameReserved if it is another account's."""
         async with self._lock:
-            if name_key(name) in self._names:
-                raise NameTaken(name)
-            self._check_reserved(name, account)
-            await self._claim_in_cluster(name)
-            member = Member(name, write, render, user, host, realname, door, signon=self.clock())
-            member.account = account
-            self._names.add(member)
+            return await self._claim(name, write, render, user, host, realname, door, account)
+
+    async def _claim(
+        self,
+        name: str,
+        write: Write,
+        render: Render,
+        user: str,
+        host: str,
+        realname: str,
+        door: str,
+        account: str,
+    ) -> Member:
+        if name_key(name) in self._names:
+            raise NameTaken(name)
+        self._check_reserved(name, account)
+        await self._claim_in_cluster(name)
+        member = Member(name, write, render, user, host, realname, door, signon=self.clock())
+        member.account = account
+        self._names.add(member)
+        if self.relay is not None:
+            self.relay.claimed(member)
+        return member
+
+    async def take_over(
+        self, account: str, write: Write, render: Render, *, user: str = "", host: str = ""
+    ) -> Member:
+        """A text-door login to `account` (its name as registered, whose password was
+        checked): the member under that name, logged in to it. A free name is claimed.
+        A connection of this server that holds it lets go: a text one (`taken_over`
+        set) hands its member over with its rooms, which see it reconnect, as a reclaim
+        does; any other is closed (`killed`) and its rooms see it quit. NameTaken if a
+        user of another server of the cluster holds it."""
+        async with self._lock:
+            holder = self._names.find(account)
+            if holder is None:
+                return await self._claim(account, write, render, user, host, "", "text", account)
+            if holder.server:
+                raise NameTaken(account)
+            why = "Logged in from elsewhere"
+            if holder.taken_over is not None:
+                holder.taken_over()
+                holder.flush_rooms()
+                holder.write = write
+                self.set_render(holder, render)
+                self._back(holder, host)
+                if self.relay is not None:
+                    self.relay.reconnected(holder)
+                if holder.account != account:
+                    self.log_in(holder, account)
+                log.info("%s logged in from elsewhere", holder.name)
+                return holder
             if self.relay is not None:
-                self.relay.claimed(member)
-            return member
+                self.relay.released(holder, why)
+            self._quit(holder, why, name_heir=True)
+            self.reclaims.forget(name_key(holder.name))
+            if holder.killed is not None:
+                holder.killed(why)
+            return await self._claim(account, write, render, user, host, "", "text", account)
 
     def is_reserved(self, name: str, account: str = "") -> bool:
         """Whether `name` is a registered account's other than `account`'s: then only
@@ -362,6 +411,7 @@ class RoomManager:
                 raise ReclaimRefused(name)
             ghost = self._names.find(name)
             if ghost is None:
+                self._check_reserved(held, "")  # registered since: its password, not a code
                 await self._claim_in_cluster(held)
                 member = Member(held, write, render, "~" + held[:9], host, signon=self.clock())
                 self._names.add(member)

@@ -20,8 +20,9 @@ from utils import address_group, name_key
 
 log = logging.getLogger(__name__)
 
-# Nobody may pass for the server itself, on either door.
-RESERVED_NAMES = frozenset({"server"})
+# Nobody may pass for the server itself, nor for its services (doors/services.py), on
+# either door.
+RESERVED_NAMES = frozenset({"server", "nickserv", "chanserv"})
 
 Password = enum.Enum("Password", "RIGHT WRONG BLOCKED")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from doors import services
 from doors.text.conversation import Conversation, Result
 from doors.text.render import marked_names
 from registry import Member, Room, Whispered
@@ -49,9 +50,12 @@ def users(s: Conversation, arg: str) -> None:
     s.say(f"* Users online ({len(names)}): {', '.join(names)}")
 
 
-def msg(s: Conversation, arg: str) -> None:
+def msg(s: Conversation, arg: str) -> Result:
     name, _, text = arg.partition(" ")
     text = s.needs(text.strip(), "msg")
+    service = services.service_name(name)
+    if service is not None:
+        return s.ask_service(service, text)
     target = s.rooms.find(name)
     if target is None:
         raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
@@ -61,6 +65,22 @@ def msg(s: Conversation, arg: str) -> None:
     s.say(f"[{s.render.hhmm(ts)}] -> *{target.name}* {text}")
     if target.away:
         s.say(f"* {target.name} is away: {safe_text(target.away)}")
+    return None
+
+
+# Shortcuts to NickServ (doors/services.py), answered as its private messages.
+def register(s: Conversation, arg: str) -> Result:
+    return s.ask_service(services.NICKSERV, "REGISTER " + s.needs(arg, "register"))
+
+
+def logout(s: Conversation, arg: str) -> Result:
+    return s.ask_service(services.NICKSERV, "LOGOUT")
+
+
+def password(s: Conversation, arg: str) -> Result:
+    if len(arg.split()) != 2:
+        raise UserError(f"Usage: {s.commands['password'].usage.split('  ')[0]}")
+    return s.ask_service(services.NICKSERV, "PASSWD " + arg)
 
 
 def _did_you_mean(s: Conversation, name: str) -> str:

@@ -19,13 +19,22 @@ COMMANDS: dict[str, Command] = {
     "leave": Command("/leave  leave the room (or type exit)", chat.leave),
     "who": Command("/who  list the users in this room (in the menu: everyone)", chat.who),
     "users": Command("/users  list everyone online", chat.users),
-    "msg": Command("/msg NAME TEXT  private message to a user", chat.msg),
+    "msg": Command(
+        "/msg NAME TEXT  private message to a user (or to NickServ, ChanServ)", chat.msg
+    ),
     "me": Command("/me TEXT  act, as in * alice waves", chat.me),
     "topic": Command("/topic [TEXT]  show or set the room's topic", chat.topic),
     "away": Command("/away [TEXT]  mark yourself away (no text: back)", chat.away),
     "whois": Command("/whois NAME  who a user is", chat.whois),
     "nick": Command("/nick NAME  change your name", chat.nick),
     "quit": Command("/quit  disconnect", chat.quit),
+    # Accounts (docs/protocol.md, "Accounts"): shortcuts to /msg NickServ.
+    "register": Command(
+        "/register PASSWORD  register your name as an account (= /msg NickServ REGISTER)",
+        chat.register,
+    ),
+    "logout": Command("/logout  log out of your account", chat.logout),
+    "password": Command("/password OLD NEW  change your account's password", chat.password),
     # Moderation (docs/protocol.md, "Moderation").
     "op": Command("/op NAME  make a member an operator of this room", moderation.op),
     "deop": Command("/deop NAME  take a member's operator status", moderation.deop),

@@ -17,12 +17,20 @@ from typing import Any, ClassVar
 
 import registry as r
 from config.settings import Config
+from doors import services
 from doors.common import SessionBase, is_reserved
 from doors.text.render import TextRender, framed, marked_names
 from rooms import RoomManager
-from utils import UserError, has_direction_controls, name_problem, normalize_name, safe_text
+from utils import (
+    UserError,
+    address_group,
+    has_direction_controls,
+    name_problem,
+    normalize_name,
+    safe_text,
+)
 
-State = enum.Enum("State", "PASSWORD NAME MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
+State = enum.Enum("State", "PASSWORD NAME LOGIN MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
 Result = Awaitable[None] | None
 Pending = Coroutine[Any, Any, None]
 
@@ -80,6 +88,7 @@ class Conversation(SessionBase):
         self._menu_shown = False  # the whole menu was the last prompt shown
         self._prompted = False  # a kick showed the menu while this line was handled
         self._close = close
+        self.login_name = ""  # the account whose password State.LOGIN asks for
 
     @property
     def name(self) -> str:
@@ -92,8 +101,9 @@ class Conversation(SessionBase):
 
     @property
     def expects_secret(self) -> bool:
-        """The next line is the password: the debug log must not show it."""
-        return self.state is State.PASSWORD
+        """The next line is a password (the server's, or an account's): the debug log
+        must not show it."""
+        return self.state in (State.PASSWORD, State.LOGIN)
 
     def start(self) -> None:
         """Greet a new connection and ask for the password, if any, or a name."""
@@ -113,6 +123,12 @@ class Conversation(SessionBase):
 
     def ping(self) -> None:
         """Nothing to send: TCP keepalive watches a silent text client."""
+
+    def prompt_lines(self) -> tuple[str, ...]:
+        """The prompt of the state the session is in (none in a room)."""
+        if self.state is State.LOGIN:
+            return (f"Enter the password for {self.login_name}:",)
+        return PROMPTS.get(self.state, ())
 
     def say(self, *lines: str) -> None:
         """Send lines to this user alone, after anything its room has pending."""
@@ -234,6 +250,14 @@ class Conversation(SessionBase):
     async def rename(self, name: str) -> None:
         if not await self.rooms.rename(self.require_member(), name):
             self.say(f"* You are now known as {name}.")
+
+    async def ask_service(self, service: str, text: str) -> None:
+        """Send `text` to a service (doors/services.py); its answer comes back as
+        private messages from it."""
+        member = self.require_member()
+        answer = await services.ask(self.rooms, member, address_group(self.host), service, text)
+        hhmm = self.render.hhmm(self.rooms.clock())
+        self.say(*(f"[{hhmm}] *{service}* {line}" for line in answer))
 
     async def quit(self) -> None:
         self.say("Goodbye!")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config.settings import Config
+from doors import services
 from doors.door import Door, Link
 from doors.text.render import TextRender
 from doors.text.session import Session
@@ -27,7 +28,18 @@ def text_door(rooms: RoomManager, config: Config) -> Door:
 
 
 def _redact_secrets(raw: bytes) -> bytes:
-    """A line as the debug log may show it: never a reclaim code, nor an oper password."""
+    """A line as the debug log may show it: never a reclaim code, nor a password (an
+    oper's, an account's; the account prompt's answer the connection hides itself)."""
+    lowered = raw.lstrip(b" ").lower()
+    for command in (b"/register", b"/password"):
+        if lowered == command or lowered.startswith(command + b" "):
+            return command + b" <password>"
+    if lowered.startswith(b"/msg "):
+        name, _, text = raw.lstrip(b" ")[5:].lstrip(b" ").partition(b" ")
+        service = services.service_name(name.decode(errors="replace"))
+        if service is not None:
+            shown = services.redact(text.decode(errors="replace"))
+            return f"/msg {service} {shown}".encode()
     for command, secret in ((b"/reclaim ", b" <code>"), (b"/oper ", b" <password>")):
         if raw[: len(command)].lower() == command:
             rest = raw[len(command) :].lstrip(b" ")

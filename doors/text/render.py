@@ -22,6 +22,7 @@ SILENT_KINDS = ("ctcp", "tagmsg")
 # How the registry's refusals read (`! ` lines, docs/protocol.md).
 REFUSALS: dict[type[r.RegistryError], str] = {
     r.NameTaken: 'The name "{0.name}" is taken.',
+    r.NameReserved: 'The name "{0.name}" is registered; log in to use it.',
     r.RoomExists: 'Room "{0.name}" already exists.',
     r.NoSuchRoom: 'Room "{0.name}" does not exist.',
     r.AlreadyInRoom: "You are already in {0.name}.",

@@ -14,17 +14,19 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import registry as r
+from doors import services
 from doors.common import RESERVED_NAMES, Password
 from doors.text.commands import COMMANDS
-from doors.text.conversation import MENU, PROMPTS, Conversation, Pending, Result, State
+from doors.text.conversation import MENU, Conversation, Pending, Result, State
 from doors.text.render import REFUSALS
+from registry.accounts import LoginLimited, LoginRefused
 from utils import UserError, address_group, clean
 
 __all__ = ["MENU", "RESERVED_NAMES", "Session", "State"]
 
 log = logging.getLogger(__name__)
 
-BEFORE_LOGIN = frozenset({State.PASSWORD, State.NAME})  # no commands are read yet
+BEFORE_LOGIN = frozenset({State.PASSWORD, State.NAME, State.LOGIN})  # no commands are read yet
 _EXIT_ENDS = frozenset("tT \t")  # a line that could be `exit` ends in one of these
 
 
@@ -90,7 +92,7 @@ class Session(Conversation):
     def _prompt(self, line: str) -> None:
         """The state's prompt again; after a command in the menu, its last line only:
         the whole menu would push the command's answer off a small screen."""
-        lines = PROMPTS.get(self.state)
+        lines = self.prompt_lines()
         if self._prompted:  # this line's own kick (of itself) showed the menu already
             self._prompted = False
             return
@@ -119,18 +121,57 @@ class Session(Conversation):
             return self._reclaim(line[9:])
         if line.strip().split(" ", 1)[0].lower() == "/quit":
             return self.quit()
-        return self._claim(self.user_name(line))
+        name = self.user_name(line)
+        account = self.rooms.accounts.find(name)
+        if account is not None:  # a registered name: its password first
+            self.login_name, self.state = account.name, State.LOGIN
+            return None
+        return self._claim(name)
 
     async def _claim(self, name: str) -> None:
         self.member = await self.rooms.claim(
             name, self.write, self.render, user="~" + name[:9], host=self.host
         )
-        self.member.detach, self.member.kicked = self._detached, self._kicked
-        self.member.killed = self._killed
+        self._hold(self.member)
         self.state = State.MENU
         log.info("%s is %s", self.peer, name)
         self.say(f"* Hello, {name}!")
         self._give_code()
+
+    def _hold(self, member: r.Member) -> None:
+        """This connection answers for the member from now on."""
+        member.detach, member.kicked, member.killed = self._detached, self._kicked, self._killed
+        member.taken_over = self._taken_over
+
+    def _on_login(self, line: str) -> Result:
+        """The account's password, after its name at the name prompt."""
+        password, name = self._raw_line.strip(), self.login_name
+        self.state = State.NAME  # unless it is right: the name prompt again
+        if not password:  # Enter alone: back to the name prompt, not counted as a try
+            return None
+        return self._log_in(name, password)
+
+    async def _log_in(self, name: str, password: str) -> None:
+        try:
+            account = await self.rooms.accounts.verify(name, password, address_group(self.host))
+        except LoginRefused:
+            raise UserError(f"Wrong password for {name}.") from None
+        except LoginLimited as exc:
+            raise UserError(
+                f"Too many wrong passwords; {services.wait_words(exc.wait_s)}."
+            ) from None
+        member = await self.rooms.take_over(
+            account.name, self.write, self.render, user="~" + account.name[:9], host=self.host
+        )
+        self.member = member
+        self._hold(member)
+        log.info("%s is %s (logged in)", self.peer, member.name)
+        self.say(f"* Hello, {member.name}!", f"* You are logged in as {account.name}.")
+        self._give_code()
+        self.room = next(iter(member.rooms), None)
+        self.state = State.MENU if self.room is None else State.IN_ROOM
+        if self.room is not None:
+            self.show_room(self.room)
 
     async def _reclaim(self, arg: str) -> None:
         """`/reclaim NAME CODE` at the name prompt: back in the name (and the room)."""
@@ -145,8 +186,8 @@ class Session(Conversation):
             raise UserError(f'Cannot reclaim "{name}": the code is wrong or expired.') from None
         except r.ReclaimLimited as exc:
             raise UserError(f"Too many reclaim attempts; wait {exc.limit} s.") from None
-        self.member, member.detach, member.kicked = member, self._detached, self._kicked
-        member.killed = self._killed
+        self.member = member
+        self._hold(member)
         log.info("%s is %s again", self.peer, member.name)
         self.say(f"* Welcome back, {member.name}!")
         self._give_code()
@@ -167,6 +208,14 @@ class Session(Conversation):
         self._last_name = self.name
         self.member, self.room = None, None
         self.say("! Your name was reclaimed by a new connection.")
+        self.state = State.CLOSED
+        self.hang_up()
+
+    def _taken_over(self) -> None:
+        """A login to this user's account from a new connection: this one lets go."""
+        self._last_name = self.name
+        self.member, self.room = None, None
+        self.say("* Logged in from elsewhere.")
         self.state = State.CLOSED
         self.hang_up()
 
@@ -227,8 +276,10 @@ MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
 # What a line does in each state, and where it leads (docs/protocol.md, "States"):
 #   PASSWORD   the right password -> NAME; too many wrong ones from the address -> CLOSED;
 #              an empty line -> PASSWORD (an error line, not counted)
-#   NAME       a free name -> MENU; `/reclaim NAME CODE` -> MENU, or IN_ROOM if it was in
-#              one; `/quit` -> CLOSED
+#   NAME       a free name -> MENU; a registered one -> LOGIN; `/reclaim NAME CODE` ->
+#              MENU, or IN_ROOM if it was in one; `/quit` -> CLOSED
+#   LOGIN      the account's password -> MENU (IN_ROOM if its connection elsewhere was in
+#              a room); wrong, limited, or an empty line -> NAME
 #   MENU       1 -> NEW_ROOM; 2 -> PICK_ROOM (after the list; no rooms: MENU); 3 -> MENU;
 #              4 -> CLOSED; anything else (an empty line too) -> MENU, with an error
 #   NEW_ROOM   -> IN_ROOM once created (Conversation.create); empty or refused -> MENU
@@ -239,6 +290,7 @@ MENU_CHOICES: dict[str, Callable[[Session], Result]] = {
 ON_LINE: dict[State, Callable[[Session, str], Result]] = {
     State.PASSWORD: Session._on_password,
     State.NAME: Session._on_name,
+    State.LOGIN: Session._on_login,
     State.MENU: Session._on_menu,
     State.NEW_ROOM: Session._on_new_room,
     State.PICK_ROOM: Session._on_pick_room,

@@ -1,0 +1,175 @@
+"""Accounts on the text door's session, without sockets: the password prompt after a
+registered name, NickServ and ChanServ by /msg, the shortcuts, a login that takes the
+name over from another connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from config.settings import Config
+from doors.text.session import MENU, Session, State
+from registry.accounts import Accounts
+from rooms import RoomManager
+from tests.unit.test_session import HHMM, NOON, User, named
+
+T = TypeVar("T")
+
+
+async def inline(work: Callable[[], T], /) -> T:
+    return work()
+
+
+@pytest.fixture
+async def rooms() -> RoomManager:
+    accounts = Accounts(run_slow=inline, iterations=4096, clock=lambda: NOON)
+    await accounts.register("Alice", "sesame", "192.0.2.1")
+    return RoomManager(clock=lambda: NOON, defer=lambda flush: flush(), accounts=accounts)
+
+
+class Hangable(User):
+    """A user whose connection notices being hung up."""
+
+    def __init__(self, rooms: RoomManager) -> None:
+        self.out: list[str] = []
+        self.hung_up = False
+        self.session = Session(
+            rooms, Config(), self.out.append, peer="198.51.100.4:5000", close=self._close
+        )
+        self.session.start()
+
+    def _close(self) -> None:
+        self.hung_up = True
+
+
+async def test_a_registered_name_asks_for_its_password(rooms: RoomManager) -> None:
+    user = User(rooms)
+    user.session.start()
+    assert await user.say("alice") == ["Enter the password for Alice:"]
+    assert user.session.state is State.LOGIN and user.session.expects_secret
+    hello, logged, code, *menu = await user.say("sesame")
+    assert (hello, logged) == ("* Hello, Alice!", "* You are logged in as Alice.")
+    assert code.startswith("* Reclaim code: ") and menu == list(MENU)
+    member = rooms.find("alice")
+    assert member is not None and member.account == "Alice"
+    assert not user.session.expects_secret
+
+
+async def test_a_wrong_password_goes_back_to_the_name_prompt(rooms: RoomManager) -> None:
+    user = User(rooms)
+    user.session.start()
+    assert await user.say("ALICE", "nope") == [
+        "Enter the password for Alice:",
+        "! Wrong password for Alice.",
+        "Enter your username:",
+    ]
+    assert rooms.find("alice") is None and user.session.state is State.NAME
+
+
+async def test_an_empty_line_at_the_password_goes_back_and_is_not_counted(
+    rooms: RoomManager,
+) -> None:
+    user = User(rooms)
+    for _ in range(15):
+        assert await user.say("alice", "") == [
+            "Enter the password for Alice:",
+            "Enter your username:",
+        ]
+    assert not rooms.accounts.by_address.blocked("-")
+
+
+async def test_wrong_passwords_are_limited(rooms: RoomManager) -> None:
+    user = User(rooms)
+    for _ in range(10):
+        await user.say("alice", "nope")
+    assert await user.say("alice", "sesame") == [
+        "Enter the password for Alice:",
+        "! Too many wrong passwords; try again in 30 s.",
+        "Enter your username:",
+    ]
+    assert rooms.find("alice") is None
+
+
+async def test_nick_to_a_registered_name_is_refused(rooms: RoomManager) -> None:
+    bob = await named(rooms, "bob")
+    assert await bob.say("/nick alice") == [
+        '! The name "alice" is registered; log in to use it.',
+        "Enter your choice:",
+    ]
+    assert bob.session.name == "bob"
+
+
+async def test_a_reclaim_code_does_not_stand_for_the_password_once_the_ghost_is_gone(
+    rooms: RoomManager,
+) -> None:
+    carol = await named(rooms, "carol")
+    code = rooms.issue_code(carol.session.require_member())
+    await carol.say("/register pw")
+    await carol.session.close("gone")  # the ghost is gone at once (no grace here)
+    user = User(rooms)
+    out = await user.say(f"/reclaim carol {code}")
+    assert out[0] == '! The name "carol" is registered; log in to use it.'
+    assert rooms.find("carol") is None
+
+
+async def test_nickserv_by_msg_and_the_shortcuts(rooms: RoomManager) -> None:
+    bob = await named(rooms, "bob")
+    assert await bob.say("/register hunter2") == [
+        f"[{HHMM}] *NickServ* Account bob registered; you are logged in to it.",
+        "Enter your choice:",
+    ]
+    assert await bob.say("/password hunter2") == [
+        "! Usage: /password OLD NEW",
+        "Enter your choice:",
+    ]
+    assert await bob.say("/password hunter2 hunter3") == [
+        f"[{HHMM}] *NickServ* The password of bob is changed.",
+        "Enter your choice:",
+    ]
+    assert await bob.say("/logout") == [
+        f"[{HHMM}] *NickServ* You are logged out of bob.",
+        "Enter your choice:",
+    ]
+    assert await bob.say("/msg nickserv IDENTIFY hunter3") == [
+        f"[{HHMM}] *NickServ* You are now logged in as bob.",
+        "Enter your choice:",
+    ]
+    assert (await bob.say("/msg ChanServ REGISTER #den"))[1] == (
+        f"[{HHMM}] *ChanServ* Room registration is not offered yet."
+    )
+
+
+async def test_help_lists_the_shortcuts(rooms: RoomManager) -> None:
+    bob = await named(rooms, "bob")
+    out = "\n".join(await bob.say("/help"))
+    for usage in ("/register PASSWORD", "/logout", "/password OLD NEW"):
+        assert usage in out
+
+
+async def test_nobody_takes_a_services_name(rooms: RoomManager) -> None:
+    user = User(rooms)
+    assert (await user.say("NickServ"))[0] == '! The name "NickServ" is reserved.'
+    bob = await named(rooms, "bob")
+    assert (await bob.say("/nick chanserv"))[0] == '! The name "chanserv" is reserved.'
+
+
+async def test_a_login_takes_the_name_over_from_the_old_connection(rooms: RoomManager) -> None:
+    old = Hangable(rooms)
+    await old.say("alice", "sesame", "/create den")
+    new = Hangable(rooms)
+    out = await new.say("alice", "sesame")
+    assert out[:3] == [
+        "Enter the password for Alice:",
+        "* Hello, Alice!",
+        "* You are logged in as Alice.",
+    ]
+    assert "Joined room [den]. Type 'exit' to leave, /help for commands." in out
+    assert new.session.state is State.IN_ROOM
+    assert old.out[-1] == "* Logged in from elsewhere." and old.hung_up
+    assert old.session.state is State.CLOSED
+    member = rooms.find("alice")
+    assert member is not None and member is new.session.member and member.rooms
+    await old.session.close("gone")  # the old connection's end frees nothing
+    assert rooms.find("alice") is member
