@@ -17,7 +17,7 @@ import os
 import ssl
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from chatclient.conversation import Conversation
@@ -52,6 +52,7 @@ class Options:
     max_line_bytes: int = 2048
     reconnect: bool | None = None  # None: on in the terminal UI, off with a pipe
     tls: ssl.SSLContext | None = None  # --tls, --cafile, --insecure
+    account_password: str | None = field(default=None, repr=False)  # --password-file
 
 
 def server_port(text: str) -> int:
@@ -70,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
     add("--host", default="127.0.0.1", help="server address (default: %(default)s)")
     add("--port", type=server_port, default=8080, help="server TCP port (default: %(default)s)")
     add("--name", help="answer the username prompt with NAME (asked again if it is taken)")
+    add(
+        "--password-file",
+        metavar="FILE",
+        help="answer the server's `Enter the password for NAME:` (a registered name) "
+        "with the first line of FILE",
+    )
     add(
         "--color",
         choices=("auto", "always", "never"),
@@ -120,10 +127,27 @@ def parse_args(argv: list[str] | None = None) -> Options:
         except (OSError, ssl.SSLError) as exc:
             reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
             parser.error(f"--cafile: cannot use {args.cafile}: {str(reason).lower()}")
+    password = None
+    if args.password_file:
+        try:
+            password = read_password(args.password_file)
+        except (OSError, UnicodeError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            parser.error(f"--password-file: cannot use {args.password_file}: {reason}")
     return Options(
         args.host, args.port, args.name, args.color, args.bell, args.max_line, args.reconnect,
-        tls,
+        tls, password,
     )  # fmt: skip
+
+
+def read_password(path: str) -> str:
+    """An account's password: the first line of the file at `path`, without its line
+    end. ValueError when that line is empty."""
+    with open(path, encoding="utf-8") as file:
+        password = file.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError("its first line is empty")
+    return password
 
 
 def positive(text: str) -> int:
@@ -218,6 +242,7 @@ async def run(options: Options) -> Outcome:
     interactive = can_edit_lines(sys.stdin, sys.stdout)
     reconnect = interactive if options.reconnect is None else options.reconnect
     conversation = Conversation(auto_name=options.name if interactive else None)
+    conversation.account_password = options.account_password
     client = Client(
         options.host, options.port, conversation, reconnect=reconnect, notify=report,
         tls=options.tls,

@@ -38,8 +38,14 @@ _DEPARTED = re.compile(
 # `/reclaim NAME CODE` at the name prompt after a dropped connection.
 KILLED = "! Killed ("  # a server operator disconnected us (docs/protocol.md): no reconnect
 RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
+# An account's password, asked after its name at the username prompt (docs/protocol.md).
+ACCOUNT_PROMPT = re.compile(r"Enter the password for (\S+):\Z")
+_WRONG_ACCOUNT_PASSWORD = re.compile(r"! Wrong password for (\S+)\.\Z")
 _WELCOME_BACK = re.compile(r"\* Welcome back, (\S+)!\Z")
-_RECLAIM_REFUSED = re.compile(r'! Cannot reclaim "(\S+)": the code is wrong or expired\.\Z')
+_RECLAIM_REFUSED = re.compile(
+    r'! (?:Cannot reclaim "(\S+)": the code is wrong or expired'
+    r'|The name "(\S+)" is registered; log in to use it)\.\Z'
+)
 
 
 def _folded(name: str) -> str:
@@ -80,7 +86,9 @@ class Rejoin:
         the user: after a server restart every reclaim code is unknown, and the plain
         name follows."""
         refused = _RECLAIM_REFUSED.match(line)
-        return self.step is Step.RECLAIMING and refused is not None and refused[1] == self.name
+        if self.step is not Step.RECLAIMING or refused is None:
+            return False
+        return (refused[1] or refused[2]) == self.name
 
     def rejoining(self) -> bool:
         """Whether the client has just asked to join the room again (from the menu)."""
@@ -147,6 +155,13 @@ class Conversation:
         self.reclaim_code: str | None = None
         self.rejoin: Rejoin | None = None
         self.password: str | None = None  # what the user gave the password prompt
+        # An account's password (--password-file, or typed at `Enter the password for
+        # NAME:`), kept in memory to answer that prompt again; `account`: whose (None:
+        # any, from the file).
+        self.account_password: str | None = None
+        self.account: str | None = None
+        self._logged_in = False  # the server took a name on this connection
+        self._sent = self._prompts = 0  # lines sent, prompts seen, before that
         self.seen = SeenLines()
 
     def room_names(self) -> list[str]:
@@ -160,11 +175,26 @@ class Conversation:
         self.room = self.server_prompt = None
         self.members = {}
         self.said_goodbye = self.quitting = self.was_killed = False
+        self._logged_in, self._sent, self._prompts = False, 0, 0
         self.seen.forget_replay()
 
     def holds_input(self) -> bool:
-        """Whether the user's lines must wait while the client takes back the name."""
-        return self.rejoin is not None and self.rejoin.holds_input()
+        """Whether the user's lines must wait while the client takes back the name, or
+        while the answer to a line sent before a login is awaited when the client holds
+        an account password: the server may ask for it next, and a line typed ahead
+        (a pipe's) must not be taken for it."""
+        if self.rejoin is not None and self.rejoin.holds_input():
+            return True
+        return (
+            self.account_password is not None
+            and not self._logged_in
+            and (self._prompts <= self._sent)
+        )
+
+    def line_out(self) -> None:
+        """Note that a line went to the server (the client's own answers too)."""
+        if not self._logged_in:
+            self._sent += 1
 
     def receive(self, line: str) -> tuple[list[str], Reply | None]:
         """Note a sanitized server line: the lines to show for it (none, itself, or a
@@ -188,6 +218,13 @@ class Conversation:
         if line == PASSWORD_PROMPT and self.rejoin is not None and self.password:
             self.submit(self.password)  # reconnecting: the password the user gave
             return Reply(send=self.password)
+        if account := ACCOUNT_PROMPT.match(line):
+            reply = self._account_password(account[1])
+            if reply is not None:
+                return reply
+        wrong = _WRONG_ACCOUNT_PASSWORD.match(line)
+        if wrong and (self.account is None or _folded(self.account) == _folded(wrong[1])):
+            self.account_password = None  # not sent again: the user types it
         reply = self.rejoin.answer(line) if self.rejoin else None
         if reply is None and line == USERNAME_PROMPT and self.auto_name:
             name, self.auto_name = self.auto_name, None
@@ -196,8 +233,22 @@ class Conversation:
             self.submit(reply.send)
         return reply
 
+    def _account_password(self, name: str) -> Reply | None:
+        """Answer `Enter the password for NAME:` with the password held for it; none
+        held: while taking the name back, the user types it."""
+        password, account = self.account_password, self.account
+        if password is not None and (account is None or _folded(account) == _folded(name)):
+            self.server_prompt = None
+            return Reply(send=password)
+        if self.rejoin is not None and self.rejoin.holds_input():
+            self.rejoin.step = Step.TYPING
+        return None
+
     def _follow_place(self, line: str) -> None:
+        if _MY_NAME.match(line):
+            self._logged_in = True
         if is_prompt(line):
+            self._prompts += 1
             self.server_prompt = line
         elif joined := _JOINED.match(line):
             self.room, self.server_prompt = joined[1], None
@@ -251,6 +302,8 @@ class Conversation:
         session on purpose, so the connection closing then is no drop."""
         if self.server_prompt == PASSWORD_PROMPT:
             self.password = text
+        elif text and (account := ACCOUNT_PROMPT.match(self.server_prompt or "")):
+            self.account_password, self.account = text, account[1]
         words = text.split()
         if (words and words[0].casefold() == "/quit") or (
             self.server_prompt == CHOICE_PROMPT and text.strip() == "4"

@@ -251,12 +251,16 @@ class Client:
         """Queue one line for the server; dropped when not connected."""
         if self.link is not None:
             self.conversation.note_sent(line)
+            self.conversation.line_out()
+            self._update_ready()
             self.link.send_nowait(line)
 
     async def send(self, line: str) -> None:
         """Send one line and wait until the transport has room again."""
         if self.link is not None:
             self.conversation.note_sent(line)
+            self.conversation.line_out()
+            self._update_ready()
             await self.link.send(line)
 
     def half_close(self) -> None:

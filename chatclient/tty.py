@@ -259,6 +259,8 @@ class Keyboard:
         if not text.strip():
             return None
         if not self.client.ready():
+            if self.client.link is not None:  # the server's answer to the last line first
+                return "! Waiting for the server; the line is kept (Enter sends it then)."
             return "! Not connected; the line is kept (Enter sends it once reconnected)."
         return line_too_long(text, self.max_line_bytes)
 
