@@ -37,6 +37,8 @@ _DEPARTED = re.compile(
 # The server's reclaim protocol: a code after each login (rotated on use), and
 # `/reclaim NAME CODE` at the name prompt after a dropped connection.
 KILLED = "! Killed ("  # a server operator disconnected us (docs/protocol.md): no reconnect
+# A login to my account from elsewhere took my name: coming back would take it again.
+TAKEN_OVER = "* Logged in from elsewhere."
 RECLAIM_CODE = re.compile(r"\* Reclaim code: ([A-Za-z0-9_-]+) \(after a dropped connection: .*\)\Z")
 # An account's password, asked after its name at the username prompt (docs/protocol.md).
 ACCOUNT_PROMPT = re.compile(r"Enter the password for (\S+):\Z")
@@ -150,6 +152,7 @@ class Conversation:
         self.auto_name = auto_name
         self.said_goodbye = False
         self.was_killed = False  # the last line said a server operator disconnected us
+        self.was_taken_over = False  # the last line said a login elsewhere took my name
         self.quitting = False  # the user sent /quit or menu choice 4
         self.members: dict[str, str] = {}  # the room's users, by folded name
         self.reclaim_code: str | None = None
@@ -174,7 +177,7 @@ class Conversation:
             self.rejoin = Rejoin(self.me, self.room, self.reclaim_code)
         self.room = self.server_prompt = None
         self.members = {}
-        self.said_goodbye = self.quitting = self.was_killed = False
+        self.said_goodbye = self.quitting = self.was_killed = self.was_taken_over = False
         self._logged_in, self._sent, self._prompts = False, 0, 0
         self.seen.forget_replay()
 
@@ -211,6 +214,7 @@ class Conversation:
         """Note a sanitized server line; return what to do for it, if anything."""
         self.said_goodbye = line == "Goodbye!"
         self.was_killed = line.startswith(KILLED)
+        self.was_taken_over = line == TAKEN_OVER
         self._follow_members(line)
         self._follow_place(line)
         if code := RECLAIM_CODE.match(line):

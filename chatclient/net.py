@@ -139,6 +139,8 @@ class Link:
             return Outcome(EXIT_OK)
         if self.conversation.was_killed:  # coming straight back would undo the kill
             return Outcome(EXIT_ERROR, "Disconnected by a server operator.", final=True)
+        if self.conversation.was_taken_over:  # coming back would take the name back, again
+            return Outcome(EXIT_ERROR, "Logged in from elsewhere.", final=True)
         return Outcome(EXIT_ERROR, "Connection closed by server.")
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ again by itself. The password is never on screen, nor in the server's log."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ import pytest
 from config.settings import Config
 from net.listeners import ChatServer
 from tests.conftest import Connect
-from tests.process.test_client_pipe import run_client
+from tests.process.test_client_pipe import TIMEOUT_S, run_client, start_client
 from tests.process.test_client_pty import Terminal
 from tests.process.test_client_reconnect import Proxy, joined, proxy_port
 
@@ -109,3 +110,27 @@ async def test_the_terminal_masks_the_password_and_logs_in_again_after_a_drop(
     assert all(PASSWORD not in record.getMessage() for record in caplog.records)
     member = server.rooms.find("alice")
     assert member is not None and member.account == "alice"
+
+
+async def test_a_client_whose_name_a_login_elsewhere_took_stops_and_does_not_reconnect(
+    server: ChatServer, connect: Connect, tmp_path: Path
+) -> None:
+    secret = tmp_path / "alice.password"
+    secret.write_text(PASSWORD + "\n")
+    proc = await start_client(
+        server.port, "--name", "alice", "--password-file", str(secret), "--reconnect"
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    async with asyncio.timeout(TIMEOUT_S):
+        while await proc.stdout.readline() != b"Enter your choice:\n":
+            pass
+    other = await connect()
+    await other.expect("Enter your username:")
+    await other.send("alice", PASSWORD)
+    await other.expect("* You are logged in as alice.")
+    status = await asyncio.wait_for(proc.wait(), TIMEOUT_S)
+    out, err = await proc.stdout.read(), await proc.stderr.read()
+    assert (status, err) == (1, b"Logged in from elsewhere.\n")
+    assert out == b"* Logged in from elsewhere.\n"
+    member = server.rooms.find("alice")
+    assert member is not None and len(server.connections()) == 1
