@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from chatclient.complete import Completion, complete
 from chatclient.keys import Key
+from chatclient.render import without_secret
 
 MIN_INPUT_COLUMNS = 8
 
@@ -114,10 +115,11 @@ class LineEditor:
         return None
 
     def submit(self) -> str:
-        """Take the current line, remember it in history, and start a new empty one."""
+        """Take the current line, remember it in history (unless it holds a password),
+        and start a new empty one."""
         text = self.buffer
         fresh = not self.history or self.history[-1] != text
-        if text.strip() and fresh and not self.secret:
+        if text.strip() and fresh and not self.secret and without_secret(text) is None:
             self.history = [*self.history, text][-self.max_history :]
         self.buffer, self.cursor = "", 0
         self._recall, self._draft = len(self.history), ""

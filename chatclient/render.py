@@ -48,6 +48,26 @@ def is_prompt(line: str) -> bool:
     return line in PROMPTS or (line.endswith(":") and not line.startswith(("[", "* ", "! ")))
 
 
+_SECRET_COMMANDS = {"/register": 1, "/password": 1, "/oper": 2}  # words kept: the rest hides
+_SERVICES = ("nickserv", "chanserv")
+_SERVICE_SECRETS = ("identify", "register", "passwd", "drop")
+
+
+def without_secret(line: str) -> str | None:
+    """A typed command with its password left out (`/register`, `/oper NAME`,
+    `/msg NickServ IDENTIFY`), as the screen may echo it; None when it holds none."""
+    words = line.split()
+    if not words:
+        return None
+    keep = _SECRET_COMMANDS.get(words[0].casefold())
+    to_service = len(words) > 3 and words[0].casefold() == "/msg"
+    if to_service and words[1].casefold() in _SERVICES and words[2].casefold() in _SERVICE_SECRETS:
+        keep = 3
+    if keep is None or len(words) <= keep:
+        return None
+    return " ".join(words[:keep])
+
+
 def is_password_prompt(line: str) -> bool:
     """Whether `line` is a prompt that asks for a password (its answer is a secret)."""
     return is_prompt(line) and "password" in line.casefold()

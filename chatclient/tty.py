@@ -36,7 +36,7 @@ from chatclient.net import (
     first_to_finish,
     line_too_long,
 )
-from chatclient.render import is_prompt, render
+from chatclient.render import is_prompt, render, without_secret
 
 Attrs = list[int | list[bytes | int]]
 
@@ -274,8 +274,8 @@ class Keyboard:
             return
         if conversation.secret_input():  # the prompt stays, as with sudo; the answer never
             self.screen.echo(conversation.prompt(), "")
-        elif conversation.echoes_input():
-            self.screen.echo(conversation.prompt(), text)
+        elif conversation.echoes_input():  # a command's password never stays on screen
+            self.screen.echo(conversation.prompt(), without_secret(text) or text)
         conversation.submit(text)
         self.screen.set_prompt(conversation.prompt(), secret=conversation.secret_input())
         await self.client.send(text)

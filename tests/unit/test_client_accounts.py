@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from chatclient.conversation import Conversation, Reply
+from chatclient.editor import LineEditor
+from chatclient.render import without_secret
 from client import parse_args, read_password
 
 NAME_PROMPT = "Enter your username:"
@@ -85,3 +87,17 @@ def test_an_unusable_password_file_is_one_clear_error(
             parse_args(["--password-file", path])
         assert exit.value.code == 2
         assert f"--password-file: cannot use {path}" in capsys.readouterr().err
+
+
+def test_a_typed_password_is_echoed_and_remembered_without_it() -> None:
+    assert without_secret("/register sesame") == "/register"
+    assert without_secret("/PASSWORD old new") == "/PASSWORD"
+    assert without_secret("/oper root pw") == "/oper root"
+    assert without_secret("/msg nickserv identify alice pw") == "/msg nickserv identify"
+    for plain in ("/register", "/msg NickServ INFO alice", "/msg bob identify x y", "hello", ""):
+        assert without_secret(plain) is None
+    editor = LineEditor()
+    for line in ("/register sesame", "hello"):
+        editor.buffer = line
+        assert editor.submit() == line
+    assert editor.history == ["hello"]
