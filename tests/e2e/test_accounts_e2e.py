@@ -10,11 +10,20 @@ import re
 
 import pytest
 
+from config.settings import Config
 from net.listeners import ChatServer
 from tests.conftest import Connect
-from tests.rigs.chat import ChatClient
+from tests.rigs.chat import ChatClient, in_room
+from tests.rigs.irc import IrcClient
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def config() -> Config:
+    return Config(port=0, irc_port=0, rate_lines_per_s=0, irc_server_name="irc.test")
+
+
 NEW_PASSWORD = "staple-of-the-horse"
 
 
@@ -116,3 +125,23 @@ async def test_a_login_elsewhere_takes_the_name_and_its_room_over(
     await bob.expect("* alice reconnected")
     await new.send("hello again")
     await bob.expect(re.compile(r"\[\d\d:\d\d\] <alice> hello again"))
+
+
+async def test_a_login_puts_an_irc_user_holding_the_name_off_it(
+    connect: Connect, server: ChatServer
+) -> None:
+    irc = await IrcClient.open(server.irc_port)
+    await irc.register("alice")
+    await irc.join("#den")
+    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")  # as from elsewhere
+    bob = await in_room(connect, "bob", "den")
+    text = await connect()
+    await log_in(text, "alice", PASSWORD)
+    await text.expect("Enter your choice:")  # a new member: the IRC user's rooms are not its
+    assert (await irc.expect_closed())[-1] == (
+        "ERROR :Closing link: 127.0.0.1 (Logged in from elsewhere)"
+    )
+    await bob.expect("* alice has quit (Logged in from elsewhere)")
+    member = server.rooms.find("alice")
+    assert member is not None and member.door == "text" and member.account == "alice"
+    await irc.close()
