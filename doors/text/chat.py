@@ -138,6 +138,8 @@ def whois(s: Conversation, arg: str) -> None:
         f"online since {since}"
     )
     s.say(f"* {member.name} is in: {rooms}")
+    if member.account:
+        s.say(f"* {member.name} is logged in as {member.account}")
     if "o" in member.modes:
         s.say(f"* {member.name} is a server operator")
     if member.away:

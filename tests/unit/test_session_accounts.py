@@ -173,3 +173,11 @@ async def test_a_login_takes_the_name_over_from_the_old_connection(rooms: RoomMa
     assert member is not None and member is new.session.member and member.rooms
     await old.session.close("gone")  # the old connection's end frees nothing
     assert rooms.find("alice") is member
+
+
+async def test_whois_says_who_is_logged_in(rooms: RoomManager) -> None:
+    user = User(rooms)
+    await user.say("alice", "sesame")
+    bob = await named(rooms, "bob")
+    assert "* Alice is logged in as Alice" in await bob.say("/whois alice")
+    assert not [line for line in await bob.say("/whois bob") if "logged in" in line]
