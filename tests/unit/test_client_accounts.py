@@ -101,3 +101,17 @@ def test_a_typed_password_is_echoed_and_remembered_without_it() -> None:
         editor.buffer = line
         assert editor.submit() == line
     assert editor.history == ["hello"]
+
+
+def test_after_a_reconnect_without_a_password_the_user_types_it() -> None:
+    talk = Conversation()
+    talk.observe(NAME_PROMPT)
+    talk.submit("alice")
+    talk.observe("* Hello, alice!")  # before alice registered: no password typed
+    talk.observe("Enter your choice:")
+    talk.reconnected()
+    talk.observe(NAME_PROMPT)
+    assert talk.observe(ASKED) is None
+    assert not talk.holds_input() and talk.secret_input()  # the user types it, masked
+    talk.submit("sesame")
+    assert talk.account_password == "sesame" and talk.account == "alice"
