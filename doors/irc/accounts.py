@@ -11,9 +11,9 @@ A client that logs in before registration is welcomed under its account's name o
 if it asked for it: a registered nick is refused to anyone not logged in to it (433 at
 registration, `FAIL NICK NICKNAME_RESERVED` later; registration.py).
 
-Services: NickServ and ChanServ are door-agnostic (doors/services.py); on this door
-`PRIVMSG NickServ`, `NS` and `CS` would reach them through channels.to_user and the
-command table, not through this module.
+Services (NickServ, ChanServ) are not here: they are to be door-agnostic; on this door
+`PRIVMSG NickServ` would reach them where channels.to_user looks up its target nick,
+and `NS`/`CS` as entries of commands.py's table, not through this module.
 """
 
 from __future__ import annotations
