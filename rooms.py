@@ -710,8 +710,9 @@ class RoomManager:
                     raise TooManyInvites(room.name, self.max_invites)
                 self._invite(room, target)
             log.info("%s invited %s to %s", member.name, target.name, room.name)
-            target.send(Invited(member.name, room.name, target.name, member.mask, True))
-            room.publish(Invited(member.name, room.name, target.name, member.mask), member)
+            name, mask, account = member.name, member.mask, member.account
+            target.send(Invited(name, room.name, target.name, mask, True, account))
+            room.publish(Invited(name, room.name, target.name, mask, account=account), member)
             return room, target
 
     def _invite(self, room: Room, target: Member) -> None:

@@ -162,6 +162,7 @@ class Invited:
     target: str
     mask: str = ""
     personal: bool = False
+    account: str = ""  # the inviter's (IRCv3 account-tag)
 
 
 @dataclass(slots=True)

@@ -113,9 +113,10 @@ class IrcRender:
                 return line(mask, "MODE", channel(room), modes, *args)
             case r.Kicked(name, room, target, reason, mask):
                 return line(mask, "KICK", channel(room), target, reason or name)
-            case r.Invited(_, room, target, mask, personal):
+            case r.Invited(_, room, target, mask, personal, account):
                 if personal or self.invite_notify:  # IRCv3 invite-notify: the room's too
-                    return line(mask, "INVITE", target, channel(room))
+                    head = self.tags(0, account=account) if self.account_tag else ""
+                    return head + line(mask, "INVITE", target, channel(room))
                 return ""
             case r.ServerNotice(text, server, target):
                 return line(server, "NOTICE", target or "*", text)  # from the server: no `!`

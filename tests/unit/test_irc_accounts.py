@@ -355,3 +355,13 @@ async def test_extended_join_account_tag_whois_and_whox(door: IrcDoor, rooms: Ro
 )
 def test_sasl_and_registration_lines_are_redacted(raw: bytes, shown: bytes) -> None:
     assert redact(raw) == shown
+
+
+async def test_an_invitation_carries_the_inviters_account_tag(
+    door: IrcDoor, rooms: RoomManager
+) -> None:
+    foo = await registered(door, "foo", "account-tag")
+    bar = await registered(door, "bar")
+    await bar.send("REGISTER * * sesame", "JOIN #chan")
+    await bar.send("INVITE foo #chan")
+    assert foo.take() == ["@account=bar :bar!~bar@localhost INVITE foo #chan"]
