@@ -104,7 +104,8 @@ async def _join_each(s: IrcClient, chans: list[str], keys: list[str]) -> None:
         except r.TooManyRooms as exc:
             s.numeric("403", chan, f"Room limit reached ({exc.limit} rooms)")
             continue
-        s.send(s.stamp() + line(member.mask, "JOIN", channel(room.name)))
+        joined = r.Joined(member.name, room.name, member.mask, member.account, member.realname)
+        s.send(s.stamp() + s.render.line(joined))  # extended-join: its account, realname
         send_topic(s, room, always=False)
         send_names(s, room)
         replay_on_join(s, room)
