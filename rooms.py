@@ -89,6 +89,11 @@ from utils import counted, name_key
 log = logging.getLogger(__name__)
 
 
+def joined(member: Member, room: Room) -> Joined:
+    """The event of a member joining a room, with what IRCv3 extended-join shows."""
+    return Joined(member.name, room.name, member.mask, member.account, member.realname)
+
+
 class RoomManager:
     """Users and rooms by case-insensitive name, and every verb that changes them.
     Writes happen in synchronous code between awaits; the verbs that await the cluster
@@ -599,7 +604,9 @@ class RoomManager:
         if leave is not None:
             self._leave(member, leave)
         self._seat(member, room)
-        room.publish(Joined(member.name, room.name, member.mask), member)
+        room.publish(
+            Joined(member.name, room.name, member.mask, member.account, member.realname), member
+        )
         if member.away:
             room.publish(AwayChanged(member.name, member.away, member.mask), member)
         log.info("%s joined %s", member.name, room.name)
@@ -753,8 +760,9 @@ class RoomManager:
                     raise TooManyInvites(room.name, self.max_invites)
                 self._invite(room, target)
             log.info("%s invited %s to %s", member.name, target.name, room.name)
-            target.send(Invited(member.name, room.name, target.name, member.mask, True))
-            room.publish(Invited(member.name, room.name, target.name, member.mask), member)
+            name, mask, account = member.name, member.mask, member.account
+            target.send(Invited(name, room.name, target.name, mask, True, account))
+            room.publish(Invited(name, room.name, target.name, mask, account=account), member)
             return room, target
 
     def _invite(self, room: Room, target: Member) -> None:
@@ -861,7 +869,9 @@ class RoomManager:
             return
         self._seat(member, room, op=op)
         if shown:
-            room.publish(Joined(member.name, room.name, member.mask))
+            room.publish(
+                Joined(member.name, room.name, member.mask, member.account, member.realname)
+            )
 
     def set_privileges(self, member: Member, room: Room, *, op: bool, voiced: bool) -> None:
         """Another server's word on whether its user is an operator, voiced (nobody told)."""

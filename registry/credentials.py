@@ -142,6 +142,11 @@ class ScramExchange:
     def __repr__(self) -> str:
         return f"ScramExchange(name={self._name!r}, done={self.done})"
 
+    @property
+    def name(self) -> str:
+        """The name the client-first message gave ("" before it)."""
+        return self._name
+
     def first(self, message: str, *, server_nonce: str | None = None) -> str:
         """The server-first message for this client-first message."""
         if message.startswith(("p=", "p,")):

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 
 # `mask` is the source as IRC shows it (nick!user@host); `tags` are a client's own
-# IRCv3 tags ("+typing=active"), relayed as they came; `msgid` names a message.
+# IRCv3 tags ("+typing=active"), relayed as they came; `msgid` names a message;
+# `account` is the account the sender was logged in to, or "" (IRCv3 account-tag).
 @dataclass(slots=True)
 class _Message:
     name: str
@@ -22,6 +23,7 @@ class _Message:
     mask: str = ""
     msgid: str = ""
     tags: str = ""
+    account: str = ""
 
 
 @dataclass(slots=True)
@@ -49,6 +51,7 @@ class Tagged:
     mask: str = ""
     msgid: str = ""
     tags: str = ""
+    account: str = ""
 
 
 @dataclass(slots=True)
@@ -63,13 +66,18 @@ class Whispered:
     kind: str = "msg"
     msgid: str = ""
     tags: str = ""
+    account: str = ""
 
 
 @dataclass(slots=True)
 class Joined:
+    """`account` and `realname` are what IRCv3 extended-join shows of the joiner."""
+
     name: str
     room: str
     mask: str = ""
+    account: str = ""
+    realname: str = ""
 
 
 @dataclass(slots=True)
@@ -154,6 +162,7 @@ class Invited:
     target: str
     mask: str = ""
     personal: bool = False
+    account: str = ""  # the inviter's (IRCv3 account-tag)
 
 
 @dataclass(slots=True)

@@ -145,7 +145,9 @@ class Room:
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
         member.spoke = ts = self._clock()
-        event = Said(member.name, text, ts, self.name, member.mask, self._ids(), tags)
+        event = Said(
+            member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
+        )
         self.publish(event, None if echo else member)
         self.keep(event)
 
@@ -154,7 +156,9 @@ class Room:
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
         member.spoke = ts = self._clock()
-        event = Acted(member.name, text, ts, self.name, member.mask, self._ids(), tags)
+        event = Acted(
+            member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
+        )
         self.publish(event, None if echo else member)
         self.keep(event)
 

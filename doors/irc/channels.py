@@ -104,7 +104,8 @@ async def _join_each(s: IrcClient, chans: list[str], keys: list[str]) -> None:
         except r.TooManyRooms as exc:
             s.numeric("403", chan, f"Room limit reached ({exc.limit} rooms)")
             continue
-        s.send(s.stamp() + line(member.mask, "JOIN", channel(room.name)))
+        joined = r.Joined(member.name, room.name, member.mask, member.account, member.realname)
+        s.send(s.stamp() + s.render.line(joined))  # extended-join: its account, realname
         send_topic(s, room, always=False)
         send_names(s, room)
         replay_on_join(s, room)
@@ -186,16 +187,16 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
         except r.CannotSpeak as exc:
             raise IrcError("404", channel(room.name), CANNOT_SPEAK[type(exc)]) from None
     ts, msgid = s.rooms.clock(), s.rooms.new_id()
-    name, where, mask = member.name, room.name, member.mask
+    name, where, mask, account = member.name, room.name, member.mask, member.account
     event: r.Event
     if kind == "tagmsg":
-        event = r.Tagged(name, ts, where, mask, msgid, tags)
+        event = r.Tagged(name, ts, where, mask, msgid, tags, account)
     elif kind == "notice":
-        event = r.Noticed(name, text, ts, where, mask, msgid, tags)
+        event = r.Noticed(name, text, ts, where, mask, msgid, tags, account)
     elif text.startswith("\x01ACTION ") or text == "\x01ACTION\x01":
-        event = r.Acted(name, text[8:].rstrip("\x01"), ts, where, mask, msgid, tags)
+        event = r.Acted(name, text[8:].rstrip("\x01"), ts, where, mask, msgid, tags, account)
     else:
-        event = r.Said(name, text, ts, where, mask, msgid, tags)
+        event = r.Said(name, text, ts, where, mask, msgid, tags, account)
     echo = s.echo
     if kind == "msg" and not status and not tags and type(event) is r.Said:
         if len(s.chat_rooms) > 2 * s.config.max_joined:
@@ -243,7 +244,9 @@ def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
         if kind == "action":
             text = text[8:].rstrip("\x01")
     ts = s.rooms.clock()
-    event = r.Whispered(member.name, text, ts, peer.name, member.mask, kind, s.rooms.new_id(), tags)
+    event = r.Whispered(
+        member.name, text, ts, peer.name, member.mask, kind, s.rooms.new_id(), tags, member.account
+    )
     peer.send(event)
     if "echo-message" in s.caps:
         s.send(s.render.line(event))

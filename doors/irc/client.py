@@ -20,6 +20,7 @@ from config.settings import Config
 from doors.common import SessionBase, is_reserved
 from doors.irc.message import Message, add_tags, is_utf8, line, repaired
 from doors.irc.render import IrcRender, render_for
+from registry.credentials import ScramExchange
 from registry.history import MAX_FETCH
 from rooms import RoomManager
 from utils import name_problem, normalize_name
@@ -29,9 +30,11 @@ log = logging.getLogger(__name__)
 Pending = Coroutine[Any, Any, None]
 Result = Awaitable[None] | None
 CAPS = (
-    "away-notify", "batch", "cap-notify", "echo-message", "invite-notify", "labeled-response",
-    "message-tags", "multi-prefix", "server-time", "userhost-in-names",
+    "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "echo-message",
+    "extended-join", "invite-notify", "labeled-response", "message-tags", "multi-prefix", "sasl",
+    "server-time", "userhost-in-names",
 )  # fmt: skip
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
 CLIENT_TAG_BYTES = 4096  # ... of which a client may send this much, "@" and " " included
@@ -55,6 +58,17 @@ class Command:
     run: Callable[[IrcClient, Message], Result]
     min_params: int = 0
     before_registration: bool = False  # allowed before 001
+
+
+@dataclass(slots=True)
+class SaslState:
+    """An AUTHENTICATE exchange under way: its mechanism, the chunks of the client's
+    message so far, and (SCRAM-SHA-256) the server's side of it."""
+
+    mechanism: str
+    buffer: str = ""
+    scram: ScramExchange | None = None
+    account: str = ""  # SCRAM: proven, logged in once the client acknowledges
 
 
 def local_users(everyone: list[r.Member]) -> int:
@@ -87,7 +101,14 @@ class IrcDoor:
         )  # fmt: skip
         # History: bots (+B) get no replay; draft/chathistory when history is kept.
         kept = ("draft/chathistory",) if c.db_path else ()
-        self.caps = tuple(sorted(CAPS + kept))
+        # draft/account-registration while the server takes new accounts: REGISTER works
+        # before the welcome too, and asks for no e-mail address.
+        signup = ("draft/account-registration",) if rooms.accounts.registration_open else ()
+        self.caps = tuple(sorted(CAPS + kept + signup))
+        self.cap_values = {  # what CAP LS 302 says of a capability after its `=`
+            "sasl": ",".join(SASL_MECHANISMS),
+            "draft/account-registration": "before-connect",
+        }
         self.isupport += ("BOT=B",) + (
             (f"CHATHISTORY={MAX_FETCH}", "MSGREFTYPES=msgid,timestamp") if kept else ()
         )
@@ -121,6 +142,9 @@ class IrcClient(SessionBase):
         self.cap_version = 0
         self.negotiating = False  # CAP LS or REQ seen, CAP END not yet
         self.password = ""  # what PASS gave, checked when registration completes
+        self.asked_nick = ""  # the last nick asked for before registration, even if taken
+        self.account = ""  # the account SASL or REGISTER logged in to before registration
+        self.sasl: SaslState | None = None  # a SASL exchange under way
         self.closing = False
         self.quit_reason = ""
         self._labeled: list[str] | None = None  # replies gathered for a label
@@ -133,6 +157,11 @@ class IrcClient(SessionBase):
     @property
     def name(self) -> str:
         return self.member.name if self.member else self.nick or self._last_name
+
+    @property
+    def logged_in(self) -> str:
+        """The account this client is logged in to, or ""."""
+        return self.member.account if self.member else self.account
 
     @property
     def is_closed(self) -> bool:
@@ -222,7 +251,8 @@ class IrcClient(SessionBase):
         caps = self.caps
         return render_for(
             "server-time" in caps, "message-tags" in caps, "away-notify" in caps,
-            "invite-notify" in caps,
+            "invite-notify" in caps, account_tag="account-tag" in caps,
+            account_notify="account-notify" in caps, extended_join="extended-join" in caps,
         )  # fmt: skip
 
     def require_member(self) -> r.Member:

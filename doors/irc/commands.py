@@ -9,6 +9,7 @@ client and the message; one that needs the registry returns a coroutine to await
 from __future__ import annotations
 
 from doors.irc import (
+    accounts,
     channels,
     history,
     moderation,
@@ -30,6 +31,10 @@ COMMANDS: dict[str, Command] = {
     "PING": Command(registration.on_ping, 1, before_registration=True),
     "PONG": Command(registration.on_pong, 0, before_registration=True),
     "QUIT": Command(registration.on_quit, 0, before_registration=True),
+    # Accounts: SASL, and draft/account-registration (before the welcome too).
+    "AUTHENTICATE": Command(accounts.on_authenticate, 1, before_registration=True),
+    "REGISTER": Command(accounts.on_register, 3, before_registration=True),
+    "VERIFY": Command(accounts.on_verify, 2, before_registration=True),
     # Rooms and messages.
     "CHATHISTORY": Command(history.on_chathistory),
     "JOIN": Command(channels.on_join, 1),

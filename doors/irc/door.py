@@ -33,8 +33,9 @@ def irc_door(door: IrcDoor) -> Door:
 
 
 def _redact_secrets(raw: bytes) -> bytes:
-    """A line as the debug log may show it: never the server password, nor an oper's
-    (a client's tags are dropped from such a line too)."""
+    """A line as the debug log may show it: never the server password (nor an account's,
+    which `PASS account:password` carries), an oper's, a SASL payload, nor the password
+    of an account registration (a client's tags are dropped from such a line too)."""
     words = raw.split(b" ")
     while words and words[0][:1] in (b"@", b":"):  # tags, a source
         words = words[1:]
@@ -43,4 +44,8 @@ def _redact_secrets(raw: bytes) -> bytes:
         return b"PASS <password>"
     if verb == b"OPER":
         return b"OPER " + (words[1] if len(words) > 1 else b"") + b" <password>"
+    if verb == b"AUTHENTICATE":
+        return b"AUTHENTICATE <payload>"
+    if verb in (b"REGISTER", b"VERIFY"):
+        return verb + b" <redacted>"
     return raw

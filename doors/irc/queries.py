@@ -70,6 +70,8 @@ def whois(s: IrcClient, member: r.Member) -> None:
         s.numeric("335", name, "is a bot on chatroom")  # RPL_WHOISBOT (NETWORK=chatroom)
     if "o" in member.modes:
         s.numeric("313", name, "is an IRC operator")
+    if member.account:
+        s.numeric("330", name, member.account, "is logged in as")
     if member.away:
         s.numeric("301", name, member.away)
     idle, signon = str(idle_of(s, member)), str(int(member.signon))

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 
 import registry as r
 from doors.common import Password
+from doors.irc.accounts import pass_login
 from doors.irc.client import IrcClient, IrcError, Pending, local_users
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
@@ -31,11 +32,20 @@ def try_register(s: IrcClient) -> Pending | None:
 
 
 async def _register(s: IrcClient) -> None:
+    if not s.config.password and ":" in s.password and not s.logged_in:
+        text, s.password = s.password, ""  # PASS account:password, as a fallback to SASL
+        if not await pass_login(s, text):
+            return
     nick = s.nick
     try:
         s.member = await s.rooms.claim(
-            nick, s.write, s.render, user=s.user, host=s.host, realname=s.realname, door="irc"
-        )
+            nick, s.write, s.render, user=s.user, host=s.host, realname=s.realname, door="irc",
+            account=s.account,
+        )  # fmt: skip
+    except r.NameReserved:  # a registered nick, and not logged in to it: strict
+        s.nick = ""
+        s.numeric("433", nick, "Nickname is reserved by a different account")
+        return
     except r.NameTaken:
         s.nick = ""  # not registered: the 433 is addressed to "*"
         s.numeric("433", nick, "Nickname is already in use")
@@ -71,7 +81,9 @@ def on_cap(s: IrcClient, msg: Message) -> Awaitable[None] | None:
         if s.cap_version >= 302:
             s.caps.add("cap-notify")  # implied by CAP LS 302
         sts = door.sts_policy.get(s.is_tls) if s.cap_version >= 302 else None
-        offered = " ".join(door.caps) + (f" sts={sts}" if sts else "")  # IRCv3 sts
+        values = door.cap_values if s.cap_version >= 302 else {}
+        words = (f"{cap}={values[cap]}" if cap in values else cap for cap in door.caps)
+        offered = " ".join(words) + (f" sts={sts}" if sts else "")  # IRCv3 sts
         s.send(line(door.name, "CAP", s.target, "LS", offered))
     elif sub == "LIST":
         s.send(line(door.name, "CAP", s.target, "LIST", " ".join(sorted(s.caps))))
@@ -111,6 +123,7 @@ def on_nick(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     nick = s.valid_nick(msg.params[0])
     member = s.member
     if member is None:
+        s.asked_nick = nick
         taken = s.rooms.find(nick)
         if taken is not None:
             raise IrcError("433", nick, "Nickname is already in use")
@@ -125,6 +138,10 @@ async def _rename(s: IrcClient, member: r.Member, nick: str) -> None:
     mask = member.mask
     try:
         told = await s.rooms.rename(member, nick)
+    except r.NameReserved:  # Ergo's strict nick reservation: no grace period
+        text = "That nickname is reserved by a different account"
+        s.send(line(s.door.name, "FAIL", "NICK", "NICKNAME_RESERVED", nick, text))
+        return
     except r.NameTaken:
         raise IrcError("433", nick, "Nickname is already in use") from None
     if not told:

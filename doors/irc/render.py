@@ -25,32 +25,50 @@ def server_time(ts: float) -> str:
 class IrcRender:
     """Words events for IRC clients with these capabilities; callable like every render."""
 
-    __slots__ = ("away_notify", "invite_notify", "message_tags", "server_time", "tagged")
+    __slots__ = (
+        "account_notify", "account_tag", "away_notify", "extended_join", "invite_notify",
+        "message_tags", "server_time", "tagged",
+    )  # fmt: skip
 
     def __init__(
-        self, server_time: bool, message_tags: bool, away_notify: bool, invite_notify: bool = False
+        self,
+        server_time: bool,
+        message_tags: bool,
+        away_notify: bool,
+        invite_notify: bool = False,
+        *,
+        account_tag: bool = False,
+        account_notify: bool = False,
+        extended_join: bool = False,
     ) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
         self.away_notify = away_notify
         self.invite_notify = invite_notify
-        self.tagged = server_time or message_tags
+        self.account_tag = account_tag  # IRCv3 account-tag: `account=NAME` on messages
+        self.account_notify = account_notify  # IRCv3 account-notify: ACCOUNT lines
+        self.extended_join = extended_join  # IRCv3 extended-join: JOIN's account, realname
+        self.tagged = server_time or message_tags or account_tag
 
     def __call__(self, event: r.Event) -> bytes:
         if type(event) is r.Said:  # the common case, worded without the match below
             text = event.text
             if not text or " " in text or text[0] == ":":
                 text = ":" + text
-            head = self.tags(event.ts, event.msgid, event.tags) if self.tagged else ""
+            head = (
+                self.tags(event.ts, event.msgid, event.tags, event.account) if self.tagged else ""
+            )
             return f"{head}:{event.mask} PRIVMSG #{event.room} {text}\r\n".encode()
         text = self.line(event)
         return (text + "\r\n").encode() if text else b""
 
-    def tags(self, ts: float, msgid: str = "", client: str = "") -> str:
+    def tags(self, ts: float, msgid: str = "", client: str = "", account: str = "") -> str:
         """The tag prefix (`@...; `) this render gives a message, or ""."""
         parts = []
         if self.server_time and ts:
             parts.append("time=" + server_time(ts))
+        if self.account_tag and account:
+            parts.append("account=" + account)
         if self.message_tags:
             if msgid:
                 parts.append("msgid=" + msgid)
@@ -60,20 +78,28 @@ class IrcRender:
 
     def line(self, event: r.Event) -> str:
         match event:
-            case r.Said(_, text, ts, room, mask, msgid, tags):
-                return self.tags(ts, msgid, tags) + line(mask, "PRIVMSG", channel(room), text)
-            case r.Acted(_, text, ts, room, mask, msgid, tags):
+            case r.Said(_, text, ts, room, mask, msgid, tags, account):
+                return self.tags(ts, msgid, tags, account) + line(
+                    mask, "PRIVMSG", channel(room), text
+                )
+            case r.Acted(_, text, ts, room, mask, msgid, tags, account):
                 action = f"\x01ACTION {text}\x01"
-                return self.tags(ts, msgid, tags) + line(mask, "PRIVMSG", channel(room), action)
-            case r.Noticed(_, text, ts, room, mask, msgid, tags):
-                return self.tags(ts, msgid, tags) + line(mask, "NOTICE", channel(room), text)
-            case r.Tagged(_, ts, room, mask, msgid, tags):
+                return self.tags(ts, msgid, tags, account) + line(
+                    mask, "PRIVMSG", channel(room), action
+                )
+            case r.Noticed(_, text, ts, room, mask, msgid, tags, account):
+                return self.tags(ts, msgid, tags, account) + line(
+                    mask, "NOTICE", channel(room), text
+                )
+            case r.Tagged(_, ts, room, mask, msgid, tags, account):
                 if not self.message_tags:
                     return ""
-                return self.tags(ts, msgid, tags) + line(mask, "TAGMSG", channel(room))
-            case r.Whispered(_, text, ts, target, mask, kind, msgid, tags):
-                return self.tags(ts, msgid, tags) + self.private(mask, target, kind, text)
-            case r.Joined(_, room, mask):
+                return self.tags(ts, msgid, tags, account) + line(mask, "TAGMSG", channel(room))
+            case r.Whispered(_, text, ts, target, mask, kind, msgid, tags, account):
+                return self.tags(ts, msgid, tags, account) + self.private(mask, target, kind, text)
+            case r.Joined(_, room, mask, account, realname):
+                if self.extended_join:
+                    return line(mask, "JOIN", channel(room), account or "*", realname)
                 return line(mask, "JOIN", channel(room))
             case r.Left(_, room, mask, reason):
                 return line(mask, "PART", channel(room), *((reason,) if reason else ()))
@@ -87,16 +113,17 @@ class IrcRender:
                 return line(mask, "MODE", channel(room), modes, *args)
             case r.Kicked(name, room, target, reason, mask):
                 return line(mask, "KICK", channel(room), target, reason or name)
-            case r.Invited(_, room, target, mask, personal):
+            case r.Invited(_, room, target, mask, personal, account):
                 if personal or self.invite_notify:  # IRCv3 invite-notify: the room's too
-                    return line(mask, "INVITE", target, channel(room))
+                    head = self.tags(0, account=account) if self.account_tag else ""
+                    return head + line(mask, "INVITE", target, channel(room))
                 return ""
             case r.ServerNotice(text, server, target):
                 return line(server, "NOTICE", target or "*", text)  # from the server: no `!`
             case r.Reconnected():
                 return ""  # nothing changed for an IRC client
-            case r.AccountChanged():
-                return ""  # IRCv3 account-notify is not offered yet
+            case r.AccountChanged(_, account, mask):
+                return line(mask, "ACCOUNT", account or "*") if self.account_notify else ""
             case r.Wallops(_, text, mask):
                 return line(mask, "WALLOPS", text)
             case r.AwayChanged(_, text, mask):
@@ -115,7 +142,17 @@ class IrcRender:
 
 @cache
 def render_for(
-    server_time: bool, message_tags: bool, away_notify: bool, invite_notify: bool = False
+    server_time: bool,
+    message_tags: bool,
+    away_notify: bool,
+    invite_notify: bool = False,
+    *,
+    account_tag: bool = False,
+    account_notify: bool = False,
+    extended_join: bool = False,
 ) -> IrcRender:
     """The one shared render for this set of capabilities."""
-    return IrcRender(server_time, message_tags, away_notify, invite_notify)
+    return IrcRender(
+        server_time, message_tags, away_notify, invite_notify,
+        account_tag=account_tag, account_notify=account_notify, extended_join=extended_join,
+    )  # fmt: skip

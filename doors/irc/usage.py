@@ -13,6 +13,10 @@ from doors.irc.queries import send_words
 # Each command: its usage, then what it does.
 TOPICS: dict[str, tuple[str, ...]] = {
     "ADMIN": ("ADMIN [<server>]", "Shows who runs the server."),
+    "AUTHENTICATE": (
+        "AUTHENTICATE <mechanism> | <base64> | + | *",
+        "Logs in to an account with SASL (PLAIN or SCRAM-SHA-256), after CAP REQ sasl.",
+    ),
     "AWAY": ("AWAY [:<message>]", "Marks you away with a message; without one, back."),
     "CAP": ("CAP LS [302] | REQ :<caps> | LIST | END", "Negotiates IRCv3 capabilities."),
     "CHATHISTORY": (
@@ -21,6 +25,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "msgid=<id> or timestamp=<YYYY-MM-DDThh:mm:ss.sssZ>. Also BETWEEN <channel>",
         "<ref> <ref> <limit>, and TARGETS <timestamp> <timestamp> <limit>.",
     ),
+    "REGISTER": (
+        "REGISTER <account>|* <email>|* <password>",
+        "Registers your nick as an account and logs you in (draft/account-registration).",
+    ),
+    "VERIFY": ("VERIFY <account> <code>", "Nothing to verify here: no e-mail is asked for."),
     "HELP": ("HELP [<subject>]", "Shows help on a command, or lists the commands."),
     "HELPOP": ("HELPOP [<subject>]", "The same as HELP."),
     "INFO": ("INFO [<server>]", "Shows what the server is and how long it has run."),

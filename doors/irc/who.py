@@ -88,7 +88,7 @@ def whox_fields(s: IrcClient, member: r.Member, room: r.Room | None, token: str)
         "f": flags(s, member, room),
         "d": "0",  # hops: one server
         "l": str(idle_of(s, member)),
-        "a": "0",  # no accounts
+        "a": member.account or "0",  # "0": logged in to no account
         "o": "n/a",  # no channel op levels
         "r": member.realname,
     }

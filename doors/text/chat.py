@@ -61,7 +61,11 @@ def msg(s: Conversation, arg: str) -> Result:
         raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
     me = s.require_member()
     me.spoke = ts = s.rooms.clock()  # idle counts from here (WHOIS)
-    target.send(Whispered(me.name, text, ts, target.name, me.mask, msgid=s.rooms.new_id()))
+    target.send(
+        Whispered(
+            me.name, text, ts, target.name, me.mask, msgid=s.rooms.new_id(), account=me.account
+        )
+    )
     s.say(f"[{s.render.hhmm(ts)}] -> *{target.name}* {text}")
     if target.away:
         s.say(f"* {target.name} is away: {safe_text(target.away)}")

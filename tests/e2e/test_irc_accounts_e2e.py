@@ -1,0 +1,83 @@
+"""Accounts on the IRC door end to end: the real server on port 0, IRC and text clients
+over sockets. An account registered with REGISTER logs in with SASL from another
+connection and owns its nick on both doors; no password or SASL payload in any log line,
+even at DEBUG."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from config.settings import Config
+from net.listeners import ChatServer
+from tests.conftest import Connect
+from tests.rigs.irc import IrcClient
+
+PASSWORD = "tr0ub4dor-and-3"
+PLAIN = base64.b64encode(f"\0alice\0{PASSWORD}".encode()).decode()
+WRONG = base64.b64encode(b"\0alice\0not-it").decode()
+
+
+@pytest.fixture
+def config() -> Config:
+    return Config(port=0, irc_port=0, rate_lines_per_s=0, irc_server_name="irc.test")
+
+
+@pytest.fixture
+async def irc(server: ChatServer) -> AsyncIterator[Callable[[], Awaitable[IrcClient]]]:
+    clients: list[IrcClient] = []
+
+    async def open_client() -> IrcClient:
+        client = await IrcClient.open(server.irc_port)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()
+
+
+async def test_register_then_sasl_from_another_connection_and_the_nick_is_owned(
+    irc: Callable[[], Awaitable[IrcClient]], connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = await irc()
+    await first.register("alice")
+    await first.send(f"REGISTER * * {PASSWORD}")
+    await first.expect(":irc.test REGISTER SUCCESS alice :Account created")
+    await first.send("QUIT")
+    await first.expect_closed()
+
+    # Someone else, on either door, may not take the name.
+    stranger = await irc()
+    await stranger.send("NICK alice", "USER x 0 * :x")
+    await stranger.expect(":irc.test 433 * alice :Nickname is reserved by a different account")
+    text = await connect()
+    await text.expect("Enter your username:")
+    await text.send("alice")  # refused (how the text door words it is its own affair)
+    assert (await text.line()).startswith("! ")
+    await text.expect("Enter your username:")
+
+    # A wrong password is 904; the right one logs in, and the nick is the account's.
+    owner = await irc()
+    await owner.send("CAP LS 302", "CAP REQ :sasl extended-join", "NICK alice", "USER a 0 * :A")
+    await owner.send("AUTHENTICATE PLAIN")
+    await owner.expect(":irc.test AUTHENTICATE +")
+    await owner.send(f"AUTHENTICATE {WRONG}")
+    await owner.expect(":irc.test 904 alice :SASL authentication failed")
+    await owner.send("AUTHENTICATE PLAIN", f"AUTHENTICATE {PLAIN}")
+    await owner.expect(re.compile(r":irc.test 900 alice alice!~a@127.0.0.1 alice :.*"))
+    await owner.expect(":irc.test 903 alice :SASL authentication successful")
+    await owner.send("CAP END")
+    await owner.expect(":irc.test 001 alice :Welcome to the chatroom IRC network, alice")
+    await owner.send("JOIN #general")
+    await owner.expect(":alice!~a@127.0.0.1 JOIN #general alice A")
+
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("REGISTER <redacted>" in line for line in logged)
+    assert any("AUTHENTICATE <payload>" in line for line in logged)
+    assert all(PASSWORD not in line and PLAIN not in line for line in logged)
