@@ -11,9 +11,9 @@ A client that logs in before registration is welcomed under its account's name o
 if it asked for it: a registered nick is refused to anyone not logged in to it (433 at
 registration, `FAIL NICK NICKNAME_RESERVED` later; registration.py).
 
-Services (NickServ, ChanServ) are not here: they are to be door-agnostic; on this door
-`PRIVMSG NickServ` would reach them where channels.to_user looks up its target nick,
-and `NS`/`CS` as entries of commands.py's table, not through this module.
+Services (NickServ, ChanServ) are doors/services.py's; this module only carries IRC's
+way to them (`NS`, `CS`, and `PRIVMSG NickServ` from channels.deliver) and words their
+answers as NOTICEs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import binascii
 import logging
 from collections.abc import Awaitable
 
+from doors import services
 from doors.irc.client import SASL_MECHANISMS, IrcClient, SaslState
 from doors.irc.message import Message, line
 from registry.accounts import (
@@ -273,3 +274,35 @@ def on_verify(s: IrcClient, msg: Message) -> None:
     """VERIFY <account> <code>: no registration here waits for a code."""
     text = "No registration is waiting for a verification code"
     s.send(line(s.door.name, "FAIL", "VERIFY", "INVALID_CODE", msg.params[0], text))
+
+
+# --- NickServ and ChanServ (doors/services.py), as IRC users reach them. ---
+def on_nickserv(s: IrcClient, msg: Message) -> Awaitable[None]:
+    """`NS TEXT` / `NICKSERV TEXT`: the same as `PRIVMSG NickServ :TEXT`."""
+    return ask_service(s, services.NICKSERV, " ".join(msg.params))
+
+
+def on_chanserv(s: IrcClient, msg: Message) -> Awaitable[None]:
+    """`CS TEXT` / `CHANSERV TEXT`: the same as `PRIVMSG ChanServ :TEXT`."""
+    return ask_service(s, services.CHANSERV, " ".join(msg.params))
+
+
+async def ask_services(s: IrcClient, asks: list[tuple[str, str]]) -> None:
+    """What a PRIVMSG asked of services, in order."""
+    for service, text in asks:
+        await ask_service(s, service, text)
+
+
+async def ask_service(s: IrcClient, service: str, text: str) -> None:
+    """Ask a service; its answer comes as NOTICEs from it (as Ergo's do), and a login or
+    logout through it as 900 or 901, as SASL's would."""
+    member = s.require_member()
+    before = member.account
+    answer = await services.ask(s.rooms, member, _address(s), service, text)
+    if member.account and member.account != before:
+        s.numeric("900", member.mask, member.account, f"You are now logged in as {member.account}")
+    elif before and not member.account:
+        s.numeric("901", member.mask, "You are now logged out")
+    source = f"{service}!{service}@services"
+    for answer_line in answer:
+        s.send(line(source, "NOTICE", member.name, answer_line))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 import registry as r
+from doors import services
+from doors.irc import accounts
 from doors.irc.client import BOT_MODE, IrcClient, IrcError
 from doors.irc.history import replay_on_join
 from doors.irc.message import Message, client_tags, line
@@ -139,22 +141,24 @@ async def _part_each(s: IrcClient, chans: list[str], reason: str) -> None:
         await s.rooms.leave(member, room, reason)
 
 
-def on_privmsg(s: IrcClient, msg: Message) -> None:
-    deliver(s, msg, "msg")
+def on_privmsg(s: IrcClient, msg: Message) -> Awaitable[None] | None:
+    return deliver(s, msg, "msg")
 
 
-def on_notice(s: IrcClient, msg: Message) -> None:
-    deliver(s, msg, "notice")
+def on_notice(s: IrcClient, msg: Message) -> Awaitable[None] | None:
+    return deliver(s, msg, "notice")
 
 
-def on_tagmsg(s: IrcClient, msg: Message) -> None:
+def on_tagmsg(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     if "message-tags" not in s.caps:
         raise IrcError("421", "TAGMSG", "Unknown command")
-    deliver(s, msg, "tagmsg")
+    return deliver(s, msg, "tagmsg")
 
 
-def deliver(s: IrcClient, msg: Message, kind: str) -> None:
-    """PRIVMSG, NOTICE or TAGMSG to each target: rooms, and users on either door."""
+def deliver(s: IrcClient, msg: Message, kind: str) -> Awaitable[None] | None:
+    """PRIVMSG, NOTICE or TAGMSG to each target: rooms, users on either door, and the
+    services (a PRIVMSG only: nothing answers a NOTICE); what the services answer is
+    awaited after the rest is delivered."""
     quiet = kind == "notice"  # RFC 2812 3.3.2: no error reply to a NOTICE, ever
     if not msg.params or not msg.params[0]:
         raise IrcError("411", f"No recipient given ({msg.command})")
@@ -166,15 +170,20 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> None:
         s.require_member().spoke = s.rooms.clock()
     if BOT_MODE in s.require_member().modes:  # IRCv3 bot-mode: a server tag, never forged
         tags = f"bot;{tags}" if tags else "bot"
+    asks: list[tuple[str, str]] = []
     for target in msg.params[0].split(",")[:MAX_TARGETS]:
         try:
             if target.lstrip("@+").startswith("#"):
                 to_room(s, target, text, kind, tags)
+            elif (service := services.service_name(target)) is not None:
+                if kind == "msg":
+                    asks.append((service, text))
             else:
                 to_user(s, target, text, kind, tags)
         except IrcError as exc:
             if not quiet:
                 s.numeric(exc.code, *exc.params)
+    return accounts.ask_services(s, asks) if asks else None
 
 
 def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:

@@ -34,6 +34,10 @@ COMMANDS: dict[str, Command] = {
     # Accounts: SASL, and draft/account-registration (before the welcome too).
     "AUTHENTICATE": Command(accounts.on_authenticate, 1, before_registration=True),
     "REGISTER": Command(accounts.on_register, 3, before_registration=True),
+    "NS": Command(accounts.on_nickserv, 1),
+    "NICKSERV": Command(accounts.on_nickserv, 1),
+    "CS": Command(accounts.on_chanserv, 1),
+    "CHANSERV": Command(accounts.on_chanserv, 1),
     "VERIFY": Command(accounts.on_verify, 2, before_registration=True),
     # Rooms and messages.
     "CHATHISTORY": Command(history.on_chathistory),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from doors import services
 from doors.door import Door, Link
 from doors.irc.message import line
 from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
@@ -48,4 +49,16 @@ def _redact_secrets(raw: bytes) -> bytes:
         return b"AUTHENTICATE <payload>"
     if verb in (b"REGISTER", b"VERIFY"):
         return verb + b" <redacted>"
+    if verb in (b"NS", b"NICKSERV", b"CS", b"CHANSERV"):
+        return verb + b" " + _to_service(b" ".join(words[1:]))
+    if verb in (b"PRIVMSG", b"NOTICE") and len(words) > 2:
+        targets = words[1].decode("utf-8", "replace").split(",")
+        if any(services.service_name(target) for target in targets):
+            return verb + b" " + words[1] + b" :" + _to_service(b" ".join(words[2:]))
     return raw
+
+
+def _to_service(text: bytes) -> bytes:
+    """A line's text to a service as the log may show it: never a password."""
+    shown = services.redact(text.removeprefix(b":").decode("utf-8", "replace"))
+    return shown.encode()

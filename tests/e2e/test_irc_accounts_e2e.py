@@ -58,8 +58,10 @@ async def test_register_then_sasl_from_another_connection_and_the_nick_is_owned(
     await stranger.expect(":irc.test 433 * alice :Nickname is reserved by a different account")
     text = await connect()
     await text.expect("Enter your username:")
-    await text.send("alice")  # refused (how the text door words it is its own affair)
-    assert (await text.line()).startswith("! ")
+    await text.send("alice")  # the text door asks for the account's password
+    await text.expect("Enter the password for alice:")
+    await text.send("not-it")
+    await text.expect("! Wrong password for alice.")
     await text.expect("Enter your username:")
 
     # A wrong password is 904; the right one logs in, and the nick is the account's.
@@ -81,3 +83,33 @@ async def test_register_then_sasl_from_another_connection_and_the_nick_is_owned(
     assert any("REGISTER <redacted>" in line for line in logged)
     assert any("AUTHENTICATE <payload>" in line for line in logged)
     assert all(PASSWORD not in line and PLAIN not in line for line in logged)
+
+
+async def test_nickserv_is_reached_from_irc_and_its_passwords_never_logged(
+    irc: Callable[[], Awaitable[IrcClient]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = await irc()
+    await first.register("carol")
+    await first.send(f"NS REGISTER {PASSWORD}")
+    await first.expect(
+        re.compile(r":irc\.test 900 carol carol!\S+ carol :You are now logged in as carol")
+    )
+    await first.expect(re.compile(r":NickServ!NickServ@services NOTICE carol :.*carol.*"))
+    await first.send("QUIT")
+    await first.expect_closed()
+
+    second = await irc()
+    await second.register("guest1")
+    await second.send(f"PRIVMSG NickServ :IDENTIFY carol {PASSWORD}")
+    await second.expect(
+        re.compile(r":irc\.test 900 guest1 guest1!\S+ carol :You are now logged in as carol")
+    )
+    await second.send("PRIVMSG NickServ :IDENTIFY carol wrong-one")
+    await second.expect(re.compile(r":NickServ!NickServ@services NOTICE guest1 :.*"))
+    await second.send("NOTICE NickServ :HELP")  # nothing ever answers a NOTICE
+    await second.send("CS HELP")
+    await second.expect(re.compile(r":ChanServ!ChanServ@services NOTICE guest1 :.*"))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert PASSWORD not in logged and "wrong-one" not in logged
+    assert "IDENTIFY <password>" in logged
