@@ -136,6 +136,9 @@ async def _identify(rooms: RoomManager, member: r.Member, address: str, words: l
 async def _logout(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
     if not member.account:
         return ["You are not logged in."]
+    if rooms.is_reserved(member.name):  # nobody but its account goes by a registered name
+        return [f"You go by {member.name}, a registered name: change it first (/nick "
+                "NEWNAME), then log out."]  # fmt: skip
     account = member.account
     rooms.log_out(member)
     return [f"You are logged out of {account}."]

@@ -19,6 +19,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
     ),
     "AWAY": ("AWAY [:<message>]", "Marks you away with a message; without one, back."),
     "CAP": ("CAP LS [302] | REQ :<caps> | LIST | END", "Negotiates IRCv3 capabilities."),
+    "CS": ("CS <command> [<args>]", "Asks ChanServ (rooms): CS HELP."),
+    "CHANSERV": ("CHANSERV <command> [<args>]", "The same as CS."),
     "CHATHISTORY": (
         "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <channel> <ref>|* <limit>",
         "Shows a channel's earlier messages, as a chathistory batch. A <ref> is",
@@ -61,6 +63,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "exception; alone: the list), +k <key>, +l <count>, +i +m +n +s +t, +o/+v <nick>.",
     ),
     "MOTD": ("MOTD [<server>]", "Shows the message of the day."),
+    "NS": ("NS <command> [<args>]", "Asks NickServ (accounts): NS HELP lists its commands."),
+    "NICKSERV": ("NICKSERV <command> [<args>]", "The same as NS."),
     "NAMES": ("NAMES <channel>{,<channel>}", "Lists who is in channels."),
     "NICK": ("NICK <nick>", "Chooses or changes your nick."),
     "NOTICE": ("NOTICE <target>{,<target>} :<text>", "Sends a notice: never auto-answered."),

@@ -119,10 +119,15 @@ async def test_logout_passwd_and_drop(rooms: RoomManager) -> None:
     assert await ask(rooms, alice, "PASSWD sesame") == "Usage: PASSWD OLD NEW"
     assert await ask(rooms, alice, "PASSWD sesame s3same") == "The password of alice is changed."
     await rooms.accounts.verify("alice", "s3same", "192.0.2.8")
+    assert await ask(rooms, alice, "LOGOUT") == (
+        "You go by alice, a registered name: change it first (/nick NEWNAME), then log out."
+    )
+    assert alice.account == "alice"
+    await rooms.rename(alice, "alice2")
     assert await ask(rooms, alice, "LOGOUT") == "You are logged out of alice."
     assert alice.account == ""
     assert await ask(rooms, alice, "DROP s3same") == "You are not logged in."
-    await ask(rooms, alice, "IDENTIFY s3same")
+    await ask(rooms, alice, "IDENTIFY alice s3same")
     assert await ask(rooms, alice, "DROP sesame") == "Wrong password for alice."
     assert await ask(rooms, alice, "DROP s3same") == "Account alice is dropped; its name is free."
     assert rooms.accounts.find("alice") is None and alice.account == ""

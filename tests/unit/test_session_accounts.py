@@ -129,10 +129,16 @@ async def test_nickserv_by_msg_and_the_shortcuts(rooms: RoomManager) -> None:
         "Enter your choice:",
     ]
     assert await bob.say("/logout") == [
+        f"[{HHMM}] *NickServ* You go by bob, a registered name: change it first (/nick "
+        "NEWNAME), then log out.",
+        "Enter your choice:",
+    ]
+    assert await bob.say("/nick bobby") == ["* You are now known as bobby.", "Enter your choice:"]
+    assert await bob.say("/logout") == [
         f"[{HHMM}] *NickServ* You are logged out of bob.",
         "Enter your choice:",
     ]
-    assert await bob.say("/msg nickserv IDENTIFY hunter3") == [
+    assert await bob.say("/msg nickserv IDENTIFY bob hunter3") == [
         f"[{HHMM}] *NickServ* You are now logged in as bob.",
         "Enter your choice:",
     ]
