@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from registry.attempts import Attempts
+
 
 @dataclass(slots=True)
 class _Code:
@@ -45,11 +47,10 @@ class Reclaims:
     ) -> None:
         self._clock = clock
         self.ttl_s = ttl_s
-        self.attempts = attempts
         self.refill_s = refill_s
-        self.max_addresses = max_addresses
+        # Tries at a secret (a code, the server password) per address.
+        self._tries = Attempts(clock, burst=attempts, refill_s=refill_s, max_keys=max_addresses)
         self._codes: dict[str, _Code] = {}
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
 
     def issue(self, key: str, name: str) -> str:
         """A new code for the holder of this name; any older one stops working."""
@@ -77,24 +78,11 @@ class Reclaims:
     def allow(self, address: str) -> bool:
         """Take one attempt at a secret (a code, the server password) from this
         address's allowance; False when it has none."""
-        now = self._clock()
-        tokens, when = self._buckets.get(address, (float(self.attempts), now))
-        tokens = min(float(self.attempts), tokens + (now - when) / self.refill_s)
-        if tokens < 1:
-            self._buckets[address] = (tokens, now)
-            return False
-        if len(self._buckets) >= self.max_addresses and address not in self._buckets:
-            self._buckets.clear()  # a flood of addresses: forget them all, stay bounded
-        self._buckets[address] = (tokens - 1, now)
-        return True
+        return self._tries.take(address)
 
     def blocked(self, address: str) -> bool:
         """Whether this address has no attempt left just now (nothing is taken)."""
-        entry = self._buckets.get(address)
-        if entry is None:
-            return False
-        tokens, when = entry
-        return tokens + (self._clock() - when) / self.refill_s < 1
+        return self._tries.blocked(address)
 
     def check(self, key: str, code: str) -> str | None:
         """The name, if `code` is this name's current code; the code is then used up."""
