@@ -37,15 +37,20 @@ from registry.errors import (
     AlreadyThere,
     NameReserved,
     NameTaken,
+    NoSuchAccount,
     NoSuchRoom,
     NoSuchUser,
+    NotFounder,
     NotInRoom,
+    NotLoggedIn,
     NotOperator,
     NotServerOperator,
     NotThere,
     ReclaimLimited,
     ReclaimRefused,
     RoomExists,
+    RoomNotRegistered,
+    RoomRegistered,
     TooManyInvites,
     TooManyJoined,
     TooManyRooms,
@@ -59,6 +64,7 @@ from registry.events import (
     Kicked,
     Left,
     ModeChanged,
+    OwnerChanged,
     Quit,
     Reconnected,
     Renamed,
@@ -71,6 +77,7 @@ from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Limits, Refusal, admit, apply_change, remute_room
 from registry.names import Names
 from registry.opers import Opers
+from registry.owners import CHANSERV, CHANSERV_MASK, Ownership, from_words
 from registry.reclaim import Reclaims
 from registry.relay import Relay
 from registry.room import (
@@ -196,7 +203,7 @@ class RoomManager:
     def sweep(self) -> None:
         """Drop the empty rooms whose history has all expired (the store calls this)."""
         for room in list(self._rooms.values()):
-            if not room.members and not self.holds_history(room):
+            if not room.members and not self.holds_history(room) and room.owner is None:
                 self._close_room(room)
 
     # --- Reads: snapshots, never the registry's own dicts. ---
@@ -322,6 +329,9 @@ class RoomManager:
         log.info("%s logged in to account %s", member.name, account)
         if member.rooms:
             self.tell_peers(member, AccountChanged(member.name, account, member.mask))
+            self._remute(member)  # an account ban may match it now
+            for room in member.rooms:
+                self._grant(member, room)
 
     def log_out(self, member: Member) -> None:
         """The member is no longer logged in to an account; its peers are told."""
@@ -331,6 +341,7 @@ class RoomManager:
         member.account = ""
         if member.rooms:
             self.tell_peers(member, AccountChanged(member.name, "", member.mask))
+            self._remute(member)
 
     async def _claim_in_cluster(self, name: str) -> None:
         """Have the cluster grant the name (NameTaken if it will not), and check again
@@ -610,6 +621,7 @@ class RoomManager:
         if member.away:
             room.publish(AwayChanged(member.name, member.away, member.mask), member)
         log.info("%s joined %s", member.name, room.name)
+        self._grant(member, room, joined=True)
         return room
 
     def _seat(self, member: Member, room: Room, *, op: bool = False) -> None:
@@ -618,8 +630,8 @@ class RoomManager:
         room._add(member)
         room.invited.pop(member, None)
         member.invites.pop(room, None)
-        if op or (not room.ops and len(room.members) == 1):
-            room.ops.add(member)
+        if op or (room.owner is None and not room.ops and len(room.members) == 1):
+            room.ops.add(member)  # a registered room's status comes from its owner: _grant
 
     async def leave(self, member: Member, room: Room, reason: str = "") -> None:
         """Take the member out of a room it is in; the room is told."""
@@ -659,12 +671,12 @@ class RoomManager:
         was_op = member in room.ops
         room._remove(member)
         if not room.members:
-            if not self.holds_history(room):
+            if not self.holds_history(room) and room.owner is None:
                 self._close_room(room)
             return
         if farewell is not None:
             room.publish(farewell)
-        if was_op and not room.ops and name_heir:
+        if was_op and not room.ops and name_heir and room.owner is None:
             self._crown(room, next(iter(room.members)), "the last one left")
 
     def _crown(self, room: Room, heir: Member, why: str) -> None:
@@ -677,7 +689,7 @@ class RoomManager:
         """At the room limit (which protects memory from live rooms): the empty room
         kept longest without a line leaves memory, its lines staying in the store, so
         history kept does not lock out new rooms. False if every room has members."""
-        kept = [room for room in self._rooms.values() if not room.members]
+        kept = [room for room in self._rooms.values() if not room.members and room.owner is None]
         if not kept:
             return False
         stalest = min(kept, key=lambda r: r.recent[-1].ts if r.recent else r.created)
@@ -698,6 +710,134 @@ class RoomManager:
         for invitee in room.invited:
             invitee.invites.pop(room, None)
         room.invited.clear()
+
+    # --- Owned rooms (registry/owners.py): ChanServ's verbs. ---
+    def _grant(self, member: Member, room: Room, *, joined: bool = False) -> None:
+        """A member of a registered room gets the status its account has there (on join
+        and at login); the room is told, as by ChanServ (the member itself too, unless
+        it just `joined`: the names it is shown on joining have its status)."""
+        if room.owner is None or not member.account:
+            return
+        level = room.owner.level(member.account)
+        if level == "o" and member not in room.ops:
+            room.ops.add(member)
+        elif level == "v" and member not in room.voiced and member not in room.ops:
+            room.voiced.add(member)
+        else:
+            return
+        event = ModeChanged(CHANSERV, room.name, f"+{level}", (member.name,), CHANSERV_MASK)
+        room.publish(event, member if joined else None)
+        log.info("%s got +%s in %s from its access", member.name, level, room.name)
+
+    def _owned(self, member: Member, room_name: str, *, founder: bool) -> Room:
+        """The registered room a member asks ChanServ about; with `founder`, only its
+        founder or a server operator may. NoSuchRoom, RoomNotRegistered, NotFounder."""
+        room = self.room(room_name)
+        if room is None:
+            raise NoSuchRoom(room_name)
+        if room.owner is None:
+            raise RoomNotRegistered(room.name)
+        if founder and not (room.owner.is_founder(member.account) or member.oper):
+            raise NotFounder(room.name)
+        return room
+
+    def _owner_changed(self, room: Room) -> None:
+        """Keep the room's new ownership and tell the cluster (no member sees it)."""
+        self._save(room)
+        owner = room.owner
+        room.publish(
+            OwnerChanged(room.name, owner.founder, owner.words(), owner.registered)
+            if owner is not None
+            else OwnerChanged(room.name, "")
+        )
+
+    def register_room(self, member: Member, room_name: str) -> Room:
+        """The member's account becomes the founder of a room it runs: the room stays
+        when empty, across restarts, with its topic, modes and bans (+t is set: only
+        operators change the topic). NotLoggedIn, NoSuchRoom, NotInRoom, NotOperator,
+        RoomRegistered."""
+        if not member.account:
+            raise NotLoggedIn(member.name)
+        room = self.room(room_name)
+        if room is None:
+            raise NoSuchRoom(room_name)
+        if room not in member.rooms:
+            raise NotInRoom(room.name)
+        if room.owner is not None:
+            raise RoomRegistered(room.name)
+        if member not in room.ops:
+            raise NotOperator(room.name)
+        room.owner = Ownership(member.account, self.clock())
+        if "t" not in room.modes:
+            room.modes.add("t")
+            room.publish(ModeChanged(CHANSERV, room.name, "+t", (), CHANSERV_MASK))
+        self._owner_changed(room)
+        log.info("%s registered %s to account %s", member.name, room.name, member.account)
+        return room
+
+    def drop_room(self, member: Member, room_name: str) -> Room:
+        """The room is no longer registered (its founder or a server operator asks): the
+        old rule again, and it closes when empty with no history."""
+        room = self._owned(member, room_name, founder=True)
+        room.owner = None
+        self._owner_changed(room)
+        log.info("%s dropped the registration of %s", member.name, room.name)
+        if not room.members and not self.holds_history(room):
+            self._close_room(room)
+        return room
+
+    def set_access(self, member: Member, room_name: str, level: str, account: str) -> Room:
+        """Give an account a status on join in a registered room ("o", "v"; "" takes it
+        away); members logged in to it get it now. The founder or a server operator.
+        NoSuchAccount, and as _owned."""
+        room = self._owned(member, room_name, founder=True)
+        owner = room.owner
+        assert owner is not None
+        found = self.accounts.find(account)
+        if found is None:
+            raise NoSuchAccount(account)
+        if level:
+            owner.access[name_key(found.name)] = (found.name, level)
+        elif owner.access.pop(name_key(found.name), None) is None:
+            return room
+        self._owner_changed(room)
+        log.info("%s set access %s for %s in %s", member.name, level or "-", found.name, room.name)
+        for present in room.members:
+            if present.account and name_key(present.account) == name_key(found.name):
+                self._grant(present, room)
+        return room
+
+    def transfer_room(self, member: Member, room_name: str, account: str) -> Room:
+        """Give a registered room to another account, which becomes its founder. The
+        founder or a server operator. NoSuchAccount, and as _owned."""
+        room = self._owned(member, room_name, founder=True)
+        owner = room.owner
+        assert owner is not None
+        found = self.accounts.find(account)
+        if found is None:
+            raise NoSuchAccount(account)
+        owner.founder = found.name
+        owner.access.pop(name_key(found.name), None)
+        self._owner_changed(room)
+        log.info("%s gave %s to account %s", member.name, room.name, found.name)
+        for present in room.members:
+            if present.account and name_key(present.account) == name_key(found.name):
+                self._grant(present, room)
+        return room
+
+    def regain(self, member: Member, room_name: str) -> Room:
+        """A member whose account has a status in a registered room it is in takes it
+        again (ChanServ OP: after someone took it away). NotInRoom, NotOperator (no
+        status here), and as _owned."""
+        room = self._owned(member, room_name, founder=False)
+        if room not in member.rooms:
+            raise NotInRoom(room.name)
+        owner = room.owner
+        assert owner is not None
+        if not owner.level(member.account):
+            raise NotOperator(room.name)
+        self._grant(member, room)
+        return room
 
     # --- Moderation: the rules both doors enforce (registry/modes.py). ---
     @staticmethod
@@ -897,7 +1037,7 @@ class RoomManager:
     def name_heir(self, room: Room) -> None:
         """The room's operators were all on a server that is gone: every server names the
         same heir, the member connected longest (signon, then name)."""
-        if room.members and not room.ops:
+        if room.members and not room.ops and room.owner is None:
             heir = min(room.members, key=lambda m: (m.signon, name_key(m.name)))
             self._crown(room, heir, "its operators' node is gone")
 
@@ -922,6 +1062,12 @@ class RoomManager:
             if event.ts < room.topic_ts:
                 return  # set here later (the newest topic wins on every server)
             room.topic, room.topic_by, room.topic_ts = event.text, event.mask, event.ts
+        elif type(event) is OwnerChanged:
+            room.owner = (
+                Ownership(event.founder, event.registered, from_words(event.access))
+                if event.founder
+                else None
+            )
         elif type(event) is Invited:
             inviter, invitee = self.find(event.name), self.find(event.target)
             if inviter in room.ops and invitee is not None:

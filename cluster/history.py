@@ -31,6 +31,7 @@ from registry import (
     Ref,
     SavedRoom,
     is_kept,
+    is_owned,
 )
 from utils import name_key
 
@@ -105,10 +106,11 @@ class RedisHistory(History):
     async def load(self) -> None:
         """Read the rooms that have history, with their settings and newest lines (at
         start-up). As the SQLite store, a room is made again only if it holds lines
-        that have not expired; its settings alone do not keep it."""
+        that have not expired or is registered (ChanServ)."""
         redis = self.link.bus.redis
         since = int((self._clock() - self.retention_s) * 1000) if self.retention_s else 0
         kept = await redis.hgetall(self.rooms_key)
+        loaded: set[str] = set()
         async for raw in redis.scan_iter(match=self.prefix + "*", count=500):
             stream = raw.decode() if isinstance(raw, bytes) else str(raw)
             rows = await redis.xrevrange(stream, "+", since or "-", count=max(self.recent, 1))
@@ -117,6 +119,13 @@ class RedisHistory(History):
                 key = stream[len(self.prefix) :]
                 name, created, settings = _saved(kept.get(key.encode()), lines)
                 self._saved.append(SavedRoom(name, created, settings, lines))
+                loaded.add(key)
+        for raw_key, raw in kept.items():  # a registered room stays with no line
+            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+            if key not in loaded:
+                owned = _owned(raw)
+                if owned is not None:
+                    self._saved.append(owned)
 
     def attach(self, on_sweep: Callable[[], None]) -> None:
         """With --history-days, let the registry drop the empty rooms whose lines have
@@ -195,6 +204,21 @@ def _saved(raw: bytes | str | None, lines: list[Kept]) -> tuple[str, float, dict
         if isinstance(saved.get("settings"), dict):
             settings = saved["settings"]
     return name, created, settings
+
+
+def _owned(raw: bytes | str) -> SavedRoom | None:
+    """A registered room from its field of the rooms hash (None: not one)."""
+    try:
+        saved = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(saved, dict) or not isinstance(saved.get("name"), str):
+        return None
+    settings, created = saved.get("settings"), saved.get("created")
+    if not isinstance(settings, dict) or not is_owned(settings):
+        return None
+    return SavedRoom(saved["name"], float(created) if isinstance(created, int | float) else 0.0,
+                     settings)  # fmt: skip
 
 
 def _position(entries: list[Entry], ref: Ref) -> tuple[int, int] | None:

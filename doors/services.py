@@ -43,8 +43,15 @@ NICKSERV_HELP = (
     "HELP  this list",
 )
 CHANSERV_HELP = (
-    "ChanServ will keep registered rooms.",
-    "Room registration is not offered yet.",
+    "ChanServ keeps registered rooms: they stay when empty and across restarts, and",
+    "their founder and access list get their status on every join.",
+    "REGISTER ROOM  register a room you run to your account (it gets +t)",
+    "DROP ROOM  the room is no longer registered (its founder)",
+    "AMODE ROOM [+o|+v|-o|-v ACCOUNT]  show or change who gets a status on join",
+    "TRANSFER ROOM ACCOUNT  give the room to another account (its founder)",
+    "OP ROOM  take your status in a room again",
+    "INFO ROOM  who founded a room, and when",
+    "HELP  this list",
 )
 
 
@@ -90,9 +97,8 @@ async def ask(
     Every refusal is an answer too: nothing is raised for what the user asked."""
     command, _, rest = text.strip().partition(" ")
     words = rest.split()
-    if service_name(service) == CHANSERV:
-        return list(CHANSERV_HELP)
-    verb = _NICKSERV.get(command.upper())
+    table = _CHANSERV if service_name(service) == CHANSERV else _NICKSERV
+    verb = table.get(command.upper())
     if verb is None:
         what = f'Unknown command "{command}". ' if command else ""
         return [f"{what}Send HELP for the commands."]
@@ -100,6 +106,31 @@ async def ask(
         return await verb(rooms, member, address, words)
     except AccountError as exc:
         return [refusal(exc)]
+    except r.RegistryError as exc:
+        return [room_refusal(exc)]
+
+
+def room_refusal(exc: r.RegistryError) -> str:
+    """A room verb's refusal, as ChanServ answers it."""
+    name = exc.name
+    match exc:
+        case r.NotLoggedIn():
+            return "You are not logged in: log in to an account first (NickServ IDENTIFY)."
+        case r.NoSuchRoom():
+            return f'No room named "{name}".'
+        case r.NotInRoom():
+            return f"You are not in {name}."
+        case r.NotOperator():
+            return f"You are not an operator of {name}."
+        case r.RoomRegistered():
+            return f"{name} is registered already."
+        case r.RoomNotRegistered():
+            return f"{name} is not registered."
+        case r.NotFounder():
+            return f"Only the founder of {name} may do that."
+        case r.NoSuchAccount():
+            return f'No account named "{name}".'
+    return "That cannot be done now."
 
 
 Lines = list[str]
@@ -188,4 +219,92 @@ _NICKSERV = {
     "PASSWD": _passwd,
     "DROP": _drop,
     "INFO": _info,
+}
+
+
+def _room(words: list[str]) -> str:
+    """The room a ChanServ command names: `#room` (IRC) or `room` (the text door)."""
+    return words[0].removeprefix("#") if words else ""
+
+
+async def _cs_help(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    return list(CHANSERV_HELP)
+
+
+async def _cs_register(
+    rooms: RoomManager, member: r.Member, address: str, words: list[str]
+) -> Lines:
+    if len(words) != 1:
+        return ["Usage: REGISTER ROOM"]
+    room = rooms.register_room(member, _room(words))
+    return [f"{room.name} is registered to your account {member.account}."]
+
+
+async def _cs_drop(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    if len(words) != 1:
+        return ["Usage: DROP ROOM"]
+    room = rooms.drop_room(member, _room(words))
+    return [f"{room.name} is no longer registered."]
+
+
+LEVEL_WORDS = {"o": "operator", "v": "voice"}
+
+
+async def _cs_amode(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    if len(words) not in (1, 3):
+        return ["Usage: AMODE ROOM [+o|+v|-o|-v ACCOUNT]"]
+    if len(words) == 1:
+        room = rooms.room(_room(words))
+        if room is None or room.owner is None:
+            raise r.RoomNotRegistered(room.name if room else _room(words))
+        owner = room.owner
+        lines = [f"{room.name}: {owner.founder} (founder)"]
+        lines += [f"{room.name}: {account} (+{level})" for account, level in owner.entries()]
+        return lines
+    change, account = words[1], words[2]
+    if change not in ("+o", "+v", "-o", "-v"):
+        return ["Usage: AMODE ROOM [+o|+v|-o|-v ACCOUNT]"]
+    level = change[1] if change[0] == "+" else ""
+    room = rooms.set_access(member, _room(words), level, account)
+    if level:
+        return [f"{account} gets {LEVEL_WORDS[level]} ({change}) on joining {room.name}."]
+    return [f"{account} gets no status on joining {room.name}."]
+
+
+async def _cs_transfer(
+    rooms: RoomManager, member: r.Member, address: str, words: list[str]
+) -> Lines:
+    if len(words) != 2:
+        return ["Usage: TRANSFER ROOM ACCOUNT"]
+    room = rooms.transfer_room(member, _room(words), words[1])
+    assert room.owner is not None
+    return [f"{room.name} now belongs to {room.owner.founder}."]
+
+
+async def _cs_op(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    if len(words) != 1:
+        return ["Usage: OP ROOM"]
+    room = rooms.regain(member, _room(words))
+    return [f"You have your status in {room.name}."]
+
+
+async def _cs_info(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    if len(words) != 1:
+        return ["Usage: INFO ROOM"]
+    room = rooms.room(_room(words))
+    if room is None or room.owner is None:
+        raise r.RoomNotRegistered(room.name if room else _room(words))
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(room.owner.registered))
+    return [f"{room.name} was registered by {room.owner.founder} on {when}."]
+
+
+_CHANSERV = {
+    "HELP": _cs_help,
+    "REGISTER": _cs_register,
+    "DROP": _cs_drop,
+    "AMODE": _cs_amode,
+    "ACCESS": _cs_amode,
+    "TRANSFER": _cs_transfer,
+    "OP": _cs_op,
+    "INFO": _cs_info,
 }

@@ -126,3 +126,23 @@ class NotThere(MemberError):
 
 class AlreadyThere(MemberError):
     """`who` is in the room already (an invitation)."""
+
+
+class NotLoggedIn(RegistryError):
+    """What was asked needs an account, and the member is not logged in to one."""
+
+
+class RoomRegistered(RegistryError):
+    """The room is registered already (ChanServ REGISTER)."""
+
+
+class RoomNotRegistered(RegistryError):
+    """The room is not registered, and what was asked needs it to be."""
+
+
+class NotFounder(RegistryError):
+    """Only the room's founder (or a server operator) may do this."""
+
+
+class NoSuchAccount(RegistryError):
+    """No account has this name."""

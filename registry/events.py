@@ -194,8 +194,20 @@ class Wallops:
     mask: str = ""
 
 
+@dataclass(slots=True)
+class OwnerChanged:
+    """A room's registration changed (ChanServ): its founder's account ("": no longer
+    registered), its access list as `LEVEL:ACCOUNT` words, when it was registered.
+    For a cluster's nodes and stores: no member is shown it."""
+
+    room: str
+    founder: str
+    access: tuple[str, ...] = ()
+    registered: float = 0.0
+
+
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
     | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
-    | AccountChanged
+    | AccountChanged | OwnerChanged
 )  # fmt: skip

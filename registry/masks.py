@@ -75,9 +75,20 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
+ACCOUNT_BAN = "a:"  # an extended ban on an account: `a:alice` (ISUPPORT EXTBAN=,a)
+
+
+def account_matches(mask: str, account: str) -> bool:
+    """Whether a completed `a:PATTERN` mask matches this account (never no account)."""
+    return bool(account) and glob(name_key(mask[2:]), name_key(account))
+
+
 def complete(mask: str) -> str:
     """The full `nick!user@host` form of a mask: `bob` -> `bob!*@*`, `bob!u` ->
-    `bob!u@*`, `u@h` -> `*!u@h`, an address or network `10.0.0.7` -> `*!*@10.0.0.7`."""
+    `bob!u@*`, `u@h` -> `*!u@h`, an address or network `10.0.0.7` -> `*!*@10.0.0.7`; an account
+    ban stays one: `A:alice` -> `a:alice`."""
+    if mask[:2].lower() == ACCOUNT_BAN:
+        return ACCOUNT_BAN + (mask[2:] or "*")
     if "!" not in mask and "@" not in mask:
         return f"*!*@{mask}" if _network(mask) is not None else f"{mask or '*'}!*@*"
     nick, _, rest = mask.partition("!") if "!" in mask else ("*", "", mask)

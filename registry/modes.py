@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from registry.errors import BadKey, Banned, InviteOnly, RoomFull
-from registry.masks import Change, complete, mask_problem, matches
+from registry.masks import ACCOUNT_BAN, Change, account_matches, complete, mask_problem, matches
 from registry.room import Listed, Member, Room, _listed, is_banned
 from utils import name_key
 
@@ -167,8 +167,12 @@ def remute_room(room: Room, change: Change) -> None:
     """Who the room's bans silence after one change of a ban or an exception: only the
     members that one mask matches are looked at again (a room may be large)."""
 
+    mask = change.arg
+
     def hit(m: Member) -> bool:
-        return matches(change.arg, m.name, m.user, m.host)
+        if mask[:2] == ACCOUNT_BAN:
+            return account_matches(mask, m.account)
+        return matches(mask, m.name, m.user, m.host)
 
     if change.letter == "b" and change.sign == "+":
         room.muted |= {

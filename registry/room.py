@@ -18,7 +18,8 @@ from typing import Protocol
 from registry.errors import BannedHere, Moderated, NoOutside
 from registry.events import Acted, Event, Said
 from registry.history import Kept
-from registry.masks import matches
+from registry.masks import ACCOUNT_BAN, account_matches, matches
+from registry.owners import Ownership, from_settings
 from utils import name_key
 
 Render = Callable[[Event], bytes]
@@ -97,8 +98,8 @@ class Room:
 
     __slots__ = (
         "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "keep", "key",
-        "limit", "lists", "members", "modes", "muted", "name", "ops", "pending", "recent",
-        "relay", "skips",
+        "limit", "lists", "members", "modes", "muted", "name", "ops", "owner", "pending",
+        "recent", "relay", "skips",
         "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
 
@@ -122,6 +123,7 @@ class Room:
         self.join_key = ""
         self.limit = 0
         self.invited: dict[Member, None] = {}  # invited by an operator, not yet joined
+        self.owner: Ownership | None = None  # registered (ChanServ): founder, access list
         self.muted: set[Member] = set()  # members a ban matches (they may not speak)
         self._renders: dict[Render, int] = {}  # renders present, with member counts
         self._clock = clock
@@ -188,6 +190,7 @@ class Room:
                 letter: [[entry.mask, entry.by, entry.ts] for entry in entries]
                 for letter, entries in self.lists.items()
             },
+            **(self.owner.settings() if self.owner is not None else {}),
         }  # fmt: skip
 
     def restore(self, settings: dict[str, object]) -> None:
@@ -203,6 +206,7 @@ class Room:
             self.join_key = key
         if isinstance(limit, int) and limit >= 0:
             self.limit = limit
+        self.owner = from_settings(settings)
         lists = settings.get("lists")
         if isinstance(lists, dict):
             for letter, entries in self.lists.items():
@@ -363,9 +367,14 @@ class Departed:
 
 
 def _listed(room: Room, letter: str, member: Member) -> bool:
-    return any(
-        matches(entry.mask, member.name, member.user, member.host) for entry in room.lists[letter]
-    )
+    for entry in room.lists[letter]:
+        mask = entry.mask
+        if mask[:2] == ACCOUNT_BAN:
+            if account_matches(mask, member.account):
+                return True
+        elif matches(mask, member.name, member.user, member.host):
+            return True
+    return False
 
 
 def is_banned(room: Room, member: Member) -> bool:

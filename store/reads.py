@@ -10,7 +10,17 @@ import json
 import sqlite3
 from typing import Any
 
-from registry import AccountRecord, Acted, Kept, Query, Ref, Said, SavedRoom, TopicSet
+from registry import (
+    AccountRecord,
+    Acted,
+    Kept,
+    Query,
+    Ref,
+    Said,
+    SavedRoom,
+    TopicSet,
+    is_owned,
+)
 
 COLUMNS = "id, ts, kind, name, mask, text, tags"
 KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic"}
@@ -39,27 +49,43 @@ def event_of(row: Row, room: str) -> Kept:
     return Said(name, text, ts, room, mask, str(msgid), tags)
 
 
+def _settings(text: str) -> dict[str, Any]:
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def unkept_rooms(con: sqlite3.Connection) -> list[str]:
+    """The keys of the rooms nothing keeps: no message left, not registered."""
+    found = con.execute(
+        "SELECT key, settings FROM rooms WHERE NOT EXISTS "
+        "(SELECT 1 FROM messages WHERE room = rooms.key)"
+    ).fetchall()
+    return [key for key, settings in found if not is_owned(_settings(settings))]
+
+
 def saved_rooms(con: sqlite3.Connection, recent: int, since_ms: int) -> list[SavedRoom]:
-    """Every room that still holds history (messages since `since_ms`), with its
-    `recent` newest lines."""
+    """Every room that still holds history (messages since `since_ms`) or is registered,
+    with its `recent` newest lines."""
     rooms: list[SavedRoom] = []
     found = con.execute(
-        "SELECT key, name, created, settings FROM rooms WHERE EXISTS "
-        "(SELECT 1 FROM messages WHERE room = rooms.key AND ts_ms >= ?) ORDER BY key",
+        "SELECT key, name, created, settings, EXISTS "
+        "(SELECT 1 FROM messages WHERE room = rooms.key AND ts_ms >= ?) FROM rooms ORDER BY key",
         (since_ms,),
     ).fetchall()
-    for key, name, created, settings in found:
+    for key, name, created, settings, has_lines in found:
+        values = _settings(settings)
+        if not has_lines and not is_owned(values):
+            continue
         rows = con.execute(
             f"SELECT {COLUMNS} FROM messages WHERE room = ? AND ts_ms >= ? "
             "ORDER BY id DESC LIMIT ?",
             (key, since_ms, max(recent, 1)),
         ).fetchall()
-        try:
-            values = json.loads(settings)
-        except ValueError:
-            values = {}
         lines = [event_of(row, name) for row in reversed(rows)]
-        rooms.append(SavedRoom(name, created, values if isinstance(values, dict) else {}, lines))
+        rooms.append(SavedRoom(name, created, values, lines))
     return rooms
 
 

@@ -502,8 +502,8 @@ def open_history(
         with con:
             con.execute("BEGIN IMMEDIATE")
             con.execute("DELETE FROM messages WHERE ts_ms < ?", (since_ms,))
-            con.execute(
-                "DELETE FROM rooms WHERE NOT EXISTS (SELECT 1 FROM messages WHERE room = rooms.key)"
+            con.executemany(
+                "DELETE FROM rooms WHERE key = ?", [(key,) for key in reads.unkept_rooms(con)]
             )
         saved = reads.saved_rooms(con, recent, since_ms)
         accounts = reads.saved_accounts(con)

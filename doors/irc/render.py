@@ -120,7 +120,7 @@ class IrcRender:
                 return ""
             case r.ServerNotice(text, server, target):
                 return line(server, "NOTICE", target or "*", text)  # from the server: no `!`
-            case r.Reconnected():
+            case r.Reconnected() | r.OwnerChanged():
                 return ""  # nothing changed for an IRC client
             case r.AccountChanged(_, account, mask):
                 return line(mask, "ACCOUNT", account or "*") if self.account_notify else ""

@@ -63,3 +63,32 @@ async def test_closed_registration_needs_no_warning_without_a_database(
     assert not server.rooms.accounts.registration_open
     await server.aclose()
     assert WARNING not in [r.getMessage() for r in caplog.records]
+
+
+async def test_a_registered_room_with_no_line_and_no_member_is_kept_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    config = Config(port=0, irc_port=None, db_path=str(tmp_path / "chatroom.db"))
+    server = ChatServer(config)
+    await server.start()
+    rooms = server.rooms
+    await rooms.accounts.register("alice", "sesame", "192.0.2.1")
+    await rooms.accounts.register("bob", "sesame", "192.0.2.1")
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"", account="alice")
+    den = await rooms.create(alice, "Den")
+    await rooms.create(alice, "attic")  # not registered, no line: gone at the restart
+    rooms.register_room(alice, "den")
+    rooms.set_access(alice, "den", "v", "bob")
+    await rooms.leave(alice, den)
+    assert rooms.room("den") is den
+    await server.aclose()
+    again = ChatServer(config)
+    await again.start()
+    try:
+        kept = again.rooms.room("den")
+        assert kept is not None and kept.name == "Den" and not kept.members
+        assert kept.owner is not None and kept.owner.founder == "alice"
+        assert kept.owner.entries() == [("bob", "v")] and "t" in kept.modes
+        assert again.rooms.room("attic") is None
+    finally:
+        await again.aclose()

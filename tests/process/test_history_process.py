@@ -44,7 +44,10 @@ class Server:
         self._reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, cwd: Path, *args: str, limit_bytes: int | None = None) -> Server:
+    async def start(
+        cls, cwd: Path, *args: str, limit_bytes: int | None = None, irc: bool = False
+    ) -> Server:
+        """server.py on free ports (the IRC door too with `irc`), once it listens."""
         preexec: Callable[[], None] | None = None
         if limit_bytes is not None:
             size = limit_bytes
@@ -53,8 +56,9 @@ class Server:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "server.py"), "--port", "0", "--no-irc", "--rate", "0",
-            *args, cwd=cwd, stderr=asyncio.subprocess.PIPE, preexec_fn=preexec,
+            sys.executable, str(ROOT / "server.py"), "--port", "0", "--rate", "0",
+            *(("--irc-port", "0") if irc else ("--no-irc",)), *args,
+            cwd=cwd, stderr=asyncio.subprocess.PIPE, preexec_fn=preexec,
         )  # fmt: skip
         server = cls(proc)
         server._reader = asyncio.create_task(server._read())

@@ -142,9 +142,10 @@ async def test_nickserv_by_msg_and_the_shortcuts(rooms: RoomManager) -> None:
         f"[{HHMM}] *NickServ* You are now logged in as bob.",
         "Enter your choice:",
     ]
-    assert (await bob.say("/msg ChanServ REGISTER #den"))[1] == (
-        f"[{HHMM}] *ChanServ* Room registration is not offered yet."
-    )
+    assert await bob.say("/msg ChanServ REGISTER den") == [
+        f'[{HHMM}] *ChanServ* No room named "den".',
+        "Enter your choice:",
+    ]
 
 
 async def test_help_lists_the_shortcuts(rooms: RoomManager) -> None:
