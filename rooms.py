@@ -83,6 +83,7 @@ from registry.relay import Relay
 from registry.room import (
     Defer,
     Departed,
+    Device,
     Member,
     Render,
     Room,
@@ -276,41 +277,72 @@ class RoomManager:
             self.relay.claimed(member)
         return member
 
-    async def take_over(
-        self, account: str, write: Write, render: Render, *, user: str = "", host: str = ""
-    ) -> Member:
-        """A text-door login to `account` (its name as registered, whose password was
-        checked): the member under that name, logged in to it. A free name is claimed.
-        A connection of this server that holds it lets go: a text one (`taken_over`
-        set) hands its member over with its rooms, which see it reconnect, as a reclaim
-        does; any other is closed (`killed`) and its rooms see it quit. NameTaken if a
-        user of another server of the cluster holds it."""
+    async def log_in_as(
+        self,
+        account: str,
+        write: Write,
+        render: Render,
+        *,
+        user: str = "",
+        host: str = "",
+        door: str = "text",
+    ) -> tuple[Member, Device | None]:
+        """A connection that proved it is `account` (its name as registered): the user
+        logged in to that account, and the Device this connection is of it. A user of
+        this server already logged in to it (under any name) gets one more connection
+        (the Device; it shares the name and rooms, and hears all the user hears); else
+        the account's name is claimed (no Device: the member is this connection).
+        NameTaken if a user of another server of the cluster holds the name."""
         async with self._lock:
-            holder = self._names.find(account)
-            if holder is None:
-                return await self._claim(account, write, render, user, host, "", "text", account)
-            if holder.server:
-                raise NameTaken(account)
-            why = "Logged in from elsewhere"
-            if holder.taken_over is not None:
-                holder.taken_over()
-                holder.flush_rooms()
-                holder.write = write
-                self.set_render(holder, render)
-                self._back(holder, host)
-                if self.relay is not None:
-                    self.relay.reconnected(holder)
-                if holder.account != account:
-                    self.log_in(holder, account)
-                log.info("%s logged in from elsewhere", holder.name)
-                return holder
-            if self.relay is not None:
-                self.relay.released(holder, why)
-            self._quit(holder, why, name_heir=True)
-            self.reclaims.forget(name_key(holder.name))
-            if holder.killed is not None:
-                holder.killed(why)
-            return await self._claim(account, write, render, user, host, "", "text", account)
+            holder = self._names.by_account(account)
+            if holder is not None:
+                return holder, self._attach(holder, write, render, door, host)
+            if self._names.find(account) is not None:
+                raise NameTaken(account)  # another server's user: one node each
+            member = await self._claim(account, write, render, user, host, "", door, account)
+            return member, None
+
+    def _attach(self, member: Member, write: Write, render: Render, door: str, host: str) -> Device:
+        device = Device(write, render, door, host)
+        member.flush_rooms()
+        member.devices = (*member.devices, device)
+        for room in member.rooms:
+            room._add_device(member, device)
+        log.info("%s has %s", member.name, counted(len(member.devices) + 1, "connection"))
+        return device
+
+    async def disconnect(self, member: Member, device: Device | None, reason: str = "") -> None:
+        """A connection of the member closed (`device`; None: its first). While another
+        connection is left, the member stays, and nobody else is told; the last one
+        gone, it quits (release)."""
+        if device is not None and device in member.devices:
+            member.flush_rooms()
+            member.devices = tuple(d for d in member.devices if d is not device)
+            for room in member.rooms:
+                room._remove_device(member, device)
+            log.info("%s closed one of its connections (%s)", member.name, reason or "gone")
+            return
+        if member.devices and self._names.holds(member):
+            heir, *rest = member.devices  # its next connection is its first now
+            member.flush_rooms()
+            for room in member.rooms:
+                room._swap_render(member, heir.render)
+                room._remove_device(member, heir)  # counted once, as the member's own
+            member.devices = tuple(rest)
+            for room in member.rooms:
+                if member.devices:
+                    room.multi[member] = None
+                else:
+                    room.multi.pop(member, None)
+            member.write, member.render = heir.write, heir.render
+            member.kicked, member.killed, member.door = heir.kicked, heir.killed, heir.door
+            log.info("%s closed one of its connections (%s)", member.name, reason or "gone")
+            return
+        await self.release(member, reason)
+
+    def presence(self, account: str) -> Member | None:
+        """The user of this server logged in to `account`, under any name, if any."""
+        return self._names.by_account(account)
 
     def is_reserved(self, name: str, account: str = "") -> bool:
         """Whether `name` is a registered account's other than `account`'s: then only
@@ -498,9 +530,18 @@ class RoomManager:
             self.relay.released(target, why)
         self._quit(target, why, name_heir=True)
         self.reclaims.forget(name_key(target.name))  # not back with its code, as if dropped
-        if target.killed is not None:
-            target.killed(why)
+        self._close_all(target, why)
         return target
+
+    @staticmethod
+    def _close_all(member: Member, why: str) -> None:
+        """Each connection of a member put off the server is told why and closed."""
+        devices, member.devices = member.devices, ()
+        if member.killed is not None:
+            member.killed(why)
+        for device in devices:
+            if device.killed is not None:
+                device.killed(why)
 
     def wallops(self, by: Member, text: str) -> int:
         """A server operator's message to the opers and the users with +w on this
@@ -527,11 +568,13 @@ class RoomManager:
             if not member.server:
                 self.notify(member, text)
 
-    def set_render(self, member: Member, render: Render) -> None:
-        """Change how a member's events are worded (its IRC capabilities changed)."""
+    def set_render(self, member: Member, render: Render, device: Device | None = None) -> None:
+        """Change how a member's events are worded on one connection (its first, or
+        `device`): its IRC capabilities changed."""
+        sink: Member | Device = member if device is None else device
         for room in member.rooms:
-            room._swap_render(member, render)
-        member.render = render
+            room._swap_render(sink, render)
+        sink.render = render
 
     def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
         """Deliver a user-level event once to everyone who shares a room with `member`."""
@@ -546,7 +589,9 @@ class RoomManager:
             data = rendered.get(peer.render)
             if data is None:
                 data = rendered[peer.render] = peer.render(event)
-            if data:
+            if peer.devices:
+                peer.deliver(data, rendered, event)
+            elif data:
                 peer.write(data)
 
     # --- Rooms and membership. ---
@@ -875,6 +920,9 @@ class RoomManager:
         self._remove(target, room, name_heir=name_heir)
         if target.kicked is not None:
             target.kicked(room)
+        for device in target.devices:
+            if device.kicked is not None:
+                device.kicked(room)
 
     async def invite(self, member: Member, room_name: str, name: str) -> tuple[Room, Member]:
         """Invite a user to a room the member is in; an operator's invitation lets the

@@ -51,6 +51,7 @@ class SessionBase:
         self.host = host
         self.peer = peer
         self.member: r.Member | None = None
+        self.device: r.Device | None = None  # this connection, if the member has others
         self._last_name = "-"
         self._out = out
         # Without a connection (the unit tests) its rooms' bytes reach `out` as lines.
@@ -68,11 +69,14 @@ class SessionBase:
             self._out(line)
 
     async def _release(self, reason: str) -> None:
-        """Free the name (those who share a room see the quit); keep it for the logs."""
+        """This connection is done with its member: the name is freed (those who share a
+        room see the quit) unless the member has another connection; the name is kept
+        for the logs."""
         member, self.member = self.member, None
+        device, self.device = self.device, None
         if member is not None:
             self._last_name = member.name
-            await self.rooms.release(member, reason)
+            await self.rooms.disconnect(member, device, reason)
 
     def check_password(self, given: str) -> Password:
         """The server password against `given`, compared in constant time. A wrong one

@@ -86,6 +86,7 @@ from registry.modes import Refusal, ban_masks, key_problem
 from registry.owners import CHANSERV, Ownership, is_owned
 from registry.room import (
     Departed,
+    Device,
     Listed,
     Member,
     Render,
@@ -112,6 +113,7 @@ __all__ = [
     "CannotSpeak",
     "Change",
     "Departed",
+    "Device",
     "Event",
     "History",
     "HistoryUnavailable",

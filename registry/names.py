@@ -29,6 +29,18 @@ class Names:
         """The user with this name (any case), if any."""
         return self._by_key.get(name_key(name))
 
+    def by_account(self, account: str) -> Member | None:
+        """The user of this server logged in to `account`, under any name (at login:
+        a scan, as logins are rare next to lines)."""
+        key = name_key(account)
+        holder = self._by_key.get(key)
+        if holder is not None and name_key(holder.account) == key and not holder.server:
+            return holder
+        for member in self._by_key.values():
+            if member.account and name_key(member.account) == key and not member.server:
+                return member
+        return None
+
     def holds(self, member: Member) -> bool:
         """Whether the member holds its name here (not a ghost replaced, not gone)."""
         return self._by_key.get(name_key(member.name)) is member

@@ -37,6 +37,20 @@ class Listed:
 
 
 @dataclass(eq=False, slots=True)
+class Device:
+    """One more connection of a member: an account on several devices. The member's
+    own `write`, `render`, `kicked` and `killed` are its first connection's; each
+    other connection is a Device, and hears all the member hears."""
+
+    write: Write
+    render: Render
+    door: str = "text"
+    host: str = ""
+    kicked: Callable[[Room], None] | None = None
+    killed: Callable[[str], None] | None = None
+
+
+@dataclass(eq=False, slots=True)
 class Member:
     """A connected user with a name; identity, since members live in sets."""
 
@@ -56,10 +70,10 @@ class Member:
     invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
     killed: Callable[[str], None] | None = None  # its connection is closed by an oper
-    taken_over: Callable[[], None] | None = None  # its connection lets go (account login)
     oper: str = ""  # the oper name it became a server operator with ("": not one)
     spoke: float = 0.0  # when it last said something (WHOIS idle); from signon until then
     account: str = ""  # the account it is logged in to ("": none, a guest)
+    devices: tuple[Device, ...] = ()  # its other connections (the same account), if any
 
     def __post_init__(self) -> None:
         self.remask()
@@ -76,9 +90,28 @@ class Member:
         self.mask = f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
 
     def send(self, event: Event) -> None:
-        """Deliver one event to this member alone, after what its rooms have pending."""
+        """Deliver one event to this member alone (each of its connections), after what
+        its rooms have pending."""
         self.flush_rooms()
         self.write(self.render(event))
+        for device in self.devices:
+            device.write(device.render(event))
+
+    def deliver(self, data: bytes, rendered: dict[Render, bytes], event: Event) -> None:
+        """Write `data` (the event as this member's render words it) to it, and the event
+        to its other connections, each rendered once (`rendered` caches by render)."""
+        if data:
+            self.write(data)
+        for device in self.devices:
+            more = rendered.get(device.render)
+            if more is None:
+                more = rendered[device.render] = device.render(event)
+            if more:
+                device.write(more)
+
+    def sinks(self) -> list[tuple[Member | Device, Render]]:
+        """Each connection of the member with its render: itself first, then its devices."""
+        return [(self, self.render), *((device, device.render) for device in self.devices)]
 
     def flush_rooms(self) -> None:
         """Write out its rooms' batches first, so this member's lines stay in order."""
@@ -98,7 +131,7 @@ class Room:
 
     __slots__ = (
         "_clock", "_defer", "_ids", "_renders", "created", "invited", "join_key", "keep", "key",
-        "limit", "lists", "members", "modes", "muted", "name", "ops", "owner", "pending",
+        "limit", "lists", "members", "modes", "multi", "muted", "name", "ops", "owner", "pending",
         "recent", "relay", "skips",
         "topic", "topic_by", "topic_ts", "voiced",
     )  # fmt: skip
@@ -113,7 +146,8 @@ class Room:
         self.voiced: set[Member] = set()
         self.modes: set[str] = {"n"}  # no messages from outside; "t": topic by operators
         self.pending: dict[Render, list[bytes]] = {}
-        self.skips: list[tuple[Member, int]] = []  # (member, its batch index) not to echo
+        self.skips: list[tuple[Member | Device, int]] = []  # (sender, line's index): no echo
+        self.multi: dict[Member, None] = {}  # members on several connections (Device)
         self.topic = ""
         self.topic_by = ""
         self.topic_ts = 0.0
@@ -140,9 +174,17 @@ class Room:
         """A snapshot of the members' names, sorted case-insensitively."""
         return sorted((m.name for m in self.members), key=name_key)
 
-    def say(self, member: Member, text: str, echo: bool = True, tags: str = "") -> None:
-        """A member's chat line: published (not back to it without `echo`), kept, and
-        the member's `spoke` time (WHOIS idle) set.
+    def say(
+        self,
+        member: Member,
+        text: str,
+        echo: bool = True,
+        tags: str = "",
+        device: Device | None = None,
+    ) -> None:
+        """A member's chat line: published (not back to the connection it came from,
+        `device` or the member's first, without `echo`), kept, and the member's `spoke`
+        time (WHOIS idle) set.
         CannotSpeak if the room's modes forbid it. The hot path: no lock, no await."""
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
@@ -150,10 +192,17 @@ class Room:
         event = Said(
             member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
         )
-        self.publish(event, None if echo else member)
+        self.publish(event, None if echo else device or member)
         self.keep(event)
 
-    def act(self, member: Member, text: str, echo: bool = True, tags: str = "") -> None:
+    def act(
+        self,
+        member: Member,
+        text: str,
+        echo: bool = True,
+        tags: str = "",
+        device: Device | None = None,
+    ) -> None:
         """A member's action (/me), as say()."""
         if "m" in self.modes or member in self.muted:
             self.check_speaker(member)
@@ -161,10 +210,10 @@ class Room:
         event = Acted(
             member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
         )
-        self.publish(event, None if echo else member)
+        self.publish(event, None if echo else device or member)
         self.keep(event)
 
-    def post(self, event: Event, skip: Member | None = None) -> None:
+    def post(self, event: Event, skip: Member | Device | None = None) -> None:
         """A message a door worded itself (a notice, a tag, CTCP, a tagged line): published
         (not to `skip`) and kept if history keeps such lines. The door has checked the
         sender may speak (check_speaker)."""
@@ -236,7 +285,7 @@ class Room:
         elif member in self.muted:
             raise BannedHere(self.name)
 
-    def publish(self, event: Event, skip: Member | None = None) -> None:
+    def publish(self, event: Event, skip: Member | Device | None = None) -> None:
         """Queue an event for every member (but `skip`); written at the next loop pass."""
         if self.relay is not None:
             self.relay.room_event(self, event)
@@ -260,6 +309,9 @@ class Room:
         if not pending:
             return
         self.pending = {}
+        if self.multi:
+            self._flush_devices(pending)
+            return
         if self.skips:
             self._flush_skipping(pending)
             return
@@ -288,11 +340,11 @@ class Room:
                 elif mine:
                     member.write(mine)
             return
-        skipped: dict[Member, set[int]] = {}
-        for member, index in self.skips:
-            skipped.setdefault(member, set()).add(index)
+        skipped: dict[Member | Device, set[int]] = {}
+        for sender, index in self.skips:
+            skipped.setdefault(sender, set()).add(index)
         self.skips = []
-        own = {
+        own: dict[Member | Device, bytes] = {
             member: b"".join(
                 [p for i, p in enumerate(pending.get(member.render, ())) if i not in drop]
             )
@@ -313,11 +365,47 @@ class Room:
             if data:
                 member.write(data)
 
+    def _flush_devices(self, pending: dict[Render, list[bytes]]) -> None:
+        """The flush when some member is on several connections: each connection gets
+        its render's batch, less the lines it sent itself and asked not to see again."""
+        skipped: dict[Member | Device, set[int]] = {}
+        for sender, index in self.skips:
+            skipped.setdefault(sender, set()).add(index)
+        self.skips = []
+        joined = {render: b"".join(parts) for render, parts in pending.items()}
+        for member in self.members:
+            for sink, render in member.sinks() if member.devices else ((member, member.render),):
+                drop = skipped.get(sink)
+                if drop is None:
+                    data = joined[render]
+                else:
+                    data = b"".join(p for i, p in enumerate(pending[render]) if i not in drop)
+                if data:
+                    sink.write(data)
+
     def _add(self, member: Member) -> None:
         self.flush()  # a newcomer gets nothing published before it joined
         self.members[member] = None
         self._renders[member.render] = self._renders.get(member.render, 0) + 1
         member.rooms[self] = None
+        if member.devices:
+            self.multi[member] = None
+            for device in member.devices:
+                self._renders[device.render] = self._renders.get(device.render, 0) + 1
+
+    def _add_device(self, member: Member, device: Device) -> None:
+        """The member, in this room, has one more connection."""
+        self.flush()
+        self.multi[member] = None
+        self._renders[device.render] = self._renders.get(device.render, 0) + 1
+
+    def _remove_device(self, member: Member, device: Device) -> None:
+        """One of the member's other connections is gone (`member.devices` no longer
+        holds it)."""
+        self.flush()
+        self._uncount(device.render)
+        if not member.devices:
+            self.multi.pop(member, None)
 
     def _remove(self, member: Member) -> None:
         self.flush()  # a leaver still gets everything published before it left
@@ -327,13 +415,17 @@ class Room:
         self.muted.discard(member)
         self._uncount(member.render)
         del member.rooms[self]
+        if member.devices:
+            self.multi.pop(member, None)
+            for device in member.devices:
+                self._uncount(device.render)
 
     def _uncount(self, render: Render) -> None:
         count = self._renders.pop(render) - 1
         if count:
             self._renders[render] = count
 
-    def _swap_render(self, member: Member, render: Render) -> None:
+    def _swap_render(self, member: Member | Device, render: Render) -> None:
         self.flush()
         self._uncount(member.render)
         self._renders[render] = self._renders.get(render, 0) + 1

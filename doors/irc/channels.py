@@ -106,11 +106,17 @@ async def _join_each(s: IrcClient, chans: list[str], keys: list[str]) -> None:
         except r.TooManyRooms as exc:
             s.numeric("403", chan, f"Room limit reached ({exc.limit} rooms)")
             continue
-        joined = r.Joined(member.name, room.name, member.mask, member.account, member.realname)
-        s.send(s.stamp() + s.render.line(joined))  # extended-join: its account, realname
-        send_topic(s, room, always=False)
-        send_names(s, room)
+        show_joined(s, room)
         replay_on_join(s, room)
+
+
+def show_joined(s: IrcClient, room: r.Room) -> None:
+    """What the client sees of joining a room: its own JOIN, the topic, the names."""
+    member = s.require_member()
+    joined = r.Joined(member.name, room.name, member.mask, member.account, member.realname)
+    s.send(s.stamp() + s.render.line(joined))  # extended-join: its account, realname
+    send_topic(s, room, always=False)
+    send_names(s, room)
 
 
 async def _part_all(s: IrcClient) -> None:
@@ -217,7 +223,7 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     if echo and s._labeled is None:
         room.post(event)
     else:
-        room.post(event, member)
+        room.post(event, s.device or member)  # not back to this connection
         if echo:  # labeled: the echo is the labeled reply
             room.flush()
             s.send(s.render.line(event))
@@ -239,8 +245,11 @@ def _to_status(s: IrcClient, room: r.Room, status: str, event: r.Event) -> None:
     echo = "echo-message" in s.caps
     for peer in room.members:
         is_meant = peer in room.ops or ("+" in status and peer in room.voiced)
-        if is_meant and (peer is not member or echo):
-            peer.write(peer.render(event).replace(chan, wanted, 1))
+        if not is_meant:
+            continue
+        for sink, render in peer.sinks():
+            if sink is not (s.device or member) or echo:
+                sink.write(render(event).replace(chan, wanted, 1))
 
 
 def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:

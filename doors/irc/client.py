@@ -203,7 +203,7 @@ class IrcClient(SessionBase):
         rooms saw it quit already)."""
         if self.member is not None:
             self._last_name = self.member.name
-        self.member = None
+        self.member, self.device = None, None
         self.error(f"Closing link: {self.host} ({why})")
         if self._hang_up is not None:
             self._hang_up()
@@ -280,5 +280,6 @@ class IrcClient(SessionBase):
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
         self.echo = "echo-message" in caps
-        if self.member is not None and self.member.render is not self.render:
-            self.rooms.set_render(self.member, self.render)
+        sink = self.device or self.member
+        if sink is not None and self.member is not None and sink.render is not self.render:
+            self.rooms.set_render(self.member, self.render, self.device)

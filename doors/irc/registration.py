@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 import registry as r
 from doors.common import Password
 from doors.irc.accounts import pass_login
+from doors.irc.channels import show_joined
 from doors.irc.client import IrcClient, IrcError, Pending, local_users
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
@@ -22,8 +23,10 @@ log = logging.getLogger(__name__)
 
 def try_register(s: IrcClient) -> Pending | None:
     """Register the client if it has all it needs, unless the server password is wrong."""
-    if s.member is not None or not s.nick or not s.user or s.negotiating:
+    if s.member is not None or not s.user or s.negotiating:
         return None
+    if not s.nick and not (s.account and s.rooms.presence(s.account)):
+        return None  # a nick is needed, unless it is one more connection of a user
     if s.config.password and s.check_password(s.password) is not Password.RIGHT:
         s.numeric("464", "Password incorrect")
         s.error("Closing link: bad password")
@@ -36,6 +39,9 @@ async def _register(s: IrcClient) -> None:
         text, s.password = s.password, ""  # PASS account:password, as a fallback to SASL
         if not await pass_login(s, text):
             return
+    if s.account and s.rooms.presence(s.account) is not None:
+        await _attach(s)  # one more connection of a user logged in to the account
+        return
     nick = s.nick
     try:
         s.member = await s.rooms.claim(
@@ -57,6 +63,29 @@ async def _register(s: IrcClient) -> None:
     s.door.max_users = max(s.door.max_users, here)
     s.door.max_global = max(s.door.max_global, len(everyone))
     welcome(s)
+
+
+async def _attach(s: IrcClient) -> None:
+    """Registration of a connection to an account whose user is here already: it is
+    that user (its nick, its rooms), as one more connection of it (Ergo's multiclient).
+    Its rooms are shown as if it had joined them."""
+    try:
+        member, device = await s.rooms.log_in_as(
+            s.account, s.write, s.render, user=s.user, host=s.host, door="irc"
+        )
+    except r.NameTaken:
+        s.numeric("433", s.nick, "Nickname is already in use")
+        s.nick = ""
+        return
+    s.member, s.device, s.nick = member, device, member.name
+    if device is None:
+        member.killed = s.killed
+    else:
+        device.killed = s.killed
+    log.info("%s is %s (IRC, one more connection)", s.peer, member.name)
+    welcome(s)
+    for room in list(member.rooms):
+        show_joined(s, room)
 
 
 def welcome(s: IrcClient) -> None:

@@ -82,7 +82,7 @@ class IrcSession(IrcClient):
             return False  # CTCP, or not UTF-8
         if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
             return False  # too long: the long way answers 417
-        room.say(member, body, self.echo)
+        room.say(member, body, self.echo, device=self.device)
         return True
 
     def _dispatch(self, msg: Message, text: str) -> Awaitable[None] | None:

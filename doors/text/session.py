@@ -141,7 +141,6 @@ class Session(Conversation):
     def _hold(self, member: r.Member) -> None:
         """This connection answers for the member from now on."""
         member.detach, member.kicked, member.killed = self._detached, self._kicked, self._killed
-        member.taken_over = self._taken_over
 
     def _on_login(self, line: str) -> Result:
         """The account's password, after its name at the name prompt."""
@@ -160,11 +159,14 @@ class Session(Conversation):
             raise UserError(
                 f"Too many wrong passwords; {services.wait_words(exc.wait_s)}."
             ) from None
-        member = await self.rooms.take_over(
+        member, device = await self.rooms.log_in_as(
             account.name, self.write, self.render, user="~" + account.name[:9], host=self.host
         )
-        self.member = member
-        self._hold(member)
+        self.member, self.device = member, device
+        if device is None:
+            self._hold(member)
+        else:  # one more connection of a user already here (another device)
+            device.kicked, device.killed = self._kicked, self._killed
         log.info("%s is %s (logged in)", self.peer, member.name)
         self.say(f"* Hello, {member.name}!", f"* You are logged in as {account.name}.")
         self._give_code()
@@ -206,23 +208,15 @@ class Session(Conversation):
     def _detached(self) -> None:
         """A new connection reclaimed this user's name: this one lets go and closes."""
         self._last_name = self.name
-        self.member, self.room = None, None
+        self.member, self.device, self.room = None, None, None
         self.say("! Your name was reclaimed by a new connection.")
-        self.state = State.CLOSED
-        self.hang_up()
-
-    def _taken_over(self) -> None:
-        """A login to this user's account from a new connection: this one lets go."""
-        self._last_name = self.name
-        self.member, self.room = None, None
-        self.say("* Logged in from elsewhere.")
         self.state = State.CLOSED
         self.hang_up()
 
     def _killed(self, why: str) -> None:
         """A server operator put this user off the server (its rooms saw it quit)."""
         self._last_name = self.name
-        self.member, self.room = None, None
+        self.member, self.device, self.room = None, None, None
         self.say(f"! {why}")
         self.state = State.CLOSED
         self.hang_up()

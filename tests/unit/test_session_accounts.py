@@ -162,24 +162,39 @@ async def test_nobody_takes_a_services_name(rooms: RoomManager) -> None:
     assert (await bob.say("/nick chanserv"))[0] == '! The name "chanserv" is reserved.'
 
 
-async def test_a_login_takes_the_name_over_from_the_old_connection(rooms: RoomManager) -> None:
-    old = Hangable(rooms)
-    await old.say("alice", "sesame", "/create den")
-    new = Hangable(rooms)
-    out = await new.say("alice", "sesame")
+async def test_a_second_login_is_one_more_connection_of_the_same_user(
+    rooms: RoomManager,
+) -> None:
+    laptop = Hangable(rooms)
+    await laptop.say("alice", "sesame", "/create den")
+    bob = await named(rooms, "bob")
+    await bob.say("/join den")
+    phone = Hangable(rooms)
+    out = await phone.say("alice", "sesame")
     assert out[:3] == [
         "Enter the password for Alice:",
         "* Hello, Alice!",
         "* You are logged in as Alice.",
     ]
     assert "Joined room [den]. Type 'exit' to leave, /help for commands." in out
-    assert new.session.state is State.IN_ROOM
-    assert old.out[-1] == "* Logged in from elsewhere." and old.hung_up
-    assert old.session.state is State.CLOSED
+    assert phone.session.state is State.IN_ROOM and not laptop.hung_up
     member = rooms.find("alice")
-    assert member is not None and member is new.session.member and member.rooms
-    await old.session.close("gone")  # the old connection's end frees nothing
-    assert rooms.find("alice") is member
+    assert member is laptop.session.member is phone.session.member
+    assert member is not None and len(member.devices) == 1
+    assert not [line for line in await bob.say("/who") if line.count("Alice") > 1]
+    await phone.say("hello from the phone")
+    assert laptop.out[-1].endswith("<Alice> hello from the phone")  # seen as sent
+    assert bob.out[-1].endswith("<Alice> hello from the phone")
+    await bob.say("hi both")
+    assert laptop.out[-1].endswith("<bob> hi both") and phone.out[-1].endswith("<bob> hi both")
+    await laptop.session.close("gone")  # the first connection goes: the phone stays
+    assert rooms.find("alice") is member and not member.devices
+    assert not [line for line in bob.out if "has quit" in line]
+    await bob.say("still there?")
+    assert phone.out[-1].endswith("<bob> still there?")
+    await phone.session.close("gone")  # the last one: now the user quits
+    assert rooms.find("alice") is None
+    assert "* Alice has quit (gone)" in bob.out[-2:]
 
 
 async def test_whois_says_who_is_logged_in(rooms: RoomManager) -> None:

@@ -1,0 +1,120 @@
+"""One account on several connections, end to end: a laptop (the text door) and a phone
+(IRC, SASL) logged in to one account are one user to everyone else; each sees the whole
+conversation with a third user, its own lines from the other device included; the user
+quits only when its last connection goes."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from config.settings import Config
+from net.listeners import ChatServer
+from tests.conftest import Connect
+from tests.rigs.chat import ChatClient
+from tests.rigs.irc import IrcClient
+
+PASSWORD = "tr0ub4dor-and-3"
+STAMP = r"\[\d\d:\d\d\]"
+
+
+@pytest.fixture
+def config() -> Config:
+    return Config(port=0, irc_port=0, rate_lines_per_s=0, irc_server_name="irc.test")
+
+
+@pytest.fixture
+async def irc(server: ChatServer) -> AsyncIterator[Callable[[], Awaitable[IrcClient]]]:
+    clients: list[IrcClient] = []
+
+    async def open_client() -> IrcClient:
+        client = await IrcClient.open(server.irc_port)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()
+
+
+async def laptop_login(connect: Connect) -> ChatClient:
+    laptop = await connect()
+    await laptop.expect("Enter your username:")
+    await laptop.send("alice")
+    await laptop.expect("Enter the password for alice:")
+    await laptop.send(PASSWORD)
+    await laptop.expect("* You are logged in as alice.")
+    return laptop
+
+
+async def phone_login(irc: Callable[[], Awaitable[IrcClient]], nick: str = "alice") -> IrcClient:
+    phone = await irc()
+    blob = base64.b64encode(f"\0alice\0{PASSWORD}".encode()).decode()
+    await phone.send("CAP LS 302", f"NICK {nick}", "USER a 0 * :Alice")
+    await phone.send("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+    await phone.expect(":irc.test AUTHENTICATE +")
+    await phone.send(f"AUTHENTICATE {blob}")
+    await phone.expect(re.compile(r":irc\.test 903 .*"))
+    await phone.send("CAP END")
+    await phone.expect(re.compile(r":irc\.test 001 alice .*"))
+    return phone
+
+
+async def test_a_laptop_and_a_phone_are_one_user_and_see_the_whole_conversation(
+    connect: Connect, server: ChatServer, irc: Callable[[], Awaitable[IrcClient]]
+) -> None:
+    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
+    laptop = await laptop_login(connect)
+    await laptop.send("/create den")
+    await laptop.expect(re.compile(r"Joined room \[den\].*"))
+    bob = await connect("bob")
+    await bob.join("den")
+    await laptop.expect("* bob has joined den")
+
+    phone = await phone_login(irc, nick="whatever")  # the account's user: its nick
+    lines = await phone.expect(re.compile(r":irc\.test 366 alice #den .*"))
+    assert ":alice!~alice@127.0.0.1 JOIN #den" in lines
+    assert any(
+        re.fullmatch(r":irc\.test 353 alice = #den :?(@alice bob|bob @alice)", x) for x in lines
+    )
+    await bob.send("/who")
+    who = await bob.expect(re.compile(r"\* Users in den.*"))
+    assert who[-1].count("alice") == 1  # others see one alice
+
+    await phone.send("PRIVMSG #den :from the phone")
+    await laptop.expect(re.compile(rf"{STAMP} <alice> from the phone"))
+    await bob.expect(re.compile(rf"{STAMP} <alice> from the phone"))
+    await laptop.send("from the laptop")
+    await phone.expect(":alice!~alice@127.0.0.1 PRIVMSG #den :from the laptop")
+    await bob.expect(re.compile(rf"{STAMP} <alice> from the laptop"))
+    await bob.send("hi both")
+    await laptop.expect(re.compile(rf"{STAMP} <bob> hi both"))
+    await phone.expect(re.compile(r":bob!\S+ PRIVMSG #den :hi both"))
+
+    await laptop.send("/quit")  # one device goes: nobody sees alice quit
+    await laptop.expect_closed()
+    await bob.send("still here?")
+    await phone.expect(re.compile(r":bob!\S+ PRIVMSG #den :still here\?"))
+    member = server.rooms.find("alice")
+    assert member is not None and not member.devices
+    await phone.send("QUIT :bye")  # the last one: now the room sees alice quit
+    await bob.expect("* alice has quit (Quit: bye)")
+
+
+async def test_a_kill_closes_every_connection_of_the_user(
+    connect: Connect, server: ChatServer, irc: Callable[[], Awaitable[IrcClient]]
+) -> None:
+    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
+    laptop = await laptop_login(connect)
+    phone = await phone_login(irc)
+    member = server.rooms.find("alice")
+    assert member is not None and len(member.devices) == 1
+    oper = await server.rooms.claim("root", lambda data: None, lambda event: b"")
+    oper.oper = "root"
+    server.rooms.kill(oper, "alice", "spam")
+    await laptop.expect_closed()
+    await phone.expect_closed()
+    assert server.rooms.find("alice") is None
