@@ -320,6 +320,8 @@ class RoomManager:
         share a room with it are told (IRCv3 account-notify)."""
         member.account = account
         log.info("%s logged in to account %s", member.name, account)
+        if self.relay is not None:
+            self.relay.logged_in(member)
         if member.rooms:
             self.tell_peers(member, AccountChanged(member.name, account, member.mask))
 
@@ -329,6 +331,8 @@ class RoomManager:
             return
         log.info("%s logged out of account %s", member.name, member.account)
         member.account = ""
+        if self.relay is not None:
+            self.relay.logged_in(member)
         if member.rooms:
             self.tell_peers(member, AccountChanged(member.name, "", member.mask))
 

@@ -250,6 +250,10 @@ class ClusterLink:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("away", name=member.name, text=member.away)
 
+    def logged_in(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("login", name=member.name, account=member.account)
+
     def reconnected(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("back", u=_user(member))
@@ -562,7 +566,8 @@ class ClusterLink:
             member = RemoteMember(
                 info["name"], _ignore, _nothing, info.get("user", ""), info.get("host", ""),
                 info.get("realname", ""), info.get("door", "text"),
-                signon=float(info.get("signon", time.time())), node=node, link=self,
+                signon=float(info.get("signon", time.time())), account=info.get("account", ""),
+                node=node, link=self,
             )  # fmt: skip
             rooms.add_user(member)
         elif member.node != node:
@@ -570,8 +575,19 @@ class ClusterLink:
             member.node = node
         away, modes = info.get("away", member.away), set(info.get("modes", member.modes))
         rooms.update_user(member, away=away, modes=modes)
+        self._account(member, info.get("account", member.account))
         self.remote.setdefault(node, {})[member] = None
         return member
+
+    def _account(self, member: RemoteMember, account: str) -> None:
+        """Another server's word on the account its user is logged in to: if it changed,
+        those here who share a room with the user are told (account-notify)."""
+        if account == member.account:
+            return
+        if account:
+            self.rooms.log_in(member, account)
+        else:
+            self.rooms.log_out(member)
 
     def _find(self, name: str) -> RemoteMember | None:
         member = self.rooms.find(name)
@@ -607,6 +623,11 @@ class ClusterLink:
         member = self._find(message["name"])
         if member is not None:
             self.rooms.set_away(member, message["text"])
+
+    def _on_login(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self._account(member, str(message["account"]))
 
     def _on_back(self, node: str, message: dict[str, Any]) -> None:
         member = self._member(node, message["u"])
@@ -689,6 +710,7 @@ HANDLERS = {
     "quit": ClusterLink._on_quit,
     "rename": ClusterLink._on_rename,
     "away": ClusterLink._on_away,
+    "login": ClusterLink._on_login,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
     "back": ClusterLink._on_back,
@@ -704,7 +726,7 @@ def _user(member: Member) -> dict[str, Any]:
     return {
         "name": member.name, "user": member.user, "host": member.host,
         "realname": member.realname, "door": member.door, "signon": member.signon,
-        "away": member.away, "modes": sorted(member.modes),
+        "away": member.away, "modes": sorted(member.modes), "account": member.account,
     }  # fmt: skip
 
 
