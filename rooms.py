@@ -477,36 +477,60 @@ class RoomManager:
         return True
 
     def kill(self, by: Member, name: str, reason: str) -> Member:
-        """A server operator disconnects a user of this server: whoever shares a room
-        sees it quit with `Killed (OPER (REASON))`, its connection is told and closed.
-        NotServerOperator, NoSuchUser (a user of another server too)."""
+        """A server operator disconnects a user: whoever shares a room sees it quit with
+        `Killed (OPER (REASON))`, its connection is told and closed. A user of another
+        server of the cluster is killed there (the relay asks that server, whose quit
+        comes back as every quit does). NotServerOperator, NoSuchUser."""
         if not by.oper:
             raise NotServerOperator(by.name)
         target = self.find(name)
-        if target is None or target.server:
+        if target is None:
             raise NoSuchUser(name)
-        why = f"Killed ({by.name} ({reason or 'no reason'}))"
-        log.info("%s killed %s (%s)", by.name, target.name, reason or "no reason")
+        reason = reason or "no reason"
+        log.info("%s killed %s (%s)", by.name, target.name, reason)
+        if not target.server:
+            self._kill(target, by.name, reason)
+        elif self.relay is not None:
+            self.relay.kill(target, by, reason)
+        return target
+
+    def kill_user(self, member: Member, by: str, reason: str) -> None:
+        """A server operator of another server of the cluster (`by`) killed a user of
+        this server (its link applies it): as kill() does to a user here."""
+        if member.server or not self._names.holds(member):
+            return
+        log.info("%s killed %s from another server (%s)", by, member.name, reason)
+        self._kill(member, by, reason)
+
+    def _kill(self, target: Member, by: str, reason: str) -> None:
+        why = f"Killed ({by} ({reason}))"
         if self.relay is not None:
             self.relay.released(target, why)
         self._quit(target, why, name_heir=True)
         self.reclaims.forget(name_key(target.name))  # not back with its code, as if dropped
         if target.killed is not None:
             target.killed(why)
-        return target
 
     def wallops(self, by: Member, text: str) -> int:
-        """A server operator's message to the opers and the users with +w on this
-        server (the sender too); how many got it. NotServerOperator."""
+        """A server operator's message to the opers and the users with +w of every
+        server (the sender too); how many of this server's got it. NotServerOperator."""
         if not by.oper:
             raise NotServerOperator(by.name)
         event = Wallops(by.name, text, by.mask)
+        told = self.tell_opers(event)
+        if self.relay is not None:
+            self.relay.wallops(event)
+        log.info("%s sent wallops to %s", by.name, counted(told, "user"))
+        return told
+
+    def tell_opers(self, event: Wallops) -> int:
+        """Wallops to the opers and the users with +w of this server, whichever server
+        of the cluster they came from; how many got them."""
         told = 0
         for member in self._names.users():
             if not member.server and (member.oper or "w" in member.modes):
                 member.send(event)
                 told += 1
-        log.info("%s sent wallops to %s", by.name, counted(told, "user"))
         return told
 
     def notify(self, member: Member, text: str) -> None:

@@ -43,6 +43,7 @@ from registry import (
     Member,
     ModeChanged,
     Room,
+    Wallops,
     parse_changes,
     word_changes,
 )
@@ -336,6 +337,15 @@ class ClusterLink:
         if not self.applying:
             self._send("unaccount", key=key)
 
+    def kill(self, target: Member, by: Member, reason: str) -> None:
+        """An oper here killed a user of another server: its server puts it off."""
+        if not self.applying and isinstance(target, RemoteMember):
+            self._send("kill", node=target.node, name=target.name, by=by.name, reason=reason)
+
+    def wallops(self, event: Wallops) -> None:
+        if not self.applying:
+            self._send("wallops", ev=pack(event))
+
     def personal(self, target: RemoteMember, event: Event) -> None:
         if not self.applying:
             self._send("to", node=target.node, name=target.name, ev=pack(event))
@@ -548,8 +558,10 @@ class ClusterLink:
         return True
 
     @contextlib.contextmanager
-    def _applying(self) -> Any:
-        was, self.applying = self.applying, True
+    def _applying(self, applying: bool = True) -> Any:
+        """What the registry tells the relay meanwhile is not published (`applying`), or
+        is (not `applying`: a change to this server's own users that others asked for)."""
+        was, self.applying = self.applying, applying
         try:
             yield
         finally:
@@ -647,6 +659,22 @@ class ClusterLink:
         if target is not None and not isinstance(target, RemoteMember):
             target.send(unpack(message["ev"]))
 
+    def _on_kill(self, node: str, message: dict[str, Any]) -> None:
+        """An oper of another server killed a user of this one: it quits here, and its
+        quit goes out from here as every quit of this server's users does."""
+        if message["node"] != self.node:
+            return
+        target = self.rooms.find(message["name"])
+        if target is None or isinstance(target, RemoteMember):
+            return  # gone, or renamed, before the kill arrived
+        with self._applying(False):
+            self.rooms.kill_user(target, str(message["by"]), str(message["reason"]))
+
+    def _on_wallops(self, node: str, message: dict[str, Any]) -> None:
+        event = unpack(message["ev"])
+        if isinstance(event, Wallops):
+            self.rooms.tell_opers(event)
+
     def _on_hello(self, node: str, message: dict[str, Any]) -> None:
         self._send("state", **self.state())
 
@@ -715,6 +743,8 @@ HANDLERS = {
     "to": ClusterLink._on_to,
     "back": ClusterLink._on_back,
     "mode": ClusterLink._on_mode,
+    "kill": ClusterLink._on_kill,
+    "wallops": ClusterLink._on_wallops,
     "hello": ClusterLink._on_hello,
     "state": ClusterLink._on_state,
     "account": ClusterLink._on_account,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from registry.events import Event
+from registry.events import Event, Wallops
 from registry.room import Member, Room
 
 
@@ -46,3 +46,13 @@ class Relay(Protocol):
         ...
 
     def closed(self, room: Room) -> None: ...
+
+    def kill(self, target: Member, by: Member, reason: str) -> None:
+        """A server operator here killed `target`, a user of another server: that server
+        puts it off (RoomManager.kill_user) and its quit comes back as any quit does."""
+        ...
+
+    def wallops(self, event: Wallops) -> None:
+        """A server operator here sent wallops: every other server tells its own opers and
+        +w users (RoomManager.tell_opers)."""
+        ...

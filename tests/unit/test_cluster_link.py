@@ -122,3 +122,55 @@ async def test_an_account_travels_with_its_user_and_its_logins_and_logouts() -> 
     assert carol.heard[-1] == r.AccountChanged("alice", "alice", remote.mask)
     assert b.state()["users"][0]["account"] == ""  # carol: logged in to nothing
     assert a.state()["users"][0]["account"] == "alice"
+
+
+@pytest.mark.timeout(10)
+async def test_an_oper_kills_a_user_of_another_server_and_each_room_sees_one_quit() -> None:
+    a, to_b = link_capturing("a")
+    b, to_a = link_capturing("b")
+    root, bob, carol, dave = User(), User(), User(), User()
+    root_a = await root.claim(a, "root")
+    carol_a = await carol.claim(a, "carol")
+    bob_b = await bob.claim(b, "bob")
+    await dave.claim(b, "dave")
+    await b.rooms.create(bob_b, "lobby")
+    carry(to_b, b)
+    carry(to_a, a)
+    await a.rooms.join(carol_a, "lobby")
+    a.flush()
+    carry(to_b, b)
+    assert await a.rooms.make_oper(root_a, "root", "hunter2", "192.0.2.1")
+    carol.heard.clear()
+    killed = a.rooms.kill(root_a, "bob", "spam")
+    assert killed.name == "bob" and a.rooms.find("bob") is not None  # its server puts it off
+    a.flush()
+    carry(to_b, b)
+    why = "Killed (root (spam))"
+    assert bob.killed == [why] and b.rooms.find("bob") is None
+    assert dave.heard == []  # not in bob's room
+    b.flush()
+    carry(to_a, a)
+    assert a.rooms.find("bob") is None
+    assert carol.heard == [
+        r.Quit("bob", why, bob_b.mask),
+        r.ModeChanged("", "lobby", "+o", ("carol",), "server"),  # bob's server names the heir
+    ]
+    with pytest.raises(r.NoSuchUser):
+        a.rooms.kill(root_a, "bob", "again")
+
+
+@pytest.mark.timeout(10)
+async def test_wallops_reach_the_opers_and_w_users_of_every_server() -> None:
+    a, to_b = link_capturing("a")
+    b, _ = link_capturing("b")
+    root, wendy, nobody = User(), User(), User()
+    root_a = await root.claim(a, "root")
+    wendy_b = await wendy.claim(b, "wendy")
+    await nobody.claim(b, "nobody")
+    b.rooms.set_user_modes(wendy_b, {"w"})
+    assert await a.rooms.make_oper(root_a, "root", "hunter2", "192.0.2.1")
+    assert a.rooms.wallops(root_a, "rebooting soon") == 1  # the sender, here
+    a.flush()
+    carry(to_b, b)
+    wallops = r.Wallops("root", "rebooting soon", root_a.mask)
+    assert root.heard == [wallops] and wendy.heard == [wallops] and nobody.heard == []

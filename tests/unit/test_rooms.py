@@ -20,6 +20,7 @@ from registry import (
     RoomExists,
     Said,
     TooManyRooms,
+    Wallops,
 )
 from registry.history import History
 from rooms import RoomManager
@@ -229,6 +230,8 @@ class SlowRelay:
     def created(self, room: Room, member: Member) -> None: ...
     def room_event(self, room: Room, event: Event) -> None: ...
     def closed(self, room: Room) -> None: ...
+    def kill(self, target: Member, by: Member, reason: str) -> None: ...
+    def wallops(self, event: Wallops) -> None: ...
 
 
 def elsewhere(name: str) -> Elsewhere:
