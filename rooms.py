@@ -455,13 +455,15 @@ class RoomManager:
 
     def set_user_modes(self, member: Member, modes: set[str]) -> None:
         """A member's own IRC user modes (i, w, B; o only taken away) are now these;
-        nobody is told. Without "o" it is no longer a server operator."""
+        nobody is told (but the cluster). Without "o" it is no longer a server operator."""
         if not member.oper:
             modes.discard("o")
         elif "o" not in modes:
             log.info("%s is no longer a server operator", member.name)
             member.oper = ""
         member.modes = modes
+        if self.relay is not None:
+            self.relay.user_modes(member)
 
     # --- Server operators (registry/opers.py): the powers beyond a room. ---
     async def make_oper(self, member: Member, name: str, password: str, address: str) -> bool:
@@ -473,6 +475,8 @@ class RoomManager:
             return False  # checked again after the await: it may have left meanwhile
         member.oper = oper
         member.modes = member.modes | {"o"}
+        if self.relay is not None:
+            self.relay.user_modes(member)
         log.info("%s is now a server operator (as %s)", member.name, oper)
         return True
 

@@ -251,6 +251,10 @@ class ClusterLink:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("away", name=member.name, text=member.away)
 
+    def user_modes(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("modes", name=member.name, modes=sorted(member.modes))
+
     def logged_in(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("login", name=member.name, account=member.account)
@@ -636,6 +640,11 @@ class ClusterLink:
         if member is not None:
             self.rooms.set_away(member, message["text"])
 
+    def _on_modes(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self.rooms.update_user(member, away=member.away, modes=set(message["modes"]))
+
     def _on_login(self, node: str, message: dict[str, Any]) -> None:
         member = self._find(message["name"])
         if member is not None:
@@ -739,6 +748,7 @@ HANDLERS = {
     "rename": ClusterLink._on_rename,
     "away": ClusterLink._on_away,
     "login": ClusterLink._on_login,
+    "modes": ClusterLink._on_modes,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
     "back": ClusterLink._on_back,

@@ -122,6 +122,8 @@ async def test_wallops_reach_the_opers_and_w_users_of_every_node(
     await ircop.expect(wallops)
     await wendy.expect(wallops)
     await dave.expect("* Wallops from ircop: maintenance at noon")
+    await dave.send("/whois ircop")  # its +o came before its wallops: shown here too
+    await dave.expect("* ircop is a server operator")
     await dave.send("/wallops back at one")
     await ircop.expect(":dave!~dave@127.0.0.1 WALLOPS :back at one")
     await wendy.expect(":dave!~dave@127.0.0.1 WALLOPS :back at one")

@@ -174,3 +174,22 @@ async def test_wallops_reach_the_opers_and_w_users_of_every_server() -> None:
     carry(to_b, b)
     wallops = r.Wallops("root", "rebooting soon", root_a.mask)
     assert root.heard == [wallops] and wendy.heard == [wallops] and nobody.heard == []
+
+
+@pytest.mark.timeout(10)
+async def test_user_modes_are_shown_on_every_server_but_an_opers_powers_stay_home() -> None:
+    a, to_b = link_capturing("a")
+    b, _ = link_capturing("b")
+    root = await User().claim(a, "root")
+    carry(to_b, b)
+    remote = b.rooms.find("root")
+    assert remote is not None and remote.modes == set()
+    assert await a.rooms.make_oper(root, "root", "hunter2", "192.0.2.1")
+    a.rooms.set_user_modes(root, root.modes | {"i"})
+    a.flush()
+    carry(to_b, b)
+    assert remote.modes == {"i", "o"} and not remote.oper
+    a.rooms.set_user_modes(root, {"i"})
+    a.flush()
+    carry(to_b, b)
+    assert remote.modes == {"i"}
