@@ -359,6 +359,8 @@ class RoomManager:
         share a room with it are told (IRCv3 account-notify)."""
         member.account = account
         log.info("%s logged in to account %s", member.name, account)
+        if self.relay is not None:
+            self.relay.logged_in(member)
         if member.rooms:
             self.tell_peers(member, AccountChanged(member.name, account, member.mask))
             self._remute(member)  # an account ban may match it now
@@ -371,6 +373,8 @@ class RoomManager:
             return
         log.info("%s logged out of account %s", member.name, member.account)
         member.account = ""
+        if self.relay is not None:
+            self.relay.logged_in(member)
         if member.rooms:
             self.tell_peers(member, AccountChanged(member.name, "", member.mask))
             self._remute(member)
@@ -494,13 +498,15 @@ class RoomManager:
 
     def set_user_modes(self, member: Member, modes: set[str]) -> None:
         """A member's own IRC user modes (i, w, B; o only taken away) are now these;
-        nobody is told. Without "o" it is no longer a server operator."""
+        nobody is told (but the cluster). Without "o" it is no longer a server operator."""
         if not member.oper:
             modes.discard("o")
         elif "o" not in modes:
             log.info("%s is no longer a server operator", member.name)
             member.oper = ""
         member.modes = modes
+        if self.relay is not None:
+            self.relay.user_modes(member)
 
     # --- Server operators (registry/opers.py): the powers beyond a room. ---
     async def make_oper(self, member: Member, name: str, password: str, address: str) -> bool:
@@ -512,26 +518,44 @@ class RoomManager:
             return False  # checked again after the await: it may have left meanwhile
         member.oper = oper
         member.modes = member.modes | {"o"}
+        if self.relay is not None:
+            self.relay.user_modes(member)
         log.info("%s is now a server operator (as %s)", member.name, oper)
         return True
 
     def kill(self, by: Member, name: str, reason: str) -> Member:
-        """A server operator disconnects a user of this server: whoever shares a room
-        sees it quit with `Killed (OPER (REASON))`, its connection is told and closed.
-        NotServerOperator, NoSuchUser (a user of another server too)."""
+        """A server operator disconnects a user: whoever shares a room sees it quit with
+        `Killed (OPER (REASON))`, its connection is told and closed. A user of another
+        server of the cluster is killed there (the relay asks that server, whose quit
+        comes back as every quit does). NotServerOperator, NoSuchUser."""
         if not by.oper:
             raise NotServerOperator(by.name)
         target = self.find(name)
-        if target is None or target.server:
+        if target is None:
             raise NoSuchUser(name)
-        why = f"Killed ({by.name} ({reason or 'no reason'}))"
-        log.info("%s killed %s (%s)", by.name, target.name, reason or "no reason")
+        reason = reason or "no reason"
+        log.info("%s killed %s (%s)", by.name, target.name, reason)
+        if not target.server:
+            self._kill(target, by.name, reason)
+        elif self.relay is not None:
+            self.relay.kill(target, by, reason)
+        return target
+
+    def kill_user(self, member: Member, by: str, reason: str) -> None:
+        """A server operator of another server of the cluster (`by`) killed a user of
+        this server (its link applies it): as kill() does to a user here."""
+        if member.server or not self._names.holds(member):
+            return
+        log.info("%s killed %s from another server (%s)", by, member.name, reason)
+        self._kill(member, by, reason)
+
+    def _kill(self, target: Member, by: str, reason: str) -> None:
+        why = f"Killed ({by} ({reason}))"
         if self.relay is not None:
             self.relay.released(target, why)
         self._quit(target, why, name_heir=True)
         self.reclaims.forget(name_key(target.name))  # not back with its code, as if dropped
         self._close_all(target, why)
-        return target
 
     @staticmethod
     def _close_all(member: Member, why: str) -> None:
@@ -544,17 +568,25 @@ class RoomManager:
                 device.killed(why)
 
     def wallops(self, by: Member, text: str) -> int:
-        """A server operator's message to the opers and the users with +w on this
-        server (the sender too); how many got it. NotServerOperator."""
+        """A server operator's message to the opers and the users with +w of every
+        server (the sender too); how many of this server's got it. NotServerOperator."""
         if not by.oper:
             raise NotServerOperator(by.name)
         event = Wallops(by.name, text, by.mask)
+        told = self.tell_opers(event)
+        if self.relay is not None:
+            self.relay.wallops(event)
+        log.info("%s sent wallops to %s", by.name, counted(told, "user"))
+        return told
+
+    def tell_opers(self, event: Wallops) -> int:
+        """Wallops to the opers and the users with +w of this server, whichever server
+        of the cluster they came from; how many got them."""
         told = 0
         for member in self._names.users():
             if not member.server and (member.oper or "w" in member.modes):
                 member.send(event)
                 told += 1
-        log.info("%s sent wallops to %s", by.name, counted(told, "user"))
         return told
 
     def notify(self, member: Member, text: str) -> None:

@@ -43,6 +43,7 @@ from registry import (
     Member,
     ModeChanged,
     Room,
+    Wallops,
     parse_changes,
     word_changes,
 )
@@ -250,6 +251,14 @@ class ClusterLink:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("away", name=member.name, text=member.away)
 
+    def user_modes(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("modes", name=member.name, modes=sorted(member.modes))
+
+    def logged_in(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("login", name=member.name, account=member.account)
+
     def reconnected(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("back", u=_user(member))
@@ -331,6 +340,15 @@ class ClusterLink:
         """An account dropped here."""
         if not self.applying:
             self._send("unaccount", key=key)
+
+    def kill(self, target: Member, by: Member, reason: str) -> None:
+        """An oper here killed a user of another server: its server puts it off."""
+        if not self.applying and isinstance(target, RemoteMember):
+            self._send("kill", node=target.node, name=target.name, by=by.name, reason=reason)
+
+    def wallops(self, event: Wallops) -> None:
+        if not self.applying:
+            self._send("wallops", ev=pack(event))
 
     def personal(self, target: RemoteMember, event: Event) -> None:
         if not self.applying:
@@ -544,8 +562,10 @@ class ClusterLink:
         return True
 
     @contextlib.contextmanager
-    def _applying(self) -> Any:
-        was, self.applying = self.applying, True
+    def _applying(self, applying: bool = True) -> Any:
+        """What the registry tells the relay meanwhile is not published (`applying`), or
+        is (not `applying`: a change to this server's own users that others asked for)."""
+        was, self.applying = self.applying, applying
         try:
             yield
         finally:
@@ -562,7 +582,8 @@ class ClusterLink:
             member = RemoteMember(
                 info["name"], _ignore, _nothing, info.get("user", ""), info.get("host", ""),
                 info.get("realname", ""), info.get("door", "text"),
-                signon=float(info.get("signon", time.time())), node=node, link=self,
+                signon=float(info.get("signon", time.time())), account=info.get("account", ""),
+                node=node, link=self,
             )  # fmt: skip
             rooms.add_user(member)
         elif member.node != node:
@@ -570,8 +591,19 @@ class ClusterLink:
             member.node = node
         away, modes = info.get("away", member.away), set(info.get("modes", member.modes))
         rooms.update_user(member, away=away, modes=modes)
+        self._account(member, info.get("account", member.account))
         self.remote.setdefault(node, {})[member] = None
         return member
+
+    def _account(self, member: RemoteMember, account: str) -> None:
+        """Another server's word on the account its user is logged in to: if it changed,
+        those here who share a room with the user are told (account-notify)."""
+        if account == member.account:
+            return
+        if account:
+            self.rooms.log_in(member, account)
+        else:
+            self.rooms.log_out(member)
 
     def _find(self, name: str) -> RemoteMember | None:
         member = self.rooms.find(name)
@@ -608,6 +640,16 @@ class ClusterLink:
         if member is not None:
             self.rooms.set_away(member, message["text"])
 
+    def _on_modes(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self.rooms.update_user(member, away=member.away, modes=set(message["modes"]))
+
+    def _on_login(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self._account(member, str(message["account"]))
+
     def _on_back(self, node: str, message: dict[str, Any]) -> None:
         member = self._member(node, message["u"])
         if member is not None:
@@ -625,6 +667,22 @@ class ClusterLink:
         target = self.rooms.find(message["name"])
         if target is not None and not isinstance(target, RemoteMember):
             target.send(unpack(message["ev"]))
+
+    def _on_kill(self, node: str, message: dict[str, Any]) -> None:
+        """An oper of another server killed a user of this one: it quits here, and its
+        quit goes out from here as every quit of this server's users does."""
+        if message["node"] != self.node:
+            return
+        target = self.rooms.find(message["name"])
+        if target is None or isinstance(target, RemoteMember):
+            return  # gone, or renamed, before the kill arrived
+        with self._applying(False):
+            self.rooms.kill_user(target, str(message["by"]), str(message["reason"]))
+
+    def _on_wallops(self, node: str, message: dict[str, Any]) -> None:
+        event = unpack(message["ev"])
+        if isinstance(event, Wallops):
+            self.rooms.tell_opers(event)
 
     def _on_hello(self, node: str, message: dict[str, Any]) -> None:
         self._send("state", **self.state())
@@ -689,10 +747,14 @@ HANDLERS = {
     "quit": ClusterLink._on_quit,
     "rename": ClusterLink._on_rename,
     "away": ClusterLink._on_away,
+    "login": ClusterLink._on_login,
+    "modes": ClusterLink._on_modes,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
     "back": ClusterLink._on_back,
     "mode": ClusterLink._on_mode,
+    "kill": ClusterLink._on_kill,
+    "wallops": ClusterLink._on_wallops,
     "hello": ClusterLink._on_hello,
     "state": ClusterLink._on_state,
     "account": ClusterLink._on_account,
@@ -704,7 +766,7 @@ def _user(member: Member) -> dict[str, Any]:
     return {
         "name": member.name, "user": member.user, "host": member.host,
         "realname": member.realname, "door": member.door, "signon": member.signon,
-        "away": member.away, "modes": sorted(member.modes),
+        "away": member.away, "modes": sorted(member.modes), "account": member.account,
     }  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from registry.events import Event
+from registry.events import Event, Wallops
 from registry.room import Member, Room
 
 
@@ -28,6 +28,16 @@ class Relay(Protocol):
     def released(self, member: Member, reason: str) -> None: ...
     def renamed(self, member: Member, old: str) -> None: ...
     def away(self, member: Member) -> None: ...
+
+    def user_modes(self, member: Member) -> None:
+        """The member's user modes changed (`member.modes`: +o, +i, +w ...). The other
+        servers show them (WHOIS, WHO); a server operator's powers stay on its server."""
+        ...
+
+    def logged_in(self, member: Member) -> None:
+        """The member logged in to an account (`member.account`), or out of one ("")."""
+        ...
+
     def reconnected(self, member: Member) -> None: ...
     def created(self, room: Room, member: Member) -> None: ...
     def room_event(self, room: Room, event: Event) -> None: ...
@@ -41,3 +51,13 @@ class Relay(Protocol):
         ...
 
     def closed(self, room: Room) -> None: ...
+
+    def kill(self, target: Member, by: Member, reason: str) -> None:
+        """A server operator here killed `target`, a user of another server: that server
+        puts it off (RoomManager.kill_user) and its quit comes back as any quit does."""
+        ...
+
+    def wallops(self, event: Wallops) -> None:
+        """A server operator here sent wallops: every other server tells its own opers and
+        +w users (RoomManager.tell_opers)."""
+        ...

@@ -183,4 +183,7 @@ class Node:
             await self._reader
 
     def errors(self) -> list[str]:
-        return [line for line in self.log if " ERROR " in line or "Traceback" in line]
+        """The log's ERROR lines (by their level, not their text: at DEBUG a line sent to
+        a client may hold "ERROR") and tracebacks."""
+        return [line for line in self.log if line.split(" ", 3)[2:3] == ["ERROR"]
+                or line.startswith("Traceback")]  # fmt: skip

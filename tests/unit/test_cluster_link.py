@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+import registry as r
+from registry.credentials import derive
+from registry.opers import Opers
 from rooms import RoomManager
 from tests.rigs.clusterrig import needs_redis
 
@@ -14,15 +19,50 @@ if TYPE_CHECKING:
     from cluster.link import ClusterLink
 
 pytestmark = needs_redis()
+T = TypeVar("T")
+OPER_HASH = derive("hunter2", iterations=4096).encode()
+
+
+async def inline(work: Callable[[], T], /) -> T:
+    return work()
 
 
 def link_capturing(node: str) -> tuple[ClusterLink, list[bytes]]:
     from cluster.link import ClusterLink
 
-    link = ClusterLink(RoomManager(), "redis://127.0.0.1:1/0", node)  # never connected
+    opers = Opers([("root", OPER_HASH)], clock=time.time, run_slow=inline)
+    rooms = RoomManager(defer=lambda flush: flush(), opers=opers)
+    link = ClusterLink(rooms, "redis://127.0.0.1:1/0", node)  # never connected
+    rooms.relay = link  # as start() does
     sent: list[bytes] = []
     link.bus.publish = sent.append  # type: ignore[method-assign,assignment]
     return link, sent
+
+
+def carry(sent: list[bytes], *links: ClusterLink) -> None:
+    """What one link published so far, received by the others (as Redis would)."""
+    for link in links:
+        for batch in sent:
+            link._received(batch)
+    sent.clear()
+
+
+class User:
+    """A user of one link's server: the events it hears, and whether it was killed."""
+
+    def __init__(self) -> None:
+        self.heard: list[r.Event] = []
+        self.killed: list[str] = []
+
+    def render(self, event: r.Event) -> bytes:
+        self.heard.append(event)
+        return b""
+
+    async def claim(self, link: ClusterLink, name: str, account: str = "") -> r.Member:
+        member = await link.rooms.claim(name, lambda data: None, self.render, account=account)
+        member.killed = self.killed.append
+        link.flush()
+        return member
 
 
 @pytest.mark.timeout(10)
@@ -53,3 +93,103 @@ async def test_a_batch_of_another_version_is_ignored_and_logged_once(
     b._received(other)
     assert b.rooms.find("x") is None
     assert len([r for r in caplog.records if "another version" in r.message]) == 1
+
+
+@pytest.mark.timeout(10)
+async def test_an_account_travels_with_its_user_and_its_logins_and_logouts() -> None:
+    a, to_b = link_capturing("a")
+    b, to_a = link_capturing("b")
+    alice, carol = User(), User()
+    alice_a = await alice.claim(a, "alice", account="alice")
+    carol_b = await carol.claim(b, "carol")
+    await b.rooms.create(carol_b, "lobby")
+    carry(to_a, a)
+    carry(to_b, b)
+    await a.rooms.join(alice_a, "lobby")
+    a.flush()
+    carry(to_b, b)
+    remote = b.rooms.find("alice")
+    assert remote is not None and remote.account == "alice"
+    assert r.Joined("alice", "lobby", alice_a.mask, "alice") in carol.heard
+    a.rooms.log_out(alice_a)
+    a.flush()
+    carry(to_b, b)
+    assert remote.account == "" and carol.heard[-1] == r.AccountChanged("alice", "", remote.mask)
+    a.rooms.log_in(alice_a, "alice")
+    a.flush()
+    carry(to_b, b)
+    assert remote.account == "alice"
+    assert carol.heard[-1] == r.AccountChanged("alice", "alice", remote.mask)
+    assert b.state()["users"][0]["account"] == ""  # carol: logged in to nothing
+    assert a.state()["users"][0]["account"] == "alice"
+
+
+@pytest.mark.timeout(10)
+async def test_an_oper_kills_a_user_of_another_server_and_each_room_sees_one_quit() -> None:
+    a, to_b = link_capturing("a")
+    b, to_a = link_capturing("b")
+    root, bob, carol, dave = User(), User(), User(), User()
+    root_a = await root.claim(a, "root")
+    carol_a = await carol.claim(a, "carol")
+    bob_b = await bob.claim(b, "bob")
+    await dave.claim(b, "dave")
+    await b.rooms.create(bob_b, "lobby")
+    carry(to_b, b)
+    carry(to_a, a)
+    await a.rooms.join(carol_a, "lobby")
+    a.flush()
+    carry(to_b, b)
+    assert await a.rooms.make_oper(root_a, "root", "hunter2", "192.0.2.1")
+    carol.heard.clear()
+    killed = a.rooms.kill(root_a, "bob", "spam")
+    assert killed.name == "bob" and a.rooms.find("bob") is not None  # its server puts it off
+    a.flush()
+    carry(to_b, b)
+    why = "Killed (root (spam))"
+    assert bob.killed == [why] and b.rooms.find("bob") is None
+    assert dave.heard == []  # not in bob's room
+    b.flush()
+    carry(to_a, a)
+    assert a.rooms.find("bob") is None
+    assert carol.heard == [
+        r.Quit("bob", why, bob_b.mask),
+        r.ModeChanged("", "lobby", "+o", ("carol",), "server"),  # bob's server names the heir
+    ]
+    with pytest.raises(r.NoSuchUser):
+        a.rooms.kill(root_a, "bob", "again")
+
+
+@pytest.mark.timeout(10)
+async def test_wallops_reach_the_opers_and_w_users_of_every_server() -> None:
+    a, to_b = link_capturing("a")
+    b, _ = link_capturing("b")
+    root, wendy, nobody = User(), User(), User()
+    root_a = await root.claim(a, "root")
+    wendy_b = await wendy.claim(b, "wendy")
+    await nobody.claim(b, "nobody")
+    b.rooms.set_user_modes(wendy_b, {"w"})
+    assert await a.rooms.make_oper(root_a, "root", "hunter2", "192.0.2.1")
+    assert a.rooms.wallops(root_a, "rebooting soon") == 1  # the sender, here
+    a.flush()
+    carry(to_b, b)
+    wallops = r.Wallops("root", "rebooting soon", root_a.mask)
+    assert root.heard == [wallops] and wendy.heard == [wallops] and nobody.heard == []
+
+
+@pytest.mark.timeout(10)
+async def test_user_modes_are_shown_on_every_server_but_an_opers_powers_stay_home() -> None:
+    a, to_b = link_capturing("a")
+    b, _ = link_capturing("b")
+    root = await User().claim(a, "root")
+    carry(to_b, b)
+    remote = b.rooms.find("root")
+    assert remote is not None and remote.modes == set()
+    assert await a.rooms.make_oper(root, "root", "hunter2", "192.0.2.1")
+    a.rooms.set_user_modes(root, root.modes | {"i"})
+    a.flush()
+    carry(to_b, b)
+    assert remote.modes == {"i", "o"} and not remote.oper
+    a.rooms.set_user_modes(root, {"i"})
+    a.flush()
+    carry(to_b, b)
+    assert remote.modes == {"i"}
