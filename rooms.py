@@ -96,6 +96,17 @@ from utils import counted, name_key
 
 log = logging.getLogger(__name__)
 
+ALWAYS_ON_AWAY = "Not connected (always on)"  # the away text of an always-on user offline
+
+
+def _nowhere(data: bytes) -> None:
+    """Where an always-on user's lines go while it has no connection."""
+
+
+def _silent(event: Event) -> bytes:
+    """How an always-on user with no connection hears an event: not at all."""
+    return b""
+
 
 def joined(member: Member, room: Room) -> Joined:
     """The event of a member joining a room, with what IRCv3 extended-join shows."""
@@ -151,6 +162,8 @@ class RoomManager:
         # store it opens (the database, Redis), else they last until it stops.
         self.accounts = Accounts(clock=clock) if accounts is None else accounts
         self.opers = opers or Opers(clock=clock)  # who may become a server operator
+        # Always-on: for accounts that have not chosen (NickServ SET ALWAYS-ON).
+        self.always_on_default = False
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -295,6 +308,9 @@ class RoomManager:
         NameTaken if a user of another server of the cluster holds the name."""
         async with self._lock:
             holder = self._names.by_account(account)
+            if holder is not None and not self.connected(holder):
+                self._connect_again(holder, write, render, door, host)
+                return holder, None
             if holder is not None:
                 return holder, self._attach(holder, write, render, door, host)
             if self._names.find(account) is not None:
@@ -338,7 +354,49 @@ class RoomManager:
             member.kicked, member.killed, member.door = heir.kicked, heir.killed, heir.door
             log.info("%s closed one of its connections (%s)", member.name, reason or "gone")
             return
+        if self._names.holds(member) and self.connected(member) and self.is_always_on(member):
+            self._stay(member, reason)
+            return
         await self.release(member, reason)
+
+    # --- Always on: an account's user that stays with no connection. ---
+    def is_always_on(self, member: Member) -> bool:
+        """Whether the member stays in its rooms when its last connection goes: its
+        account's choice (NickServ SET ALWAYS-ON), else the server's default. A guest
+        never does."""
+        account = self.accounts.find(member.account) if member.account else None
+        if account is None:
+            return False
+        chosen = account.settings.get("always_on")
+        return chosen if isinstance(chosen, bool) else self.always_on_default
+
+    @staticmethod
+    def connected(member: Member) -> bool:
+        """Whether the member has a connection (an always-on user may have none)."""
+        return member.write is not _nowhere
+
+    def _stay(self, member: Member, reason: str) -> None:
+        """The last connection of an always-on user went: it stays in its rooms, marked
+        away, hearing nothing until a connection comes back (history keeps the rest)."""
+        member.flush_rooms()
+        for room in member.rooms:
+            room._swap_render(member, _silent)
+        member.write, member.render = _nowhere, _silent
+        member.detach = member.kicked = member.killed = None
+        if not member.away:
+            self.set_away(member, ALWAYS_ON_AWAY)
+        log.info("%s stays with no connection, always on (%s)", member.name, reason or "gone")
+
+    def _connect_again(
+        self, member: Member, write: Write, render: Render, door: str, host: str
+    ) -> None:
+        """A connection of an always-on user that had none: it is the user's first."""
+        for room in member.rooms:
+            room._swap_render(member, render)
+        member.write, member.render, member.door = write, render, door
+        if member.away == ALWAYS_ON_AWAY:
+            self.set_away(member, "")
+        log.info("%s is connected again", member.name)
 
     def presence(self, account: str) -> Member | None:
         """The user of this server logged in to `account`, under any name, if any."""

@@ -267,6 +267,11 @@ def add_account_options(parser: argparse.ArgumentParser) -> None:
         "--registration", choices=("open", "closed"), default="open",
         help="whether users may register an account for their name (default: %(default)s)",
     )  # fmt: skip
+    accounts.add_argument(
+        "--always-on", choices=("on", "off"), default="off",
+        help="for accounts that have not chosen (NickServ SET ALWAYS-ON): whether a user "
+        "logged in stays in its rooms with no connection left (default: %(default)s)",
+    )  # fmt: skip
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Config:
@@ -349,6 +354,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     del args.no_history
     args.registration_open = args.registration == "open"
     del args.registration
+    args.always_on = args.always_on == "on"
     args.password = args.password_from_file or args.password
     del args.password_from_file
     irc_port, no_irc = args.irc_port, args.no_irc

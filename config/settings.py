@@ -66,3 +66,4 @@ class Config:
     history_queue_bytes: int = 4 << 20  # ... and their bytes (long lines fill this first)
     # Accounts (registry/accounts.py), kept with the history (or in Redis in a cluster).
     registration_open: bool = True  # --registration closed: nobody may register a name
+    always_on: bool = False  # --always-on on: accounts that have not chosen stay when offline

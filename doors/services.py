@@ -40,6 +40,7 @@ NICKSERV_HELP = (
     "PASSWD OLD NEW  change your account's password",
     "DROP PASSWORD  forget your account",
     "INFO [ACCOUNT]  when an account was registered",
+    "SET ALWAYS-ON on|off  stay in your rooms with no connection left",
     "HELP  this list",
 )
 CHANSERV_HELP = (
@@ -210,7 +211,23 @@ async def _info(rooms: RoomManager, member: r.Member, address: str, words: list[
     return [f"Account {account.name} was registered on {when}."]
 
 
+async def _set(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    if len(words) != 2 or words[0].upper() not in SETTINGS or words[1].lower() not in ON_OFF:
+        return ["Usage: SET ALWAYS-ON on|off"]
+    account = _own(rooms, member)
+    if account is None:
+        return ["You are not logged in."]
+    key, on = SETTINGS[words[0].upper()], words[1].lower() == "on"
+    rooms.accounts.change_settings(account, **{key: on})
+    return [f"{words[0].upper()} is {'on' if on else 'off'} for {account.name}."]
+
+
+SETTINGS = {"ALWAYS-ON": "always_on"}  # what SET changes: the account's setting
+ON_OFF = ("on", "off")
+
+
 _NICKSERV = {
+    "SET": _set,
     "HELP": _help,
     "REGISTER": _register,
     "IDENTIFY": _identify,

@@ -50,6 +50,7 @@ class ChatServer:
             replay_lines=config.replay_lines, opers=Opers(config.opers, clock=time.time),
             accounts=Accounts(registration_open=config.registration_open),
         )  # fmt: skip
+        self.rooms.always_on_default = config.always_on
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0
         self.irc_port = 0  # 0 while the IRC door is closed

@@ -73,3 +73,13 @@ def test_registration_is_open_unless_closed_on_the_command_line_or_in_the_file(
     config.write_text('registration = "closed"\n')
     assert not parse_args(["--config", str(config)]).registration_open
     assert parse_args(["--config", str(config), "--registration", "open"]).registration_open
+
+
+def test_always_on_is_off_unless_turned_on_on_the_command_line_or_in_the_file(
+    tmp_path: Path,
+) -> None:
+    assert not parse_args([]).always_on
+    assert parse_args(["--always-on", "on"]).always_on
+    config = tmp_path / "chatroom.toml"
+    config.write_text('always-on = "on"\n')
+    assert parse_args(["--config", str(config)]).always_on

@@ -203,3 +203,45 @@ async def test_whois_says_who_is_logged_in(rooms: RoomManager) -> None:
     bob = await named(rooms, "bob")
     assert "* Alice is logged in as Alice" in await bob.say("/whois alice")
     assert not [line for line in await bob.say("/whois bob") if "logged in" in line]
+
+
+async def test_an_always_on_user_stays_in_its_rooms_with_no_connection(
+    rooms: RoomManager,
+) -> None:
+    laptop = Hangable(rooms)
+    await laptop.say("alice", "sesame", "/create den")
+    assert await laptop.say("/msg NickServ SET ALWAYS-ON on") == [
+        f"[{HHMM}] *NickServ* ALWAYS-ON is on for Alice.",
+    ]
+    bob = await named(rooms, "bob")
+    await bob.say("/join den")
+    member = rooms.find("alice")
+    await laptop.session.close("gone")
+    assert rooms.find("alice") is member and member is not None and not rooms.connected(member)
+    assert not [line for line in bob.out if "has quit" in line]
+    assert member.away == "Not connected (always on)"
+    await bob.say("while you were out")
+    phone = Hangable(rooms)
+    out = await phone.say("alice", "sesame")
+    assert rooms.find("alice") is member is phone.session.member and rooms.connected(member)
+    assert member.away == "" and not member.devices
+    assert "Joined room [den]. Type 'exit' to leave, /help for commands." in out
+    await bob.say("welcome back")
+    assert phone.out[-1].endswith("<bob> welcome back")
+    assert await phone.say("/msg NickServ SET ALWAYS-ON maybe") == [
+        f"[{HHMM}] *NickServ* Usage: SET ALWAYS-ON on|off",
+    ]
+    await phone.say("/msg NickServ SET ALWAYS-ON off")
+    await phone.session.close("gone")
+    assert rooms.find("alice") is None
+
+
+async def test_the_servers_default_holds_until_an_account_chooses(rooms: RoomManager) -> None:
+    rooms.always_on_default = True
+    laptop = Hangable(rooms)
+    await laptop.say("alice", "sesame", "/create den")
+    await laptop.session.close("gone")
+    assert rooms.find("alice") is not None
+    guest = await named(rooms, "guest")
+    await guest.session.close("gone")
+    assert rooms.find("guest") is None  # a guest never stays
