@@ -661,7 +661,7 @@ class RoomManager:
     def set_render(self, member: Member, render: Render, device: Device | None = None) -> None:
         """Change how a member's events are worded on one connection (its first, or
         `device`): its IRC capabilities changed."""
-        sink: Member | Device = member if device is None else device
+        sink = member.sink(device)
         for room in member.rooms:
             room._swap_render(sink, render)
         sink.render = render

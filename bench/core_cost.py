@@ -98,20 +98,20 @@ async def log_in(
     sys.path.insert(0, str(ROOT))
     from config.settings import Config
     from doors.irc.session import IrcDoor, IrcSession
-    from doors.text.render import TextRender
+    from doors.text.render import Renders
     from doors.text.session import Session
     from rooms import RoomManager
 
     config = Config()
     rooms = RoomManager(max_rooms=config.max_rooms, defer=deferred)
-    irc, render = IrcDoor(rooms, config), TextRender()
+    irc, renders = IrcDoor(rooms, config), Renders()
     members: list[Member] = []
     made: set[str] = set()
     for name, room, sends in layout:
         sink = Sink()
         session: Feeder
         if door == "text":
-            session = Session(rooms, config, sink.say, write=sink.write, render=render)
+            session = Session(rooms, config, sink.say, write=sink.write, renders=renders)
             script = [name, "1", room] if room not in made else [name, f"/join {room}"]
         else:
             session = IrcSession(irc, sink.say, write=sink.write, host="127.0.0.1")

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from core_cost import Deferred  # noqa: E402 (a sibling, as bench/ scripts import)
 
 from config.settings import Config  # noqa: E402
-from doors.text.render import TextRender  # noqa: E402
+from doors.text.render import Renders  # noqa: E402
 from doors.text.session import Session  # noqa: E402
 from registry.events import Said  # noqa: E402
 from registry.history import History  # noqa: E402
@@ -53,9 +53,9 @@ def new_history(on: bool, **options: Any) -> History:
 
 
 async def _sessions(rooms: RoomManager, count: int) -> list[Session]:
-    render, sessions = TextRender(), []
+    renders, sessions = Renders(), []
     for i in range(count):
-        s = Session(rooms, Config(), lambda line: None, write=lambda data: None, render=render)
+        s = Session(rooms, Config(), lambda line: None, write=lambda data: None, renders=renders)
         for line in (f"b{i:05d}", "1" if i == 0 else "2", "bench"):
             await s.feed(line)
         sessions.append(s)
@@ -175,7 +175,7 @@ def join(joins: int) -> dict[str, float]:
         for i in range(20):
             owner.feed_nowait(f"line {i}, as long as a line of chat usually is")
         out: list[str] = []
-        s = Session(rooms, Config(), out.append, render=TextRender())
+        s = Session(rooms, Config(), out.append, renders=Renders())
         await s.feed("joiner")
         s.replay = replay
         spent = 0.0

@@ -109,6 +109,12 @@ class Member:
             if more:
                 device.write(more)
 
+    def sink(self, device: Device | None) -> Member | Device:
+        """The connection a door holds, as the fan-out knows it: `device` while it is
+        one of the member's others, else the member itself (its first connection; a
+        device becomes that when the first one goes)."""
+        return device if device is not None and device in self.devices else self
+
     def sinks(self) -> list[tuple[Member | Device, Render]]:
         """Each connection of the member with its render: itself first, then its devices."""
         return [(self, self.render), *((device, device.render) for device in self.devices)]
@@ -192,7 +198,7 @@ class Room:
         event = Said(
             member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
         )
-        self.publish(event, None if echo else device or member)
+        self.publish(event, None if echo else member.sink(device))
         self.keep(event)
 
     def act(
@@ -210,7 +216,7 @@ class Room:
         event = Acted(
             member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
         )
-        self.publish(event, None if echo else device or member)
+        self.publish(event, None if echo else member.sink(device))
         self.keep(event)
 
     def post(self, event: Event, skip: Member | Device | None = None) -> None:

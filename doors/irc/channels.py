@@ -223,7 +223,7 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     if echo and s._labeled is None:
         room.post(event)
     else:
-        room.post(event, s.device or member)  # not back to this connection
+        room.post(event, member.sink(s.device))  # not back to this connection
         if echo:  # labeled: the echo is the labeled reply
             room.flush()
             s.send(s.render.line(event))
@@ -248,7 +248,7 @@ def _to_status(s: IrcClient, room: r.Room, status: str, event: r.Event) -> None:
         if not is_meant:
             continue
         for sink, render in peer.sinks():
-            if sink is not (s.device or member) or echo:
+            if sink is not member.sink(s.device) or echo:
                 sink.write(render(event).replace(chan, wanted, 1))
 
 

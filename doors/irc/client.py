@@ -280,6 +280,6 @@ class IrcClient(SessionBase):
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
         self.echo = "echo-message" in caps
-        sink = self.device or self.member
-        if sink is not None and self.member is not None and sink.render is not self.render:
-            self.rooms.set_render(self.member, self.render, self.device)
+        member = self.member
+        if member is not None and member.sink(self.device).render is not self.render:
+            self.rooms.set_render(member, self.render, self.device)

@@ -19,7 +19,7 @@ import registry as r
 from config.settings import Config
 from doors import services
 from doors.common import SessionBase, is_reserved
-from doors.text.render import TextRender, framed, marked_names
+from doors.text.render import Renders, TextRender, framed, marked_names
 from rooms import RoomManager
 from utils import (
     UserError,
@@ -74,21 +74,37 @@ class Conversation(SessionBase):
         out: Callable[[str], None],
         *,
         write: r.Write | None = None,
-        render: TextRender | None = None,
+        renders: Renders | None = None,
         peer: str = "-",
         close: Callable[[], None] | None = None,
     ) -> None:
         host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
         super().__init__(rooms, config, out, write, host=host, peer=peer)
         self.state = State.NAME
-        self.room: r.Room | None = None  # the one room a text user is in, if any
-        self.render = render or TextRender()
+        self._renders = renders or Renders()
+        self.render: TextRender = self._renders("")
+        self._room: r.Room | None = None
         self.replay = True  # history: replay on join; /replay off for bots
         self._raw_line = ""  # the line being handled, before clean(): names check it
         self._menu_shown = False  # the whole menu was the last prompt shown
         self._prompted = False  # a kick showed the menu while this line was handled
         self._close = close
         self.login_name = ""  # the account whose password State.LOGIN asks for
+
+    @property
+    def room(self) -> r.Room | None:
+        """The one room this connection is in, if any (its user may be in others too,
+        joined from another connection of an account: their lines show their room)."""
+        return self._room
+
+    @room.setter
+    def room(self, room: r.Room | None) -> None:
+        self._room = room
+        render = self._renders(room.name if room is not None else "")
+        if render is not self.render:
+            self.render = render
+            if self.member is not None:
+                self.rooms.set_render(self.member, render, self.device)
 
     @property
     def name(self) -> str:

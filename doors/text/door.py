@@ -5,19 +5,20 @@ from __future__ import annotations
 from config.settings import Config
 from doors import services
 from doors.door import Door, Link
-from doors.text.render import TextRender
+from doors.text.render import Renders
 from doors.text.session import Session
 from rooms import RoomManager
 
 
 def text_door(rooms: RoomManager, config: Config) -> Door:
-    """The door a listener serves: a `Session` for each connection. Every text
-    connection shares one TextRender, so a room words each event once for all."""
-    render = TextRender()
+    """The door a listener serves: a `Session` for each connection. The text
+    connections in one room share one TextRender (Renders), so a room words each event
+    once for all of them."""
+    renders = Renders()
 
     def session(conn: Link) -> Session:
         return Session(
-            rooms, config, conn.say, write=conn.write, render=render,
+            rooms, config, conn.say, write=conn.write, renders=renders,
             peer=conn.peer, close=conn.close,
         )  # fmt: skip
 

@@ -8,6 +8,7 @@ of them. What an IRC user sent is made safe for a terminal here (utils.safe_text
 from __future__ import annotations
 
 import time
+import weakref
 
 import registry as r
 from registry.history import Kept
@@ -86,6 +87,25 @@ def history_line(event: Kept, today: str) -> str:
     return line if line.isprintable() else safe_text(line)
 
 
+class Renders:
+    """The text door's renders, one per room its connections are in (and one for no
+    room): shared, so a room words an event once for all its text users; each held
+    only while some connection uses it."""
+
+    def __init__(self) -> None:
+        self._by_room: weakref.WeakValueDictionary[str, TextRender] = weakref.WeakValueDictionary()
+        self.nowhere = TextRender()
+
+    def __call__(self, room: str) -> TextRender:
+        """The render of the connections in `room` (its name; "": none)."""
+        if not room:
+            return self.nowhere
+        render = self._by_room.get(room)
+        if render is None:
+            render = self._by_room[room] = TextRender(room)
+        return render
+
+
 def framed(room: str, events: list[Kept], now: float) -> list[str]:
     """The history lines between their two notices (nothing at all for no lines)."""
     if not events:
@@ -102,11 +122,15 @@ def framed(room: str, events: list[Kept], now: float) -> list[str]:
 class TextRender:
     """Registry events as docs/protocol.md lines; one instance serves every text connection."""
 
-    __slots__ = ("_hhmm", "_minute")
+    __slots__ = ("__weakref__", "_hhmm", "_minute", "here")
 
-    def __init__(self) -> None:
+    def __init__(self, here: str = "") -> None:
         self._minute = -1
         self._hhmm = ""
+        # The room the connections using this render are in (its name; "": none). A
+        # user on several connections may be in other rooms too (joined on IRC): their
+        # lines show the room, `[HH:MM] [ROOM] <bob> hi`.
+        self.here = here
 
     def hhmm(self, ts: float) -> str:
         """`HH:MM` in the server's local time, formatted once a minute."""
@@ -118,6 +142,8 @@ class TextRender:
 
     def __call__(self, event: r.Event) -> bytes:
         if type(event) is r.Said:
+            if event.room != self.here:
+                return self._elsewhere(event)
             text = event.text
             if not text.isprintable():
                 if text[:1] == "\x01":
@@ -128,7 +154,15 @@ class TextRender:
             return b""
         if type(event) is r.Noticed and event.text[:1] == "\x01":
             return b""  # a CTCP reply to a channel: for IRC clients only
+        if isinstance(event, r.Acted | r.Noticed) and event.room != self.here:
+            return self._elsewhere(event)
         line = self.line(event)
+        return (line if line.isprintable() else safe_text(line)).encode() + b"\r\n"
+
+    def _elsewhere(self, event: r.Said | r.Acted | r.Noticed) -> bytes:
+        """A line of a room the user is in besides this connection's: with its room."""
+        line = self.line(event)
+        line = f"{line[:8]}[{event.room}] {line[8:]}"  # after the `[HH:MM] ` stamp
         return (line if line.isprintable() else safe_text(line)).encode() + b"\r\n"
 
     def line(self, event: r.Event) -> str:

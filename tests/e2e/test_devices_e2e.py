@@ -118,3 +118,22 @@ async def test_a_kill_closes_every_connection_of_the_user(
     await laptop.expect_closed()
     await phone.expect_closed()
     assert server.rooms.find("alice") is None
+
+
+async def test_a_room_joined_on_irc_shows_on_the_text_connection_with_its_name(
+    connect: Connect, server: ChatServer, irc: Callable[[], Awaitable[IrcClient]]
+) -> None:
+    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
+    laptop = await laptop_login(connect)
+    await laptop.send("/create den")
+    await laptop.expect(re.compile(r"Joined room \[den\].*"))
+    phone = await phone_login(irc)
+    await phone.send("JOIN #attic")
+    await phone.expect(re.compile(r":irc\.test 366 alice #attic .*"))
+    bob = await connect("bob")
+    await bob.join("attic")
+    await bob.send("up here", "/me waves")
+    await laptop.expect(re.compile(rf"{STAMP} \[attic\] <bob> up here"))
+    await laptop.expect(re.compile(rf"{STAMP} \[attic\] \* bob waves"))
+    await phone.send("PRIVMSG #den :down there")
+    await laptop.expect(re.compile(rf"{STAMP} <alice> down there"))  # its own room: as ever
