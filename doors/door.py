@@ -66,3 +66,4 @@ class Door:
     ping_timeout_s: float = 0.0
     sendq_reason: str = "send queue exceeded"
     redact: Callable[[bytes], bytes] | None = None  # what the debug log may show of a line
+    redact_sent: Callable[[str], str] | None = None  # ... and of a line sent to the client

@@ -325,7 +325,8 @@ class Connection(asyncio.BufferedProtocol):
     def say(self, line: str) -> None:
         """Send one line (its CRLF added) to this client alone."""
         if self._is_debug:
-            log.debug("%s > %s", self.peer, line)
+            redact = self.door.redact_sent
+            log.debug("%s > %s", self.peer, redact(line) if redact else line)
         self.write(line.encode() + b"\r\n")
 
     def close(self) -> None:

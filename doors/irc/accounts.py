@@ -4,7 +4,8 @@ SCRAM-SHA-256), draft/account-registration (REGISTER, VERIFY), and logging in wi
 
 The registry's `Accounts` checks every password, off the event loop, and limits the
 tries; this module only speaks the protocol. Nothing here logs a password or a SASL
-payload (door.py keeps AUTHENTICATE and REGISTER lines out of the debug log), and no
+payload (door.py keeps AUTHENTICATE and REGISTER lines out of the debug log, the
+server's AUTHENTICATE challenges too: only a mechanism's name shows), and no
 client's message, however malformed, raises past a handler.
 
 A client that logs in before registration is welcomed under its account's name only

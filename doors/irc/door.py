@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from doors import services
 from doors.door import Door, Link
+from doors.irc.client import SASL_MECHANISMS
 from doors.irc.message import line
 from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
 
@@ -30,6 +31,7 @@ def irc_door(door: IrcDoor) -> Door:
         ping_timeout_s=config.ping_timeout_s,
         sendq_reason="SendQ exceeded",
         redact=_redact_secrets,
+        redact_sent=_redact_sent,
     )
 
 
@@ -46,6 +48,9 @@ def _redact_secrets(raw: bytes) -> bytes:
     if verb == b"OPER":
         return b"OPER " + (words[1] if len(words) > 1 else b"") + b" <password>"
     if verb == b"AUTHENTICATE":
+        said = words[1].rstrip(b"\r") if len(words) > 1 else b""
+        if said.decode("utf-8", "replace").upper() in SASL_MECHANISMS:
+            return b"AUTHENTICATE " + said  # a mechanism's name: no base64 chunk spells one
         return b"AUTHENTICATE <payload>"
     if verb in (b"REGISTER", b"VERIFY"):
         return verb + b" <redacted>"
@@ -56,6 +61,19 @@ def _redact_secrets(raw: bytes) -> bytes:
         if any(services.service_name(target) for target in targets):
             return verb + b" " + words[1] + b" :" + _to_service(b" ".join(words[2:]))
     return raw
+
+
+def _redact_sent(text: str) -> str:
+    """A line to a client as the debug log may show it: never a SASL message from the
+    server, whose SCRAM salt, rounds and signature would let whoever reads the log try
+    passwords offline (only the `+` that asks for more is shown)."""
+    words = text.split(" ")
+    at = 0
+    while at < len(words) and words[at][:1] in ("@", ":"):  # tags, a source
+        at += 1
+    if at + 1 < len(words) and words[at] == "AUTHENTICATE" and words[at + 1] != "+":
+        return " ".join([*words[: at + 1], "<payload>"])
+    return text
 
 
 def _to_service(text: bytes) -> bytes:

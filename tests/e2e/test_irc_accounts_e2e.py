@@ -15,7 +15,7 @@ import pytest
 from config.settings import Config
 from net.listeners import ChatServer
 from tests.conftest import Connect
-from tests.rigs.irc import IrcClient
+from tests.rigs.irc import IrcClient, ScramClient
 
 PASSWORD = "tr0ub4dor-and-3"
 PLAIN = base64.b64encode(f"\0alice\0{PASSWORD}".encode()).decode()
@@ -83,6 +83,34 @@ async def test_register_then_sasl_from_another_connection_and_the_nick_is_owned(
     assert any("REGISTER <redacted>" in line for line in logged)
     assert any("AUTHENTICATE <payload>" in line for line in logged)
     assert all(PASSWORD not in line and PLAIN not in line for line in logged)
+
+
+async def test_a_scram_login_shows_its_mechanism_in_the_log_and_none_of_its_messages(
+    irc: Callable[[], Awaitable[IrcClient]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = await irc()
+    await first.register("alice")
+    await first.send(f"REGISTER * * {PASSWORD}", "QUIT")
+    await first.expect_closed()
+
+    owner = await irc()
+    await owner.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER a 0 * :A")
+    await owner.send("AUTHENTICATE SCRAM-SHA-256")
+    await owner.expect(":irc.test AUTHENTICATE +")
+    scram = ScramClient("alice", PASSWORD)
+    await owner.send(f"AUTHENTICATE {scram.first()}")
+    challenge = re.compile(r":irc\.test AUTHENTICATE (\S+)")
+    server_first = (await owner.expect(challenge))[-1].split()[-1]
+    await owner.send(f"AUTHENTICATE {scram.final(server_first)}")
+    await owner.expect(f":irc.test AUTHENTICATE {scram.server_final()}")
+    await owner.send("AUTHENTICATE +")
+    await owner.expect(":irc.test 903 alice :SASL authentication successful")
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "AUTHENTICATE SCRAM-SHA-256" in logged
+    messages = [scram.first(), server_first, scram.final(server_first), scram.server_final()]
+    assert [m for m in messages if m in logged] == []
 
 
 async def test_nickserv_is_reached_from_irc_and_its_passwords_never_logged(

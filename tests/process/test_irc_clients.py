@@ -1,30 +1,26 @@
 """Real IRC clients (irssi, WeeChat) in tmux, chatting with a text-door user.
 
-Each test starts `server.py` with both doors on port 0, logs `textuser` into room
-`general` on the text door over a socket, starts the IRC client in a tmux server of its
-own (tests/tmuxrig.py) and joins `#general`, then checks one thing both ways. Every
-wait polls with a deadline; a failure shows the client's screen and the server's DEBUG
-log, which has every line each client sent (`<`) and was sent (`>`). What a client
-asks on its own (WHO on joining) is checked in that log.
+Each test starts `server.py` with both doors on port 0 (tests/rigs/serverprocess.py),
+logs `textuser` into room `general` on the text door over a socket, starts the IRC
+client in a tmux server of its own (tests/rigs/tmuxrig.py) and joins `#general`, then
+checks one thing both ways. Every wait polls with a deadline; a failure shows the
+client's screen and the server's DEBUG log, which has every line each client sent (`<`)
+and was sent (`>`). What a client asks on its own (WHO on joining) is checked in that log.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import shutil
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.rigs.chat import ChatClient
-from tests.rigs.tmuxrig import WAIT_S, IrcClient, Irssi, Pane, WeeChat
+from tests.rigs.serverprocess import ServerProcess, hears, stamped
+from tests.rigs.tmuxrig import IrcClient, Irssi, Pane, WeeChat
 
-ROOT = Path(__file__).resolve().parents[2]
 TEXT = "textuser"
 
 pytestmark = [
@@ -33,95 +29,10 @@ pytestmark = [
 ]
 
 
-class ServerProcess:
-    """`server.py` with both doors on free ports; its log is read as it comes."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.log: list[str] = []
-        self.ports: dict[str, int] = {}  # "text" and "IRC"
-        self._reader: asyncio.Task[None] | None = None
-        self._more = asyncio.Condition()  # notified on every line logged
-
-    @classmethod
-    async def start(cls) -> ServerProcess:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "server.py"), "--port", "0", "--irc-port", "0",
-            "--irc-server-name", "irc.test", "--log-level", "DEBUG", "--no-history",
-            stderr=asyncio.subprocess.PIPE, cwd=ROOT,
-        )  # fmt: skip
-        server = cls(proc)
-        try:
-            async with asyncio.timeout(WAIT_S):
-                while len(server.ports) < 2:
-                    line = await server._read_line()
-                    assert line, f"the server exited early\n{server.tail()}"
-                    if m := re.search(r"(text|IRC) door listening on \S+:(\d+)", line):
-                        server.ports[m[1]] = int(m[2])
-        except BaseException:
-            await server.stop()
-            raise
-        server._reader = asyncio.create_task(server._read_all())  # a full pipe blocks it
-        return server
-
-    async def _read_line(self) -> str:
-        assert self.proc.stderr is not None
-        line = (await self.proc.stderr.readline()).decode(errors="replace")
-        if line:
-            self.log.append(line.rstrip("\n"))
-            async with self._more:
-                self._more.notify_all()
-        return line
-
-    async def _read_all(self) -> None:
-        while await self._read_line():
-            pass
-
-    async def logged(self, pattern: str) -> re.Match[str]:
-        """Wait for a line of the log matching `pattern`; the first such line."""
-
-        def found() -> re.Match[str] | None:
-            return next((m for ln in self.log if (m := re.search(pattern, ln))), None)
-
-        try:
-            async with asyncio.timeout(WAIT_S), self._more:
-                await self._more.wait_for(found)
-        except TimeoutError:
-            raise AssertionError(f"no {pattern!r} in the log\n{self.tail()}") from None
-        match = found()
-        assert match is not None
-        return match
-
-    def tail(self, n: int = 40) -> str:
-        return "--- server log ---\n" + "\n".join(self.log[-n:])
-
-    def errors(self) -> list[str]:
-        return [ln for ln in self.log if "Traceback" in ln or re.match(r"\S+ \S+ ERROR ", ln)]
-
-    async def stop(self) -> None:
-        """SIGTERM, or kill if it lingers; by the end its whole log is read."""
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(WAIT_S):
-                    await self.proc.wait()
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        if self._reader is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(WAIT_S):
-                    await self._reader
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[ServerProcess]:
-    proc = await ServerProcess.start()
-    try:
+    async with ServerProcess.running() as proc:
         yield proc
-    finally:
-        await proc.stop()
-    assert not proc.errors(), f"the server logged errors\n{proc.tail(80)}"
 
 
 @pytest.fixture
@@ -154,22 +65,6 @@ async def irc(
         yield client
     finally:
         await pane.close()
-
-
-def stamped(line: str) -> re.Pattern[str]:
-    """A chat line as the text door writes it: `[HH:MM] ` then `line`."""
-    return re.compile(r"\[\d\d:\d\d\] " + re.escape(line))
-
-
-async def hears(server: ServerProcess, client: ChatClient, line: str | re.Pattern[str]) -> None:
-    """The text-door user reads until `line` comes, or fails showing what did."""
-    try:
-        await client.expect(line, timeout=WAIT_S)
-    except TimeoutError:
-        seen = "\n".join(client.seen[-20:])
-        raise AssertionError(
-            f"{TEXT} never got {line!r}\n--- {TEXT} saw ---\n{seen}\n{server.tail()}"
-        ) from None
 
 
 async def test_chat_goes_both_ways(server: ServerProcess, text: ChatClient, irc: IrcClient) -> None:

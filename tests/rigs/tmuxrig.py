@@ -4,7 +4,8 @@ A `Pane` starts a tmux server on a private socket (`tmux -L NAME`, no config fil
 tests never touch the user's tmux. Reading is `capture-pane`; waiting polls the screen
 until a pattern shows up, with a deadline and the screen in the failure message; never
 a sleep. `Irssi` and `WeeChat` drive those IRC clients in a pane and say, as regexes,
-how each shows what happens in a channel. No chat server here: the tests start it.
+how each shows what happens in a channel, and a SASL login that works or fails. No chat
+server here: the tests start it.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ class IrcClient(ABC):
     program: ClassVar[str]
     status: ClassVar[str] = "1"  # the window (irssi) or buffer (WeeChat) of the server
     clear_command: ClassVar[str]
+    refused: ClassVar[str]  # how it says that a command typed in it failed
 
     def __init__(self, pane: Pane, nick: str, home: Path) -> None:
         self.pane = pane
@@ -191,6 +193,17 @@ class IrcClient(ABC):
     def quit(self, nick: str) -> str: ...
     @abstractmethod
     def whois(self, nick: str) -> str: ...
+    @abstractmethod
+    def sasl_succeeded(self, account: str) -> str:
+        """In the status window: the 900, the 903, then the welcome, for nick `account`."""
+
+    @abstractmethod
+    def sasl_failed(self) -> str:
+        """In the status window: the 904, then the client disconnecting."""
+
+    @abstractmethod
+    def goes_by(self, nick: str) -> str:
+        """The status bar or prompt naming the client's own nick."""
 
 
 def mask(nick: str) -> str:
@@ -216,13 +229,23 @@ IRSSI_CONFIG = """settings = {
 class Irssi(IrcClient):
     program = "irssi"
     clear_command = "/clear"
+    refused = r"-!- Irssi: (Unknown command|Unknown option|Not enough parameters).*"
+    bad_config = "Unknown settings in configuration.*"
 
     async def start(self, port: int) -> None:
         (self.home / "config").write_text(IRSSI_CONFIG % (self.nick, self.nick))
         argv = ["irssi", f"--home={self.home}", "-n", self.nick, "-c", "127.0.0.1", "-p", str(port)]
         await self.pane.start(argv, clean_env(self.home))
         welcome = "Welcome to the chatroom IRC network"
-        await self.expect(welcome, self.status, failure="Unknown settings in configuration.*")
+        await self.expect(welcome, self.status, failure=self.bad_config)
+
+    async def start_unconnected(self) -> None:
+        """Run irssi connected to nothing, its nick its own default (not `self.nick`,
+        as for a user who starts plain `irssi`); return once it takes commands."""
+        (self.home / "config").write_text(IRSSI_CONFIG % ("newcomer", "newcomer"))
+        await self.pane.start(["irssi", f"--home={self.home}"], clean_env(self.home))
+        await self.pane.wait_for(self.showing(self.status), failure=self.bad_config)
+        self.shown = self.status
 
     def switch_to(self, window: str) -> str:
         return f"/window goto {window}"
@@ -258,10 +281,27 @@ class Irssi(IrcClient):
     def whois(self, nick: str) -> str:
         return rf"-!- {nick} \[{mask(nick)}\]$"
 
+    def sasl_succeeded(self, account: str) -> str:
+        return (
+            rf"-!- \S+ {account} You are now logged in as {account}\n"
+            r".*-!- SASL authentication succeeded\n"
+            rf".*-!- Welcome to the chatroom IRC network, {account}$"
+        )
+
+    def sasl_failed(self) -> str:
+        return (
+            r"-!- Cannot authenticate via SASL \(SASL authentication failed\)\n"
+            r".*-!- Irssi: Connection lost to 127\.0\.0\.1$"
+        )
+
+    def goes_by(self, nick: str) -> str:
+        return rf"^ \[\d\d:\d\d\] \[{nick}(\(\+\w+\))?\] "
+
 
 class WeeChat(IrcClient):
     program = "weechat"
     clear_command = "/buffer clear"
+    refused = r"=!= \| .*"  # its prefix for every error
     end = r"\s*(│|$)"  # a line of the chat area ends where the nick list begins
 
     async def start(self, port: int) -> None:
@@ -271,9 +311,9 @@ class WeeChat(IrcClient):
             "/set irc.server_default.anti_flood_prio_low 0",
             # Keys typed quickly are a paste to WeeChat, which asks before sending it.
             "/set weechat.look.paste_max_lines -1",
-            f"/server add chat 127.0.0.1/{port} -notls",
-            f"/set irc.server.chat.nicks {self.nick}",
-            "/connect chat",
+            f"/server add chatroom 127.0.0.1/{port} -notls",  # as the README says
+            f"/set irc.server.chatroom.nicks {self.nick}",
+            "/connect chatroom",
         ]
         argv = ["weechat", "--dir", str(self.home), "-P", "irc", "-r", ";".join(commands)]
         await self.pane.start(argv, clean_env(self.home))
@@ -284,7 +324,7 @@ class WeeChat(IrcClient):
 
     def showing(self, window: str) -> str:
         name = "server" if window == self.status else re.escape(window)
-        return rf"\[irc/chat\] \d+:{name}(?![\w-])"  # the status bar
+        return rf"\[irc/chatroom\] \d+:{name}(?![\w-])"  # the status bar
 
     def said(self, nick: str, text: str) -> str:
         return rf"[ @+]{nick} \| {re.escape(text)}{self.end}"
@@ -313,3 +353,16 @@ class WeeChat(IrcClient):
 
     def whois(self, nick: str) -> str:
         return rf"\[{nick}\] \({mask(nick)}\)"
+
+    def sasl_succeeded(self, account: str) -> str:
+        return (
+            rf"-- \| You are now logged in as {account} \(.*\)\n"
+            r".*-- \| SASL authentication successful\n"
+            rf".*-- \| Welcome to the chatroom IRC network, {account}$"
+        )
+
+    def sasl_failed(self) -> str:
+        return r"-- \| SASL authentication failed\n.*-- \| irc: disconnected from server$"
+
+    def goes_by(self, nick: str) -> str:
+        return rf"^\[{nick}(\(\+\w+\))?\]$"  # the input bar

@@ -6,8 +6,6 @@ extended-join, WHOIS 330 and WHOX %a, and the debug log's redaction."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -15,9 +13,11 @@ import pytest
 
 from config.settings import Config
 from doors.irc.door import _redact_secrets as redact
+from doors.irc.door import _redact_sent as redact_sent
 from doors.irc.session import IrcDoor
 from registry.accounts import Accounts
 from rooms import RoomManager
+from tests.rigs.irc import ScramClient
 from tests.unit.test_irc_core import Client, numerics, registered
 
 T = TypeVar("T")
@@ -181,34 +181,19 @@ async def test_sasl_after_registration_tells_peers_with_account_notify(
 # --- SASL SCRAM-SHA-256 ---
 
 
-def _h(key: bytes, msg: bytes) -> bytes:
-    return hmac.new(key, msg, hashlib.sha256).digest()
-
-
 async def test_sasl_scram_sha_256_proves_the_password_and_a_wrong_one_is_904(
     door: IrcDoor, rooms: RoomManager
 ) -> None:
     await with_account(rooms, "Scramtest", "sesame")
     for password, works in (("wrong", False), ("sesame", True)):
         client = await sasl_start(door, "SCRAM-SHA-256")
-        first_bare = "n=Scramtest,r=clientnonce"
-        out = await client.send("AUTHENTICATE " + b64(("n,," + first_bare).encode()))
-        server_first = base64.b64decode(out[0].split()[-1]).decode()
-        attrs = dict(part.split("=", 1) for part in server_first.split(","))
-        salted = hashlib.pbkdf2_hmac(
-            "sha256", password.encode(), base64.b64decode(attrs["s"]), int(attrs["i"])
-        )
-        without_proof = f"c={b64(b'n,,')},r={attrs['r']}"
-        auth = f"{first_bare},{server_first},{without_proof}".encode()
-        client_key = _h(salted, b"Client Key")
-        signature = _h(hashlib.sha256(client_key).digest(), auth)
-        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
-        out = await client.send("AUTHENTICATE " + b64(f"{without_proof},p={b64(proof)}".encode()))
+        scram = ScramClient("Scramtest", password)
+        out = await client.send("AUTHENTICATE " + scram.first())
+        out = await client.send("AUTHENTICATE " + scram.final(out[0].split()[-1]))
         if not works:
             assert numerics(out) == ["904"]
             continue
-        server_final = base64.b64decode(out[0].split()[-1]).decode()
-        assert server_final == "v=" + b64(_h(_h(salted, b"Server Key"), auth))
+        assert out == [f":irc.test AUTHENTICATE {scram.server_final()}"]
         assert numerics(await client.send("AUTHENTICATE +")) == ["900", "903"]
 
 
@@ -348,6 +333,8 @@ async def test_extended_join_account_tag_whois_and_whox(door: IrcDoor, rooms: Ro
     [
         (b"AUTHENTICATE amlsbGVzAGppbGxlcwBzZXNhbWU=", b"AUTHENTICATE <payload>"),
         (b"@label=x authenticate +", b"AUTHENTICATE <payload>"),
+        (b"AUTHENTICATE SCRAM-SHA-256", b"AUTHENTICATE SCRAM-SHA-256"),  # no secret
+        (b"authenticate plain", b"AUTHENTICATE plain"),
         (b"REGISTER * * hunter2", b"REGISTER <redacted>"),
         (b"REGISTER :hunter2", b"REGISTER <redacted>"),
         (b"PASS alice:hunter2", b"PASS <password>"),
@@ -355,6 +342,22 @@ async def test_extended_join_account_tag_whois_and_whox(door: IrcDoor, rooms: Ro
 )
 def test_sasl_and_registration_lines_are_redacted(raw: bytes, shown: bytes) -> None:
     assert redact(raw) == shown
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        (":irc.test AUTHENTICATE cj1jbGllbnRub25jZQ==", ":irc.test AUTHENTICATE <payload>"),
+        ("@label=x :irc.test AUTHENTICATE dj1zaWc=", "@label=x :irc.test AUTHENTICATE <payload>"),
+        (":irc.test AUTHENTICATE +", ":irc.test AUTHENTICATE +"),
+        (":irc.test 903 alice :SASL authentication successful", None),
+        (":bob!~b@h PRIVMSG alice :AUTHENTICATE x", None),
+    ],
+)
+def test_the_servers_sasl_messages_are_redacted(sent: str, shown: str | None) -> None:
+    """SCRAM's server messages (salt, rounds, the server's signature) would let whoever
+    reads the debug log try passwords offline."""
+    assert redact_sent(sent) == (sent if shown is None else shown)
 
 
 async def test_an_invitation_carries_the_inviters_account_tag(
