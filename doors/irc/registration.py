@@ -154,7 +154,7 @@ def on_nick(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     if member is None:
         s.asked_nick = nick
         taken = s.rooms.find(nick)
-        if taken is not None:
+        if taken is not None and not (s.account and taken is s.rooms.presence(s.account)):
             raise IrcError("433", nick, "Nickname is already in use")
         s.nick = nick
         return try_register(s)
