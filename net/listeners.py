@@ -165,18 +165,22 @@ class ChatServer:
         accounts = self.rooms.accounts
         if self.link is not None:
             from cluster.accounts import RedisAccounts
+            from cluster.bans import RedisBans
             from cluster.bus import FAULTS, why
 
-            store = RedisAccounts(self.link)
+            store, bans = RedisAccounts(self.link), RedisBans(self.link)
             try:
                 async with asyncio.timeout(5):
                     await store.load()
+                    await bans.load()
             except FAULTS as exc:
                 raise ClusterUnreachable(
                     f"cannot read the accounts from Redis at {self.config.cluster}: {why(exc)}"
                 ) from None
             self.rooms.attach_accounts(store)
+            self.rooms.attach_bans(bans)
             log.info("accounts in Redis (%s)", counted(len(accounts), "account"))
+            log.info("server bans in Redis (%s)", counted(len(self.rooms.bans), "ban"))
             return
         if self.config.db_path:
             return
