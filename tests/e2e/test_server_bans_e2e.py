@@ -160,3 +160,18 @@ async def test_a_ban_outlives_a_restart_on_the_same_database(
         await alice.close()
     finally:
         await again.aclose()
+
+
+async def test_without_a_database_bans_live_in_memory_and_the_log_says_so_once(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = ChatServer(replace(config, registration_open=False))
+    await server.start()
+    await server.aclose()
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["server bans last until the server stops: --no-history keeps no database"]
+    caplog.clear()
+    quiet = ChatServer(replace(config, registration_open=False, opers=()))
+    await quiet.start()  # nobody could set one: nothing to say
+    await quiet.aclose()
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
