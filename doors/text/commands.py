@@ -68,8 +68,8 @@ COMMANDS: dict[str, Command] = {
         "/wallops TEXT  a message to every server operator (server operators)", opers.wallops
     ),
     "kline": Command(
-        "/kline [DURATION] MASK [REASON]  ban a mask or a:ACCOUNT from the server, for 1h, "
-        "7d ... or for good (server operators)",
+        "/kline [DURATION] MASK [REASON]  ban a mask or a:ACCOUNT from the server "
+        "(server operators)",
         opers.kline,
     ),
     "unkline": Command("/unkline MASK  lift a server ban (server operators)", opers.unkline),
