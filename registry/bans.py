@@ -211,22 +211,18 @@ class ServerBans:
         return sorted(self._bans.values(), key=lambda r: (r.set_at, r.key))
 
     def match(self, name: str, user: str, host: str, account: str = "") -> BanRecord | None:
-        """The ban that matches a user with this name, user, host and account, if any."""
+        """The ban that matches a user with this name, user, host and account, if any
+        (the first set; no sort: this runs for every connection)."""
         if not self._bans:
             return None
-        return next(
-            (r for r in self.listing() if record_matches(r, name, user, host, account)), None
-        )
+        self._sweep()
+        found = self._bans.values()
+        return next((r for r in found if record_matches(r, name, user, host, account)), None)
 
     def match_address(self, host: str) -> BanRecord | None:
         """The address ban (`*!*@...`) that matches a connection from `host`, if any."""
         if not self._bans:
             return None
-        return next(
-            (
-                r
-                for r in self.listing()
-                if is_address_mask(r.mask) and matcher(r.mask)("", "", host)
-            ),
-            None,
-        )
+        self._sweep()
+        found = (r for r in self._bans.values() if is_address_mask(r.mask))
+        return next((r for r in found if matcher(r.mask)("", "", host)), None)
