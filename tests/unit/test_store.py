@@ -16,6 +16,7 @@ from registry.history import HistoryUnavailable, Query, StoreError
 from registry.masks import parse_changes
 from rooms import RoomManager
 from store import reads, schema
+from store import sqlite as sqlite_module
 from store.schema import VERSION, migrate
 from store.sqlite import open_history
 from tests.rigs.chat import wait_until
@@ -375,6 +376,30 @@ async def test_account_changes_after_history_stopped_are_counted_at_shutdown(
         f"history stopped at {path}: 2 account changes not written",
     ]
     assert all("scram" not in r.getMessage() for r in caplog.records)
+
+
+async def test_history_is_marked_failed_only_once_its_error_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader that sees `failed` may count on the ERROR being out already: the test
+    # above clears the log once it sees `failed`, and lost that race in a loaded run.
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0, interval_s=0.01)
+    seen: list[str] = []
+    error = sqlite_module.log.error
+
+    def logged(*args: object) -> None:
+        seen.append(history.failed)
+        error(*args)
+
+    monkeypatch.setattr(sqlite_module.log, "error", logged)
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        other.execute("DROP TABLE accounts")
+    history.save_account(AccountRecord("alice", "scram-sha-256$4096$s$k$k", 5.0))
+    await wait_until(lambda: bool(history.failed))
+    assert seen == [""]
+    caplog.clear()
+    await history.aclose()
 
 
 def test_log_lines_count_in_good_english() -> None:
