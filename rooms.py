@@ -32,13 +32,16 @@ from collections.abc import Callable
 from typing import Any
 
 from registry.accounts import Accounts, AccountStore
+from registry.bans import BanRecord, BanStore, ServerBans, ban_mask, record_matches, word_duration
 from registry.errors import (
     AlreadyInRoom,
     AlreadyThere,
+    BanMatchesYou,
     NameReserved,
     NameTaken,
     NoSuchAccount,
     NoSuchRoom,
+    NoSuchServerBan,
     NoSuchUser,
     NotFounder,
     NotInRoom,
@@ -51,6 +54,7 @@ from registry.errors import (
     RoomExists,
     RoomNotRegistered,
     RoomRegistered,
+    ServerBanned,
     TooManyInvites,
     TooManyJoined,
     TooManyRooms,
@@ -164,6 +168,7 @@ class RoomManager:
         self.opers = opers or Opers(clock=clock)  # who may become a server operator
         # Always-on: for accounts that have not chosen (NickServ SET ALWAYS-ON).
         self.always_on_default = False
+        self.bans = ServerBans(clock=clock)  # who may not be on the server (server_ban)
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -282,6 +287,7 @@ class RoomManager:
         if name_key(name) in self._names:
             raise NameTaken(name)
         self._check_reserved(name, account)
+        self._check_banned(name, user, host, account)
         await self._claim_in_cluster(name)
         member = Member(name, write, render, user, host, realname, door, signon=self.clock())
         member.account = account
@@ -307,14 +313,23 @@ class RoomManager:
         the account's name is claimed (no Device: the member is this connection).
         NameTaken if a user of another server of the cluster holds the name."""
         async with self._lock:
+            self._check_banned(account, user, host, account)
             holder = self._names.by_account(account)
             if holder is not None and not self.connected(holder):
                 self._connect_again(holder, write, render, door, host)
                 return holder, None
             if holder is not None:
                 return holder, self._attach(holder, write, render, door, host)
-            if self._names.find(account) is not None:
+            squatter = self._names.find(account)
+            if squatter is not None and squatter.server:
                 raise NameTaken(account)  # another server's user: one node each
+            if squatter is not None:  # a guest that had the name before it was registered
+                why = "Logged in from elsewhere"
+                if self.relay is not None:
+                    self.relay.released(squatter, why)
+                self._quit(squatter, why, name_heir=True)
+                self.reclaims.forget(name_key(squatter.name))
+                self._close_all(squatter, why)
             member = await self._claim(account, write, render, user, host, "", door, account)
             return member, None
 
@@ -424,6 +439,7 @@ class RoomManager:
             self._remute(member)  # an account ban may match it now
             for room in member.rooms:
                 self._grant(member, room)
+        self._ban_if_banned(member)  # a banned account: disconnected
 
     def log_out(self, member: Member) -> None:
         """The member is no longer logged in to an account; its peers are told."""
@@ -481,6 +497,7 @@ class RoomManager:
                 if new_key in self._names:
                     raise NameTaken(new_name)
                 self._check_reserved(new_name, member.account)
+                self._check_banned(new_name, member.user, member.host, member.account)
                 await self._claim_in_cluster(new_name)
             old = member.name
             self._names.remember(member)
@@ -520,6 +537,7 @@ class RoomManager:
             if held is None:
                 raise ReclaimRefused(name)
             ghost = self._names.find(name)
+            self._check_banned(held, "~" + held[:9], host, ghost.account if ghost else "")
             if ghost is None:
                 self._check_reserved(held, "")  # registered since: its password, not a code
                 await self._claim_in_cluster(held)
@@ -646,6 +664,89 @@ class RoomManager:
                 member.send(event)
                 told += 1
         return told
+
+    # --- Server bans (registry/bans.py): who may not be on this server at all. ---
+    def attach_bans(self, store: BanStore) -> None:
+        """Keep server bans in this store (at start-up, before any user)."""
+        self.bans.attach(store)
+
+    def _check_banned(self, name: str, user: str, host: str, account: str) -> None:
+        """ServerBanned if a server ban matches a user of this name, user, host, account."""
+        record = self.bans.match(name, user, host, account)
+        if record is not None:
+            log.info("%s (%s) refused: server ban on %s", name, host, record.mask)
+            raise ServerBanned(name, record.why)
+
+    def server_ban(
+        self, by: Member, text: str, reason: str, duration_s: float | None = None
+    ) -> tuple[BanRecord, bool, list[Member]]:
+        """A server operator bans a mask from the server (registry/bans.py), for
+        `duration_s` or for ever: the ban, whether it replaced one on the same mask, and
+        the users of this server it disconnected (as a kill does; their rooms see them
+        quit with its reason). NotServerOperator, BadServerBan, BanMatchesYou."""
+        if not by.oper:
+            raise NotServerOperator(by.name)
+        mask = ban_mask(text)
+        if record_matches(BanRecord(mask, "", "", 0.0), by.name, by.user, by.host, by.account):
+            raise BanMatchesYou(mask)
+        record, replaced = self.bans.add(mask, reason, by.name, duration_s)
+        span = f"for {word_duration(duration_s)}" if duration_s else "permanently"
+        log.info("%s (oper %s) banned %s from the server %s (%s)",
+                 by.name, by.oper, mask, span, record.why)  # fmt: skip
+        return record, replaced, self._ban_out(record)
+
+    def lift_server_ban(self, by: Member, text: str) -> BanRecord:
+        """A server operator lifts the server ban on a mask. NotServerOperator,
+        NoSuchServerBan."""
+        if not by.oper:
+            raise NotServerOperator(by.name)
+        record = self.bans.remove(text)
+        if record is None:
+            raise NoSuchServerBan(text)
+        log.info("%s (oper %s) lifted the server ban on %s", by.name, by.oper, record.mask)
+        return record
+
+    def server_bans(self, by: Member) -> list[BanRecord]:
+        """The server bans in force, oldest first, for a server operator.
+        NotServerOperator."""
+        if not by.oper:
+            raise NotServerOperator(by.name)
+        return self.bans.listing()
+
+    def apply_server_ban(self, record: BanRecord) -> None:
+        """A ban another server of the cluster set: kept here too, and this server's
+        users it matches are disconnected (nothing is saved or published again)."""
+        self.bans.remember(record)
+        self._ban_out(record)
+
+    def _ban_if_banned(self, member: Member) -> None:
+        record = self.bans.match(member.name, member.user, member.host, member.account)
+        if record is not None and not member.server:
+            self._ban_out(record, [member])
+
+    def _ban_out(self, record: BanRecord, among: list[Member] | None = None) -> list[Member]:
+        """Disconnect this server's users the ban matches: their rooms see them quit,
+        their connections are told why and closed, their reclaim codes stop working."""
+        why = f"Banned from this server ({record.why})"
+        hit = [
+            m for m in (self._names.users() if among is None else among)
+            if not m.server and record_matches(record, m.name, m.user, m.host, m.account)
+        ]  # fmt: skip
+        for target in hit:
+            log.info("%s is disconnected by the server ban on %s", target.name, record.mask)
+            if self.relay is not None:
+                self.relay.released(target, why)
+            self._quit(target, why, name_heir=True)
+            self.reclaims.forget(name_key(target.name))
+            devices, target.devices = target.devices, ()
+            if target.banned is not None:
+                target.banned(record.why)
+            elif target.killed is not None:
+                target.killed(why)
+            for device in devices:  # its other connections (the same account)
+                if device.killed is not None:
+                    device.killed(why)
+        return hit
 
     def notify(self, member: Member, text: str) -> None:
         """A notice from the server itself to one user of this server."""

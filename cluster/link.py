@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.accounts import decode_record
+from cluster.bans import decode_ban
 from cluster.bus import FAULTS, Bus
 from cluster.codec import SCHEMA, CodecError, pack, unpack
 from registry import (
@@ -349,6 +350,16 @@ class ClusterLink:
     def wallops(self, event: Wallops) -> None:
         if not self.applying:
             self._send("wallops", ev=pack(event))
+
+    def ban_saved(self, record: dict[str, Any]) -> None:
+        """A server ban set here (cluster/bans.py wrote it)."""
+        if not self.applying:
+            self._send("kline", b=record)
+
+    def ban_forgotten(self, key: str) -> None:
+        """A server ban lifted here (or expired)."""
+        if not self.applying:
+            self._send("unkline", key=key)
 
     def personal(self, target: RemoteMember, event: Event) -> None:
         if not self.applying:
@@ -728,6 +739,18 @@ class ClusterLink:
     def _on_unaccount(self, node: str, message: dict[str, Any]) -> None:
         self.rooms.accounts.forget(str(message["key"]))
 
+    def _on_kline(self, node: str, message: dict[str, Any]) -> None:
+        record = decode_ban(message["b"])
+        # Whom it disconnects are this server's own users: the others must hear them quit.
+        was, self.applying = self.applying, False
+        try:
+            self.rooms.apply_server_ban(record)
+        finally:
+            self.applying = was
+
+    def _on_unkline(self, node: str, message: dict[str, Any]) -> None:
+        self.rooms.bans.forget(str(message["key"]))
+
     def _on_mode(self, node: str, message: dict[str, Any]) -> None:
         room = self.rooms.room(message["room"])
         event = unpack(message["ev"])
@@ -759,6 +782,8 @@ HANDLERS = {
     "state": ClusterLink._on_state,
     "account": ClusterLink._on_account,
     "unaccount": ClusterLink._on_unaccount,
+    "kline": ClusterLink._on_kline,
+    "unkline": ClusterLink._on_unkline,
 }
 
 

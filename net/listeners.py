@@ -151,32 +151,44 @@ class ChatServer:
         )  # fmt: skip
         self.rooms.attach_history(history)
         self.rooms.attach_accounts(history)  # the same file: a table of its own
+        self.rooms.attach_bans(history)  # ...and another
         kept = counted(len(self.rooms.rooms()), "room")
         log.info("history in %s (%s kept)", config.db_path, kept)
         log.info(
             "accounts in %s (%s)", config.db_path, counted(len(self.rooms.accounts), "account")
         )
+        log.info("server bans in %s (%s)", config.db_path, counted(len(self.rooms.bans), "ban"))
 
     async def _open_accounts(self) -> None:
-        """In a cluster, the accounts are in Redis whether history is kept or not (the
-        database's were attached with it); with neither, in memory only."""
+        """In a cluster, the accounts and server bans are in Redis whether history is
+        kept or not (the database's were attached with it); with neither, in memory
+        only, which the log says when it matters (registration open; opers to ban)."""
         accounts = self.rooms.accounts
         if self.link is not None:
             from cluster.accounts import RedisAccounts
+            from cluster.bans import RedisBans
             from cluster.bus import FAULTS, why
 
-            store = RedisAccounts(self.link)
+            store, bans = RedisAccounts(self.link), RedisBans(self.link)
             try:
                 async with asyncio.timeout(5):
                     await store.load()
+                    await bans.load()
             except FAULTS as exc:
                 raise ClusterUnreachable(
                     f"cannot read the accounts from Redis at {self.config.cluster}: {why(exc)}"
                 ) from None
             self.rooms.attach_accounts(store)
+            self.rooms.attach_bans(bans)
             log.info("accounts in Redis (%s)", counted(len(accounts), "account"))
-        elif not self.config.db_path and accounts.registration_open:
+            log.info("server bans in Redis (%s)", counted(len(self.rooms.bans), "ban"))
+            return
+        if self.config.db_path:
+            return
+        if accounts.registration_open:
             log.warning("accounts last until the server stops: --no-history keeps no database")
+        if self.config.opers:
+            log.warning("server bans last until the server stops: --no-history keeps no database")
 
     async def _listen(self, door: Door, port: int) -> int:
         loop = asyncio.get_running_loop()

@@ -5,17 +5,22 @@ rooms, membership, modes and what history keeps. This package holds what it is m
 of, and these are its public names: the events it publishes (events.py), why it
 refuses a change (errors.py), a room and its members (room.py), the rules of modes
 and masks (modes.py, masks.py), accounts and the port a store keeps them through
-(accounts.py), and the ports it defines for a store (history.py) and a cluster
+(accounts.py), server bans and the port a store keeps them through (bans.py),
+and the ports it defines for a store (history.py) and a cluster
 (relay.py). Its inner parts (names.py, reclaim.py) are the registry's own.
 Doors, stores and the cluster import from here, never the reverse; nothing here
 imports a door, a store, the cluster or the network.
 """
 
 from registry.accounts import AccountRecord, Accounts, AccountStore, NoAccounts
+from registry.bans import BanRecord, BanStore, NoBanStore, ServerBans
 from registry.errors import (
     AlreadyInRoom,
     AlreadyThere,
+    BadDuration,
     BadKey,
+    BadServerBan,
+    BanMatchesYou,
     Banned,
     BannedHere,
     CannotSpeak,
@@ -28,6 +33,7 @@ from registry.errors import (
     NoOutside,
     NoSuchAccount,
     NoSuchRoom,
+    NoSuchServerBan,
     NoSuchUser,
     NotFounder,
     NotInRoom,
@@ -44,6 +50,7 @@ from registry.errors import (
     RoomFull,
     RoomNotRegistered,
     RoomRegistered,
+    ServerBanned,
     TooManyInvites,
     TooManyJoined,
     TooManyRooms,
@@ -107,7 +114,12 @@ __all__ = [
     "AlreadyInRoom",
     "AlreadyThere",
     "AwayChanged",
+    "BadDuration",
     "BadKey",
+    "BadServerBan",
+    "BanMatchesYou",
+    "BanRecord",
+    "BanStore",
     "Banned",
     "BannedHere",
     "CannotSpeak",
@@ -132,10 +144,12 @@ __all__ = [
     "NameReserved",
     "NameTaken",
     "NoAccounts",
+    "NoBanStore",
     "NoOperHost",
     "NoOutside",
     "NoSuchAccount",
     "NoSuchRoom",
+    "NoSuchServerBan",
     "NoSuchUser",
     "NotFounder",
     "NotInRoom",
@@ -165,6 +179,8 @@ __all__ = [
     "RoomRegistered",
     "Said",
     "SavedRoom",
+    "ServerBanned",
+    "ServerBans",
     "ServerNotice",
     "StoreError",
     "Tagged",

@@ -65,6 +65,36 @@ class OperLimited(RegistryError):
     """Too many wrong tries from this address; `limit` is the seconds until the next."""
 
 
+# --- Server bans (registry/bans.py). ---
+class ServerBanned(RegistryError):
+    """A server ban matches the user: `name` is the name it asked for (or goes by),
+    `reason` the ban's."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name)
+        self.reason = reason
+
+
+class BadServerBan(RegistryError):
+    """`name` (as typed) cannot be a server ban's mask; `why` says why."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name)
+        self.why = why
+
+
+class BadDuration(RegistryError):
+    """`name` reads as a duration, but longer than `limit` days."""
+
+
+class NoSuchServerBan(RegistryError):
+    """No server ban is set on the mask `name`."""
+
+
+class BanMatchesYou(RegistryError):
+    """The server ban on `name` would match the oper setting it."""
+
+
 # --- Moderation: `name` is the room's, `who` the other member's. ---
 class NotOperator(RegistryError):
     pass

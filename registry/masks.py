@@ -87,7 +87,7 @@ def complete(mask: str) -> str:
     """The full `nick!user@host` form of a mask: `bob` -> `bob!*@*`, `bob!u` ->
     `bob!u@*`, `u@h` -> `*!u@h`, an address or network `10.0.0.7` -> `*!*@10.0.0.7`; an account
     ban stays one: `A:alice` -> `a:alice`."""
-    if mask[:2].lower() == ACCOUNT_BAN:
+    if mask[:2].lower() == ACCOUNT_BAN and _network(mask) is None:  # not IPv6's a:b::1
         return ACCOUNT_BAN + (mask[2:] or "*")
     if "!" not in mask and "@" not in mask:
         return f"*!*@{mask}" if _network(mask) is not None else f"{mask or '*'}!*@*"

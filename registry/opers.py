@@ -7,8 +7,7 @@ purpose (PBKDF2), so it runs off the event loop (`run_slow`, a thread by default
 chat never waits on it; the comparison is in constant time. Wrong tries (an unknown
 oper name too) are limited per address. Nothing here logs a password.
 
-A server-wide ban (an account or an address mask, kept across restarts) belongs beside
-this table; it is not here yet: `Opers` only decides who is an oper.
+`Opers` only decides who is an oper; the server bans opers set are registry/bans.py's.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ class Member:
     invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
     killed: Callable[[str], None] | None = None  # its connection is closed by an oper
+    banned: Callable[[str], None] | None = None  # ...by a server ban (its reason)
     oper: str = ""  # the oper name it became a server operator with ("": not one)
     spoke: float = 0.0  # when it last said something (WHOIS idle); from signon until then
     account: str = ""  # the account it is logged in to ("": none, a guest)

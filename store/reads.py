@@ -13,6 +13,7 @@ from typing import Any
 from registry import (
     AccountRecord,
     Acted,
+    BanRecord,
     Kept,
     Query,
     Ref,
@@ -103,6 +104,15 @@ def saved_accounts(con: sqlite3.Connection) -> list[AccountRecord]:
         values = values if isinstance(values, dict) else {}
         accounts.append(AccountRecord(name, credentials, float(registered), values))
     return accounts
+
+
+def saved_bans(con: sqlite3.Connection) -> list[BanRecord]:
+    """Every server ban kept, oldest first (an expired one too: ServerBans forgets it)."""
+    found = con.execute(
+        "SELECT mask, reason, setter, set_at, expires FROM server_bans ORDER BY set_at, key"
+    ).fetchall()
+    return [BanRecord(mask, reason, setter, float(at), float(until))
+            for mask, reason, setter, at, until in found]  # fmt: skip
 
 
 def _bound(ref: Ref, op: str) -> tuple[str, int]:

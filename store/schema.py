@@ -1,7 +1,8 @@
 """The history database's schema, versioned by `PRAGMA user_version`.
 
 MIGRATIONS[i] takes a database from version i to i + 1; a new version appends one
-entry and never edits an old one. A database from a newer version is refused: this
+entry and never edits an old one (and has no `;` in a comment: statements are split
+on it). A database from a newer version is refused: this
 program cannot know what its tables mean. No threads here: the caller owns `con`.
 """
 
@@ -43,6 +44,17 @@ MIGRATIONS: tuple[str, ...] = (
         credentials TEXT NOT NULL,          -- Credentials.encode(): salt, stored and server keys
         registered  REAL NOT NULL,          -- seconds since the epoch
         settings    TEXT NOT NULL DEFAULT '{}'
+    );
+    """,
+    # 2 -> 3: server bans (registry/bans.py), each with who set it, when, why, and until.
+    """
+    CREATE TABLE server_bans (
+        key     TEXT PRIMARY KEY,           -- the mask as masks compare (registry.bans.ban_key)
+        mask    TEXT NOT NULL,              -- nick!user@host, or a:ACCOUNT
+        reason  TEXT NOT NULL DEFAULT '',
+        setter  TEXT NOT NULL,              -- the server operator who set it
+        set_at  REAL NOT NULL,              -- seconds since the epoch
+        expires REAL NOT NULL DEFAULT 0     -- seconds since the epoch, 0 for never
     );
     """,
 )

@@ -8,9 +8,10 @@ own, after asking the writer to commit what is queued, so they see every line sa
 before them. A fault while running stops history with one log line; chat goes on.
 The deque is bounded in entries and in bytes (about: a line's characters and an
 entry's overhead), so a flood of long lines waits for the disk in a few megabytes; what
-does not fit is dropped and counted. Accounts (AccountStore) have a small queue of
-their own, written before the lines at each pass: a flood of chat that fills the
-lines' queue never drops a registration or a new password. One server per file: the
+does not fit is dropped and counted. Accounts (AccountStore) and server bans
+(BanStore) have a small queue of their own, written before the lines at each pass: a
+flood of chat that fills the lines' queue never drops a registration, a new password
+or a ban. One server per file: the
 file is locked (`flock`) for as long as the history is open, and a second server is
 refused.
 """
@@ -33,6 +34,7 @@ from typing import Any
 
 from registry import (
     AccountRecord,
+    BanRecord,
     History,
     HistoryUnavailable,
     Keep,
@@ -54,10 +56,24 @@ ForgetRoom = tuple[str, str]  # ("forget", key)
 Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
 
 # An account's save or forget: ("account", key, name, credentials, registered,
-# settings) or ("forget", key). Registrations are limited per address, so this queue
-# fills only if the disk stops for long; then an account write is dropped and logged.
+# settings) or ("forget", key); a server ban's: ("ban", key, mask, reason, setter,
+# set_at, expires) or ("unban", key). Registrations are limited per address and bans
+# are set by opers, so this queue fills only if the disk stops for long; then a write
+# is dropped and logged.
 AccountItem = tuple[Any, ...]
 ACCOUNT_QUEUE_MAX = 10_000
+
+SMALL_WRITES = {  # the statement each kind of the accounts' queue runs
+    "account": "INSERT INTO accounts (key, name, credentials, registered, settings) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
+    "credentials = excluded.credentials, settings = excluded.settings",
+    "forget": "DELETE FROM accounts WHERE key = ?",
+    "ban": "INSERT INTO server_bans (key, mask, reason, setter, set_at, expires) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET mask = excluded.mask, "
+    "reason = excluded.reason, setter = excluded.setter, set_at = excluded.set_at, "
+    "expires = excluded.expires",
+    "unban": "DELETE FROM server_bans WHERE key = ?",
+}
 
 WRITER_NICE = 19
 ENTRY_BYTES = 200  # what a queued line holds besides its text: the event, its id, a slot
@@ -90,6 +106,7 @@ class SqliteHistory(History):
         saved: list[SavedRoom],
         *,
         accounts: list[AccountRecord] | None = None,
+        bans: list[BanRecord] | None = None,
         retention_s: float,
         queue_max: int,
         queue_bytes: int,
@@ -119,6 +136,7 @@ class SqliteHistory(History):
         self._lock_fd = -1  # the flock on the file (open_history takes it)
         self._saved = saved
         self._accounts = accounts or []
+        self._bans = bans or []
         self.account_queue: deque[AccountItem] = deque()
         self.accounts_dropped = 0
         self._con = con
@@ -190,10 +208,24 @@ class SqliteHistory(History):
     def forget_account(self, key: str) -> None:
         self._queue_account(("forget", key))
 
+    # --- BanStore: the server bans, in the same file, through the accounts' queue. ---
+    def ban_records(self) -> list[BanRecord]:
+        """The server bans kept, read when the database was opened."""
+        records, self._bans = self._bans, []
+        return records
+
+    def save_ban(self, record: BanRecord) -> None:
+        self._queue_account(("ban", record.key, record.mask, record.reason, record.by,
+                             record.set_at, record.expires))  # fmt: skip
+
+    def forget_ban(self, key: str) -> None:
+        self._queue_account(("unban", key))
+
     def _queue_account(self, item: AccountItem) -> None:
         if len(self.account_queue) >= ACCOUNT_QUEUE_MAX:
             self.accounts_dropped += 1
-            log.warning("history: the disk is not keeping up; an account change is dropped")
+            what = "a server ban" if item[0] in ("ban", "unban") else "an account"
+            log.warning("history: the disk is not keeping up; a change to %s is dropped", what)
             return
         self.account_queue.append(item)
         self._wake.set()  # written at once, not at the next pass
@@ -377,16 +409,7 @@ class SqliteHistory(History):
         try:
             con.execute("BEGIN IMMEDIATE")
             for item in items:
-                if item[0] == "account":
-                    con.execute(
-                        "INSERT INTO accounts (key, name, credentials, registered, settings) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                        "name = excluded.name, credentials = excluded.credentials, "
-                        "settings = excluded.settings",
-                        item[1:],
-                    )
-                else:
-                    con.execute("DELETE FROM accounts WHERE key = ?", (item[1],))
+                con.execute(SMALL_WRITES[item[0]], item[1:])
             con.execute("COMMIT")
         except sqlite3.Error as exc:
             self._fail(exc)
@@ -437,11 +460,11 @@ class SqliteHistory(History):
         with contextlib.suppress(sqlite3.Error):
             if self._con.in_transaction:
                 self._con.execute("ROLLBACK")
-        self.failed = reason(exc)
+        why = reason(exc)
         log.error(
-            "history stopped: cannot write %s: %s; chat goes on without history",
-            self.path, self.failed,
-        )  # fmt: skip
+            "history stopped: cannot write %s: %s; chat goes on without history", self.path, why
+        )
+        self.failed = why  # only now: whoever sees it may count on the line being logged
 
     def _release_all(self) -> None:
         """Wake any reader still waiting (the writer is gone)."""
@@ -507,6 +530,7 @@ def open_history(
             )
         saved = reads.saved_rooms(con, recent, since_ms)
         accounts = reads.saved_accounts(con)
+        bans = reads.saved_bans(con)
     except StoreError:
         con.close()
         os.close(lock_fd)
@@ -516,9 +540,9 @@ def open_history(
         os.close(lock_fd)
         raise StoreError(f"cannot use the history database {path}: {reason(exc)}") from None
     history = SqliteHistory(
-        path, con, saved, accounts=accounts, retention_s=retention_s, queue_max=queue_max,
-        queue_bytes=queue_bytes, interval_s=interval_s, expire_every_s=expire_every_s,
-        lock_timeout_s=lock_timeout_s, clock=clock,
+        path, con, saved, accounts=accounts, bans=bans, retention_s=retention_s,
+        queue_max=queue_max, queue_bytes=queue_bytes, interval_s=interval_s,
+        expire_every_s=expire_every_s, lock_timeout_s=lock_timeout_s, clock=clock,
     )  # fmt: skip
     history._lock_fd = lock_fd
     return history

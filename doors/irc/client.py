@@ -179,7 +179,12 @@ class IrcClient(SessionBase):
         return self.member.name if self.member else self.nick or "*"
 
     def start(self) -> None:
-        """IRC clients speak first; nothing to send."""
+        """IRC clients speak first; nothing to send, unless a server ban matches the
+        address (then 465, ERROR, and the connection closes)."""
+        ban = self.rooms.bans.match_address(self.host)
+        if ban is not None:
+            log.info("%s refused: server ban on %s", self.peer, ban.mask)
+            self.banned(ban.why)
 
     def line_too_long(self, limit: int) -> None:
         self.numeric("417", "Input line was too long")
@@ -205,6 +210,17 @@ class IrcClient(SessionBase):
             self._last_name = self.member.name
         self.member, self.device = None, None
         self.error(f"Closing link: {self.host} ({why})")
+        if self._hang_up is not None:
+            self._hang_up()
+
+    def banned(self, reason: str) -> None:
+        """A server ban matches this client (at connect, at registration, or when it was
+        set: then its rooms saw it quit): 465, ERROR, and the connection closes."""
+        self.numeric("465", f"You are banned from this server: {reason}")
+        if self.member is not None:
+            self._last_name = self.member.name
+        self.member = None
+        self.error(f"Closing link: {self.host} (K-Lined: {reason})")
         if self._hang_up is not None:
             self._hang_up()
 

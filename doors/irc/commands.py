@@ -57,6 +57,9 @@ COMMANDS: dict[str, Command] = {
     "OPER": Command(opers.on_oper, 2),
     "KILL": Command(opers.on_kill, 1),
     "WALLOPS": Command(opers.on_wallops, 1),
+    "KLINE": Command(opers.on_kline, 1),
+    "UNKLINE": Command(opers.on_unkline, 1),
+    "STATS": Command(opers.on_stats, 1),
     # Who is who, and the server itself.
     "WHO": Command(who.on_who),
     "WHOIS": Command(queries.on_whois),

@@ -56,7 +56,10 @@ async def _register(s: IrcClient) -> None:
         s.nick = ""  # not registered: the 433 is addressed to "*"
         s.numeric("433", nick, "Nickname is already in use")
         return
-    s.member.killed = s.killed
+    except r.ServerBanned as exc:
+        s.banned(exc.reason)
+        return
+    s.member.killed, s.member.banned = s.killed, s.banned
     log.info("%s is %s (IRC)", s.peer, nick)
     everyone = s.rooms.users()
     here = local_users(everyone)
@@ -173,6 +176,8 @@ async def _rename(s: IrcClient, member: r.Member, nick: str) -> None:
         return
     except r.NameTaken:
         raise IrcError("433", nick, "Nickname is already in use") from None
+    except r.ServerBanned as exc:
+        raise IrcError("432", nick, f"Erroneous nickname: banned ({exc.reason})") from None
     if not told:
         s.send(line(mask, "NICK", nick))
 

@@ -67,6 +67,13 @@ COMMANDS: dict[str, Command] = {
     "wallops": Command(
         "/wallops TEXT  a message to every server operator (server operators)", opers.wallops
     ),
+    "kline": Command(
+        "/kline [DURATION] MASK [REASON]  ban a mask or a:ACCOUNT from the server "
+        "(server operators)",
+        opers.kline,
+    ),
+    "unkline": Command("/unkline MASK  lift a server ban (server operators)", opers.unkline),
+    "klines": Command("/klines  list the server bans (server operators)", opers.klines),
     # History (docs/protocol.md, "History").
     "history": Command(
         f"/history [N]  show the room's last N messages (default {history.HISTORY_LINES}, "

@@ -10,6 +10,7 @@ this one, so no handler imports the table that imports it. No sockets here.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -29,6 +30,8 @@ from utils import (
     normalize_name,
     safe_text,
 )
+
+log = logging.getLogger(__name__)
 
 State = enum.Enum("State", "PASSWORD NAME LOGIN MENU NEW_ROOM PICK_ROOM IN_ROOM CLOSED")
 Result = Awaitable[None] | None
@@ -123,6 +126,13 @@ class Conversation(SessionBase):
 
     def start(self) -> None:
         """Greet a new connection and ask for the password, if any, or a name."""
+        ban = self.rooms.bans.match_address(self.host)
+        if ban is not None:  # a server ban on the address: nothing else is said
+            log.info("%s refused: server ban on %s", self.peer, ban.mask)
+            self.say(f"! You are banned from this server: {ban.why}")
+            self.state = State.CLOSED
+            self.hang_up()
+            return
         if self.config.password:
             self.state = State.PASSWORD
         self.say(WELCOME, *(f"* {line}" for line in self.config.motd), *PROMPTS[self.state])

@@ -51,6 +51,11 @@ REFUSALS: dict[type[r.RegistryError], str] = {
     r.NoOperHost: 'No server operator is named "{0.name}".',
     r.OperRefused: "Wrong password for server operator {0.name}.",
     r.OperLimited: "Too many wrong oper passwords; wait {0.limit} s.",
+    r.ServerBanned: 'The name "{0.name}" is banned from this server: {0.reason}',
+    r.BadServerBan: 'Invalid mask "{0.name}": {0.why}.',
+    r.BadDuration: 'Invalid duration "{0.name}": from 1s to {0.limit}d.',
+    r.NoSuchServerBan: 'No server ban on "{0.name}".',
+    r.BanMatchesYou: "A server ban on {0.name} would match you; give a narrower mask.",
 }
 
 

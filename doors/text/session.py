@@ -129,9 +129,12 @@ class Session(Conversation):
         return self._claim(name)
 
     async def _claim(self, name: str) -> None:
-        self.member = await self.rooms.claim(
-            name, self.write, self.render, user="~" + name[:9], host=self.host
-        )
+        try:
+            self.member = await self.rooms.claim(
+                name, self.write, self.render, user="~" + name[:9], host=self.host
+            )
+        except r.ServerBanned as exc:
+            return self._banned(exc.reason)
         self._hold(self.member)
         self.state = State.MENU
         log.info("%s is %s", self.peer, name)
@@ -141,6 +144,7 @@ class Session(Conversation):
     def _hold(self, member: r.Member) -> None:
         """This connection answers for the member from now on."""
         member.detach, member.kicked, member.killed = self._detached, self._kicked, self._killed
+        member.banned = self._banned
 
     def _on_login(self, line: str) -> Result:
         """The account's password, after its name at the name prompt."""
@@ -159,9 +163,12 @@ class Session(Conversation):
             raise UserError(
                 f"Too many wrong passwords; {services.wait_words(exc.wait_s)}."
             ) from None
-        member, device = await self.rooms.log_in_as(
-            account.name, self.write, self.render, user="~" + account.name[:9], host=self.host
-        )
+        try:
+            member, device = await self.rooms.log_in_as(
+                account.name, self.write, self.render, user="~" + account.name[:9], host=self.host
+            )
+        except r.ServerBanned as exc:
+            return self._banned(exc.reason)
         self.member, self.device = member, device
         if device is None:
             self._hold(member)
@@ -188,6 +195,8 @@ class Session(Conversation):
             raise UserError(f'Cannot reclaim "{name}": the code is wrong or expired.') from None
         except r.ReclaimLimited as exc:
             raise UserError(f"Too many reclaim attempts; wait {exc.limit} s.") from None
+        except r.ServerBanned as exc:
+            return self._banned(exc.reason)
         self.member = member
         self._hold(member)
         log.info("%s is %s again", self.peer, member.name)
@@ -218,6 +227,16 @@ class Session(Conversation):
         self._last_name = self.name
         self.member, self.device, self.room = None, None, None
         self.say(f"! {why}")
+        self.state = State.CLOSED
+        self.hang_up()
+
+    def _banned(self, reason: str) -> None:
+        """A server ban matches this user: told why, and closed (at its name, its login,
+        or when the ban was set: then its rooms saw it quit)."""
+        if self.member is not None:
+            self._last_name = self.name
+        self.member, self.room = None, None
+        self.say(f"! You are banned from this server: {reason}")
         self.state = State.CLOSED
         self.hang_up()
 

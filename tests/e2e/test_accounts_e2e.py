@@ -108,25 +108,6 @@ async def test_wrong_passwords_at_the_prompt_are_limited(
     assert server.rooms.find("alice") is None
 
 
-async def test_a_login_elsewhere_takes_the_name_and_its_room_over(
-    connect: Connect, server: ChatServer
-) -> None:
-    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
-    bob = await connect("bob")
-    await bob.create("den")
-    old = await connect()
-    await log_in(old, "alice", PASSWORD)
-    await old.expect("Enter your choice:")
-    await old.join("den")
-    new = await connect()
-    await log_in(new, "alice", PASSWORD)
-    await new.expect("Joined room [den]. Type 'exit' to leave, /help for commands.")
-    assert (await old.expect_closed())[-1] == "* Logged in from elsewhere."
-    await bob.expect("* alice reconnected")
-    await new.send("hello again")
-    await bob.expect(re.compile(r"\[\d\d:\d\d\] <alice> hello again"))
-
-
 async def test_a_login_puts_an_irc_user_holding_the_name_off_it(
     connect: Connect, server: ChatServer
 ) -> None:

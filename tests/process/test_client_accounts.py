@@ -112,7 +112,7 @@ async def test_the_terminal_masks_the_password_and_logs_in_again_after_a_drop(
     assert member is not None and member.account == "alice"
 
 
-async def test_a_client_whose_name_a_login_elsewhere_took_stops_and_does_not_reconnect(
+async def test_a_login_elsewhere_is_one_more_connection_and_the_client_stays(
     server: ChatServer, connect: Connect, tmp_path: Path
 ) -> None:
     secret = tmp_path / "alice.password"
@@ -120,7 +120,7 @@ async def test_a_client_whose_name_a_login_elsewhere_took_stops_and_does_not_rec
     proc = await start_client(
         server.port, "--name", "alice", "--password-file", str(secret), "--reconnect"
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None and proc.stdin is not None
     async with asyncio.timeout(TIMEOUT_S):
         while await proc.stdout.readline() != b"Enter your choice:\n":
             pass
@@ -128,9 +128,13 @@ async def test_a_client_whose_name_a_login_elsewhere_took_stops_and_does_not_rec
     await other.expect("Enter your username:")
     await other.send("alice", PASSWORD)
     await other.expect("* You are logged in as alice.")
-    status = await asyncio.wait_for(proc.wait(), TIMEOUT_S)
-    out, err = await proc.stdout.read(), await proc.stderr.read()
-    assert (status, err) == (1, b"Logged in from elsewhere.\n")
-    assert out == b"* Logged in from elsewhere.\n"
+    await other.send("/create den")
+    await other.expect("Joined room [den]. Type 'exit' to leave, /help for commands.")
+    await other.send("hello from the other one")
+    async with asyncio.timeout(TIMEOUT_S):  # the client's connection hears it, with its room
+        while b"[den] <alice> hello from the other one" not in await proc.stdout.readline():
+            pass
     member = server.rooms.find("alice")
-    assert member is not None and len(server.connections()) == 1
+    assert member is not None and len(member.devices) == 1 and proc.returncode is None
+    proc.stdin.close()
+    assert await asyncio.wait_for(proc.wait(), TIMEOUT_S) == 0

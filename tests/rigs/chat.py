@@ -28,10 +28,19 @@ class LineClient:
 
     @classmethod
     async def open(
-        cls, port: int, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+        cls,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        *,
+        source: str | None = None,
     ) -> Self:
-        """Connect (over TLS with `tls`, checking the certificate for `host`)."""
-        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20, ssl=tls)
+        """Connect (over TLS with `tls`, checking the certificate for `host`), from the
+        address `source` if given (`127.0.0.2`: another address of this machine)."""
+        local = (source, 0) if source else None
+        reader, writer = await asyncio.open_connection(
+            host, port, limit=1 << 20, ssl=tls, local_addr=local
+        )
         return cls(reader, writer)
 
     async def send(self, *lines: str) -> None:

@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from registry import AccountRecord, Member, Said
+from registry import AccountRecord, Member, Said, ServerBans
 from registry.history import HistoryUnavailable, Query, StoreError
 from registry.masks import parse_changes
 from rooms import RoomManager
 from store import reads, schema
+from store import sqlite as sqlite_module
 from store.schema import VERSION, migrate
 from store.sqlite import open_history
 from tests.rigs.chat import wait_until
 from utils import counted
+
+CREDS = "scram-sha-256$4096$c2FsdA==$c3RvcmVk$c2VydmVy"
 
 
 def member(name: str) -> Member:
@@ -136,8 +139,61 @@ async def test_a_version_1_database_is_migrated_keeping_its_rooms_and_lines(
     assert history.records() == []
     await history.aclose()
     with contextlib.closing(sqlite3.connect(path)) as con:
-        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (2,)
+        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,)
         assert con.execute("SELECT COUNT(*) FROM accounts").fetchone() == (0,)
+
+
+async def test_a_version_2_database_is_migrated_keeping_its_accounts_and_rooms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "h.db")
+    with monkeypatch.context() as v2:  # the program as it was: accounts, no server bans
+        v2.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+        v2.setattr(schema, "VERSION", 2)
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+            assert migrate(con, path) == 0
+            said = Said("alice", "before server bans", 1000.0, "General", "alice!a@h", "7")
+            con.execute("INSERT INTO rooms VALUES ('general', 'General', 999.0, '{}')")
+            con.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        reads.row_of(said, "general"))  # fmt: skip
+            con.execute("INSERT INTO accounts VALUES ('alice', 'Alice', ?, 5.0, '{}')", (CREDS,))
+            assert con.execute("PRAGMA user_version").fetchone() == (2,)
+            tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master")}
+            assert "server_bans" not in tables
+    again = open_history(path, recent=5, retention_s=0)
+    [saved] = again.restored()
+    assert [e.text for e in saved.recent] == ["before server bans"]
+    assert [a.name for a in again.records()] == ["Alice"]
+    assert again.ban_records() == []
+    await again.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (3,)
+        assert con.execute("SELECT COUNT(*) FROM server_bans").fetchone() == (0,)
+
+
+async def test_server_bans_are_kept_in_the_database_across_a_restart(tmp_path: Path) -> None:
+    path = str(tmp_path / "h.db")
+    now = [1_000_000.0]
+    history = open_history(path, recent=5, retention_s=0)
+    bans = ServerBans(history, clock=lambda: now[0])
+    bans.add("*!*@203.0.113.0/24", "spam", "root", 3600)
+    bans.add("a:Mallory", "", "root")
+    bans.add("bob!*@*", "gone soon", "root")
+    bans.remove("bob")
+    await history.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        rows = con.execute("SELECT key, mask, reason, setter, expires FROM server_bans")
+        assert sorted(rows) == [
+            ("*!*@203.0.113.0/24", "*!*@203.0.113.0/24", "spam", "root", 1_003_600.0),
+            ("a:mallory", "a:Mallory", "", "root", 0.0),
+        ]
+    now[0] += 3600  # the address ban expires while the server is down
+    again = open_history(path, recent=5, retention_s=0)
+    back = ServerBans(again, clock=lambda: now[0])
+    assert [(b.mask, b.by, b.set_at) for b in back.listing()] == [("a:Mallory", "root", 1e6)]
+    await again.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as con:  # forgotten there too
+        assert con.execute("SELECT mask FROM server_bans").fetchall() == [("a:Mallory",)]
 
 
 async def test_accounts_are_kept_in_the_database_across_a_restart(tmp_path: Path) -> None:
@@ -320,6 +376,30 @@ async def test_account_changes_after_history_stopped_are_counted_at_shutdown(
         f"history stopped at {path}: 2 account changes not written",
     ]
     assert all("scram" not in r.getMessage() for r in caplog.records)
+
+
+async def test_history_is_marked_failed_only_once_its_error_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader that sees `failed` may count on the ERROR being out already: the test
+    # above clears the log once it sees `failed`, and lost that race in a loaded run.
+    path = str(tmp_path / "h.db")
+    history = open_history(path, recent=5, retention_s=0, interval_s=0.01)
+    seen: list[str] = []
+    error = sqlite_module.log.error
+
+    def logged(*args: object) -> None:
+        seen.append(history.failed)
+        error(*args)
+
+    monkeypatch.setattr(sqlite_module.log, "error", logged)
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        other.execute("DROP TABLE accounts")
+    history.save_account(AccountRecord("alice", "scram-sha-256$4096$s$k$k", 5.0))
+    await wait_until(lambda: bool(history.failed))
+    assert seen == [""]
+    caplog.clear()
+    await history.aclose()
 
 
 def test_log_lines_count_in_good_english() -> None:
