@@ -28,7 +28,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from registry.accounts import Accounts, AccountStore
@@ -60,6 +60,7 @@ from registry.events import (
     Left,
     ModeChanged,
     Quit,
+    RealnameChanged,
     Reconnected,
     Renamed,
     ServerNotice,
@@ -84,6 +85,7 @@ from registry.room import (
     is_banned,
     is_visible,
 )
+from registry.watch import Watches
 from utils import counted, name_key
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,7 @@ class RoomManager:
         replay_lines: int = 20,
         accounts: Accounts | None = None,
         opers: Opers | None = None,
+        max_watch: int = 100,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -126,7 +129,9 @@ class RoomManager:
         self.clock = clock
         self.started = clock()
         self._defer = defer
-        self._names = Names(clock, whowas)
+        # Who watches which names (registry/watch.py): the name table tells them.
+        self.watches = Watches(max_watch, server_name)
+        self._names = Names(clock, whowas, self.watches)
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
         self.reclaims = Reclaims(clock)
@@ -320,8 +325,7 @@ class RoomManager:
         share a room with it are told (IRCv3 account-notify)."""
         member.account = account
         log.info("%s logged in to account %s", member.name, account)
-        if member.rooms:
-            self.tell_peers(member, AccountChanged(member.name, account, member.mask))
+        self.tell_about(member, AccountChanged(member.name, account, member.mask))
 
     def log_out(self, member: Member) -> None:
         """The member is no longer logged in to an account; its peers are told."""
@@ -329,8 +333,7 @@ class RoomManager:
             return
         log.info("%s logged out of account %s", member.name, member.account)
         member.account = ""
-        if member.rooms:
-            self.tell_peers(member, AccountChanged(member.name, "", member.mask))
+        self.tell_about(member, AccountChanged(member.name, "", member.mask))
 
     async def _claim_in_cluster(self, name: str) -> None:
         """Have the cluster grant the name (NameTaken if it will not), and check again
@@ -393,6 +396,7 @@ class RoomManager:
         self._names.rekey(member, new_name)
         member.name = new_name
         member.remask()
+        self.watches.renamed(member, old)
         told = bool(member.rooms)
         if told:
             self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
@@ -446,8 +450,7 @@ class RoomManager:
         member.away = text
         if self.relay is not None:
             self.relay.away(member)
-        if member.rooms:
-            self.tell_peers(member, AwayChanged(member.name, text, member.mask))
+        self.tell_about(member, AwayChanged(member.name, text, member.mask))
 
     def set_user_modes(self, member: Member, modes: set[str]) -> None:
         """A member's own IRC user modes (i, w, B; o only taken away) are now these;
@@ -522,12 +525,21 @@ class RoomManager:
             room._swap_render(member, render)
         member.render = render
 
-    def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
-        """Deliver a user-level event once to everyone who shares a room with `member`."""
+    def tell_peers(
+        self,
+        member: Member,
+        event: Event,
+        *,
+        include_self: bool = False,
+        also: Iterable[Member] = (),
+    ) -> None:
+        """Deliver a user-level event once to everyone who shares a room with `member`
+        (and to `also`)."""
         member.flush_rooms()
         peers: dict[Member, None] = {}
         for room in member.rooms:
             peers.update(room.members)
+        peers.update(dict.fromkeys(also))
         if not include_self:
             peers.pop(member, None)
         rendered: dict[Render, bytes] = {}
@@ -537,6 +549,24 @@ class RoomManager:
                 data = rendered[peer.render] = peer.render(event)
             if data:
                 peer.write(data)
+
+    # --- Presence: who watches whom (registry/watch.py), and a user's own details. ---
+    def tell_about(self, member: Member, event: Event) -> None:
+        """A change of the member's own (away, account, realname) reaches those who
+        share a room with it and those who watch its name and asked to hear such
+        changes (IRCv3 extended-monitor), once each."""
+        hearing = self.watches.hearing(member)
+        if member.rooms or hearing:
+            self.tell_peers(member, event, also=hearing)
+
+    def set_realname(self, member: Member, realname: str) -> None:
+        """The member's realname (IRC's GECOS) is now this (the door checked it, and
+        confirms it to the member): its peers and those who hear its changes are told
+        (IRCv3 setname)."""
+        member.realname = realname
+        if self.relay is not None:
+            self.relay.realname(member)
+        self.tell_about(member, RealnameChanged(member.name, realname, member.mask))
 
     # --- Rooms and membership. ---
     async def create(self, member: Member, room_name: str, *, leave: Room | None = None) -> Room:

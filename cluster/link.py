@@ -250,6 +250,10 @@ class ClusterLink:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("away", name=member.name, text=member.away)
 
+    def realname(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("realname", name=member.name, text=member.realname)
+
     def reconnected(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("back", u=_user(member))
@@ -608,6 +612,11 @@ class ClusterLink:
         if member is not None:
             self.rooms.set_away(member, message["text"])
 
+    def _on_realname(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self.rooms.set_realname(member, message["text"])
+
     def _on_back(self, node: str, message: dict[str, Any]) -> None:
         member = self._member(node, message["u"])
         if member is not None:
@@ -689,6 +698,7 @@ HANDLERS = {
     "quit": ClusterLink._on_quit,
     "rename": ClusterLink._on_rename,
     "away": ClusterLink._on_away,
+    "realname": ClusterLink._on_realname,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
     "back": ClusterLink._on_back,
