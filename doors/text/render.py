@@ -15,7 +15,7 @@ from utils import name_key, safe_text
 
 # How a private message of each kind reads after `*sender* `.
 WHISPER_FORMS = {"msg": "{1}", "notice": "-{1}-", "action": "* {0} {1}"}
-SILENT = (r.Tagged, r.AwayChanged, r.AccountChanged)  # nothing a text user needs to see
+SILENT = (r.Tagged, r.AwayChanged, r.AccountChanged, r.RealnameChanged)  # not for text users
 SILENT_KINDS = ("ctcp", "tagmsg")
 
 
