@@ -85,19 +85,23 @@ class Watches:
     # --- Telling the watchers. ---
     def hearing(self, member: Member) -> list[Member]:
         """Who watches the member's name and asked to hear its changes (not itself)."""
-        watchers = self._watchers.get(name_key(member.name))
-        if not watchers or not self._hearing:
+        if not self._hearing:  # nobody asked: no name to fold for each away or login
             return []
+        watchers = self._watchers.get(name_key(member.name), ())
         return [w for w in watchers if w in self._hearing and w is not member]
 
     def came(self, member: Member) -> None:
         """The member holds its name now: its watchers hear it is online."""
+        if not self._watchers:  # nobody watches anything: no name to fold
+            return
         for watcher in list(self._watchers.get(name_key(member.name), ())):
             if watcher is not member:  # a client knows its own name
                 watcher.send(Online(member.name, member.mask, self.server, watcher.name))
 
     def went(self, member: Member) -> None:
         """The member holds its name no more: its watchers hear it is offline."""
+        if not self._watchers:
+            return
         for watcher in list(self._watchers.get(name_key(member.name), ())):
             if watcher is not member:
                 watcher.send(Offline(member.name, self.server, watcher.name))
@@ -106,6 +110,8 @@ class Watches:
         """The member, renamed (its name and mask are the new ones), went from `old`
         to its name: watchers of the old one hear it offline, of the new one online;
         nobody hears anything of a change of case only (the same name)."""
+        if not self._watchers:
+            return
         old_key = name_key(old)
         if old_key == name_key(member.name):
             return
