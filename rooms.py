@@ -556,6 +556,8 @@ class RoomManager:
         share a room with it and those who watch its name and asked to hear such
         changes (IRCv3 extended-monitor), once each."""
         hearing = self.watches.hearing(member)
+        for watcher in hearing:
+            watcher.flush_rooms()  # what its own rooms said first stays first
         if member.rooms or hearing:
             self.tell_peers(member, event, also=hearing)
 

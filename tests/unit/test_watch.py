@@ -142,3 +142,19 @@ async def test_only_a_watcher_who_asked_hears_the_watched_users_changes_once(
     rooms.watches.hear_changes(eager, False)
     rooms.set_away(bob, "")
     assert told(eager_inbox) == []
+
+
+async def test_a_change_heard_by_watching_comes_after_what_the_watchers_rooms_said_first() -> None:
+    rooms = RoomManager(defer=lambda flush: None)  # a room's batch waits for its flush
+    watcher, inbox = await member(rooms, "wat")
+    carol, _ = await member(rooms, "carol")
+    bob, _ = await member(rooms, "bob")
+    room = await rooms.create(watcher, "lobby")
+    await rooms.join(carol, "lobby")
+    room.flush()
+    rooms.watches.add(watcher, ["bob"])
+    rooms.watches.hear_changes(watcher, True)
+    told(inbox)
+    room.say(carol, "hi")  # batched, not written yet
+    rooms.set_away(bob, "lunch")
+    assert [line.split()[0] for line in told(inbox)] == ["Said", "AwayChanged"]
