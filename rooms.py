@@ -28,7 +28,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from registry.accounts import Accounts, AccountStore
@@ -70,6 +70,7 @@ from registry.events import (
     ModeChanged,
     OwnerChanged,
     Quit,
+    RealnameChanged,
     Reconnected,
     Renamed,
     ServerNotice,
@@ -96,6 +97,7 @@ from registry.room import (
     is_banned,
     is_visible,
 )
+from registry.watch import Watches
 from utils import counted, name_key
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ class RoomManager:
         replay_lines: int = 20,
         accounts: Accounts | None = None,
         opers: Opers | None = None,
+        max_watch: int = 100,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -149,7 +152,9 @@ class RoomManager:
         self.clock = clock
         self.started = clock()
         self._defer = defer
-        self._names = Names(clock, whowas)
+        # Who watches which names (registry/watch.py): the name table tells them.
+        self.watches = Watches(max_watch, server_name)
+        self._names = Names(clock, whowas, self.watches)
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
         self.reclaims = Reclaims(clock)
@@ -434,8 +439,8 @@ class RoomManager:
         log.info("%s logged in to account %s", member.name, account)
         if self.relay is not None:
             self.relay.logged_in(member)
+        self.tell_about(member, AccountChanged(member.name, account, member.mask))
         if member.rooms:
-            self.tell_peers(member, AccountChanged(member.name, account, member.mask))
             self._remute(member)  # an account ban may match it now
             for room in member.rooms:
                 self._grant(member, room)
@@ -449,8 +454,8 @@ class RoomManager:
         member.account = ""
         if self.relay is not None:
             self.relay.logged_in(member)
+        self.tell_about(member, AccountChanged(member.name, "", member.mask))
         if member.rooms:
-            self.tell_peers(member, AccountChanged(member.name, "", member.mask))
             self._remute(member)
 
     async def _claim_in_cluster(self, name: str) -> None:
@@ -515,6 +520,7 @@ class RoomManager:
         self._names.rekey(member, new_name)
         member.name = new_name
         member.remask()
+        self.watches.renamed(member, old)
         told = bool(member.rooms)
         if told:
             self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
@@ -569,8 +575,7 @@ class RoomManager:
         member.away = text
         if self.relay is not None:
             self.relay.away(member)
-        if member.rooms:
-            self.tell_peers(member, AwayChanged(member.name, text, member.mask))
+        self.tell_about(member, AwayChanged(member.name, text, member.mask))
 
     def set_user_modes(self, member: Member, modes: set[str]) -> None:
         """A member's own IRC user modes (i, w, B; o only taken away) are now these;
@@ -767,12 +772,21 @@ class RoomManager:
             room._swap_render(sink, render)
         sink.render = render
 
-    def tell_peers(self, member: Member, event: Event, *, include_self: bool = False) -> None:
-        """Deliver a user-level event once to everyone who shares a room with `member`."""
+    def tell_peers(
+        self,
+        member: Member,
+        event: Event,
+        *,
+        include_self: bool = False,
+        also: Iterable[Member] = (),
+    ) -> None:
+        """Deliver a user-level event once to everyone who shares a room with `member`
+        (and to `also`)."""
         member.flush_rooms()
         peers: dict[Member, None] = {}
         for room in member.rooms:
             peers.update(room.members)
+        peers.update(dict.fromkeys(also))
         if not include_self:
             peers.pop(member, None)
         rendered: dict[Render, bytes] = {}
@@ -784,6 +798,26 @@ class RoomManager:
                 peer.deliver(data, rendered, event)
             elif data:
                 peer.write(data)
+
+    # --- Presence: who watches whom (registry/watch.py), and a user's own details. ---
+    def tell_about(self, member: Member, event: Event) -> None:
+        """A change of the member's own (away, account, realname) reaches those who
+        share a room with it and those who watch its name and asked to hear such
+        changes (IRCv3 extended-monitor), once each."""
+        hearing = self.watches.hearing(member)
+        for watcher in hearing:
+            watcher.flush_rooms()  # what its own rooms said first stays first
+        if member.rooms or hearing:
+            self.tell_peers(member, event, also=hearing)
+
+    def set_realname(self, member: Member, realname: str) -> None:
+        """The member's realname (IRC's GECOS) is now this (the door checked it, and
+        confirms it to the member): its peers and those who hear its changes are told
+        (IRCv3 setname)."""
+        member.realname = realname
+        if self.relay is not None:
+            self.relay.realname(member)
+        self.tell_about(member, RealnameChanged(member.name, realname, member.mask))
 
     # --- Rooms and membership. ---
     async def create(self, member: Member, room_name: str, *, leave: Room | None = None) -> Room:

@@ -260,6 +260,10 @@ class ClusterLink:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("login", name=member.name, account=member.account)
 
+    def realname(self, member: Member) -> None:
+        if not self.applying and not isinstance(member, RemoteMember):
+            self._send("realname", name=member.name, text=member.realname)
+
     def reconnected(self, member: Member) -> None:
         if not self.applying and not isinstance(member, RemoteMember):
             self._send("back", u=_user(member))
@@ -661,6 +665,11 @@ class ClusterLink:
         if member is not None:
             self._account(member, str(message["account"]))
 
+    def _on_realname(self, node: str, message: dict[str, Any]) -> None:
+        member = self._find(message["name"])
+        if member is not None:
+            self.rooms.set_realname(member, message["text"])
+
     def _on_back(self, node: str, message: dict[str, Any]) -> None:
         member = self._member(node, message["u"])
         if member is not None:
@@ -772,6 +781,7 @@ HANDLERS = {
     "away": ClusterLink._on_away,
     "login": ClusterLink._on_login,
     "modes": ClusterLink._on_modes,
+    "realname": ClusterLink._on_realname,
     "created": ClusterLink._on_created,
     "to": ClusterLink._on_to,
     "back": ClusterLink._on_back,

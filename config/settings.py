@@ -30,6 +30,8 @@ class Config:
     max_room_chars: int = 32
     max_topic_chars: int = 390  # IRC TOPICLEN
     max_away_chars: int = 200  # IRC AWAYLEN
+    max_realname_chars: int = 100  # IRC NAMELEN: USER's realname, SETNAME's
+    max_watch: int = 100  # names one user may watch (IRC MONITOR, the text door's /watch)
     max_joined: int = 50  # rooms one user may be in at once (IRC CHANLIMIT)
     irc_port: int | None = None  # None: no IRC door (the command line's default is 6667)
     irc_port_required: bool = False  # a busy IRC port is an error, not a warning

@@ -6,10 +6,10 @@ of, and these are its public names: the events it publishes (events.py), why it
 refuses a change (errors.py), a room and its members (room.py), the rules of modes
 and masks (modes.py, masks.py), accounts and the port a store keeps them through
 (accounts.py), server bans and the port a store keeps them through (bans.py),
-and the ports it defines for a store (history.py) and a cluster
-(relay.py). Its inner parts (names.py, reclaim.py) are the registry's own.
-Doors, stores and the cluster import from here, never the reverse; nothing here
-imports a door, a store, the cluster or the network.
+who watches which names (watch.py), and the ports it defines for a store
+(history.py) and a cluster (relay.py). Its inner parts (names.py, reclaim.py) are
+the registry's own. Doors, stores and the cluster import from here, never the
+reverse; nothing here imports a door, a store, the cluster or the network.
 """
 
 from registry.accounts import AccountRecord, Accounts, AccountStore, NoAccounts
@@ -66,8 +66,11 @@ from registry.events import (
     Left,
     ModeChanged,
     Noticed,
+    Offline,
+    Online,
     OwnerChanged,
     Quit,
+    RealnameChanged,
     Reconnected,
     Renamed,
     Said,
@@ -158,12 +161,15 @@ __all__ = [
     "NotServerOperator",
     "NotThere",
     "Noticed",
+    "Offline",
+    "Online",
     "OperLimited",
     "OperRefused",
     "OwnerChanged",
     "Ownership",
     "Query",
     "Quit",
+    "RealnameChanged",
     "ReclaimLimited",
     "ReclaimRefused",
     "Reconnected",

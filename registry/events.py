@@ -120,6 +120,36 @@ class AccountChanged:
 
 
 @dataclass(slots=True)
+class RealnameChanged:
+    """A user changed its realname (IRC's GECOS; IRCv3 setname)."""
+
+    name: str
+    realname: str
+    mask: str = ""
+
+
+@dataclass(slots=True)
+class Online:
+    """A name someone watches (IRC MONITOR, the text door's /watch) is now held: told
+    to one watcher (`target`), from the server (`server`), with the holder's mask."""
+
+    name: str
+    mask: str = ""
+    server: str = ""
+    target: str = ""
+
+
+@dataclass(slots=True)
+class Offline:
+    """A name someone watches is no longer held (a quit, a kill, a rename away from it):
+    told to one watcher (`target`), from the server (`server`)."""
+
+    name: str
+    server: str = ""
+    target: str = ""
+
+
+@dataclass(slots=True)
 class TopicSet:
     name: str
     room: str
@@ -209,5 +239,5 @@ class OwnerChanged:
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
     | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
-    | AccountChanged | OwnerChanged
+    | AccountChanged | OwnerChanged | RealnameChanged | Online | Offline
 )  # fmt: skip

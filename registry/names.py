@@ -2,7 +2,8 @@
 
 One duty: the table from a name's key (utils.name_key: any case) to its member, and
 the ring of departed names. Only the registry (rooms.py) changes it, in synchronous
-code; everyone else reads it through RoomManager (find, users, whowas).
+code; everyone else reads it through RoomManager (find, users, whowas). A name given
+or taken back is told to those who watch it (watch.py), here, where it happens.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from collections import deque
 from collections.abc import Callable
 
 from registry.room import Departed, Member
+from registry.watch import Watches
 from utils import name_key
 
 
 class Names:
     """The connected users (this server's and, in a cluster, the others') by name key."""
 
-    def __init__(self, clock: Callable[[], float], whowas: int) -> None:
+    def __init__(self, clock: Callable[[], float], whowas: int, watches: Watches) -> None:
         self._by_key: dict[str, Member] = {}
         self._clock = clock
+        self._watches = watches
         self.whowas: deque[Departed] = deque(maxlen=whowas)
 
     def __contains__(self, key: str) -> bool:
@@ -46,21 +49,26 @@ class Names:
         return self._by_key.get(name_key(member.name)) is member
 
     def add(self, member: Member) -> None:
-        """Give the member its name (the caller has checked it is free)."""
+        """Give the member its name (the caller has checked it is free); its watchers
+        hear it is online."""
         self._by_key[name_key(member.name)] = member
+        self._watches.came(member)
 
     def drop(self, member: Member) -> bool:
-        """Take the name back from a member leaving; whether it held it (then WHOWAS
-        remembers it)."""
+        """Take the name back from a member leaving, and its watch list; whether it held
+        the name (then WHOWAS remembers it, and its watchers hear it is offline)."""
+        self._watches.forget(member)
         key = name_key(member.name)
         if self._by_key.get(key) is not member:
             return False
         del self._by_key[key]
         self.remember(member)
+        self._watches.went(member)
         return True
 
     def rekey(self, member: Member, new_name: str) -> None:
-        """File the member under its new name (the caller renames it)."""
+        """File the member under its new name (the caller renames it, then tells its
+        watchers: Watches.renamed, once the member has its new mask)."""
         del self._by_key[name_key(member.name)]
         self._by_key[name_key(new_name)] = member
 

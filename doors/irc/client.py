@@ -31,8 +31,8 @@ Pending = Coroutine[Any, Any, None]
 Result = Awaitable[None] | None
 CAPS = (
     "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "echo-message",
-    "extended-join", "invite-notify", "labeled-response", "message-tags", "multi-prefix", "sasl",
-    "server-time", "userhost-in-names",
+    "extended-join", "extended-monitor", "invite-notify", "labeled-response", "message-tags",
+    "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names",
 )  # fmt: skip
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
@@ -95,8 +95,9 @@ class IrcDoor:
             f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU", "EXCEPTS=e",
             "EXTBAN=,a", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
             f"KICKLEN={c.max_topic_chars}", f"MAXLIST=beI:{c.max_list_masks}", "MAXTARGETS=4",
-            "MODES=6", "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+",
-            "SAFELIST", "STATUSMSG=@+",
+            "MODES=6", f"MONITOR={c.max_watch}", f"NAMELEN={c.max_realname_chars}",
+            "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
+            "STATUSMSG=@+",
             "TARGMAX=JOIN:,KICK:4,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
@@ -270,6 +271,7 @@ class IrcClient(SessionBase):
             "server-time" in caps, "message-tags" in caps, "away-notify" in caps,
             "invite-notify" in caps, account_tag="account-tag" in caps,
             account_notify="account-notify" in caps, extended_join="extended-join" in caps,
+            setname="setname" in caps,
         )  # fmt: skip
 
     def require_member(self) -> r.Member:
@@ -299,3 +301,5 @@ class IrcClient(SessionBase):
         member = self.member
         if member is not None and member.sink(self.device).render is not self.render:
             self.rooms.set_render(member, self.render, self.device)
+        if member is not None:
+            self.rooms.watches.hear_changes(member, "extended-monitor" in caps)

@@ -14,6 +14,7 @@ from doors.irc import (
     history,
     moderation,
     opers,
+    presence,
     queries,
     registration,
     server_info,
@@ -49,6 +50,9 @@ COMMANDS: dict[str, Command] = {
     "TOPIC": Command(channels.on_topic, 1),
     "NAMES": Command(channels.on_names),
     "AWAY": Command(channels.on_away),
+    # Presence: who comes and goes (MONITOR), one's own realname (SETNAME).
+    "MONITOR": Command(presence.on_monitor, 1),
+    "SETNAME": Command(presence.on_setname, 1),
     # Moderation.
     "MODE": Command(moderation.on_mode, 1),
     "KICK": Command(moderation.on_kick, 2),

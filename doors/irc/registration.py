@@ -189,7 +189,7 @@ def on_user(s: IrcClient, msg: Message) -> Awaitable[None] | None:
         raise IrcError("461", "USER", "Not enough parameters")
     user = "".join(c for c in msg.params[0] if c.isalnum() or c in "-_.")[:10]
     s.user = "~" + (user or "user")[:9]
-    s.realname = msg.params[3][:100]
+    s.realname = msg.params[3][: s.config.max_realname_chars]
     return try_register(s)
 
 

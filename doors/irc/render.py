@@ -27,7 +27,7 @@ class IrcRender:
 
     __slots__ = (
         "account_notify", "account_tag", "away_notify", "extended_join", "invite_notify",
-        "message_tags", "server_time", "tagged",
+        "message_tags", "server_time", "setname", "tagged",
     )  # fmt: skip
 
     def __init__(
@@ -40,6 +40,7 @@ class IrcRender:
         account_tag: bool = False,
         account_notify: bool = False,
         extended_join: bool = False,
+        setname: bool = False,
     ) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
@@ -48,6 +49,7 @@ class IrcRender:
         self.account_tag = account_tag  # IRCv3 account-tag: `account=NAME` on messages
         self.account_notify = account_notify  # IRCv3 account-notify: ACCOUNT lines
         self.extended_join = extended_join  # IRCv3 extended-join: JOIN's account, realname
+        self.setname = setname  # IRCv3 setname: SETNAME lines
         self.tagged = server_time or message_tags or account_tag
 
     def __call__(self, event: r.Event) -> bytes:
@@ -130,6 +132,12 @@ class IrcRender:
                 if not self.away_notify:
                     return ""
                 return line(mask, "AWAY", text) if text else line(mask, "AWAY")
+            case r.RealnameChanged(_, realname, mask):
+                return line(mask, "SETNAME", realname) if self.setname else ""
+            case r.Online(_, mask, server, target):  # IRCv3 MONITOR: RPL_MONONLINE
+                return line(server, "730", target, mask)
+            case r.Offline(name, server, target):  # RPL_MONOFFLINE
+                return line(server, "731", target, name)
         raise TypeError(f"no line for {event!r}")
 
     def private(self, mask: str, target: str, kind: str, text: str) -> str:
@@ -150,9 +158,11 @@ def render_for(
     account_tag: bool = False,
     account_notify: bool = False,
     extended_join: bool = False,
+    setname: bool = False,
 ) -> IrcRender:
     """The one shared render for this set of capabilities."""
     return IrcRender(
         server_time, message_tags, away_notify, invite_notify,
         account_tag=account_tag, account_notify=account_notify, extended_join=extended_join,
+        setname=setname,
     )  # fmt: skip

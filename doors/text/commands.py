@@ -1,5 +1,5 @@
 """The text door's command table: each slash command of docs/protocol.md, its usage
-and its handler (chat.py, moderation.py, history.py).
+and its handler (chat.py, moderation.py, history.py, opers.py, presence.py).
 
 `/help` prints each usage, in this order, so help cannot drift from the table. The
 session (session.py) looks a command up here; `/word` not here is "Unknown command".
@@ -7,7 +7,7 @@ session (session.py) looks a command up here; `/word` not here is "Unknown comma
 
 from __future__ import annotations
 
-from doors.text import chat, history, moderation, opers
+from doors.text import chat, history, moderation, opers, presence
 from doors.text.conversation import Command
 from registry.history import MAX_FETCH
 
@@ -26,6 +26,10 @@ COMMANDS: dict[str, Command] = {
     "topic": Command("/topic [TEXT]  show or set the room's topic", chat.topic),
     "away": Command("/away [TEXT]  mark yourself away (no text: back)", chat.away),
     "whois": Command("/whois NAME  who a user is", chat.whois),
+    "watch": Command(
+        "/watch [NAME]  hear when NAME comes and goes (alone: your list)", presence.watch
+    ),
+    "unwatch": Command("/unwatch NAME  stop watching NAME", presence.unwatch),
     "nick": Command("/nick NAME  change your name", chat.nick),
     "quit": Command("/quit  disconnect", chat.quit),
     # Accounts (docs/protocol.md, "Accounts"): shortcuts to /msg NickServ.

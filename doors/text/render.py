@@ -21,6 +21,7 @@ SILENT = (
     r.AwayChanged,
     r.AccountChanged,
     r.OwnerChanged,
+    r.RealnameChanged,
 )  # nothing a text user needs to see
 SILENT_KINDS = ("ctcp", "tagmsg")
 
@@ -194,6 +195,10 @@ class TextRender:
                 return f"* Wallops from {name}: {text}"
             case r.Reconnected(name):
                 return f"* {name} reconnected"
+            case r.Online(name):  # a name the user watches (/watch)
+                return f"* {name} is online"
+            case r.Offline(name):
+                return f"* {name} went offline"
             case r.ModeChanged("", room, "+o", (heir,)):
                 return f"* {heir} is now an operator of {room} (the last operator left)"
             case r.ModeChanged(name, room, modes, args):

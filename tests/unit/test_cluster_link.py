@@ -193,3 +193,28 @@ async def test_user_modes_are_shown_on_every_server_but_an_opers_powers_stay_hom
     a.flush()
     carry(to_b, b)
     assert remote.modes == {"i"}
+
+
+async def test_a_remote_user_coming_changing_its_realname_and_going_reaches_watchers() -> None:
+    from registry import Member
+    from tests.unit.test_rooms import Inbox
+    from tests.unit.test_watch import render, told
+
+    a, sent = link_capturing("a")
+    b, _ = link_capturing("b")
+    inbox = Inbox()
+    watcher = await b.rooms.claim("wat", inbox, render)
+    b.rooms.watches.add(watcher, ["alice"])
+    b.rooms.watches.hear_changes(watcher, True)
+    alice = Member("alice", Inbox(), render, "~alice", "h", "Alice")
+    a.claimed(alice)
+    alice.realname = "Alice L."
+    a.realname(alice)
+    a.released(alice, "bye")
+    a.flush()
+    b._received(sent[0])
+    assert told(inbox) == [
+        "Online alice alice!~alice@h server wat",
+        "RealnameChanged alice Alice L. alice!~alice@h",
+        "Offline alice server wat",
+    ]
