@@ -12,12 +12,17 @@ times each, ``--seconds`` a phase:
   door's password prompt and IRC SASL PLAIN in turn, each a fresh connection that logs
   in with the right password, waits until it can chat, and quits.
 
-This process (the room) and the storm's process are pinned to CPU 1. Reported per
-phase, and per condition with its phases pooled: chat p50/p99/max and lines lost;
-logins completed within the window per second, and login latency (from when a login was
-due to the welcome's end) p50/p99; the server's CPU, its event loop's thread apart from
-its other threads (the executor that hashes passwords, the history writer), in % of one
-CPU; and p99(storm)/p99(alone). ``--json FILE`` writes the record. Saves nothing else.
+This process (the room) and the storm's process are pinned to CPU 1. The server and
+the storm each run in a session of their own, as separate programs would: Linux shares
+a CPU between sessions before threads (autogroup), and one session's load would shrink
+another's share. Reported per phase, and per condition with its phases pooled: chat
+p50/p99/max, lines lost, and the room's own lateness in sending (send lag); logins
+completed within the window per second, and login latency (from when a login was due
+to the welcome's end) p50/p99; CPU in % of one CPU: the server's event loop thread, its
+other threads (password hashing, the history writer), the generator, and every other
+process on the machine (noise); how long the loop's thread waited for a CPU while it
+could have run (/proc schedstat); and p99(storm)/p99(alone). ``--server-cmd`` runs
+another build (``'python /tmp/old/server.py'``); ``--json FILE`` writes the record.
 """
 
 from __future__ import annotations
@@ -63,15 +68,28 @@ def stat_cpu_s(stat: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def schedstat(pid: int) -> tuple[float, int]:
+    """A thread's seconds spent runnable but waiting for a CPU, and its runs so far
+    (/proc/PID/schedstat: on-CPU ns, run-queue wait ns, timeslices; 0 if gone)."""
+    try:
+        _, wait_ns, runs = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return 0.0, 0
+    return int(wait_ns) / 1e9, int(runs)
+
+
 @dataclass(frozen=True, slots=True)
 class CpuSample:
     """CPU seconds so far: the server's loop thread, its other threads, the generator
-    (this process and the storm's), and the whole machine."""
+    (this process and the storm's), and the whole machine; and the seconds the loop's
+    thread waited for a CPU while it could have run, and its runs."""
 
     loop_s: float
     threads_s: float
     generator_s: float
     machine_s: float
+    loop_wait_s: float
+    loop_runs: int
 
     @classmethod
     def take(cls, server_pid: int, worker_pid: int) -> CpuSample:
@@ -79,16 +97,24 @@ class CpuSample:
         loop = sum(stat_cpu_s(t / "stat") for t in tasks if t.name == str(server_pid))
         threads = sum(stat_cpu_s(t / "stat") for t in tasks if t.name != str(server_pid))
         generator = sum(stat_cpu_s(Path(f"/proc/{p}/stat")) for p in (os.getpid(), worker_pid))
-        return cls(loop, threads, generator, machine_busy_s())
+        return cls(loop, threads, generator, machine_busy_s(), *schedstat(server_pid))
 
-    def pct_until(self, after: CpuSample, seconds: float) -> dict[str, float]:
-        """% of one CPU each used from this sample to `after`; `others`: the rest of
-        the machine (other processes: noise)."""
+    def until(self, after: CpuSample, seconds: float) -> dict[str, float]:
+        """From this sample to `after`: % of one CPU each used (`others_pct`: the rest
+        of the machine, other processes: noise), and the loop thread's wait for a CPU,
+        in ms per second and in µs per run."""
         spent = [b - a for a, b in zip(astuple(self), astuple(after), strict=True)]
-        loop, threads, generator, machine = (100 * s / seconds for s in spent)
-        others = max(0.0, machine - loop - threads - generator)
-        pct = {"loop": loop, "server_threads": threads, "generator": generator, "others": others}
-        return {k: round(v, 1) for k, v in pct.items()}
+        loop, threads, generator, machine = (100 * s / seconds for s in spent[:4])
+        wait_s, runs = spent[4], spent[5]
+        figures = {
+            "loop_pct": loop,
+            "server_threads_pct": threads,
+            "generator_pct": generator,
+            "others_pct": max(0.0, machine - loop - threads - generator),
+            "loop_wait_ms_per_s": 1000 * wait_s / seconds,
+            "loop_wait_us_per_run": 1e6 * wait_s / runs if runs else 0.0,
+        }
+        return {k: round(v, 1) for k, v in figures.items()}
 
 
 def ms(ns: float) -> float:
@@ -153,12 +179,12 @@ class Phase:
     round: int
     condition: str
     chat: ChatFigures
-    cpu_pct: dict[str, float]
+    cpu: dict[str, float]
     storm: StormReport | None
 
     def summary(self, seconds: float) -> dict[str, Any]:
         figures: dict[str, Any] = {"round": self.round, "condition": self.condition}
-        figures |= {"chat": chat_summary([self.chat]), "cpu_pct": self.cpu_pct}
+        figures |= {"chat": chat_summary([self.chat]), "cpu": self.cpu}
         if self.storm is not None:
             figures["logins"] = storm_summary([self.storm], seconds)
         return figures
@@ -184,7 +210,7 @@ async def run_phases(
                 room.phase(len(phases), start_ns, args.seconds, args.period_ms / 1000)
             )
             await window  # its end: CPU over the window, not the drain
-            cpu = cpu_before.pct_until(CpuSample.take(server.pid, worker_pid), args.seconds)
+            cpu = cpu_before.until(CpuSample.take(server.pid, worker_pid), args.seconds)
             chat = await chat_task
             storm = None
             if condition == "storm":
@@ -199,12 +225,13 @@ async def run_phases(
 
 def describe(phase: dict[str, Any]) -> str:
     """One phase's, or one condition's, figures in two lines at most."""
-    chat, cpu = phase["chat"], phase["cpu_pct"]
+    chat, cpu = phase["chat"], phase["cpu"]
     text = (
         f"chat p50 {chat['p50_ms']} ms, p99 {chat['p99_ms']} ms, max {chat['max_ms']} ms, "
-        f"{chat['lost']} lost (send lag p99 {chat['send_lag_p99_ms']} ms); CPU %: server loop "
-        f"{cpu['loop']}, server threads {cpu['server_threads']}, generator {cpu['generator']}, "
-        f"others {cpu['others']}"
+        f"{chat['lost']} lost (send lag p99 {chat['send_lag_p99_ms']} ms)\n      CPU %: "
+        f"server loop {cpu['loop_pct']}, server threads {cpu['server_threads_pct']}, "
+        f"generator {cpu['generator_pct']}, others {cpu['others_pct']}; the loop waited for "
+        f"a CPU {cpu['loop_wait_ms_per_s']} ms/s, {cpu['loop_wait_us_per_run']} µs a run"
     )
     if "logins" in phase:
         s = phase["logins"]
@@ -223,7 +250,7 @@ def summarize(args: argparse.Namespace, phases: list[Phase]) -> dict[str, Any]:
         mine = [p for p in phases if p.condition == condition]
         summary: dict[str, Any] = {"condition": condition}
         summary["chat"] = chat_summary([p.chat for p in mine])
-        summary["cpu_pct"] = mean_cpu([p.cpu_pct for p in mine])
+        summary["cpu"] = mean_cpu([p.cpu for p in mine])
         reports = [p.storm for p in mine if p.storm is not None]
         if reports:
             summary["logins"] = storm_summary(reports, args.seconds)
@@ -252,6 +279,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--members", type=int, default=10, help="members of the chatting room")
     parser.add_argument("--period-ms", type=float, default=20.0, help="a member's pace")
     parser.add_argument("--accounts", type=int, default=0, help="default: 2 x rate, >= 20")
+    parser.add_argument("--server-cmd", default="python server.py", help="the server to run")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--gen-cpu", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the record to this file")
@@ -267,10 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     pin_self(args.gen_cpu)
     command = shlex.join(["python3", "bench/login_storm.py", *(argv or sys.argv[1:])])
     with tempfile.TemporaryDirectory(prefix="chatroom-bench-") as tmp:
-        server_argv = [sys.executable, "server.py", "--host", "127.0.0.1", "--port", "0",
-                       "--irc-port", "0", "--db", str(Path(tmp) / "chat.db"), "--rate", "0",
-                       "--log-level", "INFO"]  # fmt: skip
-        with ServerProcess(server_argv, ROOT, args.server_cpu, door="irc") as server:
+        server_argv = shlex.split(args.server_cmd)
+        if server_argv[0] in ("python", "python3"):
+            server_argv[0] = sys.executable
+        db = str(Path(tmp) / "chat.db")
+        server_argv += ["--host", "127.0.0.1", "--port", "0", "--irc-port", "0", "--db", db,
+                        "--rate", "0", "--log-level", "INFO"]  # fmt: skip
+        server = ServerProcess(server_argv, ROOT, args.server_cpu, door="irc", new_session=True)
+        with server:
             assert server.irc_port is not None
             ports = Ports(server.text_port, server.irc_port)
             accounts = bench_accounts(args.accounts)
