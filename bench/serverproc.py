@@ -37,12 +37,20 @@ class ServerProcess:
     ``irc_port`` (None without an IRC door) are both doors'.
     """
 
-    def __init__(self, argv: Sequence[str], cwd: Path, cpu: int | None, door: str = "text") -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        cpu: int | None,
+        door: str = "text",
+        new_session: bool = False,
+    ) -> None:
         pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
         self.argv = [*pin, *argv]
         self.proc = subprocess.Popen(
             self.argv,
             cwd=cwd,
+            start_new_session=new_session,  # Linux: its own share of the CPU (autogroup)
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -28,6 +28,7 @@ from doors.text.door import text_door
 from net.connection import Connection
 from net.tls import TlsLink
 from registry.accounts import Accounts
+from registry.hashing import HashingThreads
 from registry.history import StoreError
 from registry.opers import Opers
 from rooms import RoomManager
@@ -43,12 +44,14 @@ class ChatServer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.hashing = HashingThreads()  # passwords: behind the loop for a CPU
         self.rooms = RoomManager(
             max_rooms=config.max_rooms, max_joined=config.max_joined,
             max_list_masks=config.max_list_masks, max_invites=config.max_invites,
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
-            replay_lines=config.replay_lines, opers=Opers(config.opers, clock=time.time),
-            accounts=Accounts(registration_open=config.registration_open),
+            replay_lines=config.replay_lines,
+            opers=Opers(config.opers, clock=time.time, run_slow=self.hashing),
+            accounts=Accounts(registration_open=config.registration_open, run_slow=self.hashing),
             max_watch=config.max_watch,
         )  # fmt: skip
         self.rooms.always_on_default = config.always_on
@@ -315,6 +318,7 @@ class ChatServer:
             await self.link.aclose()
             self.link = None
         await self.rooms.history.aclose()
+        self.hashing.shutdown()
         log.info("stopped")
 
 

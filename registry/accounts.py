@@ -3,8 +3,9 @@ trying them. `Accounts` is the registry's one owner of accounts; doors ask it, a
 keeps them through the `AccountStore` port.
 
 Checking a password is slow on purpose (PBKDF2, registry/credentials.py), so it never
-runs on the event loop: `run_slow` (a thread by default, where hashlib lets go of the
-GIL) does it, and a storm of logins leaves chat alone. Failed tries are limited per
+runs on the event loop: `run_slow` (a thread, where hashlib lets go of the GIL; the
+server's are registry/hashing.py's, behind the loop for a CPU) does it, and a storm of
+logins leaves chat alone. Failed tries are limited per
 address and per account; registrations per address. An unknown account and a wrong
 password are refused in the same words, after the same work. The rule for awaits is
 the registry's: what was checked before the slow part is checked again after it,

@@ -1,17 +1,22 @@
 """Accounts on the text door end to end: the real server on port 0, clients over
 sockets. Register, quit, log in again; nobody else gets the name, at the prompt or by
 /nick; wrong passwords are limited; a login elsewhere takes the name over; and no
-password ever reaches a log record, even at DEBUG."""
+password ever reaches a log record, even at DEBUG; passwords are hashed on threads
+behind the event loop."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
+import threading
 
 import pytest
 
 from config.settings import Config
 from net.listeners import ChatServer
+from registry.hashing import HASHING_NICE, THREAD_NAME
 from tests.conftest import Connect
 from tests.rigs.chat import ChatClient, in_room
 from tests.rigs.irc import IrcClient
@@ -126,3 +131,22 @@ async def test_a_login_puts_an_irc_user_holding_the_name_off_it(
     member = server.rooms.find("alice")
     assert member is not None and member.door == "text" and member.account == "alice"
     await irc.close()
+
+
+async def test_passwords_are_hashed_on_threads_behind_the_loop(connect: Connect) -> None:
+    def hashers() -> dict[int | None, int | None]:
+        threads = threading.enumerate()
+        return {t.ident: t.native_id for t in threads if t.name.startswith(THREAD_NAME)}
+
+    before = hashers()
+    alice = await connect("alice")
+    await alice.send(f"/register {PASSWORD}")
+    await alice.expect(nickserv("Account alice registered; you are logged in to it."))
+    new = [native_id for ident, native_id in hashers().items() if ident not in before]
+    assert new  # the server's own, started by this registration
+    if sys.platform == "linux":
+        loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        for native_id in new:
+            assert native_id is not None
+            hashing_priority = os.getpriority(os.PRIO_PROCESS, native_id)
+            assert hashing_priority == max(HASHING_NICE, loop_priority)

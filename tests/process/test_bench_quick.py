@@ -4,6 +4,7 @@ Each test runs ``python bench/run.py WORKLOAD --quick`` as a subprocess (it star
 ``server.py`` itself on port 0) and checks the record it writes: deliveries counted,
 nothing lost, duplicated or reordered, and in ``slow`` the stalled member dropped.
 ``--protocol irc`` runs fanout and rooms through the IRC door instead.
+``bench/login_storm.py`` runs once, tiny: both conditions measured, every login done.
 """
 
 from __future__ import annotations
@@ -110,3 +111,26 @@ def test_slow_quick_mode_drops_the_stalled_member_and_no_one_else(tmp_path: Path
     assert run["stalled"]["quit_notices"] == members  # each other member heard it leave
     for side in ("baseline", "stalled"):
         assert_clean(run[side]["step"])
+
+
+@pytest.mark.timeout(60)
+def test_login_storm_runs_both_conditions_and_prints_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "storm.json"
+    done = subprocess.run(
+        [sys.executable, "bench/login_storm.py", "--rate", "4", "--seconds", "1",
+         "--rounds", "1", "--members", "3", "--accounts", "4", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert "chat p99 storm / alone:" in done.stdout
+    record: dict[str, Any] = json.loads(out.read_text())
+    assert record["flood_control"] == "off (--rate 0)"
+    assert [p["condition"] for p in record["phases"]] == ["alone", "storm"]
+    for condition in ("alone", "storm"):
+        chat = record["conditions"][condition]["chat"]
+        assert chat["deliveries"] > 0 and chat["lost"] == chat["reorders"] == 0
+        assert 0 < chat["p50_ms"] <= chat["p99_ms"] <= chat["max_ms"]
+    logins = record["conditions"]["storm"]["logins"]
+    assert logins["attempted"] == logins["ok"] == 4 and logins["errors"] == {}
+    assert all(logins["doors"][door]["p50_ms"] > 0 for door in ("text", "irc"))
+    assert "logins" not in record["conditions"]["alone"]
