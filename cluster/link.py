@@ -43,6 +43,7 @@ from registry import (
     Member,
     ModeChanged,
     Room,
+    Whispered,
     parse_changes,
     word_changes,
 )
@@ -231,6 +232,11 @@ class ClusterLink:
 
     def claimed(self, member: Member) -> None:
         if not self.applying:
+            self._send("user", u=_user(member))
+
+    def logged(self, member: Member) -> None:
+        """Its account changed: the others learn it as they learn a user."""
+        if not self.applying and not isinstance(member, RemoteMember):
             self._send("user", u=_user(member))
 
     def released(self, member: Member, reason: str) -> None:
@@ -569,7 +575,10 @@ class ClusterLink:
             self.remote.get(member.node, {}).pop(member, None)
             member.node = node
         away, modes = info.get("away", member.away), set(info.get("modes", member.modes))
-        rooms.update_user(member, away=away, modes=modes)
+        account = info.get("account")  # private messages are kept by account
+        rooms.update_user(
+            member, away=away, modes=modes, account=account if isinstance(account, str) else None
+        )
         self.remote.setdefault(node, {})[member] = None
         return member
 
@@ -624,7 +633,11 @@ class ClusterLink:
             return
         target = self.rooms.find(message["name"])
         if target is not None and not isinstance(target, RemoteMember):
-            target.send(unpack(message["ev"]))
+            event = unpack(message["ev"])
+            if isinstance(event, Whispered):
+                self.rooms.whispered(target, event)  # a session may hold it (a guest's)
+            else:
+                target.send(event)
 
     def _on_hello(self, node: str, message: dict[str, Any]) -> None:
         self._send("state", **self.state())
@@ -704,7 +717,7 @@ def _user(member: Member) -> dict[str, Any]:
     return {
         "name": member.name, "user": member.user, "host": member.host,
         "realname": member.realname, "door": member.door, "signon": member.signon,
-        "away": member.away, "modes": sorted(member.modes),
+        "away": member.away, "modes": sorted(member.modes), "account": member.account,
     }  # fmt: skip
 
 

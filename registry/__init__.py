@@ -35,6 +35,10 @@ from registry.errors import (
     NotOperator,
     NotServerOperator,
     NotThere,
+    Offline,
+    OfflineFull,
+    OfflineGuest,
+    OfflineNotKept,
     OperLimited,
     OperRefused,
     ReclaimLimited,
@@ -84,6 +88,7 @@ from registry.history import (
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Refusal, ban_masks, key_problem
 from registry.owners import CHANSERV, Ownership, is_owned
+from registry.private import DM_HISTORY, Delivery, keeps_history
 from registry.room import (
     Departed,
     Listed,
@@ -98,6 +103,7 @@ from registry.room import (
 
 __all__ = [
     "CHANSERV",
+    "DM_HISTORY",
     "AccountChanged",
     "AccountRecord",
     "AccountStore",
@@ -111,6 +117,7 @@ __all__ = [
     "BannedHere",
     "CannotSpeak",
     "Change",
+    "Delivery",
     "Departed",
     "Event",
     "History",
@@ -142,6 +149,10 @@ __all__ = [
     "NotServerOperator",
     "NotThere",
     "Noticed",
+    "Offline",
+    "OfflineFull",
+    "OfflineGuest",
+    "OfflineNotKept",
     "OperLimited",
     "OperRefused",
     "OwnerChanged",
@@ -178,6 +189,7 @@ __all__ = [
     "is_kept",
     "is_owned",
     "is_visible",
+    "keeps_history",
     "key_problem",
     "parse_changes",
     "shared_rooms",
