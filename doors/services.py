@@ -38,8 +38,9 @@ NICKSERV_HELP = (
     "IDENTIFY [ACCOUNT] PASSWORD  log in to ACCOUNT (default: your current name)",
     "LOGOUT  log out of your account (you keep your name)",
     "PASSWD OLD NEW  change your account's password",
-    "DROP PASSWORD  forget your account",
+    "DROP PASSWORD  forget your account (and its private messages)",
     "INFO [ACCOUNT]  when an account was registered",
+    "SET DM-HISTORY [ON|OFF]  keep your private messages with accounts (on), or not",
     "HELP  this list",
 )
 CHANSERV_HELP = (
@@ -196,6 +197,8 @@ async def _drop(rooms: RoomManager, member: r.Member, address: str, words: list[
     if account is None:
         return ["You are not logged in."]
     await rooms.accounts.drop(account, words[0], address)
+    if rooms.accounts.find(account.name) is None:  # not registered again meanwhile
+        rooms.forget_conversations(account.name)
     if member.account == account.name:
         rooms.log_out(member)
     return [f"Account {account.name} is dropped; its name is free."]
@@ -210,6 +213,31 @@ async def _info(rooms: RoomManager, member: r.Member, address: str, words: list[
     return [f"Account {account.name} was registered on {when}."]
 
 
+SETTINGS_USAGE = "Usage: SET DM-HISTORY [ON|OFF]"
+
+
+async def _set(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
+    """SET DM-HISTORY [ON|OFF] (Ergo's name): whether the account's private messages
+    with other accounts are kept (registry/private.py). Off keeps nothing new, anywhere;
+    what was kept stays until it expires."""
+    if not words or words[0].upper() != "DM-HISTORY" or len(words) > 2:
+        return [SETTINGS_USAGE]
+    account = _own(rooms, member)
+    if account is None:
+        return ["You are not logged in."]
+    if len(words) == 1:
+        state = "on" if r.keeps_history(account) else "off"
+        return [f"DM-HISTORY is {state} for {account.name}."]
+    value = words[1].upper()
+    if value not in ("ON", "OFF"):
+        return [SETTINGS_USAGE]
+    rooms.accounts.change_settings(account, **{r.DM_HISTORY: value == "ON"})
+    if value == "ON":
+        return [f"DM-HISTORY is on: private messages of {account.name} are kept."]
+    return [f"DM-HISTORY is off: private messages of {account.name} are no longer kept "
+            "(those kept already stay until they expire)."]  # fmt: skip
+
+
 _NICKSERV = {
     "HELP": _help,
     "REGISTER": _register,
@@ -219,6 +247,7 @@ _NICKSERV = {
     "PASSWD": _passwd,
     "DROP": _drop,
     "INFO": _info,
+    "SET": _set,
 }
 
 

@@ -49,6 +49,7 @@ class ChatServer:
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
             replay_lines=config.replay_lines, opers=Opers(config.opers, clock=time.time),
             accounts=Accounts(registration_open=config.registration_open),
+            max_held=config.max_held_messages,
         )  # fmt: skip
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
         self.port = 0

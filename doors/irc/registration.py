@@ -14,6 +14,7 @@ import registry as r
 from doors.common import Password
 from doors.irc.accounts import pass_login
 from doors.irc.client import IrcClient, IrcError, Pending, local_users
+from doors.irc.history import deliver_held
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
 
@@ -57,6 +58,7 @@ async def _register(s: IrcClient) -> None:
     s.door.max_users = max(s.door.max_users, here)
     s.door.max_global = max(s.door.max_global, len(everyone))
     welcome(s)
+    await deliver_held(s)  # logged in before the welcome: what waited for the account
 
 
 def welcome(s: IrcClient) -> None:
