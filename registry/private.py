@@ -93,8 +93,6 @@ class PrivateMessages:
         account, OfflineGuest, OfflineNotKept, OfflineFull."""
         reg = self.registry
         ts = reg.clock()
-        if kind != "tagmsg":  # a typing notification is not speaking (WHOIS idle)
-            member.spoke = ts
         target = reg.find(target_name)
         account = None
         if target is None:
@@ -106,12 +104,14 @@ class PrivateMessages:
                               reg.new_id(), tags, member.account)  # fmt: skip
             target.send(event)
             self._keep(member, target, event)
+            _spoke(member, event)
             return Delivery(event, target)
         if account is None or kind not in KEPT_KINDS:
             raise NoSuchUser(target_name)
         event = Whispered(member.name, text, ts, account.name, member.mask, kind,
                           reg.new_id(), tags, member.account)  # fmt: skip
         await self._hold(member, account, event)
+        _spoke(member, event)
         return Delivery(event, None)
 
     async def _hold(self, member: Member, account: Account, event: Whispered) -> None:
@@ -272,3 +272,9 @@ def _peer(member: Member, event: Whispered) -> str:
     member sent it, else its sender."""
     mine = bool(event.account) and name_key(event.account) == name_key(member.account)
     return event.target if mine else event.sender
+
+
+def _spoke(member: Member, event: Whispered) -> None:
+    """WHOIS idle counts from a message sent (a typing notification is not speaking)."""
+    if event.kind != "tagmsg":
+        member.spoke = event.ts
