@@ -5,7 +5,8 @@ rooms, membership, modes and what history keeps. Doors call its verbs for what t
 users do; the cluster (cluster/link.py) calls its verbs for what another server's
 users did; a store only hears plain values through the port (registry/history.py).
 Its parts are in registry/: names and WHOWAS (names.py), a room and its fan-out
-(room.py), the rules of modes (modes.py), the history and cluster ports.
+(room.py), the rules of modes (modes.py), private messages and what is kept of them
+(private.py), the history and cluster ports.
 
 It deals in users, rooms and events, never in wording, lines or sockets: every member
 brings its own `render` (event -> bytes, one per front door and set of options) and
@@ -24,6 +25,7 @@ they write. The hot path, `Room.say`, takes no lock and never awaits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import time
@@ -76,13 +78,15 @@ from registry.events import (
     ServerNotice,
     TopicSet,
     Wallops,
+    Whispered,
 )
-from registry.history import History, SavedRoom, is_kept, ring_keeper
+from registry.history import History, Query, SavedRoom, is_kept, ring_keeper
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Limits, Refusal, admit, apply_change, remute_room
 from registry.names import Names
 from registry.opers import Opers
 from registry.owners import CHANSERV, CHANSERV_MASK, Ownership, from_words
+from registry.private import Delivery, PrivateMessages
 from registry.reclaim import Reclaims
 from registry.relay import Relay
 from registry.room import (
@@ -141,6 +145,7 @@ class RoomManager:
         accounts: Accounts | None = None,
         opers: Opers | None = None,
         max_watch: int = 100,
+        max_held: int = 100,
     ) -> None:
         self.max_rooms = max_rooms
         self.max_joined = max_joined
@@ -174,6 +179,8 @@ class RoomManager:
         # Always-on: for accounts that have not chosen (NickServ SET ALWAYS-ON).
         self.always_on_default = False
         self.bans = ServerBans(clock=clock)  # who may not be on the server (server_ban)
+        # Private messages: delivery, what is kept, what waits for a login (private.py).
+        self.private = PrivateMessages(self, max_held=max_held)
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -434,8 +441,10 @@ class RoomManager:
 
     def log_in(self, member: Member, account: str) -> None:
         """The member is now logged in to `account` (its name as registered); those who
-        share a room with it are told (IRCv3 account-notify)."""
+        share a room with it are told (IRCv3 account-notify). What waits for the account
+        is the door's to ask for (held_for)."""
         member.account = account
+        member.private = None  # another account's session messages are not this one's
         log.info("%s logged in to account %s", member.name, account)
         if self.relay is not None:
             self.relay.logged_in(member)
@@ -452,6 +461,7 @@ class RoomManager:
             return
         log.info("%s logged out of account %s", member.name, member.account)
         member.account = ""
+        member.private = None  # a guest keeps no private messages
         if self.relay is not None:
             self.relay.logged_in(member)
         self.tell_about(member, AccountChanged(member.name, "", member.mask))
@@ -588,6 +598,50 @@ class RoomManager:
         member.modes = modes
         if self.relay is not None:
             self.relay.user_modes(member)
+
+    # --- Private messages (registry/private.py): delivery, and what is kept of them. ---
+    async def whisper(
+        self,
+        member: Member,
+        target_name: str,
+        text: str,
+        kind: str = "msg",
+        tags: str = "",
+        device: Device | None = None,
+    ) -> Delivery:
+        """A private message (`kind`: msg, action, notice, ctcp, tagmsg) to a user online
+        on either door, or left for a registered account's next login; the sender's
+        other connections (than `device`, the one it came from) see it as sent.
+        NoSuchUser; OfflineGuest, OfflineNotKept, OfflineFull (an offline account)."""
+        delivery = await self.private.whisper(member, target_name, text, kind, tags)
+        if member.devices:
+            copy = dataclasses.replace(delivery.event, echo=True)
+            sender = member.sink(device)
+            for sink, render in member.sinks():
+                if sink is not sender and (data := render(copy)):
+                    sink.write(data)
+        return delivery
+
+    async def held_for(self, member: Member) -> list[Whispered]:
+        """At a login: the messages that waited for the member's account, oldest first,
+        each handed over once. The door shows them."""
+        return await self.private.collect(member)
+
+    async def conversation(self, member: Member, name: str, query: Query) -> list[Whispered]:
+        """The member's kept private messages with `name`, oldest first. NotLoggedIn
+        (a guest keeps none), HistoryUnavailable."""
+        return await self.private.conversation(member, name, query)
+
+    async def conversation_targets(
+        self, member: Member, after_ms: int, before_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        """(name, newest ms) of the member's conversations whose newest message is in
+        the window (CHATHISTORY TARGETS). HistoryUnavailable."""
+        return await self.private.targets(member, after_ms, before_ms, limit)
+
+    def forget_conversations(self, account: str) -> None:
+        """A dropped account's conversations, and what waits for it, are forgotten."""
+        self.private.forget(account)
 
     # --- Server operators (registry/opers.py): the powers beyond a room. ---
     async def make_oper(self, member: Member, name: str, password: str, address: str) -> bool:
@@ -1234,10 +1288,19 @@ class RoomManager:
         self._names.add(member)
         return True
 
-    def update_user(self, member: Member, *, away: str, modes: set[str]) -> None:
-        """Another server's word on its user's away text and user modes (nobody told)."""
+    def update_user(
+        self, member: Member, *, away: str, modes: set[str], account: str | None = None
+    ) -> None:
+        """Another server's word on its user's away text, user modes and account
+        (nobody told)."""
         member.away = away
         member.modes = modes
+        if account is not None:
+            member.account = account
+
+    def whispered(self, target: Member, event: Whispered) -> None:
+        """A private message from a user of another server to this server's `target`."""
+        self.private.received(target, event)
 
     def drop_user(self, member: Member, reason: str) -> None:
         """A user of another server quit (or its server is gone): its rooms are told;

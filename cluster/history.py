@@ -9,6 +9,13 @@ waits on Redis. A read (replay, /history, CHATHISTORY) reads the room's stream, 
 most `cap` entries, and answers the query in memory; lines are in the order Redis
 took them. A line said while Redis is away waits in the bus's queue (or is dropped and
 counted when it is full). Durability is Redis's own: see docs/cluster.md.
+
+Private messages between accounts (registry/private.py) are a stream per conversation,
+`PREFIX:private:A B` (its pair_key), with a set per account of its conversations'
+keys (`PREFIX:private-of:A`, for TARGETS and DROP). A message for an offline account
+waits in a list, `PREFIX:held:A`, pushed by a script that refuses it past the limit
+(awaited: the sender is told) and taken whole by another, atomically, at its login:
+every node sees one list, and each message is handed over once.
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ from registry import (
     Keep,
     Kept,
     Query,
-    Ref,
     SavedRoom,
+    Whispered,
     is_kept,
     is_owned,
 )
+from registry.history import Entry, newest_inside, select
 from utils import name_key
 
 if TYPE_CHECKING:
@@ -40,7 +48,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chatroom.cluster")
 
-Entry = tuple[int, int, Kept]  # (position, ts in ms, event)
+__all__ = ["Entry", "RedisHistory", "select"]
+
+# KEYS[1] the held list; ARGV: the message, the limit, how long it may wait (ms; 0: for
+# ever). 1 if it was pushed, 0 if the list is full.
+HOLD = """
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1
+"""
+# KEYS[1] the held list: its messages, and it is gone (one login gets them).
+TAKE = """
+local held = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return held
+"""
+# KEYS[1] the account's set of conversations, KEYS[2] its held list; ARGV: the account's
+# key, the streams' prefix, the sets' prefix. Each conversation's stream goes, and it
+# leaves the other account's set.
+FORGET = """
+for _, pair in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  redis.call('DEL', ARGV[2] .. pair)
+  local space = string.find(pair, ' ', 1, true)
+  local a, b = string.sub(pair, 1, space - 1), string.sub(pair, space + 1)
+  local other = a
+  if a == ARGV[1] then other = b end
+  redis.call('SREM', ARGV[3] .. other, pair)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 0
+"""
 
 
 class RedisHistory(History):
@@ -61,6 +99,9 @@ class RedisHistory(History):
         self.cap = cap
         self.prefix = f"{link.prefix}:history:"
         self.rooms_key = f"{link.prefix}:rooms"
+        self.private_prefix = f"{link.prefix}:private:"
+        self.private_of = f"{link.prefix}:private-of:"
+        self.held_prefix = f"{link.prefix}:held:"
         self._saved: list[SavedRoom] = []
         self.expire_every_s = expire_every_s
         self._clock: Callable[[], float] = link.rooms.clock
@@ -179,13 +220,106 @@ class RedisHistory(History):
     async def targets(
         self, rooms: list[str], after_ms: int, before_ms: int, limit: int
     ) -> list[tuple[str, int]]:
-        low, high = min(after_ms, before_ms), max(after_ms, before_ms)
         found: list[tuple[str, int]] = []
         for key in rooms:
-            inside = [ts for _, ts, _ in await self._entries(name_key(key)) if low < ts < high]
-            if inside:
-                found.append((key, max(inside)))
+            entries = await self._entries(name_key(key))
+            if entries and newest_inside(entries[-1][1], after_ms, before_ms):
+                found.append((key, entries[-1][1]))
         return sorted(found, key=lambda pair: pair[1])[:limit]
+
+    # --- Private messages. ---
+    def keep_private(self, pair: str, event: Whispered) -> None:
+        bus, stream = self.link.bus, self.private_prefix + pair
+        data = json.dumps(encode(event), separators=(",", ":"))
+        bus.command_raw("XADD", stream, "MAXLEN", "~", self.cap, "*", "e", data)
+        if self.retention_s:
+            cutoff = int((self._clock() - self.retention_s) * 1000)
+            bus.command_raw("XTRIM", stream, "MINID", "~", cutoff)
+        for account in set(pair.split(" ")):
+            bus.command_raw("SADD", self.private_of + account, pair)
+
+    async def hold(
+        self, receiver: str, pair: str, event: Whispered, *, kept: bool, limit: int
+    ) -> bool:
+        if not self.link.bus.up:
+            raise HistoryUnavailable(self.problem)
+        data = json.dumps(encode(event), separators=(",", ":"))
+        wait_ms = int(self.retention_s * 1000)
+        try:
+            pushed = await self.link.bus.redis.eval(
+                HOLD, 1, self.held_prefix + receiver, data, limit, wait_ms
+            )
+        except FAULTS as exc:
+            self.link.bus.outage(exc)
+            raise HistoryUnavailable(self.problem) from None
+        if pushed and kept:
+            self.keep_private(pair, event)
+        return bool(pushed)
+
+    async def collect(self, receiver: str) -> list[Whispered]:
+        if not self.link.bus.up:
+            raise HistoryUnavailable(self.problem)
+        try:
+            raw = await self.link.bus.redis.eval(TAKE, 1, self.held_prefix + receiver)
+        except FAULTS as exc:
+            self.link.bus.outage(exc)
+            raise HistoryUnavailable(self.problem) from None
+        return [event for event in map(_private, raw or []) if event is not None]
+
+    async def fetch_private(self, pair: str, query: Query) -> list[Whispered]:
+        entries = await self._private_entries(pair)
+        return [event for _, _, event in select(entries, query)]
+
+    async def private_targets(
+        self, account: str, after_ms: int, before_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        if not self.link.bus.up:
+            raise HistoryUnavailable(self.problem)
+        try:
+            pairs = await self.link.bus.redis.smembers(self.private_of + account)
+        except FAULTS as exc:
+            self.link.bus.outage(exc)
+            raise HistoryUnavailable(self.problem) from None
+        found: list[tuple[str, int]] = []
+        for raw in pairs:
+            pair = raw.decode() if isinstance(raw, bytes) else str(raw)
+            a, _, b = pair.partition(" ")
+            entries = await self._private_entries(pair)
+            if entries and newest_inside(entries[-1][1], after_ms, before_ms):
+                found.append((b if a == account else a, entries[-1][1]))
+        return sorted(found, key=lambda item: item[1])[:limit]
+
+    def forget_private(self, account: str) -> None:
+        self.link.bus.command(
+            FORGET, 2, self.private_of + account, self.held_prefix + account, account,
+            self.private_prefix, self.private_of,
+        )  # fmt: skip
+
+    async def _private_entries(self, pair: str) -> list[Entry]:
+        if not self.link.bus.up:
+            raise HistoryUnavailable(self.problem)
+        since = int((self._clock() - self.retention_s) * 1000) if self.retention_s else 0
+        try:
+            rows = await self.link.bus.redis.xrange(self.private_prefix + pair, since or "-", "+")
+        except FAULTS as exc:
+            self.link.bus.outage(exc)
+            raise HistoryUnavailable(self.problem) from None
+        entries: list[Entry] = []
+        for position, (stream_id, fields) in enumerate(rows or []):
+            event = _private((fields or {}).get(b"e", b""))
+            if event is not None:
+                sid = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
+                entries.append((position, int(sid.split("-")[0]), event))
+        return entries
+
+
+def _private(raw: bytes | str) -> Whispered | None:
+    """A private message as Redis holds it (None: not one)."""
+    try:
+        event = decode(json.loads(raw))
+    except (CodecError, ValueError, TypeError):
+        return None
+    return event if isinstance(event, Whispered) else None
 
 
 def _saved(raw: bytes | str | None, lines: list[Kept]) -> tuple[str, float, dict[str, Any]]:
@@ -219,76 +353,3 @@ def _owned(raw: bytes | str) -> SavedRoom | None:
         return None
     return SavedRoom(saved["name"], float(created) if isinstance(created, int | float) else 0.0,
                      settings)  # fmt: skip
-
-
-def _position(entries: list[Entry], ref: Ref) -> tuple[int, int] | None:
-    """Where a reference falls: (position, ts); a msgid that names no line: None."""
-    if ref.msgid is not None:
-        wanted = str(ref.msgid)
-        for position, ts, event in entries:
-            if getattr(event, "msgid", "") == wanted:
-                return position, ts
-        return None
-    assert ref.ts_ms is not None
-    return -1, ref.ts_ms
-
-
-def _after(entry: Entry, mark: tuple[int, int], by_msgid: bool) -> bool:
-    return entry[0] > mark[0] if by_msgid else entry[1] > mark[1]
-
-
-def _before(entry: Entry, mark: tuple[int, int], by_msgid: bool) -> bool:
-    return entry[0] < mark[0] if by_msgid else entry[1] < mark[1]
-
-
-def _upto(entries: list[Entry], upto: int | None) -> list[Entry]:
-    """Without the lines the stream took after the one with msgid `upto` (said after
-    the ask). By place in the stream, not by comparing ids as the SQLite store does:
-    each node counts its ids from its own start, so ids from two nodes are not in the
-    order said. An id not in the stream yet (its XADD still queued): every line."""
-    if upto is None:
-        return entries
-    wanted = str(upto)
-    for at, (_, _, event) in enumerate(entries):
-        if event.msgid == wanted:
-            return entries[: at + 1]
-    return entries
-
-
-def select(entries: list[Entry], q: Query) -> list[Entry]:
-    """The query's lines, oldest first, as store.reads answers it from SQLite."""
-    ref = q.ref
-    if q.kind == "latest" and ref is None:
-        entries = _upto(entries, q.upto)
-        return entries[-q.limit :] if q.limit else []
-    if ref is None:
-        raise ValueError(f"bad query {q!r}")
-    mark = _position(entries, ref)
-    if mark is None:
-        return []
-    end = _position(entries, q.until) if q.kind == "between" and q.until is not None else None
-    entries = _upto(entries, q.upto)
-    by_id = ref.msgid is not None
-    older = [e for e in entries if _before(e, mark, by_id)]
-    newer = [e for e in entries if _after(e, mark, by_id)]
-    if q.kind == "latest":
-        return newer[-q.limit :] if q.limit else []
-    if q.kind == "before":
-        return older[-q.limit :] if q.limit else []
-    if q.kind == "after":
-        return newer[: q.limit]
-    if q.kind == "around":
-        half = (q.limit - 1) // 2
-        before = older[-half:] if half else []
-        at_or_after = [e for e in entries if not _before(e, mark, by_id)]
-        return before + at_or_after[: q.limit - len(before)]
-    if q.kind == "between" and q.until is not None:
-        if end is None:
-            return []
-        start_key = (mark[1], mark[0]) if by_id else (mark[1], -1)
-        end_key = (end[1], end[0]) if q.until.msgid is not None else (end[1], -1)
-        forward = start_key <= end_key
-        low, high = (start_key, end_key) if forward else (end_key, start_key)
-        inside = [e for e in entries if low < (e[1], e[0]) < high]
-        return inside[: q.limit] if forward else inside[-q.limit :]
-    raise ValueError(f"bad query {q!r}")

@@ -45,6 +45,7 @@ from registry import (
     ModeChanged,
     Room,
     Wallops,
+    Whispered,
     parse_changes,
     word_changes,
 )
@@ -686,7 +687,11 @@ class ClusterLink:
             return
         target = self.rooms.find(message["name"])
         if target is not None and not isinstance(target, RemoteMember):
-            target.send(unpack(message["ev"]))
+            event = unpack(message["ev"])
+            if isinstance(event, Whispered):
+                self.rooms.whispered(target, event)  # a session may hold it (a guest's)
+            else:
+                target.send(event)
 
     def _on_kill(self, node: str, message: dict[str, Any]) -> None:
         """An oper of another server killed a user of this one: it quits here, and its

@@ -41,6 +41,8 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
     ("--max-bans", "max_list_masks", int, "N", "masks in each of a room's lists: bans, "
      "ban exceptions, invite exceptions"),
     ("--max-invites", "max_invites", int, "N", "a room's invitations not yet used"),
+    ("--max-offline-messages", "max_held_messages", int, "N", "private messages that may "
+     "wait for one offline account; 0: none"),
     ("--log-level", "log_level", str.upper, "LEVEL", "DEBUG, INFO, WARNING or ERROR"),
 )  # fmt: skip
 

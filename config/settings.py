@@ -43,6 +43,7 @@ class Config:
     # Room moderation (bans, invitations, keys): README "Moderation".
     max_list_masks: int = 100  # each of a room's lists: bans, exceptions, invite exceptions
     max_invites: int = 100  # a room's invitations not yet used
+    max_held_messages: int = 100  # private messages waiting for one offline account
     max_key_chars: int = 23  # a room key (+k), RFC 2812's length
     # A cluster (docs/cluster.md): servers sharing one chat through Redis.
     cluster: str = ""  # redis://HOST:PORT/DB; "" for one server on its own

@@ -38,9 +38,10 @@ NICKSERV_HELP = (
     "IDENTIFY [ACCOUNT] PASSWORD  log in to ACCOUNT (default: your current name)",
     "LOGOUT  log out of your account (you keep your name)",
     "PASSWD OLD NEW  change your account's password",
-    "DROP PASSWORD  forget your account",
+    "DROP PASSWORD  forget your account (and its private messages)",
     "INFO [ACCOUNT]  when an account was registered",
-    "SET ALWAYS-ON on|off  stay in your rooms with no connection left",
+    "SET ALWAYS-ON [ON|OFF]  stay in your rooms with no connection left",
+    "SET DM-HISTORY [ON|OFF]  keep your private messages with accounts (on), or not",
     "HELP  this list",
 )
 CHANSERV_HELP = (
@@ -197,6 +198,8 @@ async def _drop(rooms: RoomManager, member: r.Member, address: str, words: list[
     if account is None:
         return ["You are not logged in."]
     await rooms.accounts.drop(account, words[0], address)
+    if rooms.accounts.find(account.name) is None:  # not registered again meanwhile
+        rooms.forget_conversations(account.name)
     if member.account == account.name:
         rooms.log_out(member)
     return [f"Account {account.name} is dropped; its name is free."]
@@ -211,19 +214,56 @@ async def _info(rooms: RoomManager, member: r.Member, address: str, words: list[
     return [f"Account {account.name} was registered on {when}."]
 
 
+SETTINGS_USAGE = "Usage: SET DM-HISTORY [ON|OFF]"
+ALWAYS_ON_USAGE = "Usage: SET ALWAYS-ON [ON|OFF]"
+SET_USAGE = "Usage: SET ALWAYS-ON|DM-HISTORY [ON|OFF]"
+
+
 async def _set(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
-    if len(words) != 2 or words[0].upper() not in SETTINGS or words[1].lower() not in ON_OFF:
-        return ["Usage: SET ALWAYS-ON on|off"]
+    """SET ALWAYS-ON [ON|OFF] and SET DM-HISTORY [ON|OFF] (Ergo's names): an account's
+    settings; with no value, how it is set."""
+    name = words[0].upper() if words else ""
+    if name == "ALWAYS-ON":
+        return await _always_on(rooms, member, words)
+    if name != "DM-HISTORY" or len(words) > 2:
+        return [
+            SETTINGS_USAGE if name == "DM-HISTORY" else "Usage: SET ALWAYS-ON|DM-HISTORY [ON|OFF]"
+        ]
+    return await _dm_history(rooms, member, words)
+
+
+async def _always_on(rooms: RoomManager, member: r.Member, words: list[str]) -> Lines:
+    """Whether the account's user stays in its rooms with no connection left (rooms.py,
+    "Always on"); the server's default (--always-on) until the account chooses."""
+    if len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ON", "OFF")):
+        return [ALWAYS_ON_USAGE]
     account = _own(rooms, member)
     if account is None:
         return ["You are not logged in."]
-    key, on = SETTINGS[words[0].upper()], words[1].lower() == "on"
-    rooms.accounts.change_settings(account, **{key: on})
-    return [f"{words[0].upper()} is {'on' if on else 'off'} for {account.name}."]
+    if len(words) == 2:
+        rooms.accounts.change_settings(account, always_on=words[1].upper() == "ON")
+    state = "on" if rooms.is_always_on(member) else "off"
+    return [f"ALWAYS-ON is {state} for {account.name}."]
 
 
-SETTINGS = {"ALWAYS-ON": "always_on"}  # what SET changes: the account's setting
-ON_OFF = ("on", "off")
+async def _dm_history(rooms: RoomManager, member: r.Member, words: list[str]) -> Lines:
+    """SET DM-HISTORY [ON|OFF] (Ergo's name): whether the account's private messages
+    with other accounts are kept (registry/private.py). Off keeps nothing new, anywhere;
+    what was kept stays until it expires."""
+    account = _own(rooms, member)
+    if account is None:
+        return ["You are not logged in."]
+    if len(words) == 1:
+        state = "on" if r.keeps_history(account) else "off"
+        return [f"DM-HISTORY is {state} for {account.name}."]
+    value = words[1].upper()
+    if value not in ("ON", "OFF"):
+        return [SETTINGS_USAGE]
+    rooms.accounts.change_settings(account, **{r.DM_HISTORY: value == "ON"})
+    if value == "ON":
+        return [f"DM-HISTORY is on: private messages of {account.name} are kept."]
+    return [f"DM-HISTORY is off: private messages of {account.name} are no longer kept "
+            "(those kept already stay until they expire)."]  # fmt: skip
 
 
 _NICKSERV = {

@@ -53,6 +53,7 @@ class ChatServer:
             opers=Opers(config.opers, clock=time.time, run_slow=self.hashing),
             accounts=Accounts(registration_open=config.registration_open, run_slow=self.hashing),
             max_watch=config.max_watch,
+            max_held=config.max_held_messages,
         )  # fmt: skip
         self.rooms.always_on_default = config.always_on
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection

@@ -41,6 +41,9 @@ from registry.errors import (
     NotOperator,
     NotServerOperator,
     NotThere,
+    OfflineFull,
+    OfflineGuest,
+    OfflineNotKept,
     OperLimited,
     OperRefused,
     ReclaimLimited,
@@ -94,6 +97,7 @@ from registry.history import (
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Refusal, ban_masks, key_problem
 from registry.owners import CHANSERV, Ownership, is_owned
+from registry.private import DM_HISTORY, Delivery, keeps_history
 from registry.room import (
     Departed,
     Device,
@@ -109,6 +113,7 @@ from registry.room import (
 
 __all__ = [
     "CHANSERV",
+    "DM_HISTORY",
     "AccountChanged",
     "AccountRecord",
     "AccountStore",
@@ -127,6 +132,7 @@ __all__ = [
     "BannedHere",
     "CannotSpeak",
     "Change",
+    "Delivery",
     "Departed",
     "Device",
     "Event",
@@ -162,6 +168,9 @@ __all__ = [
     "NotThere",
     "Noticed",
     "Offline",
+    "OfflineFull",
+    "OfflineGuest",
+    "OfflineNotKept",
     "Online",
     "OperLimited",
     "OperRefused",
@@ -202,6 +211,7 @@ __all__ = [
     "is_kept",
     "is_owned",
     "is_visible",
+    "keeps_history",
     "key_problem",
     "parse_changes",
     "shared_rooms",

@@ -176,3 +176,20 @@ class NotFounder(RegistryError):
 
 class NoSuchAccount(RegistryError):
     """No account has this name."""
+
+
+# --- Private messages to an account nobody is logged in to: `name` is the account's. ---
+class HeldRefused(RegistryError):
+    """The account is offline and the message cannot wait for it; the subclass says why."""
+
+
+class OfflineGuest(HeldRefused):
+    """Only a user logged in to an account may leave a message for an offline one."""
+
+
+class OfflineNotKept(HeldRefused):
+    """This server keeps no messages for offline accounts (no store, or it failed)."""
+
+
+class OfflineFull(HeldRefused):
+    """`limit` messages wait for the account already."""

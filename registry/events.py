@@ -67,6 +67,7 @@ class Whispered:
     msgid: str = ""
     tags: str = ""
     account: str = ""
+    echo: bool = False  # the copy the sender's other connections get: "as sent"
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from registry.errors import BannedHere, Moderated, NoOutside
-from registry.events import Acted, Event, Said
+from registry.events import Acted, Event, Said, Whispered
 from registry.history import Kept
 from registry.masks import ACCOUNT_BAN, account_matches, matches
 from registry.owners import Ownership, from_settings
@@ -75,6 +75,9 @@ class Member:
     spoke: float = 0.0  # when it last said something (WHOIS idle); from signon until then
     account: str = ""  # the account it is logged in to ("": none, a guest)
     devices: tuple[Device, ...] = ()  # its other connections (the same account), if any
+    # Its private messages with guests while logged in to an account, newest last: kept
+    # in this session's memory only, never in a store (registry/private.py).
+    private: deque[Whispered] | None = None
 
     def __post_init__(self) -> None:
         self.remask()

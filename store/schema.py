@@ -1,18 +1,52 @@
 """The history database's schema, versioned by `PRAGMA user_version`.
 
 MIGRATIONS[i] takes a database from version i to i + 1; a new version appends one
-entry and never edits an old one (and has no `;` in a comment: statements are split
-on it). A database from a newer version is refused: this
-program cannot know what its tables mean. No threads here: the caller owns `con`.
+entry and never edits an old one. An entry is SQL statements, or a function of the
+connection that makes its own tables (self-contained: it does not depend on its
+number, so branches that each add one can be merged in either order). A database from
+a newer version is refused: this program cannot know what its tables mean. No
+threads here: the caller owns `con`. (No `;` in a comment of an SQL entry:
+statements are split on it.)
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from registry import StoreError
 
-MIGRATIONS: tuple[str, ...] = (
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+def private_messages(con: sqlite3.Connection) -> None:
+    """Private messages between accounts (registry/private.py): a conversation's history,
+    and the messages that wait for an offline account's next login."""
+    con.execute("""
+        CREATE TABLE private_messages (
+            id       INTEGER PRIMARY KEY,   -- the msgid: larger is later
+            a        TEXT NOT NULL,         -- the conversation: its accounts' keys, a <= b
+            b        TEXT NOT NULL,
+            ts       REAL NOT NULL,         -- seconds since the epoch
+            ts_ms    INTEGER NOT NULL,      -- the same, in ms, as server-time shows it
+            kind     TEXT NOT NULL,         -- 'msg' or 'action'
+            name     TEXT NOT NULL,         -- the sender's name
+            account  TEXT NOT NULL,         -- the sender's account
+            target   TEXT NOT NULL,         -- the receiver's name, as addressed
+            mask     TEXT NOT NULL,         -- the sender's nick!user@host
+            text     TEXT NOT NULL,
+            tags     TEXT NOT NULL DEFAULT '',  -- the client's own IRCv3 tags
+            kept     INTEGER NOT NULL,      -- 1: in the conversation's history
+            held_for TEXT                   -- the receiver's account key until its login
+        )""")  # fmt: skip
+    con.execute("CREATE INDEX private_by_pair ON private_messages (a, b, id)")
+    con.execute("CREATE INDEX private_by_time ON private_messages (a, b, ts_ms)")
+    con.execute(
+        "CREATE INDEX private_held ON private_messages (held_for, id) WHERE held_for IS NOT NULL"
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
     # 0 -> 1: rooms (settings as JSON, so a new setting needs no migration) and messages.
     """
     CREATE TABLE rooms (
@@ -57,6 +91,7 @@ MIGRATIONS: tuple[str, ...] = (
         expires REAL NOT NULL DEFAULT 0     -- seconds since the epoch, 0 for never
     );
     """,
+    private_messages,  # 3 -> 4
 )
 VERSION = len(MIGRATIONS)
 
@@ -73,6 +108,9 @@ def migrate(con: sqlite3.Connection, path: str) -> int:
     con.execute("BEGIN IMMEDIATE")
     try:
         for step in MIGRATIONS[found:]:
+            if callable(step):
+                step(con)
+                continue
             for statement in step.split(";"):
                 if statement.strip():
                     con.execute(statement)

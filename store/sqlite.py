@@ -8,12 +8,13 @@ own, after asking the writer to commit what is queued, so they see every line sa
 before them. A fault while running stops history with one log line; chat goes on.
 The deque is bounded in entries and in bytes (about: a line's characters and an
 entry's overhead), so a flood of long lines waits for the disk in a few megabytes; what
-does not fit is dropped and counted. Accounts (AccountStore) and server bans
-(BanStore) have a small queue of their own, written before the lines at each pass: a
-flood of chat that fills the lines' queue never drops a registration, a new password
-or a ban. One server per file: the
-file is locked (`flock`) for as long as the history is open, and a second server is
-refused.
+does not fit is dropped and counted. Accounts (AccountStore), server bans (BanStore)
+and the private messages that wait for an offline account have a small queue of their
+own, written before the lines at each pass: a flood of chat that fills the lines' queue
+never drops a registration, a new password, a ban or a message the sender was told
+will be delivered. A kept private message between two online users is a line like any
+other. One server per file: the file is locked (`flock`) for as long as the history
+is open, and a second server is refused.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from registry import (
@@ -42,6 +44,7 @@ from registry import (
     Query,
     SavedRoom,
     StoreError,
+    Whispered,
 )
 from store import reads
 from store.schema import migrate
@@ -53,13 +56,16 @@ log = logging.getLogger(__name__)
 # a barrier (a reader waiting for everything before it to be committed).
 SaveRoom = tuple[str, str, str, float, str]  # ("room", key, name, created, settings)
 ForgetRoom = tuple[str, str]  # ("forget", key)
-Item = Any  # Kept | SaveRoom | ForgetRoom | threading.Event
+Item = Any  # Kept | SaveRoom | ForgetRoom | PrivateEntry | threading.Event
 
 # An account's save or forget: ("account", key, name, credentials, registered,
 # settings) or ("forget", key); a server ban's: ("ban", key, mask, reason, setter,
-# set_at, expires) or ("unban", key). Registrations are limited per address and bans
-# are set by opers, so this queue fills only if the disk stops for long; then a write
-# is dropped and logged.
+# set_at, expires) or ("unban", key); a message held for an offline account: ("held",
+# row, the future told whether it was written); an account's conversations forgotten:
+# ("forget-private", key). Registrations are limited per address, bans are set by
+# opers and held messages limited per receiver, so this queue fills only if the disk
+# stops for long; then a write is dropped and logged (a held message is refused: its
+# sender is told).
 AccountItem = tuple[Any, ...]
 ACCOUNT_QUEUE_MAX = 10_000
 
@@ -88,6 +94,15 @@ HINTS = {
 }
 
 
+@dataclass(slots=True)
+class PrivateEntry:
+    """A kept private message in the lines' queue: its row, and its text (the queue
+    counts its bytes as a line's)."""
+
+    row: tuple[Any, ...]
+    text: str
+
+
 def reason(exc: BaseException) -> str:
     """The sqlite error as one clear phrase, with a hint at what to do."""
     text = str(exc) or type(exc).__name__
@@ -107,6 +122,7 @@ class SqliteHistory(History):
         *,
         accounts: list[AccountRecord] | None = None,
         bans: list[BanRecord] | None = None,
+        held: dict[str, int] | None = None,
         retention_s: float,
         queue_max: int,
         queue_bytes: int,
@@ -138,6 +154,7 @@ class SqliteHistory(History):
         self._accounts = accounts or []
         self._bans = bans or []
         self.account_queue: deque[AccountItem] = deque()
+        self._held = held or {}  # account key -> messages waiting for it (at most: expiry)
         self.accounts_dropped = 0
         self._con = con
         self._wake = threading.Event()
@@ -234,6 +251,65 @@ class SqliteHistory(History):
         saved, self._saved = self._saved, []
         return saved
 
+    # --- Private messages, in the same file. ---
+    def keep_private(self, pair: str, event: Whispered) -> None:
+        size = len(event.text) + ENTRY_BYTES
+        if len(self.queue) < self.queue_max and self.queued_bytes() + size <= self.queue_bytes:
+            row = reads.private_row(pair, event, kept=True, held_for=None)
+            self.queue.append(PrivateEntry(row, event.text))
+            self._bytes_in += size
+        else:
+            self._overflow()
+
+    async def hold(
+        self, receiver: str, pair: str, event: Whispered, *, kept: bool, limit: int
+    ) -> bool:
+        if self.failed or self._stop.is_set():
+            raise HistoryUnavailable(self.problem or "History is unavailable: stopping.")
+        count = self._held.get(receiver, 0)
+        if count >= limit:  # some may have expired since they were counted
+            count = await self._read(self._count_held, receiver)
+            self._held[receiver] = count
+        if count >= limit or len(self.account_queue) >= ACCOUNT_QUEUE_MAX:
+            return False
+        self._held[receiver] = count + 1
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        row = reads.private_row(pair, event, kept=kept, held_for=receiver)
+        self.account_queue.append(("held", row, written))
+        self._wake.set()  # written at once, not at the next pass
+        # Its sender is told it will be delivered once it is on disk: a crash, even
+        # kill -9, after that loses nothing (the writer commits within a few ms).
+        try:
+            async with asyncio.timeout(self.lock_timeout_s + 10.0):
+                if await written:
+                    return True
+        except TimeoutError:
+            log.warning("history: a message for an offline account waits for the disk")
+        raise HistoryUnavailable(self.problem or "History is unavailable: the disk is slow.")
+
+    async def collect(self, receiver: str) -> list[Whispered]:
+        if not self._held.get(receiver):
+            return []  # none waits: no read
+        found: list[Whispered] = await self._read(self._collect, receiver)
+        self._held.pop(receiver, None)
+        return found
+
+    async def fetch_private(self, pair: str, query: Query) -> list[Whispered]:
+        found: list[Whispered] = await self._read(self._fetch_private, pair, query)
+        return found
+
+    async def private_targets(
+        self, account: str, after_ms: int, before_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = await self._read(
+            self._private_targets, account, after_ms, before_ms, limit
+        )
+        return found
+
+    def forget_private(self, account: str) -> None:
+        self._held.pop(account, None)
+        self._queue_account(("forget-private", account))
+
     def attach(self, on_sweep: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
         self._on_sweep = on_sweep
@@ -317,6 +393,43 @@ class SqliteHistory(History):
         self._sync()
         return reads.targets(self._reading(), rooms, after_ms, before_ms, limit)
 
+    def _fetch_private(self, pair: str, query: Query) -> list[Whispered]:
+        self._sync()
+        return reads.fetch_private(self._reading(), pair, query)
+
+    def _private_targets(
+        self, account: str, after_ms: int, before_ms: int, limit: int
+    ) -> list[tuple[str, int]]:
+        self._sync()
+        return reads.private_targets(self._reading(), account, after_ms, before_ms, limit)
+
+    def _count_held(self, receiver: str) -> int:
+        self._sync()
+        found = self._reading().execute(
+            "SELECT COUNT(*) FROM private_messages WHERE held_for = ?", (receiver,)
+        )
+        count: int = found.fetchone()[0]
+        return count
+
+    def _collect(self, receiver: str) -> list[Whispered]:
+        """The held messages, no longer held, in one transaction committed before they
+        are shown: a message is handed over once (a crash right after loses its showing;
+        a kept one stays in its conversation)."""
+        self._sync()
+        con = self._reading()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            found = reads.held(con, receiver)
+            con.execute(
+                "UPDATE private_messages SET held_for = NULL WHERE held_for = ?", (receiver,)
+            )
+            con.execute("DELETE FROM private_messages WHERE held_for IS NULL AND kept = 0")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return found
+
     # --- The writer thread. ---
     def _run(self) -> None:
         # Chat before history: on a busy core the writer gets what the loop leaves, and
@@ -373,6 +486,7 @@ class SqliteHistory(History):
 
     def _write(self, batch: list[Item]) -> None:
         messages: list[tuple[Any, ...]] = []
+        private: list[tuple[Any, ...]] = []
         con, keys = self._con, self._keys
         if len(keys) > 10_000:  # names of rooms long gone
             keys.clear()
@@ -381,6 +495,8 @@ class SqliteHistory(History):
             for item in batch:
                 if type(item) is tuple:
                     self._write_room(item, messages)
+                elif type(item) is PrivateEntry:
+                    private.append(item.row)
                 else:
                     key = keys.get(item.room)
                     if key is None:
@@ -389,9 +505,19 @@ class SqliteHistory(History):
                     if len(messages) >= 256:  # the GIL goes back to the loop in between
                         self._insert(messages)
             self._insert(messages)
+            self._insert_private(private)
             con.execute("COMMIT")
         except sqlite3.Error as exc:
             self._fail(exc)
+
+    def _insert_private(self, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self._con.executemany(
+                "INSERT OR IGNORE INTO private_messages (id, a, b, ts, ts_ms, kind, name, "
+                "account, target, mask, text, tags, kept, held_for) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def _write_accounts(self) -> None:
         """Write the accounts queued, in one transaction (before the lines)."""
@@ -403,16 +529,39 @@ class SqliteHistory(History):
             self._write_account_items(items)
         if self.failed:
             self.unwritten_accounts += len(items)
+        for item in items:
+            if item[0] == "held":
+                self._tell(item[2], not self.failed)
+
+    def _tell(self, written: asyncio.Future[bool], result: bool) -> None:
+        """From the writer thread: tell the loop whether a held message was written."""
+        with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+            written.get_loop().call_soon_threadsafe(_settle, written, result)
 
     def _write_account_items(self, items: list[AccountItem]) -> None:
         con = self._con
         try:
             con.execute("BEGIN IMMEDIATE")
             for item in items:
-                con.execute(SMALL_WRITES[item[0]], item[1:])
+                if item[0] == "held":
+                    self._insert_private([item[1]])
+                elif item[0] == "forget-private":
+                    self._forget_private(item[1])
+                else:
+                    con.execute(SMALL_WRITES[item[0]], item[1:])
             con.execute("COMMIT")
         except sqlite3.Error as exc:
             self._fail(exc)
+
+    def _forget_private(self, key: str) -> None:
+        """A dropped account: its conversations and what waits for it go; what it sent
+        that waits for another stays until delivered, unkept."""
+        con = self._con
+        con.execute("DELETE FROM private_messages WHERE held_for = ?", (key,))
+        con.execute(
+            "DELETE FROM private_messages WHERE (a = ? OR b = ?) AND held_for IS NULL", (key, key)
+        )
+        con.execute("UPDATE private_messages SET kept = 0 WHERE a = ? OR b = ?", (key, key))
 
     def _write_room(self, item: tuple[str, ...], messages: list[tuple[Any, ...]]) -> None:
         con = self._con
@@ -446,6 +595,7 @@ class SqliteHistory(History):
         try:
             with self._con:
                 gone = self._con.execute("DELETE FROM messages WHERE ts_ms < ?", (cutoff,))
+                self._con.execute("DELETE FROM private_messages WHERE ts_ms < ?", (cutoff,))
         except sqlite3.Error as exc:
             self._fail(exc)
             return
@@ -471,6 +621,11 @@ class SqliteHistory(History):
         for item in list(self.queue):
             if isinstance(item, threading.Event):
                 item.set()
+
+
+def _settle(written: asyncio.Future[bool], result: bool) -> None:
+    if not written.done():
+        written.set_result(result)
 
 
 def _lock(path: str) -> int:
@@ -525,12 +680,14 @@ def open_history(
         with con:
             con.execute("BEGIN IMMEDIATE")
             con.execute("DELETE FROM messages WHERE ts_ms < ?", (since_ms,))
+            con.execute("DELETE FROM private_messages WHERE ts_ms < ?", (since_ms,))
             con.executemany(
                 "DELETE FROM rooms WHERE key = ?", [(key,) for key in reads.unkept_rooms(con)]
             )
         saved = reads.saved_rooms(con, recent, since_ms)
         accounts = reads.saved_accounts(con)
         bans = reads.saved_bans(con)
+        held = reads.held_counts(con)
     except StoreError:
         con.close()
         os.close(lock_fd)
@@ -540,7 +697,7 @@ def open_history(
         os.close(lock_fd)
         raise StoreError(f"cannot use the history database {path}: {reason(exc)}") from None
     history = SqliteHistory(
-        path, con, saved, accounts=accounts, bans=bans, retention_s=retention_s,
+        path, con, saved, accounts=accounts, bans=bans, held=held, retention_s=retention_s,
         queue_max=queue_max, queue_bytes=queue_bytes, interval_s=interval_s,
         expire_every_s=expire_every_s, lock_timeout_s=lock_timeout_s, clock=clock,
     )  # fmt: skip

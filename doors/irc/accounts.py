@@ -26,6 +26,7 @@ from collections.abc import Awaitable
 
 from doors import services
 from doors.irc.client import SASL_MECHANISMS, IrcClient, SaslState
+from doors.irc.history import deliver_held
 from doors.irc.message import Message, line
 from registry.accounts import (
     AccountError,
@@ -96,8 +97,7 @@ def on_authenticate(s: IrcClient, msg: Message) -> Awaitable[None] | None:
         return None
     if state.mechanism == "PLAIN":
         return _plain(s, data)
-    _scram(s, state, data)
-    return None
+    return _scram(s, state, data)
 
 
 def _plain(s: IrcClient, data: bytes) -> Awaitable[None] | None:
@@ -132,17 +132,19 @@ async def _verify(s: IrcClient, name: str, password: str) -> None:
     s.sasl = None
     logged_in(s, account.name)
     s.numeric("903", "SASL authentication successful")
+    await deliver_held(s)  # after the welcome: what waited for the account
 
 
-def _scram(s: IrcClient, state: SaslState, data: bytes) -> None:
+def _scram(s: IrcClient, state: SaslState, data: bytes) -> Awaitable[None] | None:
     """SCRAM-SHA-256 (RFC 7677): client-first, client-final, then an empty message
-    that acknowledges the server-final."""
+    that acknowledges the server-final; after the welcome, what waited for the account
+    comes after its 903."""
     accounts, address = s.rooms.accounts, _address(s)
     try:
         text = data.decode()
     except UnicodeDecodeError:
         _fail(s)
-        return
+        return None
     if state.scram is None:
         exchange = accounts.scram(address)
         try:
@@ -150,10 +152,10 @@ def _scram(s: IrcClient, state: SaslState, data: bytes) -> None:
             accounts.check_scram_limits(exchange.name, address)
         except CredentialsError:
             _fail(s)
-            return
+            return None
         except LoginLimited as exc:
             _fail(s, f"SASL authentication failed: too many tries, wait {int(exc.wait_s) + 1} s")
-            return
+            return None
         state.scram = exchange
         send_payload(s, server_first.encode())
     elif not state.account:
@@ -163,20 +165,22 @@ def _scram(s: IrcClient, state: SaslState, data: bytes) -> None:
             accounts.scram_failed(state.scram.name, address)
             log.info("%s: SASL login to %s refused", s.peer, state.scram.name)
             _fail(s)
-            return
+            return None
         account = accounts.find(name)
         if account is None:  # dropped meanwhile
             _fail(s)
-            return
+            return None
         state.account = account.name
         send_payload(s, server_final.encode())
     else:
         if data:
             _fail(s)
-            return
+            return None
         s.sasl = None
         logged_in(s, state.account)
         s.numeric("903", "SASL authentication successful")
+        return deliver_held(s)
+    return None
 
 
 def send_payload(s: IrcClient, data: bytes) -> None:
@@ -307,3 +311,5 @@ async def ask_service(s: IrcClient, service: str, text: str) -> None:
     source = f"{service}!{service}@services"
     for answer_line in answer:
         s.send(line(source, "NOTICE", member.name, answer_line))
+    if member.account and member.account != before:
+        await deliver_held(s)

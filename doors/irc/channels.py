@@ -163,9 +163,9 @@ def on_tagmsg(s: IrcClient, msg: Message) -> Awaitable[None] | None:
 
 def deliver(s: IrcClient, msg: Message, kind: str) -> Awaitable[None] | None:
     """PRIVMSG, NOTICE or TAGMSG to each target: rooms, users on either door, and the
-    services (a PRIVMSG only: nothing answers a NOTICE); what the services answer is
-    awaited after the rest is delivered."""
-    quiet = kind == "notice"  # RFC 2812 3.3.2: no error reply to a NOTICE, ever
+    services (a PRIVMSG only: nothing answers a NOTICE). Rooms are answered at once;
+    with a user among the targets, every target is in turn, in the registry's
+    time (whisper may await the store); what the services answer comes after the rest."""
     if not msg.params or not msg.params[0]:
         raise IrcError("411", f"No recipient given ({msg.command})")
     text = msg.params[1] if len(msg.params) > 1 else ""
@@ -176,20 +176,48 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> Awaitable[None] | None:
         s.require_member().spoke = s.rooms.clock()
     if BOT_MODE in s.require_member().modes:  # IRCv3 bot-mode: a server tag, never forged
         tags = f"bot;{tags}" if tags else "bot"
+    targets = msg.params[0].split(",")[:MAX_TARGETS]
     asks: list[tuple[str, str]] = []
-    for target in msg.params[0].split(",")[:MAX_TARGETS]:
+    if all(_is_room(t) or services.service_name(t) is not None for t in targets):
+        for target in targets:
+            _to_target(s, target, text, kind, tags, asks)
+        return accounts.ask_services(s, asks) if asks else None
+    return _deliver_each(s, targets, text, kind, tags)
+
+
+def _is_room(target: str) -> bool:
+    return target.lstrip("@+").startswith("#")
+
+
+async def _deliver_each(s: IrcClient, targets: list[str], text: str, kind: str, tags: str) -> None:
+    asks: list[tuple[str, str]] = []
+    for target in targets:
+        if _is_room(target) or services.service_name(target) is not None:
+            _to_target(s, target, text, kind, tags, asks)
+            continue
         try:
-            if target.lstrip("@+").startswith("#"):
-                to_room(s, target, text, kind, tags)
-            elif (service := services.service_name(target)) is not None:
-                if kind == "msg":
-                    asks.append((service, text))
-            else:
-                to_user(s, target, text, kind, tags)
+            await to_user(s, target, text, kind, tags)
         except IrcError as exc:
-            if not quiet:
+            if kind != "notice":  # RFC 2812 3.3.2: no error reply to a NOTICE, ever
                 s.numeric(exc.code, *exc.params)
-    return accounts.ask_services(s, asks) if asks else None
+    if asks:
+        await accounts.ask_services(s, asks)
+
+
+def _to_target(
+    s: IrcClient, target: str, text: str, kind: str, tags: str, asks: list[tuple[str, str]]
+) -> None:
+    """A room's message, or a service's ask noted for later."""
+    service = services.service_name(target)
+    if service is not None:
+        if kind == "msg":
+            asks.append((service, text))
+        return
+    try:
+        to_room(s, target, text, kind, tags)
+    except IrcError as exc:
+        if kind != "notice":  # RFC 2812 3.3.2: no error reply to a NOTICE, ever
+            s.numeric(exc.code, *exc.params)
 
 
 def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
@@ -252,23 +280,34 @@ def _to_status(s: IrcClient, room: r.Room, status: str, event: r.Event) -> None:
                 sink.write(render(event).replace(chan, wanted, 1))
 
 
-def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
-    member = s.require_member()
-    peer = s.rooms.find(target)
-    if peer is None:
-        raise IrcError("401", target, "No such nick/channel")
+async def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
+    """A private message through the registry: delivered, or left for an offline
+    account's next login (the sender is told by a NOTICE, echo-message or not)."""
     if text.startswith("\x01"):  # CTCP: a request in a PRIVMSG, a reply in a NOTICE
         kind = "action" if kind == "msg" and text.startswith("\x01ACTION") else "ctcp"
         if kind == "action":
             text = text[8:].rstrip("\x01")
-    ts = s.rooms.clock()
-    event = r.Whispered(
-        member.name, text, ts, peer.name, member.mask, kind, s.rooms.new_id(), tags, member.account
-    )
-    peer.send(event)
+    try:
+        sent = await s.rooms.whisper(s.require_member(), target, text, kind, tags, s.device)
+    except r.NoSuchUser:
+        raise IrcError("401", target, "No such nick/channel") from None
+    except r.OfflineFull as exc:
+        why = f"{exc.name} is offline with {exc.limit} messages waiting already; try again later"
+        s.send(line(s.door.name, "FAIL", "PRIVMSG", "TOO_MANY_WAITING", exc.name, why))
+        return
+    except r.OfflineGuest as exc:
+        why = f"{exc.name} is offline; log in to an account to leave a message"
+        raise IrcError("401", target, why) from None
+    except r.OfflineNotKept as exc:
+        why = f"{exc.name} is offline, and this server keeps no messages for later"
+        raise IrcError("401", target, why) from None
+    event, peer = sent.event, sent.to
     if "echo-message" in s.caps:
         s.send(s.render.line(event))
-    if peer.away and kind == "msg":
+    if peer is None:
+        note = f"{event.target} is offline; your message will be delivered when they log in"
+        s.send(line(s.door.name, "NOTICE", s.target, note))
+    elif peer.away and kind == "msg":
         s.numeric("301", peer.name, peer.away)
 
 

@@ -7,6 +7,9 @@ Without `server-time` and `batch` both, each replayed line says in its text when
 was said.
 A client that negotiated `draft/chathistory` (it asks for what it wants) or set
 the bot mode +B gets no replay. Reads go through the store, off the event loop.
+`CHATHISTORY` reads a nick's conversation too (registry/private.py keeps them), and
+the private messages that waited for an account are handed over at its login, as
+`chathistory` batches, one per sender (`deliver_held`).
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ import dataclasses
 import datetime
 import time
 from collections.abc import Awaitable
+from typing import TypeVar
 
 import registry as r
 from doors.irc.client import BOT_MODE, IrcClient
 from doors.irc.message import Message, add_tags, line
 from doors.irc.render import channel, server_time
 from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
+from utils import name_problem, normalize_name
 
+Shown = TypeVar("Shown", Kept, r.Whispered)  # what a replay or a CHATHISTORY answer shows
 CAP = "draft/chathistory"
 PARAMS = {"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
 
@@ -65,7 +71,7 @@ def replay_on_join(s: IrcClient, room: r.Room) -> None:
     s.send(line(s.door.name, "NOTICE", chan, "End of history."))
 
 
-def timed(s: IrcClient, events: list[Kept]) -> list[Kept]:
+def timed(s: IrcClient, events: list[Shown]) -> list[Shown]:
     """The time a replayed line was said, in its text, for a client that may show it
     at the time it arrives instead: one without `server-time` (as InspIRCd's
     chanhistory and Ergo do), and one with `server-time` but not `batch`, which is
@@ -77,10 +83,10 @@ def timed(s: IrcClient, events: list[Kept]) -> list[Kept]:
     return [stamped(event, today) for event in events]
 
 
-def stamped(event: Kept, today: tuple[int, int, int]) -> Kept:
+def stamped(event: Shown, today: tuple[int, int, int]) -> Shown:
     """A message with `[HH:MM] ` (the server's local time) before its text, or
     `[YYYY-MM-DD HH:MM] ` when it was not said `today` (year, month, day)."""
-    if type(event) is r.TopicSet:
+    if isinstance(event, r.TopicSet):
         return event
     when = time.localtime(event.ts)
     shown = time.strftime("%H:%M" if when[:3] == today else "%Y-%m-%d %H:%M", when)
@@ -127,6 +133,8 @@ def _ask(s: IrcClient, params: list[str]) -> Awaitable[None]:
     if sub == "TARGETS":
         return _targets(s, _time(sub, params[1]), _time(sub, params[2]), limit)
     target = params[1]
+    if not target.startswith("#"):
+        return _ask_private(s, sub, params, limit)
     room = s.rooms.room(target[1:]) if target.startswith("#") else None
     if room is None or room not in s.require_member().rooms:
         raise Refused("INVALID_TARGET", sub, target, "Messages could not be retrieved")
@@ -137,6 +145,22 @@ def _ask(s: IrcClient, params: list[str]) -> Awaitable[None]:
         query = Query(room.key, "between", limit, _ref(sub, params[2]), _ref(sub, params[3]))
         return _answer(s, room, query)
     return _answer(s, room, Query(room.key, sub.lower(), limit, _ref(sub, params[2])))
+
+
+def _ask_private(s: IrcClient, sub: str, params: list[str], limit: int) -> Awaitable[None]:
+    """CHATHISTORY of a nick: the conversation with it (a user, or an account)."""
+    target = params[1]
+    name = normalize_name(target)
+    if name_problem(name, s.config.max_name_chars):
+        raise Refused("INVALID_TARGET", sub, target, "Messages could not be retrieved")
+    if sub == "LATEST":
+        ref = None if params[2] == "*" else _ref(sub, params[2])
+        query = Query("", "latest", limit, ref)
+    elif sub == "BETWEEN":
+        query = Query("", "between", limit, _ref(sub, params[2]), _ref(sub, params[3]))
+    else:
+        query = Query("", sub.lower(), limit, _ref(sub, params[2]))
+    return _answer_private(s, target, name, query)
 
 
 def _limit(sub: str, text: str) -> int:
@@ -181,18 +205,60 @@ async def _answer(s: IrcClient, room: r.Room, query: Query) -> None:
     send_batch(s, "chathistory", (chan,), lines)
 
 
+async def _answer_private(s: IrcClient, target: str, name: str, query: Query) -> None:
+    """One `chathistory` batch named as the client named the target; none kept (a
+    guest asks, or nothing was said): an empty one."""
+    try:
+        events = await s.rooms.conversation(s.require_member(), name, query)
+    except r.NotLoggedIn:
+        events = []  # a guest keeps no private messages
+    except HistoryUnavailable as exc:
+        _fail(s, "MESSAGE_ERROR", query.kind.upper(), target, str(exc))
+        return
+    send_batch(s, "chathistory", (target,), [s.render.line(e) for e in timed(s, events)])
+
+
 async def _targets(s: IrcClient, after_ms: int, before_ms: int, limit: int) -> None:
+    """The rooms the client is in and its conversations, whose newest message is in the
+    window, the least recently active first."""
     member = s.require_member()
     names = {room.key: room.name for room in member.rooms}
     try:
-        found = await s.rooms.history.targets(list(names), after_ms, before_ms, limit)
+        rooms = await s.rooms.history.targets(list(names), after_ms, before_ms, limit)
+        people = await s.rooms.conversation_targets(member, after_ms, before_ms, limit)
     except HistoryUnavailable as exc:
         _fail(s, "MESSAGE_ERROR", "TARGETS", "*", str(exc))
         return
+    found = [(channel(names[key]), ms) for key, ms in rooms if key in names] + people
+    found.sort(key=lambda pair: pair[1])
     server = s.door.name
     lines = [
-        line(server, "CHATHISTORY", "TARGETS", channel(names[key]), server_time((ms + 0.5) / 1e3))
-        for key, ms in found
-        if key in names
+        line(server, "CHATHISTORY", "TARGETS", target, server_time((ms + 0.5) / 1e3))
+        for target, ms in found[:limit]
     ]
     send_batch(s, "draft/chathistory-targets", (), lines)
+
+
+async def deliver_held(s: IrcClient) -> None:
+    """At a login: the private messages that waited for the account, one `chathistory`
+    batch per sender with each line's time (a client without `batch`: plain PRIVMSGs
+    between two NOTICEs, the time in their text, as a room's replay)."""
+    member = s.member
+    if member is None or not member.account:
+        return
+    events = await s.rooms.held_for(member)
+    if not events:
+        return
+    if "batch" not in s.caps:
+        count = f"{len(events)} message{'s' if len(events) != 1 else ''}"
+        s.send(line(s.door.name, "NOTICE", s.target, f"Private messages while you were "
+                                                      f"offline ({count})"))  # fmt: skip
+        for text in (s.render.line(e) for e in timed(s, events)):
+            s.send(text)
+        s.send(line(s.door.name, "NOTICE", s.target, "End of private messages."))
+        return
+    senders: dict[str, list[r.Whispered]] = {}
+    for event in events:
+        senders.setdefault(event.sender, []).append(event)
+    for sender, theirs in senders.items():
+        send_batch(s, "chathistory", (sender,), [s.render.line(e) for e in timed(s, theirs)])

@@ -15,6 +15,7 @@ from doors.common import Password
 from doors.irc.accounts import pass_login
 from doors.irc.channels import show_joined
 from doors.irc.client import IrcClient, IrcError, Pending, local_users
+from doors.irc.history import deliver_held
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
 
@@ -66,6 +67,7 @@ async def _register(s: IrcClient) -> None:
     s.door.max_users = max(s.door.max_users, here)
     s.door.max_global = max(s.door.max_global, len(everyone))
     welcome(s)
+    await deliver_held(s)  # logged in before the welcome: what waited for the account
 
 
 async def _attach(s: IrcClient) -> None:
@@ -89,6 +91,7 @@ async def _attach(s: IrcClient) -> None:
     welcome(s)
     for room in list(member.rooms):
         show_joined(s, room)
+    await deliver_held(s)  # an always-on user's first connection again: what waited
 
 
 def welcome(s: IrcClient) -> None:

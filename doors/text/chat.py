@@ -10,7 +10,7 @@ import time
 from doors import services
 from doors.text.conversation import Conversation, Result
 from doors.text.render import marked_names
-from registry import Member, Room, Whispered
+from registry import Member, NoSuchUser, Room
 from utils import UserError, loose_key, safe_text
 
 
@@ -56,20 +56,22 @@ def msg(s: Conversation, arg: str) -> Result:
     service = services.service_name(name)
     if service is not None:
         return s.ask_service(service, text)
-    target = s.rooms.find(name)
+    return _whisper(s, name, text)
+
+
+async def _whisper(s: Conversation, name: str, text: str) -> None:
+    """The registry delivers it (or keeps it for an offline account's next login)."""
+    try:
+        sent = await s.rooms.whisper(s.require_member(), name, text, device=s.device)
+    except NoSuchUser:
+        raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}') from None
+    event, target = sent.event, sent.to
+    s.say(f"[{s.render.hhmm(event.ts)}] -> *{event.target}* {text}")
     if target is None:
-        raise UserError(f'No user named "{name}".{_did_you_mean(s, name)}')
-    me = s.require_member()
-    me.spoke = ts = s.rooms.clock()  # idle counts from here (WHOIS)
-    target.send(
-        Whispered(
-            me.name, text, ts, target.name, me.mask, msgid=s.rooms.new_id(), account=me.account
-        )
-    )
-    s.say(f"[{s.render.hhmm(ts)}] -> *{target.name}* {text}")
-    if target.away:
+        s.say(f"* {event.target} is offline; your message will be delivered when "
+              f"{event.target} logs in.")  # fmt: skip
+    elif target.away:
         s.say(f"* {target.name} is away: {safe_text(target.away)}")
-    return None
 
 
 # Shortcuts to NickServ (doors/services.py), answered as its private messages.

@@ -80,8 +80,8 @@ COMMANDS: dict[str, Command] = {
     "klines": Command("/klines  list the server bans (server operators)", opers.klines),
     # History (docs/protocol.md, "History").
     "history": Command(
-        f"/history [N]  show the room's last N messages (default {history.HISTORY_LINES}, "
-        f"at most {MAX_FETCH})",
+        f"/history [NAME] [N]  show the room's last N messages, or your private messages "
+        f"with NAME (default {history.HISTORY_LINES}, at most {MAX_FETCH})",
         history.history,
     ),
     "replay": Command(

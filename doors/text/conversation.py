@@ -20,7 +20,7 @@ import registry as r
 from config.settings import Config
 from doors import services
 from doors.common import SessionBase, is_reserved
-from doors.text.render import Renders, TextRender, framed, marked_names
+from doors.text.render import Renders, TextRender, framed, framed_private, marked_names
 from rooms import RoomManager
 from utils import (
     UserError,
@@ -279,11 +279,23 @@ class Conversation(SessionBase):
 
     async def ask_service(self, service: str, text: str) -> None:
         """Send `text` to a service (doors/services.py); its answer comes back as
-        private messages from it."""
+        private messages from it. After a login through it, what waited for the account."""
         member = self.require_member()
+        before = member.account
         answer = await services.ask(self.rooms, member, address_group(self.host), service, text)
         hhmm = self.render.hhmm(self.rooms.clock())
         self.say(*(f"[{hhmm}] *{service}* {line}" for line in answer))
+        if member.account and member.account != before and self.member is member:
+            await self.deliver_held()  # (not when the login was refused: a banned account)
+
+    async def deliver_held(self) -> None:
+        """At a login: the private messages that waited for the account, framed like a
+        room's history (docs/protocol.md, "Private messages")."""
+        member = self.require_member()
+        events = await self.rooms.held_for(member)
+        if events:
+            heading, end = "Private messages while you were offline", "* End of private messages."
+            self.say(*framed_private(heading, end, events, member.account, self.rooms.clock()))
 
     async def quit(self) -> None:
         self.say("Goodbye!")

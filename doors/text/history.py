@@ -1,5 +1,7 @@
-"""History on the text door (docs/protocol.md, "History"): `/history [N]` and
-`/replay on|off`. The replay a joiner sees is the conversation's (conversation.py).
+"""History on the text door (docs/protocol.md, "History"): `/history [N]`,
+`/history NAME [N]` (private messages kept with NAME), `/replay on|off`, and the
+private messages that waited for a login. The replay a joiner sees is the
+conversation's (conversation.py).
 
 Replayed lines keep their live form, framed by two notices; a line not from today
 has the date in its stamp: `[2026-11-30 14:02] <alice> hi` (render.py words them).
@@ -11,18 +13,29 @@ from collections.abc import Awaitable
 
 import registry as r
 from doors.text.conversation import Conversation
-from doors.text.render import framed
+from doors.text.render import framed, framed_private
 from registry.history import MAX_FETCH, HistoryUnavailable, Query
 from utils import UserError
 
 HISTORY_LINES = 50  # /history without a number
+USAGE = f"Usage: /history [NAME] [N], N from 1 to {MAX_FETCH}"
 
 
 def history(s: Conversation, arg: str) -> Awaitable[None]:
+    """`/history [N]` in a room; `/history NAME [N]` anywhere (a NAME of digits alone is
+    read as N: `/history 20 5` for a user named 20)."""
+    words = arg.split()
+    if len(words) > 2:
+        raise UserError(USAGE)
+    if len(words) == 1 and words[0].isdigit():
+        words = ["", words[0]]
+    name, number = [*words, "", ""][:2]
+    if number and not (number.isdigit() and 0 < int(number) <= MAX_FETCH):
+        raise UserError(USAGE)
+    count = int(number) if number else HISTORY_LINES
+    if name:
+        return _show_private(s, s.user_name(name), count)
     room = s.require_room()
-    if arg and not (arg.isdigit() and 0 < int(arg) <= MAX_FETCH):
-        raise UserError(f"Usage: /history [N], N from 1 to {MAX_FETCH}")
-    count = int(arg) if arg else HISTORY_LINES
     newest = room.recent[-1].msgid if room.recent else ""
     upto = int(newest) if newest else None  # not what is said while this reads
     return _show_history(s, room, Query(room.key, "latest", count, upto=upto))
@@ -39,6 +52,23 @@ async def _show_history(s: Conversation, room: r.Room, query: Query) -> None:
         s.say(f"* No history in {room.name}.")
         return
     s.say(*framed(room.name, events, s.rooms.clock()))
+
+
+async def _show_private(s: Conversation, name: str, count: int) -> None:
+    member = s.require_member()
+    try:
+        events = await s.rooms.conversation(member, name, Query("", "latest", count))
+    except r.NotLoggedIn:
+        raise UserError(
+            "Private messages are kept for accounts only: log in (or /register) to keep them."
+        ) from None
+    except HistoryUnavailable as exc:
+        raise UserError(str(exc)) from None
+    if not events:
+        s.say(f"* No private messages with {name}.")
+        return
+    heading = f"History of private messages with {name}"
+    s.say(*framed_private(heading, "* End of history.", events, member.account, s.rooms.clock()))
 
 
 def replay(s: Conversation, arg: str) -> None:

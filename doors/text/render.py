@@ -57,6 +57,10 @@ REFUSALS: dict[type[r.RegistryError], str] = {
     r.BadDuration: 'Invalid duration "{0.name}": from 1s to {0.limit}d.',
     r.NoSuchServerBan: 'No server ban on "{0.name}".',
     r.BanMatchesYou: "A server ban on {0.name} would match you; give a narrower mask.",
+    # Private messages to an offline account (docs/protocol.md, "Private messages").
+    r.OfflineGuest: "{0.name} is offline; log in to an account to leave a message.",
+    r.OfflineNotKept: "{0.name} is offline, and this server keeps no messages for later.",
+    r.OfflineFull: "{0.name} is offline with {0.limit} messages waiting already; try again later.",
 }
 
 
@@ -110,6 +114,30 @@ class Renders:
         if render is None:
             render = self._by_room[room] = TextRender(room)
         return render
+
+
+def private_line(event: r.Whispered, mine: bool, today: str) -> str:
+    """A kept private message as it read live: `[HH:MM] *FROM* TEXT` to its receiver,
+    `[HH:MM] -> *TO* TEXT` to its sender (`mine`), dated if not from `today`."""
+    body = WHISPER_FORMS[event.kind].format(event.sender, event.text)
+    who = f"-> *{event.target}*" if mine else f"*{event.sender}*"
+    line = f"[{stamp(event.ts, today)}] {who} {body}"
+    return line if line.isprintable() else safe_text(line)
+
+
+def framed_private(
+    heading: str, end: str, events: list[r.Whispered], account: str, now: float
+) -> list[str]:
+    """Private messages between two notices: `* HEADING (N messages)`, the lines (those
+    sent by `account` as the sender saw them), `END`."""
+    today = time.strftime("%Y-%m-%d", time.localtime(now))
+    mine = name_key(account)
+    count = f"{len(events)} message" + ("" if len(events) == 1 else "s")
+    return [
+        f"* {heading} ({count})",
+        *(private_line(e, bool(e.account) and name_key(e.account) == mine, today) for e in events),
+        end,
+    ]
 
 
 def framed(room: str, events: list[Kept], now: float) -> list[str]:
@@ -179,6 +207,9 @@ class TextRender:
                 return f"[{self.hhmm(ts)}] * {name} {text}"
             case r.Noticed(name, text, ts):
                 return f"[{self.hhmm(ts)}] -{name}- {text}"
+            case r.Whispered(sender, text, ts, target, kind=kind, echo=True):
+                body = WHISPER_FORMS[kind].format(sender, text)
+                return f"[{self.hhmm(ts)}] -> *{target}* {body}"  # sent from another connection
             case r.Whispered(sender, text, ts, kind=kind):
                 return f"[{self.hhmm(ts)}] *{sender}* {WHISPER_FORMS[kind].format(sender, text)}"
             case r.Joined(name, room):

@@ -181,6 +181,7 @@ class Session(Conversation):
         self.state = State.MENU if self.room is None else State.IN_ROOM
         if self.room is not None:
             self.show_room(self.room)
+        await self.deliver_held()
 
     async def _reclaim(self, arg: str) -> None:
         """`/reclaim NAME CODE` at the name prompt: back in the name (and the room)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,65 @@ async def test_a_room_joined_on_irc_shows_on_the_text_connection_with_its_name(
     await laptop.expect(re.compile(rf"{STAMP} \[attic\] \* bob waves"))
     await phone.send("PRIVMSG #den :down there")
     await laptop.expect(re.compile(rf"{STAMP} <alice> down there"))  # its own room: as ever
+
+
+async def test_a_private_message_sent_from_one_connection_shows_on_the_others_as_sent(
+    connect: Connect, server: ChatServer, irc: Callable[[], Awaitable[IrcClient]]
+) -> None:
+    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
+    laptop = await laptop_login(connect)
+    phone = await phone_login(irc)
+    bob = await connect("bob")
+    await phone.send("PRIVMSG bob :from the phone")
+    await bob.expect(re.compile(rf"{STAMP} \*alice\* from the phone"))
+    await laptop.expect(re.compile(rf"{STAMP} -> \*bob\* from the phone"))
+    await laptop.send("/msg bob from the laptop")
+    await laptop.expect(re.compile(rf"{STAMP} -> \*bob\* from the laptop"))
+    await phone.expect(":alice!~alice@127.0.0.1 PRIVMSG bob :from the laptop")
+    await bob.send("/msg alice to both")
+    await laptop.expect(re.compile(rf"{STAMP} \*bob\* to both"))
+    await phone.expect(re.compile(r":bob!\S+ PRIVMSG alice :to both"))
+
+
+async def test_an_always_on_user_stays_and_gets_what_was_sent_to_it_at_its_next_login(
+    tmp_path: Path,
+) -> None:
+    config = Config(port=0, irc_port=0, rate_lines_per_s=0, irc_server_name="irc.test",
+                    db_path=str(tmp_path / "chatroom.db"))  # fmt: skip
+    server = ChatServer(config)
+    await server.start()
+    try:
+        await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
+        await server.rooms.accounts.register("bob", PASSWORD, "192.0.2.1")
+        laptop = await ChatClient.open(server.port)
+        await laptop.expect("Enter your username:")
+        await laptop.send("alice", PASSWORD, "/create den", "/msg NickServ SET ALWAYS-ON on")
+        await laptop.expect(re.compile(rf"{STAMP} \*NickServ\* ALWAYS-ON is on for alice\."))
+        bob = await ChatClient.open(server.port)
+        await bob.expect("Enter your username:")
+        await bob.send("bob", PASSWORD, "/join den")
+        await bob.expect("* Users in den: @alice, bob")
+        await laptop.send("/quit")
+        await laptop.expect_closed()
+        await bob.send("/whois alice")
+        await bob.expect("* alice is away: Not connected (always on)")
+        await bob.send("/msg alice while you were out")
+        await bob.expect(re.compile(r"\* alice is offline; .*"))
+        phone = await irc_client(server)
+        await phone.expect(re.compile(r":irc\.test 366 alice #den .*"))
+        await phone.expect(re.compile(r":bob!\S+ PRIVMSG alice :\[\d\d:\d\d\] while you were out"))
+        assert not [line for line in bob.seen if "has quit" in line]
+    finally:
+        await server.aclose()
+
+
+async def irc_client(server: ChatServer) -> IrcClient:
+    """alice's phone: IRC, SASL PLAIN, welcomed."""
+    phone = await IrcClient.open(server.irc_port)
+    blob = base64.b64encode(f"\0alice\0{PASSWORD}".encode()).decode()
+    await phone.send("CAP LS 302", "NICK alice", "USER a 0 * :Alice", "CAP REQ :sasl")
+    await phone.send("AUTHENTICATE PLAIN")
+    await phone.expect(":irc.test AUTHENTICATE +")
+    await phone.send(f"AUTHENTICATE {blob}", "CAP END")
+    await phone.expect(re.compile(r":irc\.test 001 alice .*"))
+    return phone

@@ -90,9 +90,9 @@ async def test_replay_is_the_last_20_and_history_shows_more(connect: Connect) ->
     assert lines[1].endswith("<alice> line 2") and lines[-2].endswith("<alice> line 24")
     await bob.send("/history")
     assert (await bob.expect("* End of history."))[0] == "* History of general (25 messages)"
-    for wrong in ("0", "501", "x"):
+    for wrong in ("0", "501", "alice 0", "alice x", "alice 5 6"):
         await bob.send(f"/history {wrong}")
-        assert await bob.line() == "! Usage: /history [N], N from 1 to 500"
+        assert await bob.line() == "! Usage: /history [NAME] [N], N from 1 to 500"
 
 
 @pytest.fixture

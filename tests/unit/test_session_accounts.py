@@ -229,7 +229,7 @@ async def test_an_always_on_user_stays_in_its_rooms_with_no_connection(
     await bob.say("welcome back")
     assert phone.out[-1].endswith("<bob> welcome back")
     assert await phone.say("/msg NickServ SET ALWAYS-ON maybe") == [
-        f"[{HHMM}] *NickServ* Usage: SET ALWAYS-ON on|off",
+        f"[{HHMM}] *NickServ* Usage: SET ALWAYS-ON [ON|OFF]",
     ]
     await phone.say("/msg NickServ SET ALWAYS-ON off")
     await phone.session.close("gone")

@@ -167,7 +167,7 @@ async def test_a_version_2_database_is_migrated_keeping_its_accounts_and_rooms(
     assert again.ban_records() == []
     await again.aclose()
     with contextlib.closing(sqlite3.connect(path)) as con:
-        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (3,)
+        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (4,)
         assert con.execute("SELECT COUNT(*) FROM server_bans").fetchone() == (0,)
 
 
