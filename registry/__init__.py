@@ -5,10 +5,10 @@ rooms, membership, modes and what history keeps. This package holds what it is m
 of, and these are its public names: the events it publishes (events.py), why it
 refuses a change (errors.py), a room and its members (room.py), the rules of modes
 and masks (modes.py, masks.py), accounts and the port a store keeps them through
-(accounts.py), and the ports it defines for a store (history.py) and a cluster
-(relay.py). Its inner parts (names.py, reclaim.py) are the registry's own.
-Doors, stores and the cluster import from here, never the reverse; nothing here
-imports a door, a store, the cluster or the network.
+(accounts.py), read markers (markers.py), and the ports it defines for a store
+(history.py) and a cluster (relay.py). Its inner parts (names.py, reclaim.py) are
+the registry's own. Doors, stores and the cluster import from here, never the
+reverse; nothing here imports a door, a store, the cluster or the network.
 """
 
 from registry.accounts import AccountRecord, Accounts, AccountStore, NoAccounts
@@ -57,6 +57,7 @@ from registry.events import (
     Joined,
     Kicked,
     Left,
+    MarkerMoved,
     ModeChanged,
     Noticed,
     OwnerChanged,
@@ -81,6 +82,7 @@ from registry.history import (
     StoreError,
     is_kept,
 )
+from registry.markers import Book, Mark, ReadMarkers, nick_target, room_target, unread
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Refusal, ban_masks, key_problem
 from registry.owners import CHANSERV, Ownership, is_owned
@@ -110,6 +112,7 @@ __all__ = [
     "BadKey",
     "Banned",
     "BannedHere",
+    "Book",
     "CannotSpeak",
     "Change",
     "Departed",
@@ -125,6 +128,8 @@ __all__ = [
     "Kicked",
     "Left",
     "Listed",
+    "Mark",
+    "MarkerMoved",
     "Member",
     "MemberError",
     "ModeChanged",
@@ -150,6 +155,7 @@ __all__ = [
     "Ownership",
     "Query",
     "Quit",
+    "ReadMarkers",
     "ReclaimLimited",
     "ReclaimRefused",
     "Reconnected",
@@ -181,7 +187,10 @@ __all__ = [
     "is_owned",
     "is_visible",
     "key_problem",
+    "nick_target",
     "parse_changes",
+    "room_target",
     "shared_rooms",
+    "unread",
     "word_changes",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ SILENT = (
     r.AwayChanged,
     r.AccountChanged,
     r.OwnerChanged,
+    r.MarkerMoved,
 )  # nothing a text user needs to see
 SILENT_KINDS = ("ctcp", "tagmsg")
 
