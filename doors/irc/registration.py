@@ -15,6 +15,7 @@ from doors.common import Password
 from doors.irc.accounts import pass_login
 from doors.irc.channels import show_joined
 from doors.irc.client import IrcClient, IrcError, Pending, local_users
+from doors.irc.markers import tell_stored
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
 
@@ -63,6 +64,7 @@ async def _register(s: IrcClient) -> None:
     s.door.max_users = max(s.door.max_users, here)
     s.door.max_global = max(s.door.max_global, len(everyone))
     welcome(s)
+    tell_stored(s)
 
 
 async def _attach(s: IrcClient) -> None:
@@ -86,6 +88,7 @@ async def _attach(s: IrcClient) -> None:
     welcome(s)
     for room in list(member.rooms):
         show_joined(s, room)
+    tell_stored(s)
 
 
 def welcome(s: IrcClient) -> None:
