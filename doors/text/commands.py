@@ -74,8 +74,8 @@ COMMANDS: dict[str, Command] = {
         history.history,
     ),
     "replay": Command(
-        "/replay [on|off|since WHEN]  replay a room's recent messages when you join it "
-        "(bots: off); since WHEN: what was said after WHEN, at the next join",
+        "/replay [on|off|since WHEN]  replay on joining a room (bots: off); since WHEN: "
+        "from then, once",
         history.replay,
     ),
 }
