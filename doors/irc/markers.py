@@ -43,7 +43,7 @@ def on_markread(s: IrcClient, msg: Message) -> None:
         s.send(line(s.door.name, "MARKREAD", shown, _words(mark)))
         return
     try:
-        ms = timestamp_ms(msg.params[1])  # `*` is the server's word only
+        ms = max(0, timestamp_ms(msg.params[1]))  # `*` is the server's word only
     except (ValueError, OverflowError):
         _fail(s, "INVALID_PARAMS", msg.params[1], "Invalid timestamp")
         return

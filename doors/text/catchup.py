@@ -30,17 +30,17 @@ WHEN_USAGE = "WHEN a time (2026-12-01T10:20:30.000Z, UTC) or an age (90s, 15m, 2
 def parse_when(text: str, now: float) -> int:
     """`/replay since`'s WHEN as ms since the epoch: a UTC time as IRC's server-time
     words it (`2026-12-01T10:20:30.123Z`, the `.123` and `Z` optional), or an age
-    before `now` (`90s`, `15m`, `2h`, `1d`: immune to a client's clock being off).
-    ValueError for anything else."""
+    before `now` (`90s`, `15m`, `2h`, `1d`: immune to a client's clock being off); at
+    the earliest the epoch. ValueError for anything else."""
     age = _AGE.match(text)
     if age is not None:
-        return int((now - int(age[1]) * _SECONDS[age[2]]) * 1000)
+        return max(0, int((now - int(age[1]) * _SECONDS[age[2]]) * 1000))
     if not text[:4].isdigit() or "T" not in text:
         raise ValueError(text)
     when = datetime.datetime.fromisoformat(text.removesuffix("Z"))
     if when.tzinfo is not None:
         when = when.astimezone(datetime.UTC).replace(tzinfo=None)
-    return calendar.timegm(when.timetuple()) * 1000 + when.microsecond // 1000
+    return max(0, calendar.timegm(when.timetuple()) * 1000 + when.microsecond // 1000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ UTC_NOON = calendar.timegm((2026, 11, 30, 12, 0, 0))
         ("15m", (UTC_NOON - 900) * 1000),
         ("2h", (UTC_NOON - 7200) * 1000),
         ("1d", (UTC_NOON - 86400) * 1000),
+        ("999999999d", 0),  # at the earliest, the epoch
+        ("1900-01-01T00:00:00Z", 0),
     ],
 )
 def test_when_is_a_utc_time_or_an_age(when: str, ms: int) -> None:
