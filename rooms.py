@@ -81,6 +81,7 @@ from registry.events import (
     Whispered,
 )
 from registry.history import History, Query, SavedRoom, is_kept, ring_keeper
+from registry.markers import ReadMarkers
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Limits, Refusal, admit, apply_change, remute_room
 from registry.names import Names
@@ -181,6 +182,10 @@ class RoomManager:
         self.bans = ServerBans(clock=clock)  # who may not be on the server (server_ban)
         # Private messages: delivery, what is kept, what waits for a login (private.py).
         self.private = PrivateMessages(self, max_held=max_held)
+        # Read markers (registry/markers.py): kept in the accounts' settings.
+        self.markers = ReadMarkers(
+            self.accounts, server_name=server_name, clock=lambda: self.clock()
+        )
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -490,6 +495,8 @@ class RoomManager:
                 log.info("%s quit %s%s", member.name, names, f" ({reason})" if reason else "")
             if self._quit(member, reason, name_heir=True):
                 self.reclaims.disconnected(name_key(member.name))
+            if member.account:
+                self.markers.save(member.account)  # its user left: its markers now
 
     def _quit(self, member: Member, reason: str, *, name_heir: bool) -> bool:
         """Take the member out of its rooms (they hear it quit) and the name from it;
@@ -690,6 +697,8 @@ class RoomManager:
             self.relay.released(target, why)
         self._quit(target, why, name_heir=True)
         self.reclaims.forget(name_key(target.name))  # not back with its code, as if dropped
+        if target.account:
+            self.markers.save(target.account)
         self._close_all(target, why)
 
     @staticmethod

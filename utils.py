@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import socket
+import time
 import unicodedata
 
 # Escape sequences a terminal would act on (docs/protocol.md, Transport): CSI, OSC, DCS,
@@ -198,6 +199,12 @@ def address_group(ip: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address) if address else ip
+
+
+def utc_ms(ms: int) -> str:
+    """A time in ms since the epoch as IRCv3 server-time words it (UTC):
+    `2026-12-01T10:20:30.123Z`. Read markers and `/replay since` count in ms."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def counted(count: int, noun: str, plural: str = "") -> str:

@@ -3,8 +3,9 @@ the client joins it again after a reconnect shows only the lines the user has no
 
 docs/protocol.md, History: the replay comes right after the joining lines, framed by
 `* History of ROOM (N messages)` and `* End of history.`; each replayed line has its
-live form, with the date in the stamp when it is not from today. Pure: lines in, the
-lines to show out. No I/O, no asyncio here.
+live form, with the date in the stamp when it is not from today; a logged-in user's
+may hold `* New since you last read: N messages` before its first unread line. Pure:
+lines in, the lines to show out. No I/O, no asyncio here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter, deque
 KEPT_PER_ROOM = 500  # the most a replay (or /history) brings back
 HISTORY_END = "* End of history."
 _HISTORY_START = re.compile(r"\* History of (\S+) \(\d+ messages?\)\Z")
+_UNREAD = re.compile(r"\* New since you last read: \d+ messages?\Z")
 _DATED = re.compile(r"\[\d{4}-\d\d-\d\d (\d\d:\d\d)\] ")
 # The lines that come between `Joined room [ROOM]. ...` and the replay.
 _JOINING = re.compile(r"(?:Joined room \[|\* Users in |\* Topic for )")
@@ -74,16 +76,28 @@ class SeenLines:
 
     def _fresh(self, room: str | None, replay: list[str]) -> list[str]:
         """The replayed lines not already shown, in a frame that counts them; nothing
-        when all were shown. A line said twice and shown once is shown once more."""
+        when all were shown. A line said twice and shown once is shown once more. The
+        unread line stays before the first fresh line after it, counting those."""
         shown = Counter(self._rooms.get(_folded(room or ""), ()))
-        fresh = []
+        fresh: list[str] = []
+        unread_at: int | None = None
         for line in replay:
-            if shown[_key(line)] > 0:
+            if _UNREAD.match(line):
+                unread_at = len(fresh)
+            elif shown[_key(line)] > 0:
                 shown[_key(line)] -= 1
             else:
                 fresh.append(line)
         if not fresh:
             return []
         self._note(room, fresh)
-        plural = "" if len(fresh) == 1 else "s"
-        return [f"* History of {room} ({len(fresh)} message{plural})", *fresh, HISTORY_END]
+        lines = list(fresh)
+        if unread_at is not None and unread_at < len(fresh):
+            lines.insert(
+                unread_at, f"* New since you last read: {_messages(len(fresh) - unread_at)}"
+            )
+        return [f"* History of {room} ({_messages(len(fresh))})", *lines, HISTORY_END]
+
+
+def _messages(count: int) -> str:
+    return f"{count} message" + ("" if count == 1 else "s")

@@ -8,9 +8,12 @@ Pure state machines: lines in, replies out. No I/O, no terminal, no asyncio here
 from __future__ import annotations
 
 import enum
+import math
 import re
+import time
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from chatclient.catchup import SeenLines
 from chatclient.render import (
@@ -48,6 +51,13 @@ _RECLAIM_REFUSED = re.compile(
     r'! (?:Cannot reclaim "(\S+)": the code is wrong or expired'
     r'|The name "(\S+)" is registered; log in to use it)\.\Z'
 )
+# `/replay since AGE` before joining again (docs/protocol.md, "History"): the server's
+# answer, or an older server's refusal; neither is news for the user.
+_SINCE_ANSWER = re.compile(r"(?:\* The next room you join replays |! Usage: /replay )")
+# Lines said while the connection was going can reach it after the last line it heard
+# (and the command takes a while to arrive): ask from a little earlier; the lines seen
+# already come twice and the replay's filter (catchup.py) shows them once.
+SINCE_MARGIN_S = 10.0
 
 
 def _folded(name: str) -> str:
@@ -66,18 +76,22 @@ class Reply:
     notice: str | None = None
 
 
-Step = enum.Enum("Step", "NAME RECLAIMING NAMING TYPING RESTORING JOINING CREATING DONE")
+Step = enum.Enum("Step", "NAME RECLAIMING NAMING TYPING RESTORING SINCE JOINING CREATING DONE")
 _NAME_STEPS = (Step.NAME, Step.RECLAIMING, Step.NAMING, Step.TYPING)
 
 
 @dataclass(eq=False)
 class Rejoin:
-    """After a reconnect: take back `name` (with `code` if there is one), then `room`."""
+    """After a reconnect: take back `name` (with `code` if there is one), then `room`,
+    asking for what was said there since the old connection last heard the server
+    (`heard_at`, on `clock`)."""
 
     name: str
     room: str | None
     code: str | None
     step: Step = Step.NAME
+    heard_at: float | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def holds_input(self) -> bool:
         """Whether the user's lines must wait: the client is answering the name prompt."""
@@ -87,6 +101,8 @@ class Rejoin:
         """Whether `line` is a refusal that taking the name back expects, not news for
         the user: after a server restart every reclaim code is unknown, and the plain
         name follows."""
+        if self.step is Step.SINCE:
+            return _SINCE_ANSWER.match(line) is not None
         refused = _RECLAIM_REFUSED.match(line)
         if self.step is not Step.RECLAIMING or refused is None:
             return False
@@ -115,6 +131,13 @@ class Rejoin:
             if self.room is None:
                 self.step = Step.DONE
                 return None
+            if self.heard_at is not None:  # first: replay from where it stopped hearing
+                self.step = Step.SINCE
+                age = math.ceil(self.clock() - self.heard_at + SINCE_MARGIN_S)
+                return Reply(send=f"/replay since {age}s", prompt=line)
+            self.step = Step.JOINING
+            return Reply(send=f"/join {self.room}", prompt=line, echo=f"/join {self.room}")
+        elif self.step is Step.SINCE and line == CHOICE_PROMPT:
             self.step = Step.JOINING
             return Reply(send=f"/join {self.room}", prompt=line, echo=f"/join {self.room}")
         elif self.step is Step.JOINING and line == f'! Room "{self.room}" does not exist.':
@@ -145,7 +168,11 @@ class Conversation:
     answers it, otherwise `[room] > ` in a room and `> ` elsewhere.
     """
 
-    def __init__(self, auto_name: str | None = None) -> None:
+    def __init__(
+        self, auto_name: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.clock = clock
+        self.heard_at: float | None = None  # when the last line came (on `clock`)
         self.room: str | None = None
         self.me: str | None = None
         self.server_prompt: str | None = None
@@ -174,7 +201,9 @@ class Conversation:
     def reconnected(self) -> None:
         """A new connection after a drop: plan to take back my name and room."""
         if self.me is not None:
-            self.rejoin = Rejoin(self.me, self.room, self.reclaim_code)
+            self.rejoin = Rejoin(
+                self.me, self.room, self.reclaim_code, heard_at=self.heard_at, clock=self.clock
+            )
         self.room = self.server_prompt = None
         self.members = {}
         self.said_goodbye = self.quitting = self.was_killed = self.was_taken_over = False
@@ -202,6 +231,7 @@ class Conversation:
     def receive(self, line: str) -> tuple[list[str], Reply | None]:
         """Note a sanitized server line: the lines to show for it (none, itself, or a
         replay held until its end), and what to do for it (`observe`)."""
+        self.heard_at = self.clock()
         rejoin = self.rejoin
         if rejoin is not None and rejoin.expects(line):
             return [], self.observe(line)

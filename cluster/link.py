@@ -38,6 +38,7 @@ from cluster.bus import FAULTS, Bus
 from cluster.codec import SCHEMA, CodecError, pack, unpack
 from registry import (
     Change,
+    Device,
     Event,
     Joined,
     Left,
@@ -116,7 +117,7 @@ class RemoteMember(Member):
     def server(self) -> str:
         return self.node
 
-    def send(self, event: Event) -> None:
+    def send(self, event: Event, skip: Member | Device | None = None) -> None:
         if self.link is not None:
             self.link.personal(self, event)
 

@@ -315,6 +315,7 @@ class ChatServer:
             tasks = list(self._tasks)
             await asyncio.gather(*tasks, return_exceptions=True)
             self._tasks.difference_update(tasks)
+        self.rooms.markers.close()  # the read markers that moved, before the stores close
         if self.link is not None:
             await self.link.aclose()
             self.link = None

@@ -6,7 +6,8 @@ of, and these are its public names: the events it publishes (events.py), why it
 refuses a change (errors.py), a room and its members (room.py), the rules of modes
 and masks (modes.py, masks.py), accounts and the port a store keeps them through
 (accounts.py), server bans and the port a store keeps them through (bans.py),
-who watches which names (watch.py), and the ports it defines for a store
+who watches which names (watch.py), read markers (markers.py), and the ports it
+defines for a store
 (history.py) and a cluster (relay.py). Its inner parts (names.py, reclaim.py) are
 the registry's own. Doors, stores and the cluster import from here, never the
 reverse; nothing here imports a door, a store, the cluster or the network.
@@ -67,6 +68,7 @@ from registry.events import (
     Joined,
     Kicked,
     Left,
+    MarkerMoved,
     ModeChanged,
     Noticed,
     Offline,
@@ -94,6 +96,7 @@ from registry.history import (
     StoreError,
     is_kept,
 )
+from registry.markers import Book, Mark, ReadMarkers, nick_target, room_target, unread
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Refusal, ban_masks, key_problem
 from registry.owners import CHANSERV, Ownership, is_owned
@@ -130,6 +133,7 @@ __all__ = [
     "BanStore",
     "Banned",
     "BannedHere",
+    "Book",
     "CannotSpeak",
     "Change",
     "Delivery",
@@ -146,6 +150,8 @@ __all__ = [
     "Kicked",
     "Left",
     "Listed",
+    "Mark",
+    "MarkerMoved",
     "Member",
     "MemberError",
     "ModeChanged",
@@ -178,6 +184,7 @@ __all__ = [
     "Ownership",
     "Query",
     "Quit",
+    "ReadMarkers",
     "RealnameChanged",
     "ReclaimLimited",
     "ReclaimRefused",
@@ -213,7 +220,10 @@ __all__ = [
     "is_visible",
     "keeps_history",
     "key_problem",
+    "nick_target",
     "parse_changes",
+    "room_target",
     "shared_rooms",
+    "unread",
     "word_changes",
 ]  # fmt: skip

@@ -237,8 +237,21 @@ class OwnerChanged:
     registered: float = 0.0
 
 
+@dataclass(slots=True)
+class MarkerMoved:
+    """How far a user has read a conversation moved (IRCv3 read-marker), told to each
+    connection of its account: a room (`room`, its name) or a private conversation
+    (`nick`); `ms` is the time read up to (ms since the epoch, UTC); `server` the
+    server's name, the source."""
+
+    room: str
+    nick: str
+    ms: int
+    server: str = ""
+
+
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
     | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
-    | AccountChanged | OwnerChanged | RealnameChanged | Online | Offline
+    | AccountChanged | OwnerChanged | RealnameChanged | Online | Offline | MarkerMoved
 )  # fmt: skip

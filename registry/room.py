@@ -93,13 +93,13 @@ class Member:
         """Word the mask again after the name or host changed (each message carries it)."""
         self.mask = f"{self.name}!{self.user or '~' + self.name}@{self.host or 'localhost'}"
 
-    def send(self, event: Event) -> None:
-        """Deliver one event to this member alone (each of its connections), after what
-        its rooms have pending."""
+    def send(self, event: Event, skip: Member | Device | None = None) -> None:
+        """Deliver one event to this member alone (each of its connections but `skip`),
+        after what its rooms have pending."""
         self.flush_rooms()
-        self.write(self.render(event))
-        for device in self.devices:
-            device.write(device.render(event))
+        for sink, render in self.sinks():
+            if sink is not skip and (data := render(event)):
+                sink.write(data)
 
     def deliver(self, data: bytes, rendered: dict[Render, bytes], event: Event) -> None:
         """Write `data` (the event as this member's render words it) to it, and the event

@@ -11,6 +11,7 @@ from doors import services
 from doors.irc import accounts
 from doors.irc.client import BOT_MODE, IrcClient, IrcError
 from doors.irc.history import replay_on_join
+from doors.irc.markers import tell_on_join
 from doors.irc.message import Message, client_tags, line
 from doors.irc.render import channel
 from utils import name_key, name_problem, normalize_name
@@ -111,10 +112,12 @@ async def _join_each(s: IrcClient, chans: list[str], keys: list[str]) -> None:
 
 
 def show_joined(s: IrcClient, room: r.Room) -> None:
-    """What the client sees of joining a room: its own JOIN, the topic, the names."""
+    """What the client sees of joining a room: its own JOIN, its read marker, the
+    topic, the names."""
     member = s.require_member()
     joined = r.Joined(member.name, room.name, member.mask, member.account, member.realname)
     s.send(s.stamp() + s.render.line(joined))  # extended-join: its account, realname
+    tell_on_join(s, room)  # draft/read-marker: before the end of NAMES
     send_topic(s, room, always=False)
     send_names(s, room)
 

@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 Pending = Coroutine[Any, Any, None]
 Result = Awaitable[None] | None
+READ_MARKER = "draft/read-marker"  # IRCv3 read-marker (doors/irc/markers.py)
 CAPS = (
-    "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "echo-message",
-    "extended-join", "extended-monitor", "invite-notify", "labeled-response", "message-tags",
-    "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names",
+    "account-notify", "account-tag", "away-notify", "batch", "cap-notify", READ_MARKER,
+    "echo-message", "extended-join", "extended-monitor", "invite-notify", "labeled-response",
+    "message-tags", "multi-prefix", "sasl", "server-time", "setname", "userhost-in-names",
 )  # fmt: skip
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
@@ -154,6 +155,9 @@ class IrcClient(SessionBase):
         # "PRIVMSG #room" -> its room, for the lines _chat_fast may take; only a room
         # the member is in counts, so an entry that went stale is never used.
         self.chat_rooms: dict[str, r.Room] = {}
+        # A guest's read markers (draft/read-marker), this connection's own: target key ->
+        # [ms, msgid], as an account keeps them (registry/markers.py).
+        self.guest_marks: dict[str, Any] = {}
 
     # --- What the connection needs. ---
     @property
@@ -272,6 +276,7 @@ class IrcClient(SessionBase):
             "invite-notify" in caps, account_tag="account-tag" in caps,
             account_notify="account-notify" in caps, extended_join="extended-join" in caps,
             setname="setname" in caps,
+            read_marker=READ_MARKER in caps,
         )  # fmt: skip
 
     def require_member(self) -> r.Member:

@@ -12,6 +12,7 @@ from doors.irc import (
     accounts,
     channels,
     history,
+    markers,
     moderation,
     opers,
     presence,
@@ -42,6 +43,7 @@ COMMANDS: dict[str, Command] = {
     "VERIFY": Command(accounts.on_verify, 2, before_registration=True),
     # Rooms and messages.
     "CHATHISTORY": Command(history.on_chathistory),
+    "MARKREAD": Command(markers.on_markread),
     "JOIN": Command(channels.on_join, 1),
     "PART": Command(channels.on_part, 1),
     "PRIVMSG": Command(channels.on_privmsg),

@@ -179,18 +179,24 @@ def _ref(sub: str, text: str) -> Ref:
     raise Refused("INVALID_PARAMS", sub, text, "Invalid message reference")
 
 
-def _time(sub: str, text: str) -> int:
-    """A `timestamp=` reference as ms since the epoch (UTC)."""
+def timestamp_ms(text: str) -> int:
+    """A `timestamp=YYYY-MM-DDThh:mm:ss.sssZ` parameter (UTC, as server-time words it)
+    as ms since the epoch; ValueError if it is none."""
     kind, _, value = text.partition("=")
-    try:
-        if kind != "timestamp":
-            raise ValueError(text)
-        when = datetime.datetime.fromisoformat(value.removesuffix("Z"))
-    except ValueError:
-        raise Refused("INVALID_PARAMS", sub, text, "Invalid timestamp") from None
+    if kind != "timestamp":
+        raise ValueError(text)
+    when = datetime.datetime.fromisoformat(value.removesuffix("Z"))
     if when.tzinfo is not None:
         when = when.astimezone(datetime.UTC).replace(tzinfo=None)
     return calendar.timegm(when.timetuple()) * 1000 + when.microsecond // 1000
+
+
+def _time(sub: str, text: str) -> int:
+    """A `timestamp=` reference as ms since the epoch (UTC)."""
+    try:
+        return timestamp_ms(text)
+    except ValueError:
+        raise Refused("INVALID_PARAMS", sub, text, "Invalid timestamp") from None
 
 
 async def _answer(s: IrcClient, room: r.Room, query: Query) -> None:

@@ -16,6 +16,7 @@ from doors.irc.accounts import pass_login
 from doors.irc.channels import show_joined
 from doors.irc.client import IrcClient, IrcError, Pending, local_users
 from doors.irc.history import deliver_held
+from doors.irc.markers import tell_stored
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
 
@@ -67,6 +68,7 @@ async def _register(s: IrcClient) -> None:
     s.door.max_users = max(s.door.max_users, here)
     s.door.max_global = max(s.door.max_global, len(everyone))
     welcome(s)
+    tell_stored(s)
     await deliver_held(s)  # logged in before the welcome: what waited for the account
 
 
@@ -91,6 +93,7 @@ async def _attach(s: IrcClient) -> None:
     welcome(s)
     for room in list(member.rooms):
         show_joined(s, room)
+    tell_stored(s)
     await deliver_held(s)  # an always-on user's first connection again: what waited
 
 

@@ -11,6 +11,7 @@ from functools import cache
 
 import registry as r
 from doors.irc.message import line
+from utils import utc_ms
 
 
 def channel(room: str) -> str:
@@ -22,12 +23,17 @@ def server_time(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
 
 
+def marker_words(ms: int | None) -> str:
+    """A read marker as MARKREAD words it: `timestamp=...`, or `*` for none."""
+    return "*" if ms is None else "timestamp=" + utc_ms(ms)
+
+
 class IrcRender:
     """Words events for IRC clients with these capabilities; callable like every render."""
 
     __slots__ = (
         "account_notify", "account_tag", "away_notify", "extended_join", "invite_notify",
-        "message_tags", "server_time", "setname", "tagged",
+        "message_tags", "read_marker", "server_time", "setname", "tagged",
     )  # fmt: skip
 
     def __init__(
@@ -41,6 +47,7 @@ class IrcRender:
         account_notify: bool = False,
         extended_join: bool = False,
         setname: bool = False,
+        read_marker: bool = False,
     ) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
@@ -50,6 +57,7 @@ class IrcRender:
         self.account_notify = account_notify  # IRCv3 account-notify: ACCOUNT lines
         self.extended_join = extended_join  # IRCv3 extended-join: JOIN's account, realname
         self.setname = setname  # IRCv3 setname: SETNAME lines
+        self.read_marker = read_marker  # IRCv3 draft/read-marker: MARKREAD when one moves
         self.tagged = server_time or message_tags or account_tag
 
     def __call__(self, event: r.Event) -> bytes:
@@ -124,6 +132,10 @@ class IrcRender:
                 return line(server, "NOTICE", target or "*", text)  # from the server: no `!`
             case r.Reconnected() | r.OwnerChanged():
                 return ""  # nothing changed for an IRC client
+            case r.MarkerMoved(room, nick, ms, server):
+                if not self.read_marker:
+                    return ""
+                return line(server, "MARKREAD", channel(room) if room else nick, marker_words(ms))
             case r.AccountChanged(_, account, mask):
                 return line(mask, "ACCOUNT", account or "*") if self.account_notify else ""
             case r.Wallops(_, text, mask):
@@ -159,10 +171,12 @@ def render_for(
     account_notify: bool = False,
     extended_join: bool = False,
     setname: bool = False,
+    read_marker: bool = False,
 ) -> IrcRender:
     """The one shared render for this set of capabilities."""
     return IrcRender(
         server_time, message_tags, away_notify, invite_notify,
         account_tag=account_tag, account_notify=account_notify, extended_join=extended_join,
         setname=setname,
+        read_marker=read_marker,
     )  # fmt: skip

@@ -27,6 +27,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "msgid=<id> or timestamp=<YYYY-MM-DDThh:mm:ss.sssZ>. Also BETWEEN <channel>",
         "<ref> <ref> <limit>, and TARGETS <timestamp> <timestamp> <limit>.",
     ),
+    "MARKREAD": (
+        "MARKREAD <target> [timestamp=<YYYY-MM-DDThh:mm:ss.sssZ>]",
+        "Shows how far you have read a channel or a nick's messages, or moves it",
+        "forward (draft/read-marker); logged in, every connection of your account hears it.",
+    ),
     "REGISTER": (
         "REGISTER <account>|* <email>|* <password>",
         "Registers your nick as an account and logs you in (draft/account-registration).",

@@ -85,7 +85,8 @@ COMMANDS: dict[str, Command] = {
         history.history,
     ),
     "replay": Command(
-        "/replay [on|off]  replay a room's recent messages when you join it (bots: off)",
+        "/replay [on|off|since WHEN]  replay on joining a room (bots: off); since WHEN: "
+        "from then, once",
         history.replay,
     ),
 }

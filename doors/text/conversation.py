@@ -20,6 +20,7 @@ import registry as r
 from config.settings import Config
 from doors import services
 from doors.common import SessionBase, is_reserved
+from doors.text.catchup import CatchUp, plan, replayed
 from doors.text.render import Renders, TextRender, framed, framed_private, marked_names
 from rooms import RoomManager
 from utils import (
@@ -88,6 +89,7 @@ class Conversation(SessionBase):
         self.render: TextRender = self._renders("")
         self._room: r.Room | None = None
         self.replay = True  # history: replay on join; /replay off for bots
+        self.since: int | None = None  # /replay since: the next join replays from then (ms)
         self._raw_line = ""  # the line being handled, before clean(): names check it
         self._menu_shown = False  # the whole menu was the last prompt shown
         self._prompted = False  # a kick showed the menu while this line was handled
@@ -102,6 +104,15 @@ class Conversation(SessionBase):
 
     @room.setter
     def room(self, room: r.Room | None) -> None:
+        """In a room, this connection shows the user its lines as they come: the read
+        marker of the user's account follows them (registry/markers.py); its render is
+        the room's (doors/text/render.py, Renders)."""
+        if room is not self._room:
+            markers = self.rooms.markers
+            if room is not None and self.member is not None:
+                markers.follow(self, self.member, room)
+            else:
+                markers.unfollow(self)
         self._room = room
         render = self._renders(room.name if room is not None else "")
         if render is not self.render:
@@ -227,6 +238,7 @@ class Conversation(SessionBase):
         if created:
             room = await self.rooms.create(member, name, leave=self.room)
         else:
+            missed = await self.catch_up(name, member.account)  # before the join
             try:
                 room, _ = await self.rooms.join(member, name, leave=self.room, key=key)
             except r.BadKey as exc:
@@ -237,7 +249,7 @@ class Conversation(SessionBase):
         self.state = State.IN_ROOM
         self.show_room(room)
         if not created:
-            self._replay(room)
+            self._replay(room, missed)
 
     def show_room(self, room: r.Room) -> None:
         self._menu_shown = False
@@ -246,9 +258,24 @@ class Conversation(SessionBase):
         if room.topic:
             self.say(f"* Topic for {room.name}: {safe_text(room.topic)}")
 
-    def _replay(self, room: r.Room) -> None:
-        """The room's newest lines from memory, right after the join (no await between:
-        each line reaches the joiner once, replayed or live)."""
+    async def catch_up(self, name: str, account: str) -> CatchUp | None:
+        """Before joining room `name`: a replay of what the user missed there, if there
+        is a point to start from: the time `/replay since` gave (once), or the read
+        marker of its `account` (unless replay is off). None: the room's last lines."""
+        since, self.since = self.since, None
+        mark = self.rooms.markers.get(account, r.room_target(name))
+        if since is None and (mark is None or not self.replay or self.config.replay_lines <= 0):
+            return None
+        point = r.Mark(since) if since is not None else mark
+        assert point is not None
+        return await plan(self.rooms, name, point, mark)
+
+    def _replay(self, room: r.Room, missed: CatchUp | None = None) -> None:
+        """Right after the join (no await between: each line reaches the joiner once,
+        replayed or live): what it missed, or the room's newest lines from memory."""
+        if missed is not None:
+            self.say(*replayed(self.rooms, room, missed))
+            return
         count = self.config.replay_lines if self.replay else 0
         events = room.replay(count, self.rooms.history_since())
         if events:

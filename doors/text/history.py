@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 import registry as r
+from doors.text.catchup import WHEN_USAGE, parse_when
 from doors.text.conversation import Conversation
 from doors.text.render import framed, framed_private
 from registry.history import MAX_FETCH, HistoryUnavailable, Query
-from utils import UserError
+from utils import UserError, utc_ms
 
 HISTORY_LINES = 50  # /history without a number
 USAGE = f"Usage: /history [NAME] [N], N from 1 to {MAX_FETCH}"
@@ -72,10 +73,25 @@ async def _show_private(s: Conversation, name: str, count: int) -> None:
 
 
 def replay(s: Conversation, arg: str) -> None:
-    word = arg.lower()
-    if word not in ("", "on", "off"):
-        raise UserError("Usage: /replay [on|off]")
+    word, _, when = arg.partition(" ")
+    word = word.lower()
+    if word == "since" and when.strip():
+        return _since(s, when.strip())
+    if word not in ("", "on", "off") or when:
+        raise UserError(f"Usage: /replay [on|off|since WHEN], {WHEN_USAGE}")
     if word:
         s.replay = word == "on"
     state = "on" if s.replay else "off"
     s.say(f"* Replay on join is {state}.")
+
+
+def _since(s: Conversation, when: str) -> None:
+    """`/replay since WHEN`: the next room joined replays what was said there after
+    WHEN (at most MAX_FETCH lines), whatever /replay on|off says: how a client that
+    comes back asks for what it missed (docs/protocol.md, "History")."""
+    try:
+        s.since = parse_when(when, s.rooms.clock())
+    except (ValueError, OverflowError):
+        raise UserError(f"Usage: /replay [on|off|since WHEN], {WHEN_USAGE}") from None
+    shown = utc_ms(s.since)
+    s.say(f"* The next room you join replays what was said there since {shown}.")

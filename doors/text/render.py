@@ -22,8 +22,10 @@ SILENT = (
     r.AccountChanged,
     r.OwnerChanged,
     r.RealnameChanged,
+    r.MarkerMoved,
 )  # nothing a text user needs to see
 SILENT_KINDS = ("ctcp", "tagmsg")
+UNREAD = "New since you last read:"  # where a replay's unread lines start (catchup.py)
 
 
 # How the registry's refusals read (`! ` lines, docs/protocol.md).
@@ -140,17 +142,21 @@ def framed_private(
     ]
 
 
-def framed(room: str, events: list[Kept], now: float) -> list[str]:
-    """The history lines between their two notices (nothing at all for no lines)."""
+def messages(n: int) -> str:
+    """`1 message`, `2 messages`."""
+    return f"{n} message" + ("" if n == 1 else "s")
+
+
+def framed(room: str, events: list[Kept], now: float, *, unread_at: int | None = None) -> list[str]:
+    """The history lines between their two notices (nothing at all for no lines); with
+    `unread_at`, the unread line before that line (none when it is past the last)."""
     if not events:
         return []
     today = time.strftime("%Y-%m-%d", time.localtime(now))
-    count = f"{len(events)} message" + ("" if len(events) == 1 else "s")
-    return [
-        f"* History of {room} ({count})",
-        *(history_line(event, today) for event in events),
-        "* End of history.",
-    ]
+    lines = [history_line(event, today) for event in events]
+    if unread_at is not None and unread_at < len(events):
+        lines.insert(unread_at, f"* {UNREAD} {messages(len(events) - unread_at)}")
+    return [f"* History of {room} ({messages(len(events))})", *lines, "* End of history."]
 
 
 class TextRender:

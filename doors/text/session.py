@@ -163,6 +163,9 @@ class Session(Conversation):
             raise UserError(
                 f"Too many wrong passwords; {services.wait_words(exc.wait_s)}."
             ) from None
+        here = self.rooms.presence(account.name)  # its user, in a room on another device?
+        room = next(iter(here.rooms), None) if here is not None else None
+        missed = await self.catch_up(room.name, account.name) if room is not None else None
         try:
             member, device = await self.rooms.log_in_as(
                 account.name, self.write, self.render, user="~" + account.name[:9], host=self.host
@@ -181,6 +184,8 @@ class Session(Conversation):
         self.state = State.MENU if self.room is None else State.IN_ROOM
         if self.room is not None:
             self.show_room(self.room)
+            if missed is not None and missed.room == self.room.key:
+                self._replay(self.room, missed)  # what it missed there since it last read
         await self.deliver_held()
 
     async def _reclaim(self, arg: str) -> None:

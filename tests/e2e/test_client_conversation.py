@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -180,6 +182,7 @@ def test_a_server_password_is_not_kept_on_screen_and_is_given_again_on_reconnect
 
 
 REFUSED = '! Cannot reclaim "alice": the code is wrong or expired.'
+SINCE = "* The next room you join replays what was said there since 2026-01-01T00:00:00.000Z."
 
 
 def shown(talk: Conversation, *lines: str) -> list[str]:
@@ -187,9 +190,9 @@ def shown(talk: Conversation, *lines: str) -> list[str]:
     return [line for got in lines for line in talk.receive(got)[0]]
 
 
-def seen_in_den(*lines: str) -> Conversation:
+def seen_in_den(*lines: str, clock: Callable[[], float] = time.monotonic) -> Conversation:
     """alice in den, having seen `lines` there; then the connection dropped and came back."""
-    talk = Conversation()
+    talk = Conversation(clock=clock)
     shown(talk, NAME_PROMPT)
     talk.submit("alice")
     shown(talk, "* Hello, alice!", code_line("c0"), *MENU)
@@ -215,7 +218,7 @@ def test_after_a_rejoin_the_replay_shows_only_the_lines_not_seen_yet() -> None:
         "* bob set the topic of den to: plans",
         "[00:01] <alice> mine",
     )
-    shown(talk, NAME_PROMPT, REFUSED, NAME_PROMPT, "* Hello, alice!", *MENU)
+    shown(talk, NAME_PROMPT, REFUSED, NAME_PROMPT, "* Hello, alice!", *MENU, SINCE, CHOICE)
     replay = [
         "[2026-01-01 23:58] <bob> older",
         "[2026-01-01 23:59] <bob> ok",
@@ -242,7 +245,7 @@ def test_after_a_rejoin_the_replay_shows_only_the_lines_not_seen_yet() -> None:
 
 def test_a_replay_with_nothing_new_is_not_shown_and_history_asked_for_is_shown_whole() -> None:
     talk = seen_in_den("[10:00] <bob> one", "[10:01] <bob> two")
-    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU)
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU, SINCE, CHOICE)
     history = ["* History of den (2 messages)", "[10:00] <bob> one", "[10:01] <bob> two"]
     after_join = shown(talk, joined("den"), *history, "* End of history.", "[10:02] <bob> 3")
     assert after_join == [joined("den"), "[10:02] <bob> 3"]
@@ -255,3 +258,53 @@ def test_a_rejoin_into_a_room_without_history_shows_everything_after_it() -> Non
     shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU)
     lines = [joined("den"), "* Users in den: alice", "[10:00] <bob> one"]
     assert shown(talk, *lines) == lines  # said again, live: no replay frame, no filter
+
+
+def test_back_in_the_menu_it_asks_for_what_was_said_since_it_last_heard_the_server() -> None:
+    now = [100.0]
+    talk = seen_in_den("[10:00] <bob> one", clock=lambda: now[0])  # heard at 100 s
+    now[0] = 104.2  # the reconnect took a while
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU[:-1])
+    _, reply = talk.receive(CHOICE)
+    assert reply == Reply("/replay since 15s", CHOICE)  # and 10 s more, for lines in flight
+    assert talk.holds_input() is False
+    assert shown(talk, SINCE) == []  # the answer to its own command: not news
+    _, reply = talk.receive(CHOICE)
+    assert reply == Reply("/join den", CHOICE, "/join den")
+    assert shown(talk, joined("den")) == [joined("den")]
+
+
+def test_an_older_server_refusing_replay_since_is_no_news_either() -> None:
+    talk = seen_in_den()
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU)
+    assert shown(talk, "! Usage: /replay [on|off]") == []
+    _, reply = talk.receive(CHOICE)
+    assert reply == Reply("/join den", CHOICE, "/join den")
+
+
+def test_the_unread_line_stays_before_the_first_unseen_line_after_it() -> None:
+    talk = seen_in_den("[10:00] <bob> one", "[10:01] <bob> two")
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU, SINCE, CHOICE)
+    replay = [
+        "* History of den (4 messages)",
+        "[10:00] <bob> one",
+        "* New since you last read: 3 messages",  # read on another device up to one
+        "[10:01] <bob> two",
+        "[10:02] <bob> three",
+        "[10:03] <bob> four",
+        "* End of history.",
+    ]
+    assert shown(talk, joined("den"), *replay) == [
+        joined("den"),
+        "* History of den (2 messages)",
+        "* New since you last read: 2 messages",
+        "[10:02] <bob> three",
+        "[10:03] <bob> four",
+        "* End of history.",
+    ]
+    talk.reconnected()
+    shown(talk, NAME_PROMPT, "* Hello, alice!", *MENU, SINCE, CHOICE)
+    again = ["* History of den (1 message)", "* New since you last read: 1 message"]
+    assert shown(talk, joined("den"), *again, "[10:03] <bob> four", "* End of history.") == [
+        joined("den")
+    ]

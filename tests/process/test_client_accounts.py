@@ -104,7 +104,8 @@ async def test_the_terminal_masks_the_password_and_logs_in_again_after_a_drop(
     await fresh.until(re.escape(joined("lobby")))
     await bob.expect("* alice has joined lobby")
     sent = fresh.up.decode().splitlines()
-    assert sent[0].startswith("/reclaim alice ") and sent[1:] == ["alice", PASSWORD, "/join lobby"]
+    assert sent[0].startswith("/reclaim alice ") and sent[1:3] == ["alice", PASSWORD]
+    assert re.fullmatch(r"/replay since \d+s", sent[3]) and sent[4:] == ["/join lobby"]
     screen = term.log.getvalue().decode("utf-8", "replace")
     assert PASSWORD not in screen
     assert all(PASSWORD not in record.getMessage() for record in caplog.records)

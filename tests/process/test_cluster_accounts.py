@@ -23,7 +23,7 @@ from tests.rigs.irc import IrcClient
 
 pytestmark = needs_redis()
 ADDRESS = "192.0.2.1"
-StartNode = Callable[[str], Awaitable[ChatServer]]
+StartNode = Callable[..., Awaitable[ChatServer]]
 
 
 @pytest.fixture
@@ -38,10 +38,10 @@ async def redis() -> AsyncIterator[RedisServer]:
 async def nodes(redis: RedisServer) -> AsyncIterator[StartNode]:
     started: list[ChatServer] = []
 
-    async def start(name: str) -> ChatServer:
+    async def start(name: str, *, history: bool = False) -> ChatServer:
         config = Config(
             port=0, irc_port=0, cluster=redis.url, node_name=name, rate_lines_per_s=0,
-            irc_server_name=f"{name}.test",
+            irc_server_name=f"{name}.test", db_path="redis" if history else "",
         )  # fmt: skip
         server = ChatServer(config)
         await server.start()
@@ -242,3 +242,45 @@ async def test_an_account_and_who_is_logged_in_to_it_cross_between_nodes_on_both
     logged = [record.getMessage() for record in caplog.records]
     assert all(PASSWORD not in line and NEW_PASSWORD not in line for line in logged)
     assert all(plain("alice", PASSWORD) not in line for line in logged)
+
+
+async def text_login(port: int, clients: list[LineClient]) -> ChatClient:
+    """alice on the text door of the node on `port`, logged in."""
+    alice = await ChatClient.open(port)
+    clients.append(alice)
+    await alice.expect("Enter your username:")
+    await alice.send("alice")
+    await alice.expect("Enter the password for alice:")
+    await alice.send(PASSWORD)
+    await alice.expect("* You are logged in as alice.")
+    return alice
+
+
+async def test_a_read_marker_set_on_one_node_is_where_a_login_on_another_starts(
+    nodes: StartNode, clients: list[LineClient]
+) -> None:
+    a, b = await nodes("a", history=True), await nodes("b", history=True)
+    await a.rooms.accounts.register("alice", PASSWORD, ADDRESS)
+    await wait_until(lambda: b.rooms.accounts.find("alice") is not None)
+    bob = await ChatClient.open(a.port)
+    clients.append(bob)
+    await bob.login("bob")
+    await bob.create("den")
+    alice = await text_login(a.port, clients)
+    await alice.join("den")
+    await bob.send("read 1", "read 2")
+    await alice.expect(re.compile(r"\[\d\d:\d\d\] <bob> read 2"))
+    await alice.send("/quit")  # its marker, written to Redis; node b hears of it
+    await alice.expect_closed()
+    known = b.rooms.accounts.find("alice")
+    assert known is not None
+    await wait_until(lambda: "#den" in known.settings.get("read", {}))
+    await bob.send(*(f"missed {i}" for i in range(25)))
+    await bob.expect(re.compile(r"\[\d\d:\d\d\] <bob> missed 24"))
+
+    alice = await text_login(b.port, clients)
+    await alice.send("/join den")
+    lines = await alice.expect("* End of history.")
+    frame = lines[lines.index("* History of den (25 messages)") :]
+    assert frame[1] == "* New since you last read: 25 messages"
+    assert [x.split("> ", 1)[1] for x in frame[2:-1]] == [f"missed {i}" for i in range(25)]
