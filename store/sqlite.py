@@ -437,11 +437,11 @@ class SqliteHistory(History):
         with contextlib.suppress(sqlite3.Error):
             if self._con.in_transaction:
                 self._con.execute("ROLLBACK")
-        self.failed = reason(exc)
+        why = reason(exc)
         log.error(
-            "history stopped: cannot write %s: %s; chat goes on without history",
-            self.path, self.failed,
-        )  # fmt: skip
+            "history stopped: cannot write %s: %s; chat goes on without history", self.path, why
+        )
+        self.failed = why  # after the log: whoever waits on it finds the line written
 
     def _release_all(self) -> None:
         """Wake any reader still waiting (the writer is gone)."""
