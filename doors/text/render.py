@@ -65,7 +65,40 @@ def stamp(ts: float, today: str) -> str:
     return hhmm if day == today else f"{day} {hhmm}"
 
 
-def history_line(event: Kept, today: str) -> str:
+def shown_lines(event: r.Multiline) -> list[str]:
+    """A multiline message's lines as a reader sees them: the pieces of a long line
+    (IRCv3 draft/multiline-concat) joined, blank lines kept."""
+    lines: list[str] = []
+    for index, part in enumerate(event.text.split("\n")):
+        if lines and index in event.concat:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    return lines
+
+
+def multiline(event: r.Multiline, hhmm: str) -> list[str]:
+    """A multiline message as consecutive lines from its sender, each in the form of
+    its kind: `[HH:MM] <alice> text` in a room, `[HH:MM] *alice* text` in private."""
+    name, lines = event.name, shown_lines(event)
+    if event.room:
+        head = f"[{hhmm}] -{name}- " if event.kind == "notice" else f"[{hhmm}] <{name}> "
+        shown = [head + text for text in lines]
+    else:
+        form = WHISPER_FORMS[event.kind]
+        shown = [f"[{hhmm}] *{name}* " + form.format(name, text) for text in lines]
+    return [line if line.isprintable() else safe_text(line) for line in shown]
+
+
+def history_lines(event: Kept, today: str) -> list[str]:
+    """One kept message as docs/protocol.md words it live, with a dated stamp if not
+    today: one line, or a multiline message's lines."""
+    if isinstance(event, r.Multiline):
+        return multiline(event, stamp(event.ts, today))
+    return [history_line(event, today)]
+
+
+def history_line(event: r.Said | r.Acted | r.TopicSet, today: str) -> str:
     """One kept line as docs/protocol.md words it live, with a dated stamp if not today."""
     match event:
         case r.Said(name, text, ts):
@@ -89,7 +122,7 @@ def framed(room: str, events: list[Kept], now: float) -> list[str]:
     count = f"{len(events)} message" + ("" if len(events) == 1 else "s")
     return [
         f"* History of {room} ({count})",
-        *(history_line(event, today) for event in events),
+        *(line for event in events for line in history_lines(event, today)),
         "* End of history.",
     ]
 
@@ -123,6 +156,8 @@ class TextRender:
             return b""
         if type(event) is r.Noticed and event.text[:1] == "\x01":
             return b""  # a CTCP reply to a channel: for IRC clients only
+        if type(event) is r.Multiline:
+            return "".join(f"{line}\r\n" for line in multiline(event, self.hhmm(event.ts))).encode()
         line = self.line(event)
         return (line if line.isprintable() else safe_text(line)).encode() + b"\r\n"
 
