@@ -186,15 +186,23 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> Awaitable[None] | None:
     return accounts.ask_services(s, asks) if asks else None
 
 
-def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
+def speaking_room(s: IrcClient, chan: str) -> r.Room:
+    """The room a message to `chan` goes to, or IrcError: 403 none, 404 the room's
+    modes forbid this member to speak in it."""
     member = s.require_member()
-    status = target[: len(target) - len(target.lstrip("@+"))]
-    room = find_room(s, target[len(status) :])
+    room = find_room(s, chan)
     if room not in member.rooms or "m" in room.modes or member in room.muted:
         try:
             room.check_speaker(member)
         except r.CannotSpeak as exc:
             raise IrcError("404", channel(room.name), CANNOT_SPEAK[type(exc)]) from None
+    return room
+
+
+def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
+    member = s.require_member()
+    status = target[: len(target) - len(target.lstrip("@+"))]
+    room = speaking_room(s, target[len(status) :])
     ts, msgid = s.rooms.clock(), s.rooms.new_id()
     name, where, mask, account = member.name, room.name, member.mask, member.account
     event: r.Event
@@ -206,7 +214,6 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
         event = r.Acted(name, text[8:].rstrip("\x01"), ts, where, mask, msgid, tags, account)
     else:
         event = r.Said(name, text, ts, where, mask, msgid, tags, account)
-    echo = s.echo
     if kind == "msg" and not status and not tags and type(event) is r.Said:
         if len(s.chat_rooms) > 2 * s.config.max_joined:
             s.chat_rooms.clear()
@@ -214,11 +221,18 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     if status:
         _to_status(s, room, status, event)
         return
-    if echo and s._labeled is None:
+    post(s, room, event)
+
+
+def post(s: IrcClient, room: r.Room, event: r.Event) -> None:
+    """A message of this client's to a room it may speak in: to the room, and back to
+    the client with echo-message (a labeled line's echo is its labeled reply)."""
+    member = s.require_member()
+    if s.echo and s._labeled is None:
         room.post(event)
     else:
         room.post(event, member)
-        if echo:  # labeled: the echo is the labeled reply
+        if s.echo:
             room.flush()
             s.send(s.render.line(event))
 
@@ -256,8 +270,14 @@ def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     event = r.Whispered(
         member.name, text, ts, peer.name, member.mask, kind, s.rooms.new_id(), tags, member.account
     )
+    tell(s, peer, event, kind)
+
+
+def tell(s: IrcClient, peer: r.Member, event: r.Event, kind: str) -> None:
+    """A private message of this client's to `peer`: echoed with echo-message, and
+    answered with the peer's away text (`kind` "msg": not to a NOTICE)."""
     peer.send(event)
-    if "echo-message" in s.caps:
+    if s.echo:
         s.send(s.render.line(event))
     if peer.away and kind == "msg":
         s.numeric("301", peer.name, peer.away)

@@ -13,6 +13,7 @@ from doors.irc import (
     channels,
     history,
     moderation,
+    multiline,
     opers,
     queries,
     registration,
@@ -46,6 +47,7 @@ COMMANDS: dict[str, Command] = {
     "PRIVMSG": Command(channels.on_privmsg),
     "NOTICE": Command(channels.on_notice),
     "TAGMSG": Command(channels.on_tagmsg),
+    "BATCH": Command(multiline.on_batch, 1),  # IRCv3 draft/multiline: a client's batch
     "TOPIC": Command(channels.on_topic, 1),
     "NAMES": Command(channels.on_names),
     "AWAY": Command(channels.on_away),
