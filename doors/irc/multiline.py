@@ -45,51 +45,50 @@ def absorbed(s: IrcClient, msg: Message) -> bool:
     A line that is no batch's ends the open batch, refused: a client must not send
     anything else while one is open (IRCv3 client-batch), PING and PONG aside."""
     ref, draft = msg.tags.get("batch"), s.draft
+    is_open = draft is not None and draft.is_open
     if ref is None:
-        if draft is not None and msg.command not in _MEANWHILE:
+        if is_open and msg.command not in _MEANWHILE:
             refuse(s, "MULTILINE_INVALID", "Only the batch's lines may come while it is open")
         return False
     if draft is None or ref != draft.ref:
-        if ref != s.dropped_batch:
-            if draft is not None:
-                refuse(s, "MULTILINE_INVALID", "Incorrect batch tag sent")
-            else:
-                _fail(s, None, "MULTILINE_INVALID", "No such batch is open")
-        return True
-    _take(s, draft, msg)
-    return True
+        if is_open:
+            refuse(s, "MULTILINE_INVALID", "Incorrect batch tag sent")
+        else:
+            _fail(s, None, "MULTILINE_INVALID", "No such batch is open")
+    elif is_open:
+        _take(s, draft, msg)
+    return True  # (a line of a refused batch: ignored)
 
 
 def refuse(s: IrcClient, code: str, *params: str) -> None:
     """Refuse the open batch: `FAIL BATCH code params...`; its lines are ignored from now."""
     draft = s.draft
-    if draft is None:
+    if draft is None or not draft.is_open:
         return
-    _end(s)
-    s.dropped_batch = draft.ref
+    draft.is_open = False
+    _settle(s)
     _fail(s, draft.label, code, *params)
 
 
 def _open(s: IrcClient, ref: str, msg: Message) -> None:
-    if s.draft is not None:
+    if s.draft is not None and s.draft.is_open:
         refuse(s, "MULTILINE_INVALID", "A multiline batch is open already")
-        s.dropped_batch = ref
+        s.draft = Draft(ref, is_open=False)
         return
     if not _REF.fullmatch(ref):
         _fail(s, None, "INVALID_PARAMS", msg.params[0], "Invalid batch reference")
         return
+    s.draft = Draft(ref, is_open=False)  # until it is found good: its lines are ignored
     kind = msg.params[1] if len(msg.params) > 1 else ""
     if kind != MULTILINE:
-        s.dropped_batch = ref
         _fail(s, None, "INVALID_PARAMS", kind or "*", "Unknown batch type")
         return
     target = msg.params[2] if len(msg.params) > 2 else ""
     if not target or "," in target or target[0] in "@+" or services.service_name(target):
-        s.dropped_batch = ref
         _fail(s, None, "MULTILINE_INVALID", "A multiline message goes to one channel or user")
         return
     tags = client_tags(msg.tags) if "message-tags" in s.caps else ""  # on the BATCH line
-    s.draft = Draft(ref, target, s.hold_label(), tags)
+    s.draft = Draft(ref, target, s.hold_label(msg), tags)
     s.chat_rooms.clear()  # no line of the batch's time skips the checks
     if s.pacing is not None:
         s.pacing.defer_pacing(s.config.max_multiline_lines + 1)  # its lines, its end
@@ -128,17 +127,19 @@ def _take(s: IrcClient, draft: Draft, msg: Message) -> None:
 def _close(s: IrcClient, ref: str) -> None:
     draft = s.draft
     if draft is None or ref != draft.ref:
-        if ref == s.dropped_batch:
-            s.dropped_batch = ""  # refused already; its lines are over
-        elif draft is not None:
+        if draft is not None and draft.is_open:
             refuse(s, "MULTILINE_INVALID", "Incorrect batch tag sent")
         else:
             _fail(s, None, "MULTILINE_INVALID", "No such batch is open")
         return
+    if not draft.is_open:
+        s.draft = None  # refused already; its lines are over
+        return
     if not any(draft.lines):
         refuse(s, "MULTILINE_INVALID", "A multiline message needs a line that is not blank")
         return
-    _end(s)
+    s.draft = None
+    _settle(s)
     label = draft.label
     if label is not None:
         s.start_label()
@@ -179,9 +180,8 @@ def _deliver(s: IrcClient, draft: Draft) -> None:
     tell(s, peer, event, kind)
 
 
-def _end(s: IrcClient) -> None:
+def _settle(s: IrcClient) -> None:
     """The open batch is over: its lines are charged to flood control at once."""
-    s.draft = None
     if s.pacing is not None:
         s.pacing.charge_deferred()
 

@@ -52,7 +52,6 @@ class IrcSession(IrcClient):
         label = msg.tags.get("label") if "labeled-response" in self.caps else None
         if label is not None and not is_utf8(label):
             label = None  # a label that cannot be echoed back labels nothing
-        self.label = label
         if label is not None:
             self._labeled = []
         try:
