@@ -43,6 +43,10 @@ OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str | None, str], ...] = (
     ("--max-invites", "max_invites", int, "N", "a room's invitations not yet used"),
     ("--max-offline-messages", "max_held_messages", int, "N", "private messages that may "
      "wait for one offline account; 0: none"),
+    ("--multiline-max-bytes", "max_multiline_bytes", int, "BYTES", "longest IRC multiline "
+     "message (IRCv3 draft/multiline), a newline between lines counted"),
+    ("--multiline-max-lines", "max_multiline_lines", int, "N", "lines of an IRC multiline "
+     "message"),
     ("--log-level", "log_level", str.upper, "LEVEL", "DEBUG, INFO, WARNING or ERROR"),
 )  # fmt: skip
 
@@ -385,7 +389,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
             parser.error(f"{flag} cannot be negative")
     for flag, field in (("--burst", "burst_lines"), ("--max-line", "max_line_bytes"),
                         ("--max-clients", "max_clients"), ("--max-rooms", "max_rooms"),
-                        ("--max-send-queue", "max_send_queue_bytes")):  # fmt: skip
+                        ("--max-send-queue", "max_send_queue_bytes"),
+                        ("--multiline-max-bytes", "max_multiline_bytes"),
+                        ("--multiline-max-lines", "max_multiline_lines")):  # fmt: skip
         if getattr(args, field) < 1:
             parser.error(f"{flag} must be at least 1")
     return Config(**vars(args))

@@ -40,6 +40,12 @@ class Config:
     motd: tuple[str, ...] = ()  # lines of the message of the day, from --motd
     ping_interval_s: float = 90.0  # IRC: a client silent this long is pinged
     ping_timeout_s: float = 60.0  # ... and dropped if it still says nothing
+    # IRCv3 draft/multiline (docs/irc.md, "Multiline messages"): one message's text, its
+    # "\n" between lines counted, and its lines. A recipient without the capability gets
+    # each line as a PRIVMSG of its own, with the sender's mask and tags: about 100 lines
+    # of 40 bytes is some 15 KiB to each, well inside max_send_queue_bytes.
+    max_multiline_bytes: int = 4096
+    max_multiline_lines: int = 100
     # Room moderation (bans, invitations, keys): README "Moderation".
     max_list_masks: int = 100  # each of a room's lists: bans, exceptions, invite exceptions
     max_invites: int = 100  # a room's invitations not yet used

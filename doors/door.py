@@ -30,6 +30,10 @@ class Link(Protocol):
     def say(self, line: str) -> None: ...  # one line, its CRLF added
     def write(self, data: bytes) -> None: ...  # whole lines; never blocks, never raises
     def close(self) -> None: ...  # after what is buffered
+    # Flood control for a message sent in several lines (IRCv3 draft/multiline): the
+    # next `lines` lines are counted, not paced, until charged together.
+    def defer_pacing(self, lines: int) -> None: ...
+    def charge_deferred(self) -> None: ...
 
 
 class DoorSession(Protocol):

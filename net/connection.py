@@ -74,6 +74,10 @@ class Connection(asyncio.BufferedProtocol):
         self.lines = LineSplitter(door.max_line_bytes, strip_telnet=door.strip_telnet)
         rate = config.rate_lines_per_s
         self._bucket = TokenBucket(rate, config.burst_lines, self.loop.time()) if rate else None
+        # A multiline message's lines (IRCv3 draft/multiline): up to `_unpaced` lines are
+        # counted in `_unpaid` instead of paced, and charged at once when it ends.
+        self._unpaced = 0
+        self._unpaid = 0
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
         self._wake: asyncio.TimerHandle | None = None  # a token will be back
@@ -193,8 +197,10 @@ class Connection(asyncio.BufferedProtocol):
             if self._task is not None or self._wake is not None or self.is_closed:
                 break
             if bucket is not None:
-                wait_s = bucket.take(self.loop.time())
-                if wait_s:
+                if self._unpaced:  # a line of a multiline message: paid for at its end
+                    self._unpaced -= 1
+                    self._unpaid += 1
+                elif wait_s := bucket.take(self.loop.time()):
                     self._wait_for_token(wait_s)
                     break
             self._feed(lines.next_line())
@@ -254,6 +260,18 @@ class Connection(asyncio.BufferedProtocol):
         if kind not in self._episodes:
             self._episodes.add(kind)
             log.warning("%s (%s) %s", self.peer, self.session.name if self.session else "-", what)
+
+    def defer_pacing(self, lines: int) -> None:
+        """The next `lines` lines (at most) are one message's, which reaches its readers
+        whole: counted, not paced one by one, until charge_deferred()."""
+        self._unpaced = lines
+
+    def charge_deferred(self) -> None:
+        """The message ended: its lines cost what they would have cost one by one, at
+        once; the lines after it wait until flood control is paid back."""
+        unpaid, self._unpaced, self._unpaid = self._unpaid, 0, 0
+        if self._bucket is not None and unpaid:
+            self._bucket.charge(unpaid, self.loop.time())
 
     def _wait_for_token(self, wait_s: float) -> None:
         """Take no line until the bucket has a token again (reads pause meanwhile)."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 
 class TokenBucket:
-    """Holds up to `burst` tokens, starts full, refills at `rate_per_s`; a line costs one."""
+    """Holds up to `burst` tokens, starts full, refills at `rate_per_s`; a line costs one.
+    `charge` may take it below zero: then `take` waits until it is back to one."""
 
     __slots__ = ("_stamp", "_tokens", "burst", "rate_per_s")
 
@@ -31,6 +32,12 @@ class TokenBucket:
             return 0.0
         self._tokens = tokens
         return (1 - tokens) / rate
+
+    def charge(self, lines: int, now: float) -> None:
+        """Take `lines` tokens at once at `now`, into debt if there are fewer: the lines
+        after it wait until the debt is paid (a multiline message's lines, as a whole)."""
+        self._tokens = self.tokens(now) - lines
+        self._stamp = now
 
     def tokens(self, now: float) -> float:
         """How many tokens there are at `now` (a fraction while refilling)."""

@@ -42,6 +42,19 @@ class Noticed(_Message):
 
 
 @dataclass(slots=True)
+class Multiline(_Message):
+    """A multiline message (IRCv3 draft/multiline): one message, one msgid, several
+    lines. `text` is its lines as the sender split them, joined by "\n" (a line never
+    holds one); a line whose index is in `concat` goes on the line before it, with no
+    break between (`draft/multiline-concat`: a long line sent in pieces). To a room
+    (`room`), or to one user (`target`, `room` ""); `kind` is "msg" or "notice"."""
+
+    target: str = ""
+    kind: str = "msg"
+    concat: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
 class Tagged:
     """A message of tags alone (IRC TAGMSG, such as typing notifications) to a room."""
 
@@ -254,4 +267,5 @@ Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
     | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
     | AccountChanged | OwnerChanged | RealnameChanged | Online | Offline | MarkerMoved
+    | Multiline
 )  # fmt: skip

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from registry.events import Acted, Event, Said, TopicSet, Whispered
+from registry.events import Acted, Event, Multiline, Said, TopicSet, Whispered
 from utils import name_key
 
-Kept = Said | Acted | TopicSet  # what history holds: never private messages
+# What history holds: never private messages. A multiline message is one kept message.
+Kept = Said | Acted | TopicSet | Multiline
 Keep = Callable[[Kept], None]
 MAX_FETCH = 500  # the most one read returns: /history N and CHATHISTORY's limit
 Entry = tuple[int, int, Any]  # (position, ts in ms, event): a line of a list in memory
@@ -39,10 +40,13 @@ class HistoryUnavailable(Exception):
 
 
 def is_kept(event: Event) -> TypeGuard[Kept]:
-    """Whether history keeps this event: chat lines, actions and topic changes; never
-    CTCP (a line that opens with \\x01), notices, tags or private messages."""
+    """Whether history keeps this event: chat lines, actions, multiline messages (one
+    message, one msgid) and topic changes; never CTCP (a line that opens with \\x01),
+    notices, tags or private messages."""
     if type(event) is Said:
         return event.text[:1] != "\x01"
+    if type(event) is Multiline:
+        return event.kind == "msg" and bool(event.room)
     return type(event) is Acted or type(event) is TopicSet
 
 

@@ -19,6 +19,7 @@ from registry import (
     Acted,
     BanRecord,
     Kept,
+    Multiline,
     Query,
     Ref,
     Said,
@@ -28,9 +29,9 @@ from registry import (
     is_owned,
 )
 
-COLUMNS = "id, ts, kind, name, mask, text, tags"
-KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic"}
-Row = tuple[int, float, str, str, str, str, str]
+COLUMNS = "id, ts, kind, name, mask, text, tags, concat"
+KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic", Multiline: "lines"}
+Row = tuple[int, float, str, str, str, str, str, str]
 PRIVATE_COLUMNS = "id, ts, kind, name, account, target, mask, text, tags"
 PrivateRow = tuple[int, float, str, str, str, str, str, str, str]
 
@@ -41,19 +42,23 @@ def row_of(event: Kept, key: str) -> tuple[Any, ...]:
     ts = event.ts
     if type(event) is TopicSet:
         return (int(event.msgid), key, ts, int(ts * 1000), kind, event.name, event.mask,
-                event.text, "")  # fmt: skip
+                event.text, "", "")  # fmt: skip
     assert not isinstance(event, TopicSet)
+    concat = ",".join(map(str, event.concat)) if type(event) is Multiline else ""
     return (int(event.msgid), key, ts, int(ts * 1000), kind, event.name, event.mask,
-            event.text, event.tags)  # fmt: skip
+            event.text, event.tags, concat)  # fmt: skip
 
 
 def event_of(row: Row, room: str) -> Kept:
     """The event a messages row holds; `room` is the room's name as events show it."""
-    msgid, ts, kind, name, mask, text, tags = row
+    msgid, ts, kind, name, mask, text, tags, concat = row
     if kind == "topic":
         return TopicSet(name, room, text, ts, mask, str(msgid))
     if kind == "act":
         return Acted(name, text, ts, room, mask, str(msgid), tags)
+    if kind == "lines":
+        at = tuple(int(i) for i in concat.split(",") if i.isdigit())
+        return Multiline(name, text, ts, room, mask, str(msgid), tags, concat=at)
     return Said(name, text, ts, room, mask, str(msgid), tags)
 
 

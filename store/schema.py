@@ -92,6 +92,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     );
     """,
     private_messages,  # 3 -> 4
+    # 4 -> 5: multiline messages (IRCv3 draft/multiline), kind 'lines': one row, its text
+    # the lines as sent joined by "\n", and `concat` the lines that continue the one
+    # before ('2,5': lines 2 and 5). (No SQL comment here: SQLite keeps the column's
+    # text in the table's CREATE statement.)
+    """
+    ALTER TABLE messages ADD COLUMN concat TEXT NOT NULL DEFAULT ''
+    """,
 )
 VERSION = len(MIGRATIONS)
 

@@ -4,6 +4,7 @@
 lines. `client.py` is what a command sees of a client (replies, capabilities, the
 shared `IrcDoor`); `session.py` reads its lines through `commands.py`, the one table,
 which names the handlers: `registration.py`, `channels.py`, `moderation.py`,
-`queries.py`, `who.py`, `server_info.py`, `history.py`, `usage.py`. `door.py` builds
+`queries.py`, `who.py`, `server_info.py`, `history.py`, `multiline.py` (IRCv3
+draft/multiline), `usage.py`. `door.py` builds
 the door a listener serves. docs/irc.md is its reference.
 """

@@ -223,15 +223,23 @@ def _to_target(
             s.numeric(exc.code, *exc.params)
 
 
-def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
+def speaking_room(s: IrcClient, chan: str) -> r.Room:
+    """The room a message to `chan` goes to, or IrcError: 403 none, 404 the room's
+    modes forbid this member to speak in it."""
     member = s.require_member()
-    status = target[: len(target) - len(target.lstrip("@+"))]
-    room = find_room(s, target[len(status) :])
+    room = find_room(s, chan)
     if room not in member.rooms or "m" in room.modes or member in room.muted:
         try:
             room.check_speaker(member)
         except r.CannotSpeak as exc:
             raise IrcError("404", channel(room.name), CANNOT_SPEAK[type(exc)]) from None
+    return room
+
+
+def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
+    member = s.require_member()
+    status = target[: len(target) - len(target.lstrip("@+"))]
+    room = speaking_room(s, target[len(status) :])
     ts, msgid = s.rooms.clock(), s.rooms.new_id()
     name, where, mask, account = member.name, room.name, member.mask, member.account
     event: r.Event
@@ -243,7 +251,6 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
         event = r.Acted(name, text[8:].rstrip("\x01"), ts, where, mask, msgid, tags, account)
     else:
         event = r.Said(name, text, ts, where, mask, msgid, tags, account)
-    echo = s.echo
     if kind == "msg" and not status and not tags and type(event) is r.Said:
         if len(s.chat_rooms) > 2 * s.config.max_joined:
             s.chat_rooms.clear()
@@ -251,11 +258,18 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     if status:
         _to_status(s, room, status, event)
         return
-    if echo and s._labeled is None:
+    post(s, room, event)
+
+
+def post(s: IrcClient, room: r.Room, event: r.Event) -> None:
+    """A message of this client's to a room it may speak in: to the room, and back to
+    the client with echo-message (a labeled line's echo is its labeled reply)."""
+    member = s.require_member()
+    if s.echo and s._labeled is None:
         room.post(event)
     else:
         room.post(event, member.sink(s.device))  # not back to this connection
-        if echo:  # labeled: the echo is the labeled reply
+        if s.echo:  # labeled: the echo is the labeled reply
             room.flush()
             s.send(s.render.line(event))
 
@@ -311,6 +325,17 @@ async def to_user(s: IrcClient, target: str, text: str, kind: str, tags: str) ->
         note = f"{event.target} is offline; your message will be delivered when they log in"
         s.send(line(s.door.name, "NOTICE", s.target, note))
     elif peer.away and kind == "msg":
+        s.numeric("301", peer.name, peer.away)
+
+
+def tell(s: IrcClient, peer: r.Member, event: r.Event, kind: str) -> None:
+    """A private message of this client's to `peer` that the registry does not keep
+    (a multiline one): delivered, echoed with echo-message, and answered with the
+    peer's away text (`kind` "msg": not to a NOTICE)."""
+    peer.send(event)
+    if s.echo:
+        s.send(s.render.line(event))
+    if peer.away and kind == "msg":
         s.numeric("301", peer.name, peer.away)
 
 

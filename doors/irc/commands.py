@@ -14,6 +14,7 @@ from doors.irc import (
     history,
     markers,
     moderation,
+    multiline,
     opers,
     presence,
     queries,
@@ -49,6 +50,7 @@ COMMANDS: dict[str, Command] = {
     "PRIVMSG": Command(channels.on_privmsg),
     "NOTICE": Command(channels.on_notice),
     "TAGMSG": Command(channels.on_tagmsg),
+    "BATCH": Command(multiline.on_batch, 1),  # IRCv3 draft/multiline: a client's batch
     "TOPIC": Command(channels.on_topic, 1),
     "NAMES": Command(channels.on_names),
     "AWAY": Command(channels.on_away),

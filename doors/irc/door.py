@@ -17,7 +17,7 @@ def irc_door(door: IrcDoor) -> Door:
     def session(conn: Link) -> IrcSession:
         return IrcSession(
             door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls,
-            hang_up=conn.close,
+            hang_up=conn.close, pacing=conn,
         )  # fmt: skip
 
     return Door(

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import registry as r
 from doors.irc.client import BOT_MODE, IrcClient
-from doors.irc.message import Message, add_tags, line
+from doors.irc.message import Message, in_batch, line
 from doors.irc.render import channel, server_time
 from registry.history import MAX_FETCH, HistoryUnavailable, Kept, Query, Ref
 from utils import name_problem, normalize_name
@@ -90,6 +90,13 @@ def stamped(event: Shown, today: tuple[int, int, int]) -> Shown:
         return event
     when = time.localtime(event.ts)
     shown = time.strftime("%H:%M" if when[:3] == today else "%Y-%m-%d %H:%M", when)
+    if type(event) is r.Multiline:  # each line a reader sees (not blank, nor a piece of one)
+        parts = event.text.split("\n")
+        text = "\n".join(
+            f"[{shown}] {part}" if part and i not in event.concat else part
+            for i, part in enumerate(parts)
+        )
+        return dataclasses.replace(event, text=text)
     return dataclasses.replace(event, text=f"[{shown}] {event.text}")
 
 
@@ -107,7 +114,7 @@ def send_batch(s: IrcClient, kind: str, params: tuple[str, ...], lines: list[str
     ref = s.rooms.new_id()
     s.send(line(s.door.name, "BATCH", "+" + ref, kind, *params))
     for text in lines:
-        s.send(add_tags(text, {"batch": ref}))
+        s.send(in_batch(text, ref))
     s.send(line(s.door.name, "BATCH", "-" + ref))
 
 

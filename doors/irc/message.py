@@ -122,6 +122,15 @@ def add_tags(text: str, tags: dict[str, str]) -> str:
     return extra + text
 
 
+def in_batch(text: str, ref: str) -> str:
+    """Lines (CRLF between them) as members of batch `ref`: each gets its `batch` tag,
+    but the lines inside a batch nested in it (which open with `@batch=`: the renders
+    put that tag first) keep theirs; the nested batch's own BATCH lines get `ref`."""
+    if "\r\n" not in text:
+        return text if text.startswith("@batch=") else add_tags(text, {"batch": ref})
+    return "\r\n".join(in_batch(part, ref) for part in text.split("\r\n"))
+
+
 def client_tags(tags: dict[str, str]) -> str:
     """The client-only tags (`+name`) of a message, formatted for relaying ("" if none)."""
     relayed = {k: v for k, v in tags.items() if k.startswith("+")}

@@ -33,7 +33,7 @@ class IrcRender:
 
     __slots__ = (
         "account_notify", "account_tag", "away_notify", "extended_join", "invite_notify",
-        "message_tags", "read_marker", "server_time", "setname", "tagged",
+        "message_tags", "multiline", "read_marker", "server_time", "setname", "tagged",
     )  # fmt: skip
 
     def __init__(
@@ -48,6 +48,7 @@ class IrcRender:
         extended_join: bool = False,
         setname: bool = False,
         read_marker: bool = False,
+        multiline: bool = False,
     ) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
@@ -58,6 +59,7 @@ class IrcRender:
         self.extended_join = extended_join  # IRCv3 extended-join: JOIN's account, realname
         self.setname = setname  # IRCv3 setname: SETNAME lines
         self.read_marker = read_marker  # IRCv3 draft/read-marker: MARKREAD when one moves
+        self.multiline = multiline  # IRCv3 draft/multiline (and batch): one batch a message
         self.tagged = server_time or message_tags or account_tag
 
     def __call__(self, event: r.Event) -> bytes:
@@ -101,6 +103,8 @@ class IrcRender:
                 return self.tags(ts, msgid, tags, account) + line(
                     mask, "NOTICE", channel(room), text
                 )
+            case r.Multiline():
+                return self.multiline_lines(event)
             case r.Tagged(_, ts, room, mask, msgid, tags, account):
                 if not self.message_tags:
                     return ""
@@ -152,6 +156,31 @@ class IrcRender:
                 return line(server, "731", target, name)
         raise TypeError(f"no line for {event!r}")
 
+    def multiline_lines(self, event: r.Multiline) -> str:
+        """A multiline message as one `draft/multiline` batch (its tags on the BATCH line,
+        the message's id as the batch's reference), or, for a client without it, each
+        line as a message of its own: the sender's pieces kept as sent, blank lines left
+        out, the msgid on the first line only (IRCv3 multiline, "Fallback"). Lines
+        joined by CRLF, without the last one."""
+        command = "NOTICE" if event.kind == "notice" else "PRIVMSG"
+        target = channel(event.room) if event.room else event.target
+        mask, ref = event.mask, event.msgid or "0"
+        head = self.tags(event.ts, event.msgid, event.tags, event.account) if self.tagged else ""
+        parts = event.text.split("\n")
+        if self.multiline:
+            out = [f"{head}:{mask} BATCH +{ref} draft/multiline {target}"]
+            for index, part in enumerate(parts):
+                concat = ";draft/multiline-concat" if index in event.concat else ""
+                out.append(f"@batch={ref}{concat} " + line(mask, command, target, part))
+            out.append(f"BATCH -{ref}")
+            return "\r\n".join(out)
+        rest = self.tags(event.ts, "", event.tags, event.account) if self.tagged else ""
+        out = []
+        for part in parts:
+            if part:
+                out.append((rest if out else head) + line(mask, command, target, part))
+        return "\r\n".join(out)
+
     def private(self, mask: str, target: str, kind: str, text: str) -> str:
         if kind == "tagmsg":
             return line(mask, "TAGMSG", target) if self.message_tags else ""
@@ -172,6 +201,7 @@ def render_for(
     extended_join: bool = False,
     setname: bool = False,
     read_marker: bool = False,
+    multiline: bool = False,
 ) -> IrcRender:
     """The one shared render for this set of capabilities."""
     return IrcRender(
@@ -179,4 +209,5 @@ def render_for(
         account_tag=account_tag, account_notify=account_notify, extended_join=extended_join,
         setname=setname,
         read_marker=read_marker,
+        multiline=multiline,
     )  # fmt: skip

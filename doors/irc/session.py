@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable
 
 import registry as r
+from doors.irc import multiline
 from doors.irc.client import (
     CAPS,
     CLIENT_TAG_BYTES,
@@ -64,8 +65,12 @@ class IrcSession(IrcClient):
         if result is not None:
             return self._settle(result, label)
         if label is not None:
-            self._end_label(label)
+            self.end_label(label)
         return None
+
+    def line_too_long(self, limit: int) -> None:
+        multiline.refuse(self, "MULTILINE_INVALID", "A line of the batch was refused")
+        super().line_too_long(limit)
 
     def _chat_fast(self, text: str) -> bool:
         """`PRIVMSG #room :text`, no tags, from a member of a room it spoke in before:
@@ -89,11 +94,16 @@ class IrcSession(IrcClient):
         if not is_utf8(text):  # nothing undecodable is echoed: a command word neither
             word = msg.command if is_utf8(msg.command) else "*"
             self.send(line(self.door.name, "FAIL", word, "INVALID_UTF8", "Invalid UTF-8"))
+            multiline.refuse(self, "MULTILINE_INVALID", "A line of the batch was refused")
             return None
         tags = len(msg.raw_tags) + 2 if msg.raw_tags else 0  # with its "@" and " "
         body = len(text.encode("utf-8", "surrogateescape")) - tags
         if body > MAX_LINE_BYTES - 2 or tags > CLIENT_TAG_BYTES:
+            multiline.refuse(self, "MULTILINE_INVALID", "A line of the batch was refused")
             raise IrcError("417", "Input line was too long")
+        batched = self.draft is not None or "batch" in msg.tags  # IRCv3 draft/multiline
+        if batched and self.member is not None and multiline.absorbed(self, msg):
+            return None
         command = self.commands.get(msg.command)
         if command is None:
             if self.member is None:
@@ -115,7 +125,7 @@ class IrcSession(IrcClient):
         except Exception:
             self._fail()
         if label is not None:
-            self._end_label(label)
+            self.end_label(label)
 
     def _fail(self) -> None:
         log.exception("%s (%s) IRC session failed", self.peer, self.name)

@@ -18,6 +18,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "Logs in to an account with SASL (PLAIN or SCRAM-SHA-256), after CAP REQ sasl.",
     ),
     "AWAY": ("AWAY [:<message>]", "Marks you away with a message; without one, back."),
+    "BATCH": (
+        "BATCH +<ref> draft/multiline <target> | -<ref>",
+        "Sends the PRIVMSG or NOTICE lines tagged batch=<ref> between the two as one",
+        "message (draft/multiline): opened with +<ref>, sent with -<ref>.",
+    ),
     "CAP": ("CAP LS [302] | REQ :<caps> | LIST | END", "Negotiates IRCv3 capabilities."),
     "CS": ("CS <command> [<args>]", "Asks ChanServ (rooms): CS HELP."),
     "CHANSERV": ("CHANSERV <command> [<args>]", "The same as CS."),

@@ -83,7 +83,40 @@ def stamp(ts: float, today: str) -> str:
     return hhmm if day == today else f"{day} {hhmm}"
 
 
-def history_line(event: Kept, today: str) -> str:
+def shown_lines(event: r.Multiline) -> list[str]:
+    """A multiline message's lines as a reader sees them: the pieces of a long line
+    (IRCv3 draft/multiline-concat) joined, blank lines kept."""
+    lines: list[str] = []
+    for index, part in enumerate(event.text.split("\n")):
+        if lines and index in event.concat:
+            lines[-1] += part
+        else:
+            lines.append(part)
+    return lines
+
+
+def multiline(event: r.Multiline, hhmm: str) -> list[str]:
+    """A multiline message as consecutive lines from its sender, each in the form of
+    its kind: `[HH:MM] <alice> text` in a room, `[HH:MM] *alice* text` in private."""
+    name, lines = event.name, shown_lines(event)
+    if event.room:
+        head = f"[{hhmm}] -{name}- " if event.kind == "notice" else f"[{hhmm}] <{name}> "
+        shown = [head + text for text in lines]
+    else:
+        form = WHISPER_FORMS[event.kind]
+        shown = [f"[{hhmm}] *{name}* " + form.format(name, text) for text in lines]
+    return [line if line.isprintable() else safe_text(line) for line in shown]
+
+
+def history_lines(event: Kept, today: str) -> list[str]:
+    """One kept message as docs/protocol.md words it live, with a dated stamp if not
+    today: one line, or a multiline message's lines."""
+    if isinstance(event, r.Multiline):
+        return multiline(event, stamp(event.ts, today))
+    return [history_line(event, today)]
+
+
+def history_line(event: r.Said | r.Acted | r.TopicSet, today: str) -> str:
     """One kept line as docs/protocol.md words it live, with a dated stamp if not today."""
     match event:
         case r.Said(name, text, ts):
@@ -153,9 +186,10 @@ def framed(room: str, events: list[Kept], now: float, *, unread_at: int | None =
     if not events:
         return []
     today = time.strftime("%Y-%m-%d", time.localtime(now))
-    lines = [history_line(event, today) for event in events]
+    lines = [line for event in events for line in history_lines(event, today)]
     if unread_at is not None and unread_at < len(events):
-        lines.insert(unread_at, f"* {UNREAD} {messages(len(events) - unread_at)}")
+        at = sum(len(history_lines(event, today)) for event in events[:unread_at])
+        lines.insert(at, f"* {UNREAD} {messages(len(events) - unread_at)}")
     return [f"* History of {room} ({messages(len(events))})", *lines, "* End of history."]
 
 
@@ -194,6 +228,8 @@ class TextRender:
             return b""
         if type(event) is r.Noticed and event.text[:1] == "\x01":
             return b""  # a CTCP reply to a channel: for IRC clients only
+        if type(event) is r.Multiline:
+            return "".join(f"{line}\r\n" for line in multiline(event, self.hhmm(event.ts))).encode()
         if isinstance(event, r.Acted | r.Noticed) and event.room != self.here:
             return self._elsewhere(event)
         line = self.line(event)

@@ -46,7 +46,8 @@ def seed(path: str, room: str, lines: list[tuple[float, str, str]], topic: str =
     for ts, name, text in lines:
         msgid = int(ts * 1_000_000) + next(_ids)
         con.execute(
-            "INSERT INTO messages VALUES (?, ?, ?, ?, 'say', ?, ?, ?, '')",
+            "INSERT INTO messages (id, room, ts, ts_ms, kind, name, mask, text, tags) "
+            "VALUES (?, ?, ?, ?, 'say', ?, ?, ?, '')",
             (msgid, room.casefold(), ts, int(ts * 1000), name, f"{name}!~{name}@h", text),
         )
     con.close()

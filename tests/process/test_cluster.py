@@ -267,3 +267,38 @@ async def test_history_lives_in_redis_and_any_node_replays_it(
     lines = await dave.expect("* End of history.")
     assert "* History of general (20 messages)" in lines
     assert lines[-2].endswith("<alice> line 24")
+
+
+async def test_a_multiline_message_crosses_whole_and_redis_keeps_it_as_one(
+    redis: RedisServer, nodes: StartNode, clients: list[LineClient]
+) -> None:
+    a, b = await nodes("a"), await nodes("b")
+    caps = ("batch", "message-tags", "draft/multiline")
+    alice = await IrcClient.open(a.irc_port)
+    clients.append(alice)
+    await alice.register("alice", caps)
+    await alice.join("#general")
+    carol = await IrcClient.open(b.irc_port)
+    clients.append(carol)
+    await carol.register("carol", caps)
+    await carol.join("#general")
+    bob = await text(clients, b, "bob")
+    await bob.send("/join general")
+    await alice.expect(line(r":bob!\S+ JOIN #general"))
+    await alice.send("BATCH +m draft/multiline #general", "@batch=m PRIVMSG #general :one",
+                     "@batch=m PRIVMSG #general :two ", "@batch=m;draft/multiline-concat "
+                     "PRIVMSG #general :halves", "BATCH -m")  # fmt: skip
+    opening = await carol.expect(line(r"@msgid=(\d+) :alice!\S+ BATCH \+\1 draft/multiline .*"))
+    got = await carol.expect(line(r"BATCH -\d+"))
+    assert opening[-1].endswith(" #general") and len(got) == 4
+    assert got[-2].startswith("@batch=") and "draft/multiline-concat" in got[-2]
+    shown = await bob.expect(line(rf"{STAMP} <alice> two halves"))
+    assert re.fullmatch(rf"{STAMP} <alice> one", shown[-2])
+    assert await redis.cli("XLEN", "chatroom:history:general") == "1"
+    dave = await text(clients, a, "dave")
+    await dave.send("/join general")
+    lines = await dave.expect("* End of history.")
+    assert lines[-4:] == [
+        "* History of general (1 message)", *lines[-3:-1], "* End of history.",
+    ]  # fmt: skip
+    assert lines[-2].endswith("<alice> two halves")

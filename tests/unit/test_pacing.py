@@ -52,3 +52,11 @@ def test_tokens_refill_in_fractions() -> None:
 def test_a_rate_of_zero_is_no_bucket() -> None:
     with pytest.raises(ValueError):
         TokenBucket(rate_per_s=0, burst=10, now=0.0)
+
+
+def test_a_charge_may_go_into_debt_and_the_next_line_waits_until_it_is_paid() -> None:
+    bucket = TokenBucket(rate_per_s=5, burst=10, now=0.0)
+    bucket.charge(12, 0.0)  # a multiline message of 12 lines, taken at once
+    assert bucket.tokens(0.0) == -2
+    assert bucket.take(0.0) == pytest.approx(0.6)  # three tokens short of one
+    assert bucket.take(0.6) == 0.0

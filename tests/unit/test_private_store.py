@@ -50,7 +50,7 @@ async def test_a_version_2_file_is_migrated_keeping_its_accounts_rooms_and_lines
             said = Said("alice", "before private history", 1000.0, "General", "alice!a@h", "7")
             con.execute("INSERT INTO rooms VALUES ('general', 'General', 999.0, '{}')")
             con.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        reads.row_of(said, "general"))  # fmt: skip
+                        reads.row_of(said, "general")[:9])  # version 2: no concat  # fmt: skip
             con.execute("INSERT INTO accounts VALUES ('alice', 'Alice', 'x', 5.0, '{}')")
     assert rows(path, "PRAGMA user_version") == [(2,)]
     history = opened(path)
