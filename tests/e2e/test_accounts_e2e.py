@@ -134,15 +134,14 @@ async def test_a_login_puts_an_irc_user_holding_the_name_off_it(
 
 
 async def test_passwords_are_hashed_on_threads_behind_the_loop(connect: Connect) -> None:
-    def hashers() -> dict[int | None, int | None]:
-        threads = threading.enumerate()
-        return {t.ident: t.native_id for t in threads if t.name.startswith(THREAD_NAME)}
+    def hashers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)}
 
-    before = hashers()
+    before = hashers()  # another test's, ending: a new thread may get its ident
     alice = await connect("alice")
     await alice.send(f"/register {PASSWORD}")
     await alice.expect(nickserv("Account alice registered; you are logged in to it."))
-    new = [native_id for ident, native_id in hashers().items() if ident not in before]
+    new = [thread.native_id for thread in hashers() - before]
     assert new  # the server's own, started by this registration
     if sys.platform == "linux":
         loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
