@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from driver import WorkerOptions
+from plan import ClientSpec
 from protocols import deliveries_per_line
 from results import median
 from sweep import SweepConfig
@@ -24,6 +26,7 @@ from workloads import (
     run_idle,
     run_slow,
     run_sweep,
+    with_accounts,
 )
 
 Params = dict[str, Any]
@@ -49,16 +52,26 @@ def _sweep_cfg(p: Params, receivers: int, senders: int, connections: int) -> Swe
     )
 
 
+def _as_accounts(clients: list[ClientSpec], p: Params) -> list[ClientSpec]:
+    """The guests as accounts on ``per_account`` connections each, if the params ask
+    (bench/devices.py); a new password each run, never printed."""
+    per_account = p.get("per_account", 0)
+    if not per_account:
+        return clients
+    return with_accounts(clients, per_account, secrets.token_urlsafe(12))
+
+
 def _fanout(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
     m, s = p["members"], p["senders"]
     reach = deliveries_per_line(m, opts.protocol, opts.irc_echo)
-    return run_sweep(server, fanout_clients(m, s), _sweep_cfg(p, reach, s, m), workers, opts, say)
+    clients = _as_accounts(fanout_clients(m, s), p)
+    return run_sweep(server, clients, _sweep_cfg(p, reach, s, m), workers, opts, say)
 
 
 def _rooms(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
     n, size = p["rooms"] * p["room_size"], p["room_size"]
     reach = deliveries_per_line(size, opts.protocol, opts.irc_echo)
-    clients = rooms_clients(p["rooms"], size, sending=True)
+    clients = _as_accounts(rooms_clients(p["rooms"], size, sending=True), p)
     return run_sweep(server, clients, _sweep_cfg(p, reach, n, n), workers, opts, say)
 
 

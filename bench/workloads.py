@@ -5,10 +5,14 @@ workers (driver.py), and is bounded in time and count. Clients live on 127.0.0.1
 Layouts: fanout puts M members in one room, the first S of them sending; rooms puts
 ``rooms x size`` members in rooms of ``size``, everyone sending; idle logs N clients
 into rooms and measures; slow is fanout plus one member that never reads again.
+``with_accounts`` turns a fanout or rooms layout's guests into accounts logged in on
+several connections each (bench/devices.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -19,6 +23,7 @@ from serverproc import ServerProcess
 from sweep import SweepConfig, describe, order_for, step_record, sweep, verdict
 
 Say = Callable[[str], None]
+REGISTRATIONS = 3  # per address per 10 minutes (registry/accounts.py), a default kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,42 @@ def rooms_clients(rooms: int, size: int, sending: bool) -> list[ClientSpec]:
         for r in range(rooms)
         for j in range(size)
     ]
+
+
+def account_name(index: int) -> str:
+    return f"a{index:05d}"  # as long as name_of's, so every delivery has the same bytes
+
+
+def with_accounts(clients: list[ClientSpec], per_account: int, password: str) -> list[ClientSpec]:
+    """The same connections, roles and rooms, as accounts each on ``per_account``
+    connections instead of one guest each (bench/devices.py).
+
+    A room of n connections gets A = ceil(n / per_account) accounts: its j-th connection
+    is account j mod A's, the account's first for j < A (it registers the name, from a
+    loopback address of its own, 3 accounts to an address) and one more connection
+    (a Device) after. So the first connections, which create, sync and (fanout) send,
+    are distinct users as in the guest layout: 100 connections are 34 accounts, 32 on
+    three connections and 2 on two; a room of 10, 4 accounts (3, 3, 2, 2).
+    """
+    by_room: dict[str, list[ClientSpec]] = {}
+    for spec in clients:
+        by_room.setdefault(spec.room, []).append(spec)
+    first_source = ipaddress.IPv4Address("127.0.0.2")  # 127.0.0.1 is everyone else's
+    out: dict[int, ClientSpec] = {}
+    accounts = 0
+    for members in by_room.values():
+        count = math.ceil(len(members) / per_account)
+        for j, spec in enumerate(members):
+            index = accounts + j % count
+            out[spec.cid] = replace(
+                spec,
+                name=account_name(index),
+                password=password,
+                is_device=j >= count,
+                source="" if j >= count else str(first_source + index // REGISTRATIONS),
+            )
+        accounts += count
+    return [out[spec.cid] for spec in clients]
 
 
 def login_and_sync(
