@@ -1,7 +1,9 @@
 """An account on several connections against guests: ``python bench/devices.py all``.
 
 Runs bench/run.py's ``fanout`` and ``rooms`` sweeps (the same figures, sizes, server
-command, pinning and pass rule) in two cases, alternated within one run (A B A B ...):
+command, pinning and pass rule) in two cases, each against a fresh server of its own,
+both up at once and stepped in turn (A B A B ..., a step each; who goes first changes
+each run), so that load from elsewhere on a shared machine falls on both alike:
 
 - ``guests``: every connection is a guest user of its own, as bench/run.py has it;
 - ``devices``: the same connections, rooms, senders and rates, but logged in to
@@ -12,9 +14,10 @@ command, pinning and pass rule) in two cases, alternated within one run (A B A B
   room then has a member with devices, so every flush takes ``Room._flush_devices``.
 
 Every connection counts what it receives, so deliveries/s is comparable between the
-cases: the same connections get the same lines. Each run starts a new server. Prints
-both cases' medians and their ratio; ``--json FILE`` keeps the records; saves nothing
-else (RESULTS.md, "Devices", has the figures by hand). Text door only; 127.0.0.0/8.
+cases: the same connections get the same lines. Each run starts two new servers.
+Prints both cases' medians and their ratio; ``--json FILE`` keeps the records; saves
+nothing else (RESULTS.md, "Devices", has the figures by hand). Text door only;
+127.0.0.0/8.
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ from typing import Any
 
 import results
 from driver import WorkerOptions
-from figures import FIGURES, Params, summarize
+from figures import FIGURES, Params, summarize, sweep_layout
 from run import server_spec
 from serverproc import pin_self
-from workloads import fanout_clients, rooms_clients, with_accounts
+from workloads import run_interleaved
 
 CASES = ("guests", "devices")
 
@@ -43,12 +46,8 @@ def say(text: str) -> None:
 
 def layout(workload: str, p: Params, per_account: int) -> str:
     """How the devices case groups its connections into accounts, in words."""
-    if workload == "fanout":
-        clients = fanout_clients(p["members"], p["senders"])
-    else:
-        clients = rooms_clients(p["rooms"], p["room_size"], sending=True)
-    grouped = with_accounts(clients, per_account, "x")
-    per = Counter(Counter(c.name for c in grouped).values())
+    clients, _ = sweep_layout(workload, p | {"per_account": per_account}, WorkerOptions())
+    per = Counter(Counter(c.name for c in clients).values())
     shape = ", ".join(f"{n} x {k}" for k, n in sorted(per.items(), reverse=True))
     where = "in the room" if workload == "fanout" else "per room"
     accounts = sum(per.values()) // (1 if workload == "fanout" else p["rooms"])
@@ -67,17 +66,24 @@ def command(args: argparse.Namespace, workload: str, p: Params) -> str:
 
 
 def compare(args: argparse.Namespace, workload: str) -> dict[str, Any]:
-    """Both cases of one workload, ``--runs`` times each, alternated; the record."""
+    """Both cases of one workload, ``--runs`` times, stepped in turn; the record."""
     figure = FIGURES[workload]
     params = figure.params(args.quick, args, {})
     server = server_spec(args, None, figure.server_flags(params))
     shape = layout(workload, params, args.per_account)
+    opts = WorkerOptions()
     runs: dict[str, list[dict[str, Any]]] = {case: [] for case in CASES}
     for index in range(args.runs):
+        order = CASES if index % 2 == 0 else CASES[::-1]  # who steps first, in turn
+        cases, cfg = {}, None
+        for case in order:
+            per_account = args.per_account if case == "devices" else 0
+            cases[case], cfg = sweep_layout(workload, params | {"per_account": per_account}, opts)
+        assert cfg is not None
+        say(f"{figure.label(params)}: run {index + 1}/{args.runs}, {' and '.join(order)}")
+        got = run_interleaved(cases, server, cfg, args.workers, opts, say)
         for case in CASES:
-            p = params | {"per_account": args.per_account if case == "devices" else 0}
-            say(f"{figure.label(params)}, {case}: run {index + 1}/{args.runs}")
-            runs[case].append(figure.run(server, p, args.workers, WorkerOptions(), say))
+            runs[case].append(got[case])
     summary = {case: summarize(workload, got) for case, got in runs.items()}
     guests, devices = (summary[case]["deliveries_per_s"] for case in CASES)
     ratio = round(devices / guests, 3) if guests else None

@@ -61,18 +61,28 @@ def _as_accounts(clients: list[ClientSpec], p: Params) -> list[ClientSpec]:
     return with_accounts(clients, per_account, secrets.token_urlsafe(12))
 
 
+def sweep_layout(name: str, p: Params, opts: WorkerOptions) -> tuple[list[ClientSpec], SweepConfig]:
+    """The clients and the sweep of the fanout or rooms figure (as accounts with
+    ``per_account``)."""
+    if name == "fanout":
+        m, s = p["members"], p["senders"]
+        clients, size, senders, connections = fanout_clients(m, s), m, s, m
+    else:
+        size = p["room_size"]
+        clients = rooms_clients(p["rooms"], size, sending=True)
+        senders = connections = len(clients)
+    reach = deliveries_per_line(size, opts.protocol, opts.irc_echo)
+    return _as_accounts(clients, p), _sweep_cfg(p, reach, senders, connections)
+
+
 def _fanout(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
-    m, s = p["members"], p["senders"]
-    reach = deliveries_per_line(m, opts.protocol, opts.irc_echo)
-    clients = _as_accounts(fanout_clients(m, s), p)
-    return run_sweep(server, clients, _sweep_cfg(p, reach, s, m), workers, opts, say)
+    clients, cfg = sweep_layout("fanout", p, opts)
+    return run_sweep(server, clients, cfg, workers, opts, say)
 
 
 def _rooms(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
-    n, size = p["rooms"] * p["room_size"], p["room_size"]
-    reach = deliveries_per_line(size, opts.protocol, opts.irc_echo)
-    clients = _as_accounts(rooms_clients(p["rooms"], size, sending=True), p)
-    return run_sweep(server, clients, _sweep_cfg(p, reach, n, n), workers, opts, say)
+    clients, cfg = sweep_layout("rooms", p, opts)
+    return run_sweep(server, clients, cfg, workers, opts, say)
 
 
 def _idle(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:

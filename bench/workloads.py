@@ -11,6 +11,7 @@ several connections each (bench/devices.py).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import math
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pathlib import Path
 from driver import Generator, LoginStats, WorkerOptions
 from plan import ClientSpec
 from serverproc import ServerProcess
-from sweep import SweepConfig, describe, order_for, step_record, sweep, verdict
+from sweep import Sweep, SweepConfig, describe, order_for, step_record, sweep, verdict
 
 Say = Callable[[str], None]
 REGISTRATIONS = 3  # per address per 10 minutes (registry/accounts.py), a default kept
@@ -145,13 +146,59 @@ def run_sweep(
         stats = login_and_sync(gen, proc, say)
         rss_login = proc.rss_kib()
         record = sweep(gen, cfg, say, proc.check_alive, proc.cpu_probe)
+        return _with_server(record, proc, stats, rss_login)
+
+
+def _with_server(
+    record: dict[str, object], proc: ServerProcess, stats: LoginStats, rss_login: int
+) -> dict[str, object]:
+    return {
+        **record,
+        "login": asdict(stats),
+        "server_rss_kib_after_login": rss_login,
+        "server_rss_kib_peak": proc.rss_kib("VmHWM"),
+        "server_warnings": proc.warnings,
+    }
+
+
+def run_interleaved(
+    cases: dict[str, list[ClientSpec]],
+    server: ServerSpec,
+    cfg: SweepConfig,
+    workers: int,
+    opts: WorkerOptions,
+    say: Say,
+) -> dict[str, dict[str, object]]:
+    """One sweep per layout, each against a fresh server of its own, all up at once and
+    stepped in turn (A B A B ..., in the order of ``cases``), so that load from
+    elsewhere on the machine falls on every case alike; one run's record per case."""
+    with contextlib.ExitStack() as stack:
+        up: dict[str, tuple[ServerProcess, Generator, LoginStats, int]] = {}
+        for name, clients in cases.items():
+            proc = stack.enter_context(server.start())
+            gen = stack.enter_context(Generator(clients, workers, opts))
+            say(f"  {name}:")
+            stats = login_and_sync(gen, proc, say)
+            up[name] = (proc, gen, stats, proc.rss_kib())
+        for _, gen, _, _ in up.values():
+            gen.step(cfg.start_dps, order_for(cfg, cfg.start_dps, cfg.warmup_s))
+        sweeps = {name: Sweep(cfg, _prefixed(say, name)) for name in cases}
+        while not all(state.done for state in sweeps.values()):
+            for name, state in sweeps.items():
+                if not state.done:
+                    proc, gen = up[name][:2]
+                    order = order_for(cfg, state.rate, cfg.step_s)
+                    result = gen.step(state.rate, order, proc.cpu_probe)
+                    proc.check_alive()
+                    state.take(result)
         return {
-            **record,
-            "login": asdict(stats),
-            "server_rss_kib_after_login": rss_login,
-            "server_rss_kib_peak": proc.rss_kib("VmHWM"),
-            "server_warnings": proc.warnings,
+            name: _with_server(sweeps[name].record(), proc, stats, rss)
+            for name, (proc, _, stats, rss) in up.items()
         }
+
+
+def _prefixed(say: Say, name: str) -> Say:
+    return lambda text: say(f"  {name:<8}{text.strip()}")
 
 
 def run_idle(
