@@ -4,8 +4,11 @@ Used inside a worker process before the timed steps: connect, then on the text d
 answer the prompts (docs/protocol.md, Names) and create or join the room, or on the
 IRC door register (``NICK``, ``USER``, optionally ``CAP REQ :echo-message``; the welcome
 ends with 376 or 422) and ``JOIN #room`` (done at the client's own JOIN line, then 366);
-later wait for a sync line. The sockets stay non-blocking and are handed to the
-worker's epoll loop afterwards. Not the hot path: clarity over speed. Only 127.0.0.1.
+later wait for a sync line. An account's connections (text door only): the first
+registers its guest name (``/register PASSWORD``) before the room, the others log in
+with the password and find themselves in it. The sockets stay non-blocking and are
+handed to the worker's epoll loop afterwards. Not the hot path: clarity over speed.
+Only loopback: 127.0.0.1, and 127.0.0.x as the source of a registration.
 """
 
 from __future__ import annotations
@@ -99,9 +102,13 @@ async def login_one(
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, opts.stalled_mss_bytes)
     started = time.perf_counter()
     try:
+        if spec.source:
+            sock.bind((spec.source, 0))
         await asyncio.get_running_loop().sock_connect(sock, (opts.host, port))
         if opts.protocol == "irc":
             await _irc_login(sock, spec, opts.irc_echo)
+        elif spec.is_device:
+            await _device_login(sock, spec)
         else:
             await _text_login(sock, spec)
     except BaseException:
@@ -111,10 +118,17 @@ async def login_one(
 
 
 async def _text_login(sock: socket.socket, spec: ClientSpec) -> None:
+    """A guest's name, then the room; with a password, the name is registered first."""
     reader = LineReader(sock)
     await reader.until(_is("Enter your username:"))
     await _send(sock, f"{spec.name}\n")
     await reader.until(_is("Enter your choice:"))
+    if spec.password:
+        await _send(sock, f"/register {spec.password}\n")
+        answer = await reader.until(lambda line: " *NickServ* " in line)
+        if f"Account {spec.name} registered" not in answer:
+            raise LoginError(answer)  # e.g. too many registrations from this address
+        await reader.until(_is("Enter your choice:"))
     if spec.creates_room:
         await _send(sock, "1\n")
         await reader.until(_is("Enter new room name:"))
@@ -124,8 +138,21 @@ async def _text_login(sock: socket.socket, spec: ClientSpec) -> None:
     await reader.until(_joined)
 
 
+async def _device_login(sock: socket.socket, spec: ClientSpec) -> None:
+    """One more connection of an account whose user is in its room already: the name,
+    the password, and the door puts it in that room."""
+    reader = LineReader(sock)
+    await reader.until(_is("Enter your username:"))
+    await _send(sock, f"{spec.name}\n")
+    await reader.until(_is(f"Enter the password for {spec.name}:"))
+    await _send(sock, f"{spec.password}\n")
+    await reader.until(lambda line: line.startswith(f"Joined room [{spec.room}]"))
+
+
 async def _irc_login(sock: socket.socket, spec: ClientSpec, echo: bool) -> None:
     """Register (with echo-message if asked), then join; the room is made on first join."""
+    if spec.password:
+        raise LoginError("accounts are logged in on the text door only")
     reader, nick = LineReader(sock, "irc"), spec.name
     register = f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
     if echo:

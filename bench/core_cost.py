@@ -9,7 +9,10 @@ every ``--batch`` lines (the server flushes once per event-loop pass). Writes on
 count bytes; the cyclic GC is off while timing (the previous run's registry would
 otherwise be collected inside the next). It reports CPU microseconds per line and
 nanoseconds per delivery for the text door, the IRC door, and the IRC door with
-echo-message; ``--profile`` adds cProfile's heaviest functions per door. What it
+echo-message; ``--profile`` adds cProfile's heaviest functions per door;
+``--per-account 3`` measures each door twice, interleaved: guests, and the same
+connections as accounts on three connections each (workloads.with_accounts: the first
+registers its name, the others log in with the password, on IRC with SASL PLAIN). What it
 leaves out is the same on both doors: the sockets, the event loop, and
 doors/connection.py's line splitting.
 
@@ -21,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import cProfile
 import gc
 import io
 import pstats
+import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -91,35 +96,70 @@ async def feed(member: Member, line: str, deferred: Deferred) -> None:
     deferred.run()
 
 
-async def log_in(
-    door: str, layout: list[tuple[str, str, bool]], deferred: Deferred
-) -> list[Member]:
-    """The server's registry and one session per (name, room, sends), logged in and joined."""
+@dataclass(frozen=True)
+class Seat:
+    """One connection of the layout: its name, room, whether it sends, and for an
+    account's connection (``--per-account``) its source address and whether it is
+    one more connection (a Device) of a user already in the room."""
+
+    name: str
+    room: str
+    sends: bool
+    source: str = "127.0.0.1"
+    password: str = ""  # "": a guest
+    is_device: bool = False
+
+
+def script_for(door: str, seat: Seat, made: bool) -> list[str]:
+    """The lines that log this connection in and put it in its room (a device: in it
+    already). An account's first connection registers its name on the way."""
+    name, room, password = seat.name, seat.room, seat.password
+    if door == "text":
+        if seat.is_device:
+            return [name, password]
+        join = [f"/join {room}"] if made else ["1", room]
+        return [name, *([f"/register {password}"] if password else []), *join]
+    script = [f"NICK {name}", f"USER {name} 0 * :{name}"]
+    caps = ["echo-message"] if door.endswith("echo") else []
+    if seat.is_device:  # SASL PLAIN, so that NICK may be the account's user's own name
+        plain = base64.b64encode(f"\0{name}\0{password}".encode()).decode()
+        script = ["AUTHENTICATE PLAIN", f"AUTHENTICATE {plain}", *script]
+        caps.append("sasl")
+    if caps:
+        script = [f"CAP REQ :{' '.join(caps)}", *script, "CAP END"]
+    if password and not seat.is_device:
+        script.append(f"PRIVMSG NickServ :REGISTER {password}")
+    return script + ([] if seat.is_device else [f"JOIN #{room}"])
+
+
+async def log_in(door: str, layout: list[Seat], deferred: Deferred) -> list[Member]:
+    """The server's registry and one session per seat, logged in and in its room."""
     sys.path.insert(0, str(ROOT))
     from config.settings import Config
     from doors.irc.session import IrcDoor, IrcSession
     from doors.text.render import Renders
     from doors.text.session import Session
+    from registry.accounts import Accounts
+    from registry.credentials import MIN_ITERATIONS
     from rooms import RoomManager
 
     config = Config()
-    rooms = RoomManager(max_rooms=config.max_rooms, defer=deferred)
+    accounts = Accounts(iterations=MIN_ITERATIONS)  # the setup's hashing, not measured
+    rooms = RoomManager(max_rooms=config.max_rooms, defer=deferred, accounts=accounts)
     irc, renders = IrcDoor(rooms, config), Renders()
     members: list[Member] = []
     made: set[str] = set()
-    for name, room, sends in layout:
+    for seat in layout:
         sink = Sink()
         session: Feeder
         if door == "text":
-            session = Session(rooms, config, sink.say, write=sink.write, renders=renders)
-            script = [name, "1", room] if room not in made else [name, f"/join {room}"]
+            peer = f"{seat.source}:1"
+            session = Session(rooms, config, sink.say, write=sink.write, renders=renders, peer=peer)
         else:
-            session = IrcSession(irc, sink.say, write=sink.write, host="127.0.0.1")
-            script = [f"NICK {name}", f"USER {name} 0 * :{name}", f"JOIN #{room}"]
-            if door.endswith("echo"):
-                script = ["CAP REQ :echo-message", *script[:2], "CAP END", script[2]]
-        made.add(room)
-        member = Member(session, sink, name, room, sends)
+            session = IrcSession(irc, sink.say, write=sink.write, host=seat.source)
+        script = script_for(door, seat, seat.room in made)
+        made.add(seat.room)
+        member = Member(session, sink, seat.name, seat.room, seat.sends)
         for line in script:
             await feed(member, line, deferred)
         members.append(member)
@@ -131,9 +171,7 @@ def chat_line(door: str, room: str, cid: int, seq: int) -> str:
     return text if door == "text" else f"PRIVMSG #{room} :{text}"
 
 
-def measure(
-    door: str, layout: list[tuple[str, str, bool]], lines: int, batch: int, profile: bool
-) -> dict[str, Any]:
+def measure(door: str, layout: list[Seat], lines: int, batch: int, profile: bool) -> dict[str, Any]:
     """Feed ``lines`` chat lines through ``door``; CPU per line and where it went."""
     deferred = Deferred()
     members = asyncio.run(log_in(door, layout, deferred))
@@ -187,13 +225,20 @@ def top_functions(profiler: cProfile.Profile, count: int = 18) -> str:
     return text[text.find("   ncalls") :]
 
 
-def layout_for(args: argparse.Namespace) -> list[tuple[str, str, bool]]:
-    """(name, room, sends) per member, as workloads.py lays the bench clients out."""
+def layout_for(args: argparse.Namespace, per_account: int = 0) -> list[Seat]:
+    """One seat per connection, as workloads.py lays the bench clients out (with
+    ``per_account``, as workloads.with_accounts groups them into accounts)."""
+    from workloads import fanout_clients, rooms_clients, with_accounts
+
     if args.workload == "fanout":
-        return [(f"b{i:05d}", "bench", i < args.senders) for i in range(args.members)]
-    size = args.room_size
+        clients = fanout_clients(args.members, args.senders)
+    else:
+        clients = rooms_clients(args.rooms, args.room_size, sending=True)
+    if per_account:
+        clients = with_accounts(clients, per_account, secrets.token_urlsafe(12))
     return [
-        (f"b{r * size + j:05d}", f"r{r:04d}", True) for r in range(args.rooms) for j in range(size)
+        Seat(c.name, c.room, c.is_sender, c.source or "127.0.0.1", c.password, c.is_device)
+        for c in clients
     ]
 
 
@@ -210,34 +255,50 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=3, help="rounds over the doors (best of)")
     parser.add_argument("--profile", action="store_true", help="cProfile's top functions too")
+    parser.add_argument(
+        "--per-account",
+        type=int,
+        default=0,
+        help="also the same connections as accounts on this many each (bench/devices.py)",
+    )
     args = parser.parse_args(argv)
     batch = args.batch or (20 if args.workload == "fanout" else 1)
-    layout = layout_for(args)
-    rounds = [[measure(door, layout, args.lines, batch, False) for door in DOORS]]
-    for _ in range(args.repeats - 1):  # interleaved, so a burst of other load hits every door
-        rounds.append([measure(door, layout, args.lines, batch, False) for door in DOORS])
+    layouts = {"guests": layout_for(args)}
+    if args.per_account:
+        layouts["devices"] = layout_for(args, args.per_account)
+    cases = [(door, name) for door in DOORS for name in layouts]
+    rounds = [  # interleaved, so a burst of other load hits every door and layout
+        [measure(door, layouts[name], args.lines, batch, False) for door, name in cases]
+        for _ in range(args.repeats)
+    ]
     results = [
         min(runs, key=lambda r: float(r["us_per_line"])) for runs in zip(*rounds, strict=True)
     ]
-    for door, best in zip(DOORS, results, strict=True):
+    for (door, name), best in zip(cases, results, strict=True):
+        best["case"] = f"{door}, {name}" if args.per_account else door
         if args.profile:
-            best["profile"] = measure(door, layout, args.lines, batch, True)["profile"]
+            best["profile"] = measure(door, layouts[name], args.lines, batch, True)["profile"]
     text_us = float(results[0]["us_per_line"])
     print(
         f"{args.workload}: {args.lines} lines per door, a flush every {batch} lines,"
         f" best of {args.repeats}"
+        + (f"; devices: accounts on {args.per_account} connections each" * bool(args.per_account))
     )
-    for r in results:
+    for index, r in enumerate(results):
         ratio = text_us / float(r["us_per_line"])
+        versus = ""
+        if args.per_account and index % 2:  # devices, after its door's guests
+            guests_us = float(results[index - 1]["us_per_line"])
+            versus = f", vs guests {guests_us / float(r['us_per_line']):.0%}"
         print(
-            f"  {r['door']:<15} {r['us_per_line']:>7} us/line"
+            f"  {r['case']:<24} {r['us_per_line']:>7} us/line"
             f"  {r['ns_per_delivery']:>7} ns/delivery"
             f"  ({r['deliveries_per_line']} per line, {r['bytes_per_delivery']} B each,"
-            f" {r['writes_per_flush']} writes/flush)  lines/s vs text {ratio:.0%}"
+            f" {r['writes_per_flush']} writes/flush)  lines/s vs text {ratio:.0%}{versus}"
         )
     for r in results:
         if "profile" in r:
-            print(f"\n--- {r['door']}: cProfile, by own time ---\n{r['profile']}")
+            print(f"\n--- {r['case']}: cProfile, by own time ---\n{r['profile']}")
     return 0
 
 

@@ -127,10 +127,11 @@ class Generator:
         return [self._reply(pipe, timeout_s) for pipe in self.pipes]
 
     def login(self, port: int, timeout_s: float = 600.0) -> LoginStats:
-        """Log every client in: room creators first, then everyone else."""
+        """Log every client in: room creators first, then everyone else, then the
+        accounts' other connections (they land in the room their user is in)."""
         started = time.perf_counter()
         reports: list[LoginReport] = []
-        for phase in ("create", "join"):
+        for phase in ("create", "join", "device"):
             reports += self._ask(timeout_s, "login", phase, port)
         wall_s = time.perf_counter() - started
         seconds = sorted(int(s * 1e9) for r in reports for s in r.seconds)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from driver import WorkerOptions
+from plan import ClientSpec
 from protocols import deliveries_per_line
 from results import median
 from sweep import SweepConfig
@@ -24,6 +26,7 @@ from workloads import (
     run_idle,
     run_slow,
     run_sweep,
+    with_accounts,
 )
 
 Params = dict[str, Any]
@@ -49,17 +52,37 @@ def _sweep_cfg(p: Params, receivers: int, senders: int, connections: int) -> Swe
     )
 
 
+def _as_accounts(clients: list[ClientSpec], p: Params) -> list[ClientSpec]:
+    """The guests as accounts on ``per_account`` connections each, if the params ask
+    (bench/devices.py); a new password each run, never printed."""
+    per_account = p.get("per_account", 0)
+    if not per_account:
+        return clients
+    return with_accounts(clients, per_account, secrets.token_urlsafe(12))
+
+
+def sweep_layout(name: str, p: Params, opts: WorkerOptions) -> tuple[list[ClientSpec], SweepConfig]:
+    """The clients and the sweep of the fanout or rooms figure (as accounts with
+    ``per_account``)."""
+    if name == "fanout":
+        m, s = p["members"], p["senders"]
+        clients, size, senders, connections = fanout_clients(m, s), m, s, m
+    else:
+        size = p["room_size"]
+        clients = rooms_clients(p["rooms"], size, sending=True)
+        senders = connections = len(clients)
+    reach = deliveries_per_line(size, opts.protocol, opts.irc_echo)
+    return _as_accounts(clients, p), _sweep_cfg(p, reach, senders, connections)
+
+
 def _fanout(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
-    m, s = p["members"], p["senders"]
-    reach = deliveries_per_line(m, opts.protocol, opts.irc_echo)
-    return run_sweep(server, fanout_clients(m, s), _sweep_cfg(p, reach, s, m), workers, opts, say)
+    clients, cfg = sweep_layout("fanout", p, opts)
+    return run_sweep(server, clients, cfg, workers, opts, say)
 
 
 def _rooms(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:
-    n, size = p["rooms"] * p["room_size"], p["room_size"]
-    reach = deliveries_per_line(size, opts.protocol, opts.irc_echo)
-    clients = rooms_clients(p["rooms"], size, sending=True)
-    return run_sweep(server, clients, _sweep_cfg(p, reach, n, n), workers, opts, say)
+    clients, cfg = sweep_layout("rooms", p, opts)
+    return run_sweep(server, clients, cfg, workers, opts, say)
 
 
 def _idle(server: ServerSpec, p: Params, workers: int, opts: WorkerOptions, say: Say) -> Any:

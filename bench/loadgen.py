@@ -117,8 +117,9 @@ class Worker:
     # --- login and sync (asyncio, not timed as load) ---
 
     def login(self, phase: str, port: int) -> LoginReport:
-        """Log in the clients of ``phase``: "create" (room creators) or "join" (the rest)."""
-        wanted = [s for s in self.specs if s.creates_room == (phase == "create")]
+        """Log in the clients of ``phase``: "create" (room creators), "join" (the rest),
+        "device" (an account's other connections, once its user is in its room)."""
+        wanted = [s for s in self.specs if s.login_phase == phase]
         return asyncio.run(login_all(wanted, port, self.opts, self.socks))
 
     def sync(self, token: str) -> list[str]:

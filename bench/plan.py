@@ -22,6 +22,19 @@ class ClientSpec:
     is_sender: bool = False
     is_syncer: bool = False  # sends the sync line that tells its room "login is over"
     is_stalled: bool = False  # joins, then never reads again (the `slow` workload)
+    # An account's connection (bench/devices.py): the first one of each account logs in
+    # as a guest of that name and registers it (`/register PASSWORD`), from `source`, a
+    # loopback address of its own since one address may register 3 accounts per 10
+    # minutes; every other one (`is_device`) logs in with the password afterwards and
+    # lands in the account's room, one more connection of the same user.
+    password: str = field(default="", repr=False)
+    is_device: bool = False
+    source: str = ""  # the local address to bind ("": the kernel's choice)
+
+    @property
+    def login_phase(self) -> str:
+        """When it logs in: "create" (makes its room), "join", then "device"."""
+        return "create" if self.creates_room else "device" if self.is_device else "join"
 
 
 @dataclass(frozen=True, slots=True)

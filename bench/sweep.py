@@ -93,6 +93,83 @@ def step_record(result: StepResult, why: str | None) -> dict[str, object]:
     return {**asdict(result), "dps": round(result.dps), "fail": why}
 
 
+class Sweep:
+    """One sweep's state, a step at a time: ``rate`` is the next step's, ``take`` its
+    result, ``done`` once it stopped, ``record`` what it found. ``sweep`` drives one
+    against a generator; bench/devices.py interleaves two, a step each in turn."""
+
+    def __init__(self, cfg: SweepConfig, say: Callable[[str], None]) -> None:
+        self.cfg, self.say = cfg, say
+        self.steps: list[dict[str, object]] = []
+        self.best: StepResult | None = None
+        self.on_pace: StepResult | None = None  # the best pass with the generator not saturated
+        self.busy_from: float | None = None  # the first rate at which the server's CPU was full
+        self.repeats, self.max_other = DISTURBED_REPEATS, 0.0
+        self.low, self.high = 0.0, math.inf  # the highest rate that passed, the lowest that failed
+        self.rate, self.retried, self.narrowing = cfg.start_dps, False, cfg.refine_steps
+        self.stop = "max steps reached"
+        self.stopped = False
+
+    @property
+    def done(self) -> bool:
+        return self.stopped or len(self.steps) >= self.cfg.max_steps
+
+    def take(self, result: StepResult) -> None:
+        """The result of a step at ``self.rate``: note it, and choose the next rate."""
+        cfg, rate = self.cfg, self.rate
+        why = verdict(result, cfg.p99_limit_ms)
+        self.max_other = max(self.max_other, result.other_cpu or 0.0)
+        if (result.server_cpu or 0.0) >= SERVER_BUSY:
+            self.busy_from = min(rate, self.busy_from or rate)
+        if why is not None and (result.other_cpu or 0.0) > DISTURBED and self.repeats > 0:
+            self.repeats -= 1  # another user's processes took CPU: this step says nothing
+            why += f" (disturbed: other processes used {result.other_cpu} cores; repeating)"
+            self.steps.append(step_record(result, why))
+            self.say(describe(len(self.steps), result, why))
+            return
+        self.steps.append(step_record(result, why))
+        self.say(describe(len(self.steps), result, why))
+        if why is None:
+            self.low, self.retried = max(self.low, rate), False
+            if self.best is None or result.dps > self.best.dps:
+                self.best = result
+            if result.gen_cpu < GEN_BUSY and (
+                self.on_pace is None or result.dps > self.on_pace.dps
+            ):
+                self.on_pace = result
+        elif not self.retried and self.high == math.inf and not result.disconnects:
+            self.retried = True
+            return  # a fluke fails once; a limit fails twice
+        else:
+            self.high, self.stop = min(self.high, rate), f"at {rate:,.0f}/s offered: {why}"
+        if result.disconnects:
+            self.stopped = True
+            return
+        if self.high == math.inf:
+            self.rate *= cfg.factor
+            return
+        if self.narrowing == 0 or self.high / max(self.low, 1.0) < 1.05:
+            self.stopped = True
+            return
+        self.narrowing -= 1
+        self.rate = math.sqrt(self.low * self.high) if self.low else self.high / cfg.factor**2
+
+    def record(self) -> dict[str, object]:
+        """The sweep's record: its best step, where it stopped, and every step."""
+        steps, best, on_pace, stop = self.steps, self.best, self.on_pace, self.stop
+        if stop == "max steps reached" and steps and steps[-1]["fail"]:
+            stop += f" (the last step failed: {steps[-1]['fail']})"
+        return {
+            "best_dps": round(best.dps) if best else 0,
+            "best": step_record(best, None) if best else None,
+            "best_on_pace_dps": round(on_pace.dps) if on_pace else 0,
+            "server_busy_from_dps": self.busy_from,
+            "max_other_cpu": self.max_other,
+            "stop": stop,
+            "steps": steps,
+        }
+
+
 def sweep(
     gen: Generator,
     cfg: SweepConfig,
@@ -102,56 +179,9 @@ def sweep(
 ) -> dict[str, object]:
     """Run the sweep on a logged-in, synced generator; return the run's record."""
     gen.step(cfg.start_dps, order_for(cfg, cfg.start_dps, cfg.warmup_s))
-    steps: list[dict[str, object]] = []
-    best: StepResult | None = None
-    on_pace: StepResult | None = None  # the best pass with the generator not saturated
-    busy_from: float | None = None  # the first rate at which the server's CPU was full
-    repeats, max_other = DISTURBED_REPEATS, 0.0
-    low, high = 0.0, math.inf  # the highest rate that passed, the lowest that failed
-    rate, retried, narrowing = cfg.start_dps, False, cfg.refine_steps
-    stop = "max steps reached"
-    while len(steps) < cfg.max_steps:
-        result = gen.step(rate, order_for(cfg, rate, cfg.step_s), cpu_probe)
+    state = Sweep(cfg, say)
+    while not state.done:
+        result = gen.step(state.rate, order_for(cfg, state.rate, cfg.step_s), cpu_probe)
         alive()
-        why = verdict(result, cfg.p99_limit_ms)
-        max_other = max(max_other, result.other_cpu or 0.0)
-        if (result.server_cpu or 0.0) >= SERVER_BUSY:
-            busy_from = min(rate, busy_from or rate)
-        if why is not None and (result.other_cpu or 0.0) > DISTURBED and repeats > 0:
-            repeats -= 1  # another user's processes took CPU: this step says nothing
-            why += f" (disturbed: other processes used {result.other_cpu} cores; repeating)"
-            steps.append(step_record(result, why))
-            say(describe(len(steps), result, why))
-            continue
-        steps.append(step_record(result, why))
-        say(describe(len(steps), result, why))
-        if why is None:
-            low, retried = max(low, rate), False
-            best = result if best is None or result.dps > best.dps else best
-            if result.gen_cpu < GEN_BUSY:
-                on_pace = result if on_pace is None or result.dps > on_pace.dps else on_pace
-        elif not retried and high == math.inf and not result.disconnects:
-            retried = True
-            continue  # a fluke fails once; a limit fails twice
-        else:
-            high, stop = min(high, rate), f"at {rate:,.0f}/s offered: {why}"
-        if result.disconnects:
-            break
-        if high == math.inf:
-            rate *= cfg.factor
-            continue
-        if narrowing == 0 or high / max(low, 1.0) < 1.05:
-            break
-        narrowing -= 1
-        rate = math.sqrt(low * high) if low else high / cfg.factor**2
-    if stop == "max steps reached" and steps and steps[-1]["fail"]:
-        stop += f" (the last step failed: {steps[-1]['fail']})"
-    return {
-        "best_dps": round(best.dps) if best else 0,
-        "best": step_record(best, None) if best else None,
-        "best_on_pace_dps": round(on_pace.dps) if on_pace else 0,
-        "server_busy_from_dps": busy_from,
-        "max_other_cpu": max_other,
-        "stop": stop,
-        "steps": steps,
-    }
+        state.take(result)
+    return state.record()

@@ -5,10 +5,15 @@ workers (driver.py), and is bounded in time and count. Clients live on 127.0.0.1
 Layouts: fanout puts M members in one room, the first S of them sending; rooms puts
 ``rooms x size`` members in rooms of ``size``, everyone sending; idle logs N clients
 into rooms and measures; slow is fanout plus one member that never reads again.
+``with_accounts`` turns a fanout or rooms layout's guests into accounts logged in on
+several connections each (bench/devices.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -16,9 +21,10 @@ from pathlib import Path
 from driver import Generator, LoginStats, WorkerOptions
 from plan import ClientSpec
 from serverproc import ServerProcess
-from sweep import SweepConfig, describe, order_for, step_record, sweep, verdict
+from sweep import Sweep, SweepConfig, describe, order_for, step_record, sweep, verdict
 
 Say = Callable[[str], None]
+REGISTRATIONS = 3  # per address per 10 minutes (registry/accounts.py), a default kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,42 @@ def rooms_clients(rooms: int, size: int, sending: bool) -> list[ClientSpec]:
     ]
 
 
+def account_name(index: int) -> str:
+    return f"a{index:05d}"  # as long as name_of's, so every delivery has the same bytes
+
+
+def with_accounts(clients: list[ClientSpec], per_account: int, password: str) -> list[ClientSpec]:
+    """The same connections, roles and rooms, as accounts each on ``per_account``
+    connections instead of one guest each (bench/devices.py).
+
+    A room of n connections gets A = ceil(n / per_account) accounts: its j-th connection
+    is account j mod A's, the account's first for j < A (it registers the name, from a
+    loopback address of its own, 3 accounts to an address) and one more connection
+    (a Device) after. So the first connections, which create, sync and (fanout) send,
+    are distinct users as in the guest layout: 100 connections are 34 accounts, 32 on
+    three connections and 2 on two; a room of 10, 4 accounts (3, 3, 2, 2).
+    """
+    by_room: dict[str, list[ClientSpec]] = {}
+    for spec in clients:
+        by_room.setdefault(spec.room, []).append(spec)
+    first_source = ipaddress.IPv4Address("127.0.0.2")  # 127.0.0.1 is everyone else's
+    out: dict[int, ClientSpec] = {}
+    accounts = 0
+    for members in by_room.values():
+        count = math.ceil(len(members) / per_account)
+        for j, spec in enumerate(members):
+            index = accounts + j % count
+            out[spec.cid] = replace(
+                spec,
+                name=account_name(index),
+                password=password,
+                is_device=j >= count,
+                source="" if j >= count else str(first_source + index // REGISTRATIONS),
+            )
+        accounts += count
+    return [out[spec.cid] for spec in clients]
+
+
 def login_and_sync(
     gen: Generator, server: ServerProcess, say: Say, sync: bool = True
 ) -> LoginStats:
@@ -104,13 +146,59 @@ def run_sweep(
         stats = login_and_sync(gen, proc, say)
         rss_login = proc.rss_kib()
         record = sweep(gen, cfg, say, proc.check_alive, proc.cpu_probe)
+        return _with_server(record, proc, stats, rss_login)
+
+
+def _with_server(
+    record: dict[str, object], proc: ServerProcess, stats: LoginStats, rss_login: int
+) -> dict[str, object]:
+    return {
+        **record,
+        "login": asdict(stats),
+        "server_rss_kib_after_login": rss_login,
+        "server_rss_kib_peak": proc.rss_kib("VmHWM"),
+        "server_warnings": proc.warnings,
+    }
+
+
+def run_interleaved(
+    cases: dict[str, list[ClientSpec]],
+    server: ServerSpec,
+    cfg: SweepConfig,
+    workers: int,
+    opts: WorkerOptions,
+    say: Say,
+) -> dict[str, dict[str, object]]:
+    """One sweep per layout, each against a fresh server of its own, all up at once and
+    stepped in turn (A B A B ..., in the order of ``cases``), so that load from
+    elsewhere on the machine falls on every case alike; one run's record per case."""
+    with contextlib.ExitStack() as stack:
+        up: dict[str, tuple[ServerProcess, Generator, LoginStats, int]] = {}
+        for name, clients in cases.items():
+            proc = stack.enter_context(server.start())
+            gen = stack.enter_context(Generator(clients, workers, opts))
+            say(f"  {name}:")
+            stats = login_and_sync(gen, proc, say)
+            up[name] = (proc, gen, stats, proc.rss_kib())
+        for _, gen, _, _ in up.values():
+            gen.step(cfg.start_dps, order_for(cfg, cfg.start_dps, cfg.warmup_s))
+        sweeps = {name: Sweep(cfg, _prefixed(say, name)) for name in cases}
+        while not all(state.done for state in sweeps.values()):
+            for name, state in sweeps.items():
+                if not state.done:
+                    proc, gen = up[name][:2]
+                    order = order_for(cfg, state.rate, cfg.step_s)
+                    result = gen.step(state.rate, order, proc.cpu_probe)
+                    proc.check_alive()
+                    state.take(result)
         return {
-            **record,
-            "login": asdict(stats),
-            "server_rss_kib_after_login": rss_login,
-            "server_rss_kib_peak": proc.rss_kib("VmHWM"),
-            "server_warnings": proc.warnings,
+            name: _with_server(sweeps[name].record(), proc, stats, rss)
+            for name, (proc, _, stats, rss) in up.items()
         }
+
+
+def _prefixed(say: Say, name: str) -> Say:
+    return lambda text: say(f"  {name:<8}{text.strip()}")
 
 
 def run_idle(

@@ -350,16 +350,7 @@ class Room:
                 elif mine:
                     member.write(mine)
             return
-        skipped: dict[Member | Device, set[int]] = {}
-        for sender, index in self.skips:
-            skipped.setdefault(sender, set()).add(index)
-        self.skips = []
-        own: dict[Member | Device, bytes] = {
-            member: b"".join(
-                [p for i, p in enumerate(pending.get(member.render, ())) if i not in drop]
-            )
-            for member, drop in skipped.items()
-        }
+        own = self._own_batches(pending)
         if len(pending) == 1:
             ((_, parts),) = pending.items()
             data = b"".join(parts)
@@ -375,23 +366,63 @@ class Room:
             if data:
                 member.write(data)
 
-    def _flush_devices(self, pending: dict[Render, list[bytes]]) -> None:
-        """The flush when some member is on several connections: each connection gets
-        its render's batch, less the lines it sent itself and asked not to see again."""
+    def _own_batches(self, pending: dict[Render, list[bytes]]) -> dict[Member | Device, bytes]:
+        """Each connection that sent lines it asked not to see again (the skips, now
+        cleared): its render's batch less those lines."""
         skipped: dict[Member | Device, set[int]] = {}
         for sender, index in self.skips:
             skipped.setdefault(sender, set()).add(index)
         self.skips = []
+        return {
+            sink: b"".join([p for i, p in enumerate(pending.get(sink.render, ())) if i not in drop])
+            for sink, drop in skipped.items()
+        }
+
+    def _flush_devices(self, pending: dict[Render, list[bytes]]) -> None:
+        """The flush when some member is on several connections: each connection gets
+        its render's batch, less the lines it sent itself and asked not to see again;
+        no connection gets an empty write. With one render and no such lines (the text
+        door, and IRC with echo-message; or one sender without echo, the usual on IRC)
+        it is the plain flush's loop over the members and their devices."""
+        if len(pending) == 1 and len(self.skips) <= 1:
+            self._flush_one_render(pending)
+            return
+        own = self._own_batches(pending) if self.skips else {}
         joined = {render: b"".join(parts) for render, parts in pending.items()}
         for member in self.members:
-            for sink, render in member.sinks() if member.devices else ((member, member.render),):
-                drop = skipped.get(sink)
-                if drop is None:
-                    data = joined[render]
-                else:
-                    data = b"".join(p for i, p in enumerate(pending[render]) if i not in drop)
+            mine = own.get(member)
+            data = joined[member.render] if mine is None else mine
+            if data:
+                member.write(data)
+            for device in member.devices:
+                mine = own.get(device)
+                data = joined[device.render] if mine is None else mine
                 if data:
-                    sink.write(data)
+                    device.write(data)
+
+    def _flush_one_render(self, pending: dict[Render, list[bytes]]) -> None:
+        """_flush_devices with one render and at most one connection that does not get
+        its own line back (it gets the batch less that line)."""
+        ((_, parts),) = pending.items()
+        data = b"".join(parts)
+        skip: Member | Device | None = None
+        mine = b""
+        if self.skips:
+            ((skip, index),) = self.skips
+            self.skips = []
+            mine = b"".join(parts[:index] + parts[index + 1 :]) if len(parts) > 1 else b""
+        if not data:
+            return
+        for member in self.members:
+            if member is not skip:
+                member.write(data)
+            elif mine:
+                member.write(mine)
+            for device in member.devices:
+                if device is not skip:
+                    device.write(data)
+                elif mine:
+                    device.write(mine)
 
     def _add(self, member: Member) -> None:
         self.flush()  # a newcomer gets nothing published before it joined

@@ -134,3 +134,33 @@ def test_login_storm_runs_both_conditions_and_prints_its_figures(tmp_path: Path)
     assert logins["attempted"] == logins["ok"] == 4 and logins["errors"] == {}
     assert all(logins["doors"][door]["p50_ms"] > 0 for door in ("text", "irc"))
     assert "logins" not in record["conditions"]["alone"]
+
+
+@pytest.mark.timeout(90)
+def test_devices_quick_mode_delivers_to_every_connection_of_every_account(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "devices.json"
+    done = subprocess.run(
+        [sys.executable, "bench/devices.py", "all", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=80,
+        check=False,
+    )
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    records: list[dict[str, Any]] = json.loads(out.read_text())
+    assert [r["workload"] for r in records] == ["fanout", "rooms"]
+    assert records[0]["devices_layout"].startswith("4 accounts in the room (2 x 3, 2 x 2")
+    assert records[1]["devices_layout"].startswith("2 accounts per room (4 x 3, 4 x 2")
+    for record in records:
+        p = record["params"]
+        reach = p["members"] if record["workload"] == "fanout" else p["room_size"]
+        for case in ("guests", "devices"):
+            assert record["summary"][case]["deliveries_per_s"] > 0
+            (run,) = record["runs"][case]
+            assert run["login"]["errors"] == [] and run["steps"], run
+            for step in run["steps"]:
+                assert_clean(step)
+                assert step["expected"] == step["sent"] * reach  # every connection got each
