@@ -9,9 +9,9 @@ from collections.abc import Awaitable
 import registry as r
 from doors import services
 from doors.irc import accounts
-from doors.irc.client import BOT_MODE, IrcClient, IrcError
+from doors.irc.client import BOT_MODE, MAX_LINE_BYTES, IrcClient, IrcError
 from doors.irc.history import replay_on_join
-from doors.irc.message import Message, client_tags, line
+from doors.irc.message import Message, client_tags, line, relayed_bytes
 from doors.irc.render import channel
 from utils import name_key, name_problem, normalize_name
 
@@ -171,8 +171,13 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> Awaitable[None] | None:
     if BOT_MODE in s.require_member().modes:  # IRCv3 bot-mode: a server tag, never forged
         tags = f"bot;{tags}" if tags else "bot"
     asks: list[tuple[str, str]] = []
+    mask, most = s.require_member().mask, MAX_LINE_BYTES - 2
     for target in msg.params[0].split(",")[:MAX_TARGETS]:
         try:
+            if kind != "tagmsg" and relayed_bytes(mask, msg.command, target, text) > most:
+                # RFC 1459's 512 bytes with CRLF, as relayed: refused, rather than cut for
+                # those who get it (as ERR_INPUTTOOLONG's definition allows)
+                raise IrcError("417", "Input line was too long")
             if target.lstrip("@+").startswith("#"):
                 to_room(s, target, text, kind, tags)
             elif (service := services.service_name(target)) is not None:
