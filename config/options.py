@@ -18,6 +18,7 @@ from config.certificates import TlsSetupError, server_context, sts_problem
 from config.extras import require_extra
 from config.file import parse_with_config
 from config.settings import Config
+from config.web import add_web_options, check_web_options
 from utils import clean, os_reason, port_number
 
 # Each option: flag, the Config field it sets, its type, a metavar, what it means.
@@ -316,6 +317,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
     add_tls_options(parser)
+    add_web_options(parser)
     add_cluster_options(parser)
     add_history_options(parser)
     add_account_options(parser)
@@ -332,6 +334,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     names = [name.casefold() for name, _ in args.opers]
     if len(set(names)) != len(names):
         parser.error("--oper: the same oper name twice")
+    check_web_options(parser, args)
     check_tls_options(parser, args)
     check_cluster_options(parser, args)
     args.db_path = "" if args.no_history else args.db_path
