@@ -107,9 +107,11 @@ async def raw_websocket(port: int, *lines: str, receive_buffer: int = 4096) -> s
     return sock
 
 
-async def http_get(port: int, request: str, tls: ssl.SSLContext | None = None) -> bytes:
+async def http_get(
+    port: int, request: str, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> bytes:
     """A whole HTTP exchange: `request` sent, everything read until the server closes."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=tls)
+    reader, writer = await asyncio.open_connection(host, port, ssl=tls)
     writer.write(request.encode())
     async with asyncio.timeout(TIMEOUT_S):
         reply = await reader.read()
