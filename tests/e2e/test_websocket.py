@@ -277,6 +277,17 @@ async def test_a_websocket_counts_with_the_other_doors_against_max_clients(
     await wait_until(lambda: not server.connections())
 
 
+@pytest.mark.parametrize("config", [replace(BASE, max_clients=1)], ids=["max 1"])
+async def test_a_connection_over_the_limits_gets_an_http_503(
+    server: ChatServer, web: WebConnect
+) -> None:
+    await web("first")
+    with pytest.raises(InvalidStatus) as refused:
+        await web()
+    assert refused.value.response.status_code == 503
+    assert refused.value.response.body == b"Server is full (1 connections). Try again later.\r\n"
+
+
 async def test_shutdown_says_so_and_closes_the_websocket() -> None:
     server = ChatServer(BASE)
     await server.start()
