@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from utils import Network, canonical_ip, counted, is_in
+from utils import Network, canonical_ip, counted, is_in, os_reason
 
 log = logging.getLogger("chatroom")
 
@@ -130,6 +130,8 @@ class Site:
         MAX_FILES and MAX_SITE_BYTES in all; one log line says what was loaded."""
         pages: dict[str, Page] = {}
         total = 0
+        if not root.is_dir():
+            log.warning("web page: no directory %s; every request gets 404", root)
         for directory, subdirectories, files in os.walk(root):
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
             for name in sorted(files):
@@ -141,7 +143,11 @@ class Site:
                     log.warning("web page: %s left out (at most %s, %d bytes)", path, most,
                                 MAX_SITE_BYTES)  # fmt: skip
                     continue
-                body = path.read_bytes()
+                try:
+                    body = path.read_bytes()
+                except OSError as exc:
+                    log.warning("web page: %s left out: %s", path, os_reason(exc))
+                    continue
                 total += len(body)
                 key = "/" + path.relative_to(root).as_posix()
                 kind = CONTENT_TYPES.get(path.suffix.lower(), OTHER_TYPE)

@@ -138,7 +138,10 @@ class IrcWebSocket:
                 log.info("%s started TLS on a plain port; told it %s", self.label, self._tls_hint)
                 self._reply(plain_reply(400, self._tls_hint))
                 return []
-        self._protocol.receive_data(data)
+        try:
+            self._protocol.receive_data(data)
+        except EOFError:  # bytes after the end of the stream: nothing to read in them
+            return []
         return self._take_events()
 
     def receive_eof(self) -> None:

@@ -100,6 +100,14 @@ def test_every_reply_carries_the_security_headers(site: Site) -> None:
         )
 
 
+def test_no_directory_is_an_empty_site_and_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = Site.load(tmp_path / "nowhere")
+    assert site.pages == {} and site.reply("GET", "/", "h", None).status == 404
+    assert any("no directory" in r.getMessage() for r in caplog.records)
+
+
 def test_the_package_ships_a_page() -> None:
     index = WEB_ROOT / "index.html"
     assert index.is_file() and "coming" in index.read_text()
