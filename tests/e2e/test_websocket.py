@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -75,8 +76,9 @@ async def test_a_browser_chats_with_a_text_user_in_one_room(
 
 
 async def test_sasl_over_a_websocket_logs_in_to_an_account_of_the_text_door(
-    connect: Connect, web: WebConnect
+    connect: Connect, web: WebConnect, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # websockets' own DEBUG (every header) stays out too
     carol = await connect("carol")
     await carol.send("/register sesame-seed")
     await carol.expect(re.compile(r".*Account carol registered; you are logged in to it\."))
@@ -93,6 +95,12 @@ async def test_sasl_over_a_websocket_logs_in_to_an_account_of_the_text_door(
     await browser.expect(re.compile(r":irc.test 903 carol :.*"))
     await browser.send("CAP END")
     await browser.expect(re.compile(r":irc.test 001 carol :.*"))
+    server = [r for r in caplog.records if r.name != "websockets.client"]  # not the test's
+    said = [r.getMessage() for r in server]
+    payload = base64.b64encode(b"\0carol\0sesame-seed").decode()
+    assert not [m for m in said if "sesame-seed" in m or payload in m]
+    assert any(m.endswith("< b'AUTHENTICATE PLAIN'") for m in said)  # the mechanism, only
+    assert not any(r.name.startswith("websockets") for r in server)
 
 
 async def test_a_stalled_tab_is_dropped_and_the_others_get_every_message(
