@@ -220,7 +220,7 @@ async def test_the_page_is_served_on_the_same_port(server: ChatServer) -> None:
         f"ws://127.0.0.1:{port} wss://127.0.0.1:{port};".encode()
     ) in head
     assert b"\r\nX-Content-Type-Options: nosniff\r\n" in head
-    assert b"coming" in body
+    assert b"<title>chatroom</title>" in body
     missing = await http_get(port, "GET /../../etc/passwd HTTP/1.1\r\nHost: h\r\n\r\n")
     assert missing.startswith(b"HTTP/1.1 404 Not Found\r\n")
     bad = await http_get(port, "NOT HTTP AT ALL\r\n\r\n")

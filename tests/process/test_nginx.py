@@ -126,7 +126,7 @@ async def test_the_readme_config_passes_the_page_and_the_websocket_and_names_the
     request = f"GET / HTTP/1.1\r\nHost: {PROXY_HOST}:{proxy.port}\r\nConnection: close\r\n\r\n"
     page = await http_get(proxy.port, request, host=PROXY_HOST)
     head, _, body = page.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"coming" in body
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"<title>chatroom</title>" in body
     assert (
         f"connect-src 'self' ws://{PROXY_HOST}:{proxy.port} wss://{PROXY_HOST}:{proxy.port};"
     ).encode() in head  # the browser's Host, through nginx

@@ -110,7 +110,7 @@ def test_no_directory_is_an_empty_site_and_a_warning(
 
 def test_the_package_ships_a_page() -> None:
     index = WEB_ROOT / "index.html"
-    assert index.is_file() and "coming" in index.read_text()
+    assert index.is_file() and '<script type="module" src="app.js">' in index.read_text()
     assert "/index.html" in Site.load().pages
 
 
