@@ -274,18 +274,21 @@ export class Chat {
     this.ui.ready();
   }
 
-  /** A PRIVMSG or NOTICE, live or from history; null when it is not shown. */
-  message(msg, fromHistory) {
+  /** A PRIVMSG or NOTICE, live or from a history batch (`into`: the batch's buffer, as
+   *  the nick may have been another when it was said); null when it is not shown. */
+  message(msg, into = null) {
     const { source, params, tags, command } = msg;
     let [target, text = ""] = params;
     if (!target || isOtherCtcp(text)) return null;
     const nick = source?.nick ?? "";
     const self = Boolean(source) && this.isMe(nick);
     const fromServer = !source || source.isServer;
-    let buf;
+    let buf = into;
     const channel = target.replace(/^[@+]+(?=#)/, "");
-    if (isChannel(channel)) buf = this.buffer("channel", channel);
-    else if (fromServer) buf = this.home;
+    if (buf) {
+      // from history: its buffer is the batch's
+    } else if (isChannel(channel)) buf = this.buffer("channel", channel);
+    else if (fromServer) buf = command === "NOTICE" ? this.activeBuffer : this.home; // an answer
     else if (self) buf = this.buffer("query", target);
     else if (command === "NOTICE" || SERVICES.has(foldName(nick))) {
       buf = this.buffers.get(foldName(nick)) ?? this.activeBuffer;
@@ -309,7 +312,7 @@ export class Chat {
     const got = [];
     for (const line of batch.lines) {
       if (line.command !== "PRIVMSG" && line.command !== "NOTICE") continue;
-      const shown = this.message(line, true);
+      const shown = this.message(line, buf);
       if (shown) got.push(shown.entry);
     }
     const asked = buf.pending;
@@ -413,7 +416,7 @@ export class Chat {
 }
 
 function onPrivmsg(chat, msg) {
-  const shown = chat.message(msg, false);
+  const shown = chat.message(msg);
   if (!shown) return;
   chat.add(shown.buf, shown.entry);
   if (shown.entry.mention) chat.ui.mentioned(shown.buf, shown.entry);

@@ -264,7 +264,7 @@ export class View {
       const button = item.querySelector("button");
       button.setAttribute("aria-label", buf.label +
         (shown ? `, ${shown} unread${forYou ? `, ${forYou} for you` : ""}` : ""));
-      button.classList.toggle("parted", buf.kind === "channel" && !buf.joined);
+      button.classList.toggle("parted", buf.kind === "channel" && !buf.joined && !buf.stayJoined);
       if (buf.key === active) button.setAttribute("aria-current", "page");
       else button.removeAttribute("aria-current");
       item.querySelector(".buffer-name").textContent = buf.label;
