@@ -48,7 +48,7 @@ async def serve(config: Config) -> int:
         with contextlib.suppress(NotImplementedError):  # runs still stops gracefully
             loop.add_signal_handler(signum, stop.set)  # (Windows: Ctrl-C raises instead)
     with contextlib.suppress(NotImplementedError, AttributeError):  # no SIGHUP on Windows
-        loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
+        loop.add_signal_handler(signal.SIGHUP, server.reload)
     try:
         await server.start()
     except TlsSetupError as exc:

@@ -2,6 +2,7 @@
 
 The checkout becomes one `chatroom` package, its runtime packages found, not listed
 (a new one, such as store/, is included by being there): nothing else in site-packages.
+The web page's files (web/, served by the WebSocket door) go with it as package data.
 """
 
 from __future__ import annotations
@@ -23,5 +24,6 @@ class BuildPy(build_py):  # type: ignore[misc]
 setup(
     package_dir={"chatroom": "."},
     packages=["chatroom", *(f"chatroom.{name}" for name in RUNTIME)],
+    package_data={"chatroom": ["web/*", "web/**/*"]},
     cmdclass={"build_py": BuildPy},
 )

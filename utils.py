@@ -192,6 +192,22 @@ def is_loopback(ip: str) -> bool:
     return bool(address and address.is_loopback)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def is_in(ip: str, networks: tuple[Network, ...]) -> bool:
+    """Whether the address is in one of the networks (an IPv4-mapped one as its IPv4)."""
+    address = _address(ip)
+    return address is not None and any(address in network for network in networks)
+
+
+def canonical_ip(text: str) -> str | None:
+    """An address as the server writes a peer's (`203.0.113.7`, `2001:db8::1`; an
+    IPv4-mapped IPv6 address as its IPv4), or None if `text` is none."""
+    address = _address(text)
+    return str(address) if address is not None and "%" not in text else None
+
+
 def address_group(ip: str) -> str:
     """What --max-per-ip counts as one address: an IPv4 address, or an IPv6 /64,
     which is one site's network (a host there may use any address in it)."""

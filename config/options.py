@@ -8,7 +8,6 @@ options from a TOML file (config/file.py).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
 import socket
@@ -16,8 +15,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from config.certificates import TlsSetupError, server_context, sts_problem
+from config.extras import require_extra
 from config.file import parse_with_config
 from config.settings import Config
+from config.web import add_web_options, check_web_options
 from utils import clean, os_reason, port_number
 
 # Each option: flag, the Config field it sets, its type, a metavar, what it means.
@@ -68,16 +69,6 @@ class Parser(argparse.ArgumentParser):
         if action is not None and action.dest in self.sources:
             message = f"{self.sources[action.dest]}: {message}"
         self.exit(2, f"{self.prog}: error: {message}\nTry '{self.prog} --help' for the options.\n")
-
-
-def missing_extra(parser: argparse.ArgumentParser, flag: str, what: str, extra: str) -> NoReturn:
-    """An option whose optional extra is not installed: one line saying how to install it
-    (not a usage mistake, so no pointer to --help)."""
-    parser.exit(
-        2,
-        f"{parser.prog}: error: {flag} needs {what}: pip install 'chatroom[{extra}]' "
-        f"(in a checkout: pip install '.[{extra}]')\n",
-    )
 
 
 def default_server_name() -> str:
@@ -241,8 +232,7 @@ def check_cluster_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         return
     if not args.cluster.startswith(("redis://", "rediss://", "unix://")):
         parser.error("--cluster: a URL such as redis://127.0.0.1:6379/0")
-    if importlib.util.find_spec("redis") is None:
-        missing_extra(parser, "--cluster", "the Redis client", "cluster")
+    require_extra(parser, "redis", "--cluster", "the Redis client", "cluster")
     if args.workers > 1 and (args.port == 0 or args.irc_port == 0):
         parser.error("--workers needs fixed ports (not 0): the workers share them")
 
@@ -338,6 +328,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
         "--uvloop", action="store_true", help="use uvloop if it is installed (optional, faster)"
     )
     add_tls_options(parser)
+    add_web_options(parser)
     add_cluster_options(parser)
     add_history_options(parser)
     add_account_options(parser)
@@ -354,6 +345,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Config:
     names = [name.casefold() for name, _ in args.opers]
     if len(set(names)) != len(names):
         parser.error("--oper: the same oper name twice")
+    check_web_options(parser, args)
     check_tls_options(parser, args)
     check_cluster_options(parser, args)
     args.db_path = "" if args.no_history else args.db_path

@@ -66,6 +66,13 @@ class Config:
     tls_handshake_timeout_s: float = 10.0  # a handshake that takes longer is dropped
     tls_hello_timeout_s: float = 3.0  # no TLS bytes at all by then: told "TLS only"
     sts_duration_s: int = 0  # IRCv3 STS policy duration; 0: no policy
+    # The WebSocket door (docs/irc.md, "WebSocket"): IRC for browsers, and the web page.
+    websocket_port: int | None = None  # ws:// and http://; None: no such listener
+    websocket_tls_port: int | None = None  # wss:// and https://, with tls_cert; None: none
+    websocket_origins: tuple[str, ...] = ()  # other pages' origins that may connect
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
+    http_request_timeout_s: float = 10.0  # a connection's HTTP request must come by then
+    web_root: str = ""  # the page's files; "": the package's web/ (net/web.py)
     uvloop: bool = False
     # History: rooms, topics and lines kept in SQLite (store/), replay on join.
     db_path: str = ""  # "": no history (the command line's default is chatroom.db)

@@ -36,6 +36,7 @@ class Host(Protocol):
     def receive_buffer(self) -> memoryview: ...
     def admit(self, conn: Connection) -> str | None: ...  # None, or why it may not stay
     def forget(self, conn: Connection) -> None: ...
+    def readdress(self, conn: Connection, ip: str) -> str | None: ...  # as admit()
     def track(self, work: Coroutine[Any, Any, None]) -> None: ...
     def tls_hint(self, door: Door) -> str: ...
 
@@ -121,12 +122,25 @@ class Connection(asyncio.BufferedProtocol):
         t.set_write_buffer_limits(self._high_water, self._high_water // 4)
         return True
 
+    def take_address(self, ip: str) -> str | None:
+        """The client's own address, as a trusted proxy named it (net/websocket.py): in
+        place of the proxy's from now on, for the limits, the session (IRC's host, bans)
+        and the log; or why it may not stay (its address is over --max-per-ip)."""
+        refusal = self.host.readdress(self, ip)
+        if refusal:
+            log.warning("%s (for %s) refused: %s", self.peer, ip, refusal)
+            return refusal
+        self.peer = f"{ip} via {self.peer}"
+        return None
+
     def start(self) -> None:
-        """Start the session: at once on a plain port, after the handshake on TLS."""
+        """Start the session: at once on a plain port, after the handshake on TLS (and
+        on a WebSocket port, after the WebSocket handshake)."""
         t = self.transport
         assert t is not None
         self.is_tls = is_tls = t.get_extra_info("ssl_object") is not None
-        self.lines.sniff_tls = not is_tls  # under TLS a first 0x16 byte is just text
+        # Under TLS, or in WebSocket messages (net/weblink.py), a first 0x16 byte is text.
+        self.lines.sniff_tls = not is_tls and t.get_extra_info("websocket") is None
         tls = " over TLS" if is_tls else ""
         log.info("%s connected to the %s door%s", self.peer, self.door.name, tls)
         _keep_alive(t.get_extra_info("socket"))

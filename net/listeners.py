@@ -3,21 +3,25 @@ connections (how many, from where), TLS listeners and reload, start-up and shutd
 
 `ChatServer` assembles the server: the registry (rooms.py), its history store, the
 cluster link (--cluster), and a listener per door. What a connection does with its
-bytes is net/connection.py's; what a line means is its door's.
+bytes is net/connection.py's; what a line means is its door's. The WebSocket door is
+the IRC door under a WebSocket layer (net/weblink.py), imported only when asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
 import ssl
 import time
 from collections import Counter
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from config.certificates import TlsSetupError, server_context
 from config.settings import Config
@@ -27,13 +31,18 @@ from doors.irc.session import IrcDoor
 from doors.text.door import text_door
 from net.connection import Connection
 from net.tls import TlsLink
+from net.web import WEB_ROOT, Site, http_refusal
 from registry.accounts import Accounts
 from registry.hashing import HashingThreads
 from registry.history import StoreError
 from registry.opers import Opers
 from rooms import RoomManager
 from store.sqlite import open_history
-from utils import address_group, counted, is_loopback, os_reason
+from utils import address_group, counted, is_in, is_loopback, os_reason
+
+if TYPE_CHECKING:
+    from net.weblink import WebSocketLink
+    from net.websocket import WebSocketDoor
 
 log = logging.getLogger("chatroom")
 
@@ -61,9 +70,17 @@ class ChatServer:
         self.irc_port = 0  # 0 while the IRC door is closed
         self.tls_port = 0  # the TLS listeners' ports; 0: none
         self.irc_tls_port = 0
+        self.websocket_port = 0  # the WebSocket door's (ws://, http://); 0: none
+        self.websocket_tls_port = 0  # ... and over TLS (wss://, https://)
         self.tls_context: ssl.SSLContext | None = None  # replaced whole by reload_tls()
         self.irc = IrcDoor(self.rooms, config)
         self.text = text_door(self.rooms, config)
+        # IRC for browsers: the IRC door's sessions, with no STS (a browser cannot follow
+        # one to the IRC TLS port); a refusal is an HTTP reply (net/web.py).
+        self.websocket = replace(irc_door(self.irc, sts=False), name="WebSocket",
+                                 refusal=http_refusal)  # fmt: skip
+        self.web: WebSocketDoor | None = None  # with a WebSocket port: its page and rules
+        self.trusted = tuple(ipaddress.ip_network(n) for n in config.trusted_proxies)
         self._servers: list[asyncio.Server] = []
         self._doors: list[tuple[asyncio.Server, str, int, str]] = []  # to start, and log
         self._connections: set[Connection] = set()
@@ -94,6 +111,10 @@ class ChatServer:
                     "IRC door closed: cannot listen on %s:%d: %s",
                     config.host, config.irc_port, os_reason(exc),
                 )  # fmt: skip
+        if config.websocket_port is not None or config.websocket_tls_port is not None:
+            await self._open_web()
+        if config.websocket_port is not None and config.plain:
+            self.websocket_port = await self._listen(self.websocket, config.websocket_port)
         await self._listen_tls()
         if config.sts_duration_s and self.irc_tls_port:  # IRCv3 sts: plain says where, TLS how long
             self.irc.sts_policy = {
@@ -195,15 +216,42 @@ class ChatServer:
         if self.config.opers:
             log.warning("server bans last until the server stops: --no-history keeps no database")
 
+    async def _open_web(self) -> None:
+        """The WebSocket door's page (read from web/) and rules; its layer's modules,
+        and so the websockets package, are imported only here."""
+        from net.websocket import WebSocketDoor
+
+        site = await asyncio.to_thread(self._load_site)
+        self.web = WebSocketDoor(
+            site, origins=self.config.websocket_origins, trusted=self.trusted,
+            max_line_bytes=self.websocket.max_line_bytes,
+        )  # fmt: skip
+
+    def _upper(self, door: Door) -> Connection | WebSocketLink:
+        """What reads a new connection's bytes: its Connection, or on the WebSocket
+        door the WebSocket layer over it."""
+        conn = Connection(self, door)
+        if door is not self.websocket:
+            return conn
+        from net.weblink import WebSocketLink
+
+        assert self.web is not None
+        return WebSocketLink(conn, self.web)
+
     async def _listen(self, door: Door, port: int) -> int:
+        return await self._bind(lambda: self._upper(door), door, port, "")
+
+    async def _bind(
+        self, accepted: Callable[[], asyncio.BaseProtocol], door: Door, port: int, tls: str
+    ) -> int:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            lambda: Connection(self, door), self.config.host, port, backlog=1024,
-            start_serving=False, reuse_port=self.config.reuse_port or None,
+            accepted, self.config.host, port, backlog=1024, start_serving=False,
+            reuse_port=self.config.reuse_port or None,
         )  # fmt: skip
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
-        self._doors.append((server, door.name, bound, ""))  # start() starts serving them
+        self._doors.append((server, door.name, bound, tls))  # start() starts serving them
         return bound
 
     # --- TLS: net/tls.py runs it; here are its listeners and reload ---
@@ -217,37 +265,51 @@ class ChatServer:
             if config.irc_tls_port is not None:
                 irc = irc_door(self.irc)
                 self.irc_tls_port = await self._listen_tls_door(irc, config.irc_tls_port)
+            if config.websocket_tls_port is not None:
+                port = config.websocket_tls_port
+                self.websocket_tls_port = await self._listen_tls_door(self.websocket, port)
         except OSError:
             await self.aclose()
             raise
 
     async def _listen_tls_door(self, door: Door, port: int) -> int:
-        loop = asyncio.get_running_loop()
-        plain = self.port if door.name == "text" else self.irc_port
+        plain = self._ports(door)[0]
 
         def accepted() -> TlsLink:
             assert self.tls_context is not None
-            return TlsLink(Connection(self, door), self.tls_context, plain)
+            return TlsLink(self._upper(door), self.tls_context, plain)
 
-        server = await loop.create_server(
-            accepted,
-            self.config.host,
-            port,
-            backlog=1024,
-            start_serving=False,
-            reuse_port=self.config.reuse_port or None,
-        )
-        self._servers.append(server)
-        bound = int(server.sockets[0].getsockname()[1])
-        self._doors.append((server, door.name, bound, " (TLS)"))  # start() starts serving
-        return bound
+        return await self._bind(accepted, door, port, " (TLS)")
+
+    def _ports(self, door: Door) -> tuple[int, int]:
+        """A door's plain port and its TLS port (0: not open)."""
+        if door.name == "text":
+            return self.port, self.tls_port
+        if door is self.websocket:
+            return self.websocket_port, self.websocket_tls_port
+        return self.irc_port, self.irc_tls_port
 
     def tls_hint(self, door: Door) -> str:
         """What a TLS client on this door's plain port is told."""
-        port = self.tls_port if door.name == "text" else self.irc_tls_port
+        port = self._ports(door)[1]
         if port:
             return f"This port does not speak TLS; TLS is on port {port}."
         return "This port does not speak TLS."
+
+    def reload(self) -> None:
+        """SIGHUP: the TLS certificate, and the web page's files."""
+        self.reload_tls()
+        self.reload_web()
+
+    def reload_web(self) -> bool:
+        """The web page's files read again (the WebSocket door's); False without one."""
+        if self.web is None:
+            return False
+        self.web.site = self._load_site()
+        return True
+
+    def _load_site(self) -> Site:
+        return Site.load(Path(self.config.web_root) if self.config.web_root else WEB_ROOT)
 
     def reload_tls(self) -> bool:
         """SIGHUP: a new context from the certificate and key files, used only if good;
@@ -269,21 +331,45 @@ class ChatServer:
         """Register a new connection, or say why it may not stay."""
         if len(self._connections) >= self.config.max_clients:
             return f"Server is full ({self.config.max_clients} connections). Try again later."
-        limit, group = self.config.max_per_ip, address_group(conn.ip)
-        if limit and self._per_ip[group] >= limit and not is_loopback(conn.ip):
-            return f"Too many connections from your address (limit {limit})."
+        refusal = self._over_per_ip(conn.ip)
+        if refusal:
+            return refusal
         self._connections.add(conn)
-        self._per_ip[group] += 1
+        self._per_ip[address_group(conn.ip)] += 1
+        return None
+
+    def _over_per_ip(self, ip: str) -> str | None:
+        """Why one more connection from `ip` is one too many, or None. Loopback is
+        exempt, and so is a trusted proxy: the clients behind it are counted by the
+        addresses it names (readdress)."""
+        limit, group = self.config.max_per_ip, address_group(ip)
+        exempt = is_loopback(ip) or is_in(ip, self.trusted)
+        if limit and self._per_ip[group] >= limit and not exempt:
+            return f"Too many connections from your address (limit {limit})."
+        return None
+
+    def readdress(self, conn: Connection, ip: str) -> str | None:
+        """A trusted proxy named the client's own address: count the connection against
+        it from now on, in place of the proxy's, or say why it may not stay."""
+        refusal = self._over_per_ip(ip)
+        if refusal:
+            return refusal
+        self._uncount(conn.ip)
+        conn.ip = ip
+        self._per_ip[address_group(ip)] += 1
         return None
 
     def forget(self, conn: Connection) -> None:
         self._connections.discard(conn)
-        group = address_group(conn.ip)
+        self._uncount(conn.ip)
+        if not self._connections:
+            self._all_gone.set()
+
+    def _uncount(self, ip: str) -> None:
+        group = address_group(ip)
         self._per_ip[group] -= 1
         if self._per_ip[group] <= 0:
             del self._per_ip[group]
-        if not self._connections:
-            self._all_gone.set()
 
     def connections(self) -> list[Connection]:
         """The connections admitted and not yet gone, as a list of their own."""
@@ -333,9 +419,12 @@ def failed_port(server: ChatServer, config: Config) -> int | None:
     wanted = (
         (config.plain, server.port, config.port),
         (config.plain and config.irc_port is not None, server.irc_port, config.irc_port),
+        (config.plain and config.websocket_port is not None, server.websocket_port,
+         config.websocket_port),
         (config.tls_port is not None, server.tls_port, config.tls_port),
-    )
+        (config.irc_tls_port is not None, server.irc_tls_port, config.irc_tls_port),
+    )  # fmt: skip
     for asked, bound, port in wanted:
         if asked and not bound:
             return port
-    return config.irc_tls_port
+    return config.websocket_tls_port

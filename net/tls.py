@@ -6,7 +6,8 @@ above it, its transport. It runs TLS itself, with `ssl.MemoryBIO` and an `SSLObj
 asyncio's SSLProtocol, which allocates a 256 KiB buffer for every connection. Order:
 accept, admit (the per-address caps and --max-clients count a handshake in progress),
 then the handshake, under its own timeout; only then does the Connection start its
-session. No door knows about TLS; no chat logic here.
+session. No door knows about TLS; no chat logic here. Above it is the Connection, or,
+on a wss port, the WebSocket layer (net/weblink.py), which is the Connection's transport.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from config.certificates import ssl_reason
-
-if TYPE_CHECKING:
-    from net.connection import Connection
+from config.settings import Config
+from doors.door import Door
 
 log = logging.getLogger("chatroom")
 
@@ -28,11 +28,34 @@ LINGER_S = 2.0  # how long a refused plaintext client may take to read its line
 TLS_RECORD = 0x16  # the first byte of a TLS handshake record (a ClientHello)
 
 
+class Upper(Protocol):
+    """What a TlsLink needs of the layer above it: a Connection (net/connection.py), or
+    the WebSocket layer over it (net/weblink.py)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def door(self) -> Door: ...
+    @property
+    def receive_buffer(self) -> memoryview: ...
+    def admit(self, transport: asyncio.BaseTransport) -> bool: ...
+    def start(self) -> None: ...
+    def buffer_updated(self, nbytes: int) -> None: ...
+    def eof_received(self) -> bool: ...
+    def connection_lost(self, exc: Exception | None) -> None: ...
+    def pause_writing(self) -> None: ...
+    def resume_writing(self) -> None: ...
+
+
 class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
     """TLS between one accepted socket and its Connection, which sees it as its
     transport (write, close, pause_reading, get_write_buffer_size, ...)."""
 
-    def __init__(self, conn: Connection, context: ssl.SSLContext, plain_port: int) -> None:
+    def __init__(self, conn: Upper, context: ssl.SSLContext, plain_port: int) -> None:
         self.conn = conn
         self._context = context
         self._plain_port = plain_port  # for the hint to a plaintext client; 0: none

@@ -9,10 +9,10 @@ from collections.abc import Awaitable
 import registry as r
 from doors import services
 from doors.irc import accounts
-from doors.irc.client import BOT_MODE, IrcClient, IrcError
+from doors.irc.client import BOT_MODE, MAX_LINE_BYTES, IrcClient, IrcError
 from doors.irc.history import replay_on_join
 from doors.irc.markers import tell_on_join
-from doors.irc.message import Message, client_tags, line
+from doors.irc.message import Message, client_tags, line, relayed_bytes
 from doors.irc.render import channel
 from utils import name_key, name_problem, normalize_name
 
@@ -181,6 +181,14 @@ def deliver(s: IrcClient, msg: Message, kind: str) -> Awaitable[None] | None:
         tags = f"bot;{tags}" if tags else "bot"
     targets = msg.params[0].split(",")[:MAX_TARGETS]
     asks: list[tuple[str, str]] = []
+    mask, most = s.require_member().mask, MAX_LINE_BYTES - 2
+    if kind != "tagmsg":
+        fits = [t for t in targets if relayed_bytes(mask, msg.command, t, text) <= most]
+        if len(fits) < len(targets) and kind != "notice":
+            # RFC 1459's 512 bytes with CRLF, as relayed: refused, rather than cut for
+            # those who get it (as ERR_INPUTTOOLONG's definition allows)
+            s.numeric("417", "Input line was too long")
+        targets = fits
     if all(_is_room(t) or services.service_name(t) is not None for t in targets):
         for target in targets:
             _to_target(s, target, text, kind, tags, asks)

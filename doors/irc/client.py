@@ -170,12 +170,14 @@ class IrcClient(SessionBase):
         is_tls: bool = False,
         hang_up: Callable[[], None] | None = None,
         pacing: Pacing | None = None,
+        offers_sts: bool = True,
     ) -> None:
         super().__init__(door.rooms, door.config, out, write, host=host, peer=peer)
         self._hang_up = hang_up  # closes the connection from outside a line (a KILL)
         self.pacing = pacing  # its flood control, which a multiline message defers
         self.door = door
         self.is_tls = is_tls
+        self.offers_sts = offers_sts  # the door's sts policy, if it has one
         self.nick = ""  # chosen, perhaps not yet registered
         self.user = ""
         self.realname = ""

@@ -9,15 +9,16 @@ from doors.irc.message import line
 from doors.irc.session import MAX_LINE_BYTES, MAX_TAG_BYTES, IrcDoor, IrcSession
 
 
-def irc_door(door: IrcDoor) -> Door:
+def irc_door(door: IrcDoor, *, sts: bool = True) -> Door:
     """The door a listener serves: an `IrcSession` for each connection, on the shared
-    `door` (its settings, its name, and the sts policy the listeners set)."""
+    `door` (its settings, its name, and the sts policy the listeners set, offered to
+    its sessions unless `sts` is false: a browser's cannot follow it)."""
     config = door.config
 
     def session(conn: Link) -> IrcSession:
         return IrcSession(
             door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls,
-            hang_up=conn.close, pacing=conn,
+            hang_up=conn.close, pacing=conn, offers_sts=sts,
         )  # fmt: skip
 
     return Door(

@@ -135,3 +135,9 @@ def client_tags(tags: dict[str, str]) -> str:
     """The client-only tags (`+name`) of a message, formatted for relaying ("" if none)."""
     relayed = {k: v for k, v in tags.items() if k.startswith("+")}
     return format_tags(relayed)[1:-1] if relayed else ""
+
+
+def relayed_bytes(mask: str, command: str, target: str, text: str) -> int:
+    """How long a client's message is as relayed to others, without tags and CRLF (RFC
+    1459 allows 510 bytes): its command, target and text, the sender's mask before."""
+    return len(line(mask, command, target, text).encode("utf-8", "surrogateescape"))

@@ -26,7 +26,7 @@ from doors.irc.client import (
     Pending,
 )
 from doors.irc.commands import COMMANDS
-from doors.irc.message import Message, is_utf8, line, parse
+from doors.irc.message import Message, is_utf8, line, parse, relayed_bytes
 from doors.irc.server_info import VERSION
 
 __all__ = ["CAPS", "MAX_LINE_BYTES", "MAX_TAG_BYTES", "VERSION", "IrcDoor", "IrcSession"]
@@ -85,7 +85,9 @@ class IrcSession(IrcClient):
             return False  # maybe not allowed to speak: the long way answers 404
         if body[0] == "\x01" or (not text.isascii() and not is_utf8(text)):
             return False  # CTCP, or not UTF-8
-        if len(text) > (MAX_LINE_BYTES - 2) // 4 and len(text.encode()) > MAX_LINE_BYTES - 2:
+        # As relayed, with ":nick!user@host " before it, the line must fit 510 bytes.
+        near = len(text) + len(member.mask) + 2 > (MAX_LINE_BYTES - 2) // 4
+        if near and relayed_bytes(member.mask, "PRIVMSG", head[8:], body) > MAX_LINE_BYTES - 2:
             return False  # too long: the long way answers 417
         room.say(member, body, self.echo, device=self.device)
         return True

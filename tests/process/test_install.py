@@ -75,6 +75,7 @@ async def test_pip_install_into_a_fresh_venv_gives_both_commands(tmp_path: Path)
     for generic in ("config.py", "events.py", "utils.py", "doors", "chatclient", "server.py"):
         assert generic not in installed
     home = site_packages(venv) / "chatroom"  # as the installed commands import it
+    assert (home / "web" / "index.html").read_bytes() == (ROOT / "web" / "index.html").read_bytes()
     ask = "from doors.irc.server_info import VERSION; print(VERSION)"
     said = subprocess.run(
         [str(venv / "bin" / "python"), "-c", ask],

@@ -27,24 +27,28 @@ class ServerProcess:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
         self.log: list[str] = []
-        self.ports: dict[str, int] = {}  # "text" and "IRC"
+        self.ports: dict[str, int] = {}  # "text", "IRC" and, when asked for, "WebSocket"
         self._reader: asyncio.Task[None] | None = None
         self._more = asyncio.Condition()  # notified on every line logged
 
     @classmethod
-    async def start(cls) -> ServerProcess:
+    async def start(cls, *options: str) -> ServerProcess:
+        """The server with `options` after the rig's own (the last of an option wins);
+        without history unless they name a `--db`."""
+        history = () if any(o.startswith("--db") for o in options) else ("--no-history",)
         proc = await asyncio.create_subprocess_exec(
             sys.executable, str(ROOT / "server.py"), "--port", "0", "--irc-port", "0",
-            "--irc-server-name", "irc.test", "--log-level", "DEBUG", "--no-history",
+            "--irc-server-name", "irc.test", "--log-level", "DEBUG", *history, *options,
             stderr=asyncio.subprocess.PIPE, cwd=ROOT,
         )  # fmt: skip
         server = cls(proc)
+        doors = 3 if "--websocket-port" in options else 2
         try:
             async with asyncio.timeout(WAIT_S):
-                while len(server.ports) < 2:
+                while len(server.ports) < doors:
                     line = await server._read_line()
                     assert line, f"the server exited early\n{server.tail()}"
-                    if m := re.search(r"(text|IRC) door listening on \S+:(\d+)", line):
+                    if m := re.search(r"(text|IRC|WebSocket) door listening on \S+:(\d+)", line):
                         server.ports[m[1]] = int(m[2])
         except BaseException:
             await server.stop()
@@ -103,9 +107,9 @@ class ServerProcess:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls) -> AsyncIterator[ServerProcess]:
+    async def running(cls, *options: str) -> AsyncIterator[ServerProcess]:
         """The server for one test; stopped after it, and it must have logged no error."""
-        server = await cls.start()
+        server = await cls.start(*options)
         try:
             yield server
         finally:

@@ -450,6 +450,25 @@ async def test_a_line_over_512_bytes_is_417_and_one_of_512_is_not(door: IrcDoor)
     assert await client.send(fits + "\r") == [f":irc.test PONG irc.test {'x' * 505}"]
 
 
+async def test_a_message_too_long_to_relay_whole_is_417_and_not_cut(door: IrcDoor) -> None:
+    alice = await registered(door, "alice")
+    bob = await registered(door, "bob")
+    await alice.send("JOIN #room")
+    await bob.send("JOIN #room")
+    await alice.send("PRIVMSG #room :warm")  # the fast way knows the room from now on
+    bob.take()
+    before = ":alice!~alice@localhost "  # what bob gets before alice's own line
+    for target, text in [("#room", "x y"), ("bob", "x y"), ("#room", "x"), ("bob", "x")]:
+        head = f"PRIVMSG {target} " + (":" if " " in text else "")  # no colon for one word
+        fits = head + text + "x" * (510 - len(before) - len(head) - len(text))
+        assert await alice.send(fits + "x") == [":irc.test 417 alice :Input line was too long"]
+        assert bob.take() == []
+        assert await alice.send(fits) == []
+        assert bob.take() == [before + fits]  # 510 bytes: whole
+    assert await alice.send("NOTICE bob :" + "x" * 490) == []  # a NOTICE is never answered
+    assert bob.take() == []
+
+
 async def test_client_tags_over_4096_bytes_are_417(door: IrcDoor) -> None:
     client = await registered(door, "alice")
     fits = "@+a=" + "x" * 4091  # with "@" and " ": 4096

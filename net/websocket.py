@@ -1,0 +1,267 @@
+"""IRC over WebSocket (IRCv3 `websocket`), sans-I/O: one connection's bytes in, its IRC
+lines out; its IRC lines out, as WebSocket messages.
+
+`IrcWebSocket` drives the websockets package's own sans-I/O `ServerProtocol` (the HTTP
+request, the handshake, frames, pings, the closing handshake) and adds what the IRC
+door needs of it: the subprotocols `binary.ircv3.net` and `text.ircv3.net` (the client's
+preference wins; none: text), one IRC line per message, the page's files (net/web.py)
+for a request that is no handshake, the Origin check, and the client's address from a
+trusted proxy. net/weblink.py pumps it under the Connection; no sockets, no asyncio, no
+clock here. Imported only when a WebSocket port is asked for (the `web` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidMessage, PayloadTooBig
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
+
+from net.web import Reply, Site, client_address, is_host, origin_allowed, plain_reply
+from utils import Network
+
+log = logging.getLogger("chatroom")
+
+BINARY = Subprotocol("binary.ircv3.net")
+TEXT = Subprotocol("text.ircv3.net")
+SUBPROTOCOLS = (BINARY, TEXT)
+TLS_RECORD = b"\x16"  # the first byte of a TLS ClientHello
+
+
+class WebSocketDoor:
+    """What every connection of the WebSocket listeners shares: the page, the origins and
+    proxies the operator named, the longest message, and the framer."""
+
+    __slots__ = ("framer", "max_message_bytes", "origins", "site", "trusted")
+
+    def __init__(
+        self, site: Site, *, origins: Sequence[str], trusted: tuple[Network, ...],
+        max_line_bytes: int,
+    ) -> None:  # fmt: skip
+        self.site = site  # replaced whole when SIGHUP reloads the page
+        self.origins = tuple(origins)
+        self.trusted = trusted
+        self.max_message_bytes = max_line_bytes + 2  # and a trailing CRLF, tolerated
+        self.framer = Framer()
+
+
+class Framer:
+    """Whole lines as WebSocket messages, one line each, without their CRLF. A room hands
+    the same bytes to each member, and a frame is the same bytes for every connection
+    (a server masks nothing, and no extension is negotiated), so they are framed once."""
+
+    __slots__ = ("_framed", "_last")
+
+    def __init__(self) -> None:
+        self._last = b""
+        self._framed: dict[bool, bytes] = {}
+
+    def frames(self, data: bytes, binary: bool) -> bytes:
+        if data is not self._last:
+            self._last, self._framed = data, {}
+        framed = self._framed.get(binary)
+        if framed is None:
+            framed = self._framed[binary] = frame_lines(data, binary)
+        return framed
+
+
+def frame_lines(data: bytes, binary: bool) -> bytes:
+    """Each CRLF-ended line of `data` as one message: binary frames, or text frames whose
+    bytes not UTF-8 became U+FFFD (IRCv3: never non-UTF-8 in a text message)."""
+    if not binary and not data.isascii():
+        data = data.decode("utf-8", "replace").encode()
+    lines = data.split(b"\r\n")
+    if not lines[-1]:
+        lines.pop()
+    opcode = Opcode.BINARY if binary else Opcode.TEXT
+    return b"".join(Frame(opcode, line).serialize(mask=False) for line in lines)
+
+
+class _Quiet(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' own log: it says every connection at INFO, and every header (cookies)
+    at DEBUG; only its warnings and errors reach the server's log."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level >= logging.WARNING and self.logger.isEnabledFor(level)
+
+
+QUIET = _Quiet(logging.getLogger("websockets.server"), {})
+
+
+def client_first(protocol: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+    """IRCv3: the first subprotocol the client offers that the server speaks; none in
+    common, or none offered: no subprotocol, which is text."""
+    return next((p for p in offered if p in SUBPROTOCOLS), None)
+
+
+class IrcWebSocket:
+    """One connection of a WebSocket port: first its HTTP request (a page's file, or the
+    handshake), then, once `is_open`, IRC lines both ways."""
+
+    def __init__(
+        self, door: WebSocketDoor, ip: str, readdress: Callable[[str], str | None], *,
+        tls_hint: str = "", label: str = "?",
+    ) -> None:  # fmt: skip
+        self.door = door
+        self.ip = ip  # the client's address: the peer's, or what a trusted proxy said
+        self.label = label  # for the log
+        self.subprotocol: str | None = None
+        self.is_binary = False
+        self.is_open = False  # the handshake is done: lines flow both ways
+        self.is_ended = False  # the client is done sending: a close frame, or EOF
+        self.is_closing = False  # the server sent its close frame
+        self.failure = ""  # why the WebSocket failed: a protocol error, a message too big
+        self._readdress = readdress  # the address's limits: None, or why it may not stay
+        self._tls_hint = tls_hint  # told to a TLS client on a plain port; "" under TLS
+        self._is_first = True
+        self._is_bad = False  # the request was no HTTP request: told so
+        self._early: list[bytes] = []  # a reply that goes before what the protocol sends
+        self._parts: list[bytes | bytearray | memoryview] = []  # the message so far
+        self._protocol = ServerProtocol(
+            select_subprotocol=client_first, max_size=(door.max_message_bytes, None),
+            logger=QUIET,
+        )  # fmt: skip
+
+    def receive_data(self, data: bytes) -> list[bytes]:
+        """Take bytes the client sent; return the IRC lines they complete (without any
+        line end). Then send what data_to_send() gives."""
+        if self._is_first:
+            self._is_first = False
+            if self._tls_hint and data[:1] == TLS_RECORD:
+                log.info("%s started TLS on a plain port; told it %s", self.label, self._tls_hint)
+                self._reply(plain_reply(400, self._tls_hint))
+                return []
+        try:
+            self._protocol.receive_data(data)
+        except EOFError:  # bytes after the end of the stream: nothing to read in them
+            return []
+        return self._take_events()
+
+    def receive_eof(self) -> None:
+        """The client's end of the stream: it is done sending."""
+        if self.is_open:
+            self.is_ended = True
+        self._protocol.receive_eof()
+
+    def data_to_send(self) -> list[bytes]:
+        """What to send now; an empty bytes object means: close the connection."""
+        early, self._early = self._early, []
+        return early + self._protocol.data_to_send()
+
+    def frames(self, data: bytes) -> bytes:
+        """Whole lines from the server, as this connection's messages; b"" once the
+        client may no longer be sent any."""
+        if not self.is_open or self.is_ended or self.is_closing or self.failure:
+            return b""
+        return self.door.framer.frames(data, self.is_binary)
+
+    def close(self) -> bool:
+        """Start the closing handshake; True if the client's close frame is awaited
+        (data_to_send() then holds the server's)."""
+        was_open = self.is_open and not (self.is_ended or self.is_closing or self.failure)
+        self.is_closing = True
+        if was_open and self._protocol.state is State.OPEN:
+            self._protocol.send_close(CloseCode.NORMAL_CLOSURE)
+            return True
+        return False
+
+    # --- what came ---
+    def _take_events(self) -> list[bytes]:
+        lines: list[bytes] = []
+        for event in self._protocol.events_received():
+            if isinstance(event, Request):
+                self._on_request(event)
+            elif not isinstance(event, Frame) or not self.is_open or self.is_ended or self.failure:
+                break  # nothing is read after a reply, a close frame or a failure
+            elif event.opcode is Opcode.CLOSE:
+                self.is_ended = True
+            elif event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                self._parts.append(event.data)
+                if event.fin and (line := self._line()) is not None:
+                    lines.append(line)
+        protocol = self._protocol
+        if isinstance(protocol.handshake_exc, InvalidMessage) and not self._is_bad:
+            self._is_bad = True
+            log.info("%s sent no valid HTTP request", self.label)
+            self._early.append(_response(plain_reply(400, "Bad request.")).serialize())
+        elif protocol.parser_exc is not None and self.is_open and not self.failure:
+            self.failure = _why(protocol.parser_exc, self.door.max_message_bytes)
+        return lines
+
+    def _line(self) -> bytes | None:
+        """The message as an IRC line; a trailing CRLF (or LF) is tolerated, but a CR or
+        LF inside is two lines in one message: refused, as the spec allows one line
+        only (a page that pasted user text into a line cannot smuggle a command)."""
+        data = b"".join(self._parts)
+        self._parts.clear()
+        data = data.removesuffix(b"\n").removesuffix(b"\r")
+        if b"\n" in data or b"\r" in data:
+            self.failure = "one IRC line per WebSocket message"
+            log.info("%s sent a WebSocket message of two lines; closing", self.label)
+            self._protocol.fail(CloseCode.PROTOCOL_ERROR, self.failure)
+            return None
+        return data
+
+    def _on_request(self, request: Request) -> None:
+        headers = request.headers
+        hosts = headers.get_all("Host")
+        host = hosts[0] if len(hosts) == 1 and is_host(hosts[0]) else ""
+        if not host:
+            self._reply(plain_reply(400, "Bad request: one Host header, naming a host."))
+            return
+        if "websocket" not in ",".join(headers.get_all("Upgrade")).lower():
+            tags = headers.get_all("If-None-Match")
+            reply = self.door.site.reply(request.method, request.path, host, ",".join(tags) or None)
+            log.debug("%s %s %s: %d", self.label, request.method, request.path, reply.status)
+            self._reply(reply)
+            return
+        origins = headers.get_all("Origin")
+        if len(origins) > 1 or not origin_allowed(origins[0] if origins else None, host,
+                                                  self.door.origins):  # fmt: skip
+            log.info("%s refused: origin %r may not connect", self.label, ", ".join(origins))
+            self._reply(plain_reply(403, "This page's origin may not connect here.", host))
+            return
+        response = self._protocol.accept(request)
+        if response.status_code != 101:
+            log.info("%s refused: %s", self.label, self._protocol.handshake_exc)
+            self._protocol.send_response(response)
+            return
+        self._open(request, response)
+
+    def _open(self, request: Request, response: Response) -> None:
+        headers = request.headers
+        ip = client_address(self.ip, headers.get_all("X-Forwarded-For"),
+                            headers.get_all("Forwarded"), self.door.trusted)  # fmt: skip
+        if ip != self.ip:
+            refusal = self._readdress(ip)
+            if refusal:
+                self._reply(plain_reply(503, refusal))
+                return
+            self.ip = ip
+        self._protocol.send_response(response)
+        self.is_open = True
+        self.subprotocol = self._protocol.subprotocol
+        self.is_binary = self.subprotocol == BINARY
+
+    def _reply(self, reply: Reply) -> None:
+        self._protocol.send_response(_response(reply))
+
+
+def _response(reply: Reply) -> Response:
+    return Response(reply.status, reply.reason, Headers(reply.headers), reply.body)
+
+
+def _why(exc: Any, max_bytes: int) -> str:
+    """A failed WebSocket's reason, as the user's quit reason."""
+    if isinstance(exc, PayloadTooBig):
+        return f"WebSocket message over {max_bytes} bytes"
+    if isinstance(exc, EOFError):
+        return ""
+    return "WebSocket protocol error"
