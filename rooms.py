@@ -99,7 +99,7 @@ from registry.room import (
     Room,
     Write,
     call_soon,
-    is_banned,
+    is_silenced,
     is_visible,
 )
 from registry.watch import Watches
@@ -965,6 +965,8 @@ class RoomManager:
         member.invites.pop(room, None)
         if op or (room.owner is None and not room.ops and len(room.members) == 1):
             room.ops.add(member)  # a registered room's status comes from its owner: _grant
+        if room.lists["b"] and is_silenced(room, member):
+            room.muted.add(member)  # a mute lets it in, silent
 
     async def leave(self, member: Member, room: Room, reason: str = "") -> None:
         """Take the member out of a room it is in; the room is told."""
@@ -1279,9 +1281,10 @@ class RoomManager:
         return done, refused
 
     def _remute(self, member: Member) -> None:
-        """The member's name or address changed: which bans match it again."""
+        """The member's name, address or account changed: which bans and mutes match it
+        again."""
         for room in member.rooms:
-            if is_banned(room, member):
+            if is_silenced(room, member):
                 room.muted.add(member)
             else:
                 room.muted.discard(member)

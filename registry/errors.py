@@ -140,6 +140,10 @@ class BannedHere(CannotSpeak):
     pass
 
 
+class Muted(CannotSpeak):
+    """A mute of the room (`+b m:MASK`) matches the member: in, but silent."""
+
+
 class NoOutside(CannotSpeak):
     pass
 

@@ -129,7 +129,7 @@ class IrcDoor:
             "ACCOUNTEXTBAN=a", f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459",
             f"CHANLIMIT=#:{c.max_joined}", "CHANMODES=beI,k,l,imnst",
             f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU", "EXCEPTS=e",
-            "EXTBAN=,a", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
+            "EXTBAN=,am", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
             f"KICKLEN={c.max_topic_chars}", f"MAXLIST=beI:{c.max_list_masks}", "MAXTARGETS=4",
             "MODES=6", f"MONITOR={c.max_watch}", f"NAMELEN={c.max_realname_chars}",
             "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",

@@ -49,6 +49,7 @@ REFUSALS: dict[type[r.RegistryError], str] = {
     r.TooManyInvites: "{0.name} has too many invitations outstanding (limit {0.limit}).",
     r.Moderated: "{0.name} is moderated: only operators and voiced members may speak.",
     r.BannedHere: "You are banned from {0.name}: you may not speak in it.",
+    r.Muted: "You are muted in {0.name}: you may not speak in it.",
     # Server operators (docs/protocol.md, "Server operators").
     r.NotServerOperator: "You are not a server operator.",
     r.NoOperHost: 'No server operator is named "{0.name}".',
