@@ -582,7 +582,7 @@ class SqliteHistory(History):
         if messages:
             self._con.executemany(
                 "INSERT OR IGNORE INTO messages (id, room, ts, ts_ms, kind, name, mask, "
-                "text, tags, concat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "text, tags, concat, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 messages,
             )
             messages.clear()
