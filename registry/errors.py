@@ -182,6 +182,15 @@ class NoSuchAccount(RegistryError):
     """No account has this name."""
 
 
+# --- Taking a message back (registry/redaction.py): `name` is the message's id. ---
+class NoSuchMessage(RegistryError):
+    """No message history still keeps has this id here (IRCv3 UNKNOWN_MSGID)."""
+
+
+class RedactForbidden(RegistryError):
+    """The message is neither the member's own nor in a room it runs."""
+
+
 # --- Private messages to an account nobody is logged in to: `name` is the account's. ---
 class HeldRefused(RegistryError):
     """The account is offline and the message cannot wait for it; the subclass says why."""

@@ -78,11 +78,16 @@ class Member:
     # Its private messages with guests while logged in to an account, newest last: kept
     # in this session's memory only, never in a store (registry/private.py).
     private: deque[Whispered] | None = None
+    # When it took its name (sign-on, or its last rename): a guest's own messages, the
+    # ones it may take back, are those said under this name since (registry/redaction.py).
+    named: float = 0.0
 
     def __post_init__(self) -> None:
         self.remask()
         if not self.spoke:
             self.spoke = self.signon
+        if not self.named:
+            self.named = self.signon
 
     @property
     def server(self) -> str:

@@ -37,6 +37,7 @@ CAPS = (
     "userhost-in-names",
 )  # fmt: skip
 MULTILINE = "draft/multiline"  # IRCv3 multiline: the capability and the batch type
+REDACTION = "draft/message-redaction"  # IRCv3 message-redaction (redaction.py): with history
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
@@ -137,8 +138,9 @@ class IrcDoor:
             "TARGMAX=JOIN:,KICK:4,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
-        # History: bots (+B) get no replay; draft/chathistory when history is kept.
-        kept = ("draft/chathistory",) if c.db_path else ()
+        # History: bots (+B) get no replay; draft/chathistory and draft/message-redaction
+        # (a message taken back is one history keeps) when history is kept.
+        kept = ("draft/chathistory", REDACTION) if c.db_path else ()
         # draft/account-registration while the server takes new accounts: REGISTER works
         # before the welcome too, and asks for no e-mail address.
         signup = ("draft/account-registration",) if rooms.accounts.registration_open else ()
@@ -341,6 +343,7 @@ class IrcClient(SessionBase):
             setname="setname" in caps,
             read_marker=READ_MARKER in caps,
             multiline=MULTILINE in caps and "batch" in caps,  # multiline needs batch
+            redaction=REDACTION in caps,
         )  # fmt: skip
 
     def require_member(self) -> r.Member:

@@ -133,6 +133,21 @@ def history_line(event: r.Said | r.Acted | r.TopicSet, today: str) -> str:
     return line if line.isprintable() else safe_text(line)
 
 
+def deleted(event: r.Redacted) -> str:
+    """A message taken back, as the text door tells it live: `* alice deleted bob's
+    message of 14:02 in general (spam)`, `* bob deleted their private message of 14:02`
+    (dated when not said the day it was taken back)."""
+    today = time.strftime("%Y-%m-%d", time.localtime(event.ts))
+    own = name_key(event.author) == name_key(event.name)
+    whose = "their" if own else f"{event.author}'s"
+    what = (
+        f"message of {stamp(event.said, today)} in {event.room}"
+        if event.room
+        else (f"private message of {stamp(event.said, today)}")
+    )
+    return f"* {event.name} deleted {whose} {what}" + (f" ({event.reason})" if event.reason else "")
+
+
 class Renders:
     """The text door's renders, one per room its connections are in (and one for no
     room): shared, so a room words an event once for all its text users; each held
@@ -288,4 +303,6 @@ class TextRender:
                 if not text:
                     return f"* {name} cleared the topic of {room}"
                 return f"* {name} set the topic of {room} to: {text}"
+            case r.Redacted():
+                return deleted(event)
         raise TypeError(f"no line for {event!r}")
