@@ -6,7 +6,7 @@ users do; the cluster (cluster/link.py) calls its verbs for what another server'
 users did; a store only hears plain values through the port (registry/history.py).
 Its parts are in registry/: names and WHOWAS (names.py), a room and its fan-out
 (room.py), the rules of modes (modes.py), private messages and what is kept of them
-(private.py), the history and cluster ports.
+(private.py), messages taken back (redaction.py), the history and cluster ports.
 
 It deals in users, rooms and events, never in wording, lines or sockets: every member
 brings its own `render` (event -> bytes, one per front door and set of options) and
