@@ -6,7 +6,7 @@ users do; the cluster (cluster/link.py) calls its verbs for what another server'
 users did; a store only hears plain values through the port (registry/history.py).
 Its parts are in registry/: names and WHOWAS (names.py), a room and its fan-out
 (room.py), the rules of modes (modes.py), private messages and what is kept of them
-(private.py), the history and cluster ports.
+(private.py), messages taken back (redaction.py), the history and cluster ports.
 
 It deals in users, rooms and events, never in wording, lines or sockets: every member
 brings its own `render` (event -> bytes, one per front door and set of options) and
@@ -74,6 +74,7 @@ from registry.events import (
     Quit,
     RealnameChanged,
     Reconnected,
+    Redacted,
     Renamed,
     ServerNotice,
     TopicSet,
@@ -89,6 +90,7 @@ from registry.opers import Opers
 from registry.owners import CHANSERV, CHANSERV_MASK, Ownership, from_words
 from registry.private import Delivery, PrivateMessages
 from registry.reclaim import Reclaims
+from registry.redaction import Redactions, forget_line
 from registry.relay import Relay
 from registry.room import (
     Defer,
@@ -99,7 +101,7 @@ from registry.room import (
     Room,
     Write,
     call_soon,
-    is_banned,
+    is_silenced,
     is_visible,
 )
 from registry.watch import Watches
@@ -186,6 +188,8 @@ class RoomManager:
         self.markers = ReadMarkers(
             self.accounts, server_name=server_name, clock=lambda: self.clock()
         )
+        # Messages taken back (registry/redaction.py): out of history, and told.
+        self.redactions = Redactions(self)
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -536,6 +540,7 @@ class RoomManager:
         old, mask = member.name, member.mask
         self._names.rekey(member, new_name)
         member.name = new_name
+        member.named = self.clock()  # a guest's own messages are its new name's from now
         member.remask()
         self.watches.renamed(member, old)
         told = bool(member.rooms)
@@ -649,6 +654,45 @@ class RoomManager:
     def forget_conversations(self, account: str) -> None:
         """A dropped account's conversations, and what waits for it, are forgotten."""
         self.private.forget(account)
+
+    # --- Redaction (registry/redaction.py): a message taken back, out of history. ---
+    async def redact(
+        self,
+        member: Member,
+        room_name: str,
+        msgid: str,
+        reason: str = "",
+        *,
+        echo: bool = True,
+        device: Device | None = None,
+    ) -> Redacted:
+        """Take back a message of a room the member is in (its own, or any if it runs
+        the room): out of the ring and the store, and the room hears it (not the
+        connection it came from, `device`, without `echo`). NoSuchRoom, NotInRoom,
+        NoSuchMessage, RedactForbidden, HistoryUnavailable."""
+        skip = None if echo else member.sink(device)
+        return await self.redactions.in_room(member, room_name, msgid, reason, skip)
+
+    async def redact_private(
+        self,
+        member: Member,
+        name: str,
+        msgid: str,
+        reason: str = "",
+        *,
+        echo: bool = True,
+        device: Device | None = None,
+    ) -> Redacted:
+        """Take back the member's private message to `name`: out of the store and the
+        sessions; both sides hear it. NoSuchUser, NoSuchMessage, RedactForbidden,
+        HistoryUnavailable."""
+        skip = None if echo else member.sink(device)
+        return await self.redactions.in_private(member, name, msgid, reason, skip)
+
+    def private_redacted(self, target: Member, event: Redacted) -> None:
+        """A user of another server took back its private message to this server's
+        `target` (that server changed the store): out of the target's session, told."""
+        self.redactions.received(target, event)
 
     # --- Server operators (registry/opers.py): the powers beyond a room. ---
     async def make_oper(self, member: Member, name: str, password: str, address: str) -> bool:
@@ -965,6 +1009,8 @@ class RoomManager:
         member.invites.pop(room, None)
         if op or (room.owner is None and not room.ops and len(room.members) == 1):
             room.ops.add(member)  # a registered room's status comes from its owner: _grant
+        if room.lists["b"] and is_silenced(room, member):
+            room.muted.add(member)  # a mute lets it in, silent
 
     async def leave(self, member: Member, room: Room, reason: str = "") -> None:
         """Take the member out of a room it is in; the room is told."""
@@ -1279,9 +1325,10 @@ class RoomManager:
         return done, refused
 
     def _remute(self, member: Member) -> None:
-        """The member's name or address changed: which bans match it again."""
+        """The member's name, address or account changed: which bans and mutes match it
+        again."""
         for room in member.rooms:
-            if is_banned(room, member):
+            if is_silenced(room, member):
                 room.muted.add(member)
             else:
                 room.muted.discard(member)
@@ -1417,6 +1464,8 @@ class RoomManager:
             inviter, invitee = self.find(event.name), self.find(event.target)
             if inviter in room.ops and invitee is not None:
                 self._invite(room, invitee)
+        elif type(event) is Redacted:
+            forget_line(room, event.target_msgid)  # that server changed the store
         room.publish(event)
         if self.history.is_on and is_kept(event):
             room.recent.append(event)

@@ -80,6 +80,43 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return 0
 """
 
+# KEYS[1] a stream, KEYS[2] (a private message's) the receiver's held list; ARGV[1] the
+# message's id as its entry holds it, `"msgid":"ID"` (JSON escapes a quote inside a
+# text, so no text holds it). The stream's newest entries first, 200 at a time: a
+# message taken back is most often a recent one. 1 if an entry was deleted.
+REDACT = """
+local found = 0
+local last = '+'
+while found == 0 do
+  local rows = redis.call('XREVRANGE', KEYS[1], last, '-', 'COUNT', 200)
+  for _, row in ipairs(rows) do
+    local fields = row[2]
+    for i = 2, #fields, 2 do
+      if found == 0 and string.find(fields[i], ARGV[1], 1, true) then
+        redis.call('XDEL', KEYS[1], row[1])
+        found = 1
+      end
+    end
+  end
+  if #rows < 200 then break end
+  last = '(' .. rows[#rows][1]
+end
+if KEYS[2] then
+  for _, held in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+    if string.find(held, ARGV[1], 1, true) then
+      redis.call('LREM', KEYS[2], 1, held)
+      found = 1
+    end
+  end
+end
+return found
+"""
+
+
+def redacted_needle(msgid: str) -> str:
+    """How a kept entry (encode, dumped compactly) holds its message's id."""
+    return json.dumps({"msgid": msgid}, separators=(",", ":"))[1:-1]
+
 
 class RedisHistory(History):
     is_on = True
@@ -143,6 +180,11 @@ class RedisHistory(History):
         if self.retention_s:
             cutoff = int((self._clock() - self.retention_s) * 1000)
             bus.command_raw("XTRIM", self.stream(key), "MINID", cutoff)
+
+    def redact(self, key: str, msgid: str) -> None:
+        """Delete the message's entry from the room's stream (in order with the lines:
+        after its own XADD)."""
+        self.link.bus.command(REDACT, 1, self.stream(key), redacted_needle(msgid))
 
     async def load(self) -> None:
         """Read the rooms that have history, with their settings and newest lines (at
@@ -293,6 +335,14 @@ class RedisHistory(History):
         self.link.bus.command(
             FORGET, 2, self.private_of + account, self.held_prefix + account, account,
             self.private_prefix, self.private_of,
+        )  # fmt: skip
+
+    def redact_private(self, pair: str, msgid: str, receiver: str) -> None:
+        """Delete the message from the conversation's stream and from what waits for
+        `receiver`."""
+        self.link.bus.command(
+            REDACT, 2, self.private_prefix + pair, self.held_prefix + receiver,
+            redacted_needle(msgid),
         )  # fmt: skip
 
     async def _private_entries(self, pair: str) -> list[Entry]:

@@ -44,6 +44,7 @@ from registry import (
     Left,
     Member,
     ModeChanged,
+    Redacted,
     Room,
     Wallops,
     Whispered,
@@ -691,6 +692,8 @@ class ClusterLink:
             event = unpack(message["ev"])
             if isinstance(event, Whispered):
                 self.rooms.whispered(target, event)  # a session may hold it (a guest's)
+            elif isinstance(event, Redacted):
+                self.rooms.private_redacted(target, event)  # ...and lets it go
             else:
                 target.send(event)
 

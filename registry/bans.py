@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from registry.errors import BadDuration, BadServerBan
-from registry.masks import complete, glob, mask_problem, matcher
+from registry.masks import MUTE_BAN, complete, glob, mask_problem, matcher
 from utils import name_key
 
 ACCOUNT_PREFIX = "a:"
@@ -105,6 +105,8 @@ def ban_mask(text: str) -> str:
         if not text[2:] or "!" in text or "@" in text:
             raise BadServerBan(text, "an account's mask is a:ACCOUNT")
         return ACCOUNT_PREFIX + text[2:]
+    if text[:2].lower() == MUTE_BAN:
+        raise BadServerBan(text, "a mute (m:) is a room's ban, not the server's")
     return complete(text)
 
 

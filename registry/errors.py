@@ -140,6 +140,10 @@ class BannedHere(CannotSpeak):
     pass
 
 
+class Muted(CannotSpeak):
+    """A mute of the room (`+b m:MASK`) matches the member: in, but silent."""
+
+
 class NoOutside(CannotSpeak):
     pass
 
@@ -176,6 +180,15 @@ class NotFounder(RegistryError):
 
 class NoSuchAccount(RegistryError):
     """No account has this name."""
+
+
+# --- Taking a message back (registry/redaction.py): `name` is the message's id. ---
+class NoSuchMessage(RegistryError):
+    """No message history still keeps has this id here (IRCv3 UNKNOWN_MSGID)."""
+
+
+class RedactForbidden(RegistryError):
+    """The message is neither the member's own nor in a room it runs."""
 
 
 # --- Private messages to an account nobody is logged in to: `name` is the account's. ---

@@ -263,9 +263,29 @@ class MarkerMoved:
     server: str = ""
 
 
+@dataclass(slots=True)
+class Redacted:
+    """A message was taken back (IRCv3 draft/message-redaction): `name` deleted the
+    message `target_msgid`, which `author` said at `said`, in a room (`room`, its name)
+    or in private to `target` (`room` ""); `reason` may be empty. `msgid`, `ts` and
+    `account` are the deletion's own, as a message's."""
+
+    name: str
+    target_msgid: str
+    author: str
+    said: float
+    ts: float
+    room: str = ""
+    target: str = ""
+    reason: str = ""
+    mask: str = ""
+    msgid: str = ""
+    account: str = ""
+
+
 Event = (
     Said | Acted | Noticed | Tagged | Whispered | Joined | Left | Quit | Renamed | TopicSet
     | ModeChanged | AwayChanged | Reconnected | Kicked | Invited | ServerNotice | Wallops
     | AccountChanged | OwnerChanged | RealnameChanged | Online | Offline | MarkerMoved
-    | Multiline
+    | Multiline | Redacted
 )  # fmt: skip

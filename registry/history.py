@@ -9,7 +9,8 @@ reads off the event loop. `History` itself is the store of a server run with
 `cluster/history.py` are the real ones. Private messages (registry/private.py decides
 which) go through the same port under a conversation's key: the two accounts' keys,
 sorted, with a space between (`pair_key`); the messages that wait for an offline
-account are `hold`'s, handed over once by `collect`. `select` answers a query from a
+account are `hold`'s, handed over once by `collect`. A message taken back (redacted)
+leaves the store through `redact` or `redact_private`. `select` answers a query from a
 list in memory, as the SQLite store answers it from its table. Nothing here knows a
 door, a room or the network, and nothing here blocks the event loop.
 """
@@ -129,6 +130,10 @@ class History:
     def forget_room(self, key: str) -> None:
         """Queue the removal of a room that emptied with no history left."""
 
+    def redact(self, key: str, msgid: str) -> None:
+        """Queue the removal of one kept message of the room with this key: it was
+        taken back (IRCv3 message-redaction). Never blocks."""
+
     def restored(self) -> list[SavedRoom]:
         """The rooms to make at start-up, with their recent lines (oldest first)."""
         return []
@@ -174,6 +179,11 @@ class History:
     def forget_private(self, account: str) -> None:
         """Queue the removal of every conversation of `account` (dropped) and of what
         waits for it; what it sent that waits for another still does, unkept."""
+
+    def redact_private(self, pair: str, msgid: str, receiver: str) -> None:
+        """Queue the removal of one private message of the conversation `pair`: from
+        its history, and from what waits for the account `receiver` (its key) if it
+        waits. Never blocks."""
 
     def attach(self, on_sweep: Callable[[], None]) -> None:
         """Called on the event loop: `on_sweep` runs there after old lines expire."""

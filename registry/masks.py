@@ -75,7 +75,11 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
-ACCOUNT_BAN = "a:"  # an extended ban on an account: `a:alice` (ISUPPORT EXTBAN=,a)
+ACCOUNT_BAN = "a:"  # an extended ban on an account: `a:alice` (ISUPPORT EXTBAN=,am)
+# A mute: `m:MASK` in the ban list silences whom MASK matches (any mask, `m:a:bob` too)
+# without keeping them out; in the exception list it excepts from mutes only. The
+# letter Ergo and InspIRCd use (ISUPPORT EXTBAN=,am).
+MUTE_BAN = "m:"
 
 
 def account_matches(mask: str, account: str) -> bool:
@@ -83,10 +87,23 @@ def account_matches(mask: str, account: str) -> bool:
     return bool(account) and glob(name_key(mask[2:]), name_key(account))
 
 
+def entry_matches(mask: str, name: str, user: str, host: str, account: str) -> bool:
+    """Whether a completed list entry matches a user: `a:PATTERN` its account, any other
+    its nick!user@host; a mute (`m:MASK`) as MASK does."""
+    if mask[:2] == MUTE_BAN:
+        mask = mask[2:]
+    if mask[:2] == ACCOUNT_BAN:
+        return account_matches(mask, account)
+    return matches(mask, name, user, host)
+
+
 def complete(mask: str) -> str:
     """The full `nick!user@host` form of a mask: `bob` -> `bob!*@*`, `bob!u` ->
     `bob!u@*`, `u@h` -> `*!u@h`, an address or network `10.0.0.7` -> `*!*@10.0.0.7`; an account
-    ban stays one: `A:alice` -> `a:alice`."""
+    ban stays one: `A:alice` -> `a:alice`; a mute completes what it mutes: `M:bob` ->
+    `m:bob!*@*`."""
+    if mask[:2].lower() == MUTE_BAN:
+        return MUTE_BAN + complete(mask[2:])
     if mask[:2].lower() == ACCOUNT_BAN and _network(mask) is None:  # not IPv6's a:b::1
         return ACCOUNT_BAN + (mask[2:] or "*")
     if "!" not in mask and "@" not in mask:
@@ -162,4 +179,6 @@ def mask_problem(mask: str, max_chars: int) -> str | None:
         return f"longer than {max_chars} characters"
     if not mask.isprintable() or " " in mask or "," in mask:
         return "contains a space, a comma or a control character"
+    if mask[:2].lower() == MUTE_BAN and mask[2:4].lower() == MUTE_BAN:
+        return "a mute of a mute"
     return None

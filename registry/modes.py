@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from registry.errors import BadKey, Banned, InviteOnly, RoomFull
-from registry.masks import ACCOUNT_BAN, Change, account_matches, complete, mask_problem, matches
-from registry.room import Listed, Member, Room, _listed, is_banned
+from registry.masks import MUTE_BAN, Change, complete, entry_matches, mask_problem
+from registry.room import Listed, Member, Room, _listed, is_banned, is_silenced
 from utils import name_key
 
 
@@ -117,6 +117,8 @@ def _change_list(
     if problem:
         return Refusal(change, "bad-mask", problem)
     mask = complete(change.arg)
+    if change.letter == "I" and mask[:2] == MUTE_BAN:
+        return Refusal(change, "bad-mask", "a mute (m:) is a ban or an exception")
     key = name_key(mask)
     found = next((entry for entry in listed if name_key(entry.mask) == key), None)
     if change.sign == "-":
@@ -164,26 +166,12 @@ def key_problem(key: str, max_chars: int) -> str | None:
 
 
 def remute_room(room: Room, change: Change) -> None:
-    """Who the room's bans silence after one change of a ban or an exception: only the
-    members that one mask matches are looked at again (a room may be large)."""
-
+    """Who the room's bans and mutes silence after one change of a ban or an exception:
+    only the members that one mask matches are looked at again (a room may be large)."""
     mask = change.arg
-
-    def hit(m: Member) -> bool:
-        if mask[:2] == ACCOUNT_BAN:
-            return account_matches(mask, m.account)
-        return matches(mask, m.name, m.user, m.host)
-
-    if change.letter == "b" and change.sign == "+":
-        room.muted |= {
-            m for m in room.members if m not in room.muted and hit(m) and not _listed(room, "e", m)
-        }
-    elif change.letter == "b":
-        room.muted -= {m for m in room.muted if hit(m) and not is_banned(room, m)}
-    elif change.sign == "+":
-        room.muted -= {m for m in room.muted if hit(m)}
-    else:
-        room.muted |= {m for m in room.members if hit(m) and is_banned(room, m)}
+    for m in room.members:
+        if entry_matches(mask, m.name, m.user, m.host, m.account):
+            (room.muted.add if is_silenced(room, m) else room.muted.discard)(m)
 
 
 def ban_masks(member: Member) -> tuple[str, ...]:

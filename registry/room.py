@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from registry.errors import BannedHere, Moderated, NoOutside
+from registry.errors import BannedHere, Moderated, Muted, NoOutside
 from registry.events import Acted, Event, Said, Whispered
 from registry.history import Kept
-from registry.masks import ACCOUNT_BAN, account_matches, matches
+from registry.masks import ACCOUNT_BAN, MUTE_BAN, account_matches, matches
 from registry.owners import Ownership, from_settings
 from utils import name_key
 
@@ -78,11 +78,16 @@ class Member:
     # Its private messages with guests while logged in to an account, newest last: kept
     # in this session's memory only, never in a store (registry/private.py).
     private: deque[Whispered] | None = None
+    # When it took its name (sign-on, or its last rename): a guest's own messages, the
+    # ones it may take back, are those said under this name since (registry/redaction.py).
+    named: float = 0.0
 
     def __post_init__(self) -> None:
         self.remask()
         if not self.spoke:
             self.spoke = self.signon
+        if not self.named:
+            self.named = self.signon
 
     @property
     def server(self) -> str:
@@ -168,7 +173,7 @@ class Room:
         self.limit = 0
         self.invited: dict[Member, None] = {}  # invited by an operator, not yet joined
         self.owner: Ownership | None = None  # registered (ChanServ): founder, access list
-        self.muted: set[Member] = set()  # members a ban matches (they may not speak)
+        self.muted: set[Member] = set()  # members a ban or a mute matches: they may not speak
         self._renders: dict[Render, int] = {}  # renders present, with member counts
         self._clock = clock
         self._defer = defer
@@ -278,9 +283,9 @@ class Room:
 
     def check_speaker(self, member: Member) -> None:
         """Refuse a message the room's modes forbid: CannotSpeak (Moderated: +m
-        without voice; BannedHere: a ban matches; NoOutside: +n, not a member).
-        Operators and voiced members always speak. The hot path asks it only when
-        "m" is set or the member is muted: two set lookups."""
+        without voice; BannedHere: a ban matches; Muted: a mute, `m:MASK`, matches;
+        NoOutside: +n, not a member). Operators and voiced members always speak. The
+        hot path asks it only when "m" is set or the member is muted: two set lookups."""
         if member in self.ops or member in self.voiced:
             return
         if self not in member.rooms:
@@ -290,10 +295,12 @@ class Room:
                 raise Moderated(self.name)
             if is_banned(self, member):
                 raise BannedHere(self.name)
+            if is_muted(self, member):
+                raise Muted(self.name)
         elif "m" in self.modes:
             raise Moderated(self.name)
         elif member in self.muted:
-            raise BannedHere(self.name)
+            raise BannedHere(self.name) if is_banned(self, member) else Muted(self.name)
 
     def publish(self, event: Event, skip: Member | Device | None = None) -> None:
         """Queue an event for every member (but `skip`); written at the next loop pass."""
@@ -499,9 +506,19 @@ class Departed:
     ts: float
 
 
-def _listed(room: Room, letter: str, member: Member) -> bool:
+def _listed(
+    room: Room, letter: str, member: Member, *, plain: bool = True, mute: bool = False
+) -> bool:
+    """Whether an entry of the list matches the member: a plain one (with `plain`), a
+    mute, `m:MASK` (with `mute`)."""
     for entry in room.lists[letter]:
         mask = entry.mask
+        if mask[:2] == MUTE_BAN:
+            if not mute:
+                continue
+            mask = mask[2:]
+        elif not plain:
+            continue
         if mask[:2] == ACCOUNT_BAN:
             if account_matches(mask, member.account):
                 return True
@@ -511,8 +528,24 @@ def _listed(room: Room, letter: str, member: Member) -> bool:
 
 
 def is_banned(room: Room, member: Member) -> bool:
-    """Whether a ban of the room matches the member and no exception does."""
+    """Whether a ban of the room matches the member and no exception does (a mute is no
+    ban: is_muted)."""
     return bool(room.lists["b"]) and _listed(room, "b", member) and not _listed(room, "e", member)
+
+
+def is_muted(room: Room, member: Member) -> bool:
+    """Whether a mute of the room (`+b m:MASK`) matches the member and no exception
+    does: a plain one, or a mute's (`+e m:MASK`, which excepts from mutes only)."""
+    return (
+        bool(room.lists["b"])
+        and _listed(room, "b", member, plain=False, mute=True)
+        and not _listed(room, "e", member, mute=True)
+    )
+
+
+def is_silenced(room: Room, member: Member) -> bool:
+    """Whether the room's bans or mutes keep the member from speaking in it."""
+    return is_banned(room, member) or is_muted(room, member)
 
 
 def is_visible(room: Room, member: Member) -> bool:

@@ -29,9 +29,9 @@ from registry import (
     is_owned,
 )
 
-COLUMNS = "id, ts, kind, name, mask, text, tags, concat"
+COLUMNS = "id, ts, kind, name, mask, text, tags, concat, account"
 KINDS: dict[type, str] = {Said: "say", Acted: "act", TopicSet: "topic", Multiline: "lines"}
-Row = tuple[int, float, str, str, str, str, str, str]
+Row = tuple[int, float, str, str, str, str, str, str, str]
 PRIVATE_COLUMNS = "id, ts, kind, name, account, target, mask, text, tags"
 PrivateRow = tuple[int, float, str, str, str, str, str, str, str]
 
@@ -42,24 +42,24 @@ def row_of(event: Kept, key: str) -> tuple[Any, ...]:
     ts = event.ts
     if type(event) is TopicSet:
         return (int(event.msgid), key, ts, int(ts * 1000), kind, event.name, event.mask,
-                event.text, "", "")  # fmt: skip
+                event.text, "", "", "")  # fmt: skip
     assert not isinstance(event, TopicSet)
     concat = ",".join(map(str, event.concat)) if type(event) is Multiline else ""
     return (int(event.msgid), key, ts, int(ts * 1000), kind, event.name, event.mask,
-            event.text, event.tags, concat)  # fmt: skip
+            event.text, event.tags, concat, event.account)  # fmt: skip
 
 
 def event_of(row: Row, room: str) -> Kept:
     """The event a messages row holds; `room` is the room's name as events show it."""
-    msgid, ts, kind, name, mask, text, tags, concat = row
+    msgid, ts, kind, name, mask, text, tags, concat, account = row
     if kind == "topic":
         return TopicSet(name, room, text, ts, mask, str(msgid))
     if kind == "act":
-        return Acted(name, text, ts, room, mask, str(msgid), tags)
+        return Acted(name, text, ts, room, mask, str(msgid), tags, account)
     if kind == "lines":
         at = tuple(int(i) for i in concat.split(",") if i.isdigit())
-        return Multiline(name, text, ts, room, mask, str(msgid), tags, concat=at)
-    return Said(name, text, ts, room, mask, str(msgid), tags)
+        return Multiline(name, text, ts, room, mask, str(msgid), tags, account, concat=at)
+    return Said(name, text, ts, room, mask, str(msgid), tags, account)
 
 
 def _settings(text: str) -> dict[str, Any]:

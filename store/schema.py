@@ -99,6 +99,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     """
     ALTER TABLE messages ADD COLUMN concat TEXT NOT NULL DEFAULT ''
     """,
+    # 5 -> 6: the account a message's sender was logged in to ('' a guest, or a line
+    # kept before this version), as IRCv3 account-tag shows it and as the sender's
+    # right to delete its own message (IRCv3 draft/message-redaction) is checked.
+    """
+    ALTER TABLE messages ADD COLUMN account TEXT NOT NULL DEFAULT ''
+    """,
 )
 VERSION = len(MIGRATIONS)
 

@@ -53,10 +53,12 @@ from utils import counted, name_key
 log = logging.getLogger(__name__)
 
 # What the writer's deque holds besides events: a room's settings, a room to forget,
-# a barrier (a reader waiting for everything before it to be committed).
+# a message taken back, a barrier (a reader waiting for everything before it to be
+# committed).
 SaveRoom = tuple[str, str, str, float, str]  # ("room", key, name, created, settings)
 ForgetRoom = tuple[str, str]  # ("forget", key)
-Item = Any  # Kept | SaveRoom | ForgetRoom | PrivateEntry | threading.Event
+Redact = tuple[str, str, str, int]  # ("redact", room key, "", id), ("redact-private", a, b, id)
+Item = Any  # Kept | SaveRoom | ForgetRoom | Redact | PrivateEntry | threading.Event
 
 # An account's save or forget: ("account", key, name, credentials, registered,
 # settings) or ("forget", key); a server ban's: ("ban", key, mask, reason, setter,
@@ -210,6 +212,9 @@ class SqliteHistory(History):
     def forget_room(self, key: str) -> None:
         self.queue.append(("forget", key))
 
+    def redact(self, key: str, msgid: str) -> None:
+        self.queue.append(("redact", key, "", int(msgid)))  # after the line's own insert
+
     # --- AccountStore: the accounts, in the same file. ---
     def records(self) -> list[AccountRecord]:
         """The accounts kept, read with the rooms when the database was opened."""
@@ -309,6 +314,13 @@ class SqliteHistory(History):
     def forget_private(self, account: str) -> None:
         self._held.pop(account, None)
         self._queue_account(("forget-private", account))
+
+    def redact_private(self, pair: str, msgid: str, receiver: str) -> None:
+        a, b = pair.split(" ")
+        # One row: the conversation's message and, while it waits, the receiver's (the
+        # held count stays an upper bound, as after an expiry). Through the lines' queue,
+        # after the message's own insert; a held one is written before any line.
+        self.queue.append(("redact-private", a, b, int(msgid)))
 
     def attach(self, on_sweep: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -494,7 +506,10 @@ class SqliteHistory(History):
             con.execute("BEGIN IMMEDIATE")
             for item in batch:
                 if type(item) is tuple:
-                    self._write_room(item, messages)
+                    self._insert(messages)  # keep the order: the lines before it first
+                    self._insert_private(private)
+                    private.clear()
+                    self._write_room(item)
                 elif type(item) is PrivateEntry:
                     private.append(item.row)
                 else:
@@ -563,9 +578,9 @@ class SqliteHistory(History):
         )
         con.execute("UPDATE private_messages SET kept = 0 WHERE a = ? OR b = ?", (key, key))
 
-    def _write_room(self, item: tuple[str, ...], messages: list[tuple[Any, ...]]) -> None:
+    def _write_room(self, item: tuple[Any, ...]) -> None:
+        """A room's row saved or forgotten, or a message taken back."""
         con = self._con
-        self._insert(messages)  # keep the order: this room's earlier lines first
         if item[0] == "room":
             _, key, name, created, settings = item
             con.execute(
@@ -573,6 +588,13 @@ class SqliteHistory(History):
                 "ON CONFLICT (key) DO UPDATE SET name = excluded.name, "
                 "settings = excluded.settings",
                 (key, name, created, settings),
+            )
+        elif item[0] == "redact":
+            con.execute("DELETE FROM messages WHERE id = ? AND room = ?", (item[3], item[1]))
+        elif item[0] == "redact-private":
+            con.execute(
+                "DELETE FROM private_messages WHERE id = ? AND a = ? AND b = ?",
+                (item[3], item[1], item[2]),
             )
         else:
             con.execute("DELETE FROM messages WHERE room = ?", (item[1],))
@@ -582,7 +604,7 @@ class SqliteHistory(History):
         if messages:
             self._con.executemany(
                 "INSERT OR IGNORE INTO messages (id, room, ts, ts_ms, kind, name, mask, "
-                "text, tags, concat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "text, tags, concat, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 messages,
             )
             messages.clear()

@@ -286,6 +286,7 @@ CANNOT_SPEAK: dict[type[r.CannotSpeak], str] = {
     r.NoOutside: "Cannot send to channel (no external messages)",
     r.Moderated: "Cannot send to channel (+m) - you need voice",
     r.BannedHere: "Cannot send to channel (+b) - you are banned",
+    r.Muted: "Cannot send to channel (+b m:) - you are muted",
 }
 
 

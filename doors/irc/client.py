@@ -37,6 +37,7 @@ CAPS = (
     "userhost-in-names",
 )  # fmt: skip
 MULTILINE = "draft/multiline"  # IRCv3 multiline: the capability and the batch type
+REDACTION = "draft/message-redaction"  # IRCv3 message-redaction (redaction.py): with history
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
 BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it brings
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
@@ -129,7 +130,7 @@ class IrcDoor:
             "ACCOUNTEXTBAN=a", f"AWAYLEN={c.max_away_chars}", "CASEMAPPING=rfc1459",
             f"CHANLIMIT=#:{c.max_joined}", "CHANMODES=beI,k,l,imnst",
             f"CHANNELLEN={c.max_room_chars + 1}", "CHANTYPES=#", "ELIST=CMNTU", "EXCEPTS=e",
-            "EXTBAN=,a", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
+            "EXTBAN=,am", "HOSTLEN=64", "INVEX=I", f"KEYLEN={c.max_key_chars}",
             f"KICKLEN={c.max_topic_chars}", f"MAXLIST=beI:{c.max_list_masks}", "MAXTARGETS=4",
             "MODES=6", f"MONITOR={c.max_watch}", f"NAMELEN={c.max_realname_chars}",
             "NETWORK=chatroom", f"NICKLEN={c.max_name_chars}", "PREFIX=(ov)@+", "SAFELIST",
@@ -137,8 +138,9 @@ class IrcDoor:
             "TARGMAX=JOIN:,KICK:4,NAMES:1,LIST:,NOTICE:4,PART:,PRIVMSG:4,TAGMSG:4,WHOIS:1",
             f"TOPICLEN={c.max_topic_chars}", "USERLEN=10", "UTF8ONLY", "WHOX",
         )  # fmt: skip
-        # History: bots (+B) get no replay; draft/chathistory when history is kept.
-        kept = ("draft/chathistory",) if c.db_path else ()
+        # History: bots (+B) get no replay; draft/chathistory and draft/message-redaction
+        # (a message taken back is one history keeps) when history is kept.
+        kept = ("draft/chathistory", REDACTION) if c.db_path else ()
         # draft/account-registration while the server takes new accounts: REGISTER works
         # before the welcome too, and asks for no e-mail address.
         signup = ("draft/account-registration",) if rooms.accounts.registration_open else ()
@@ -343,6 +345,7 @@ class IrcClient(SessionBase):
             setname="setname" in caps,
             read_marker=READ_MARKER in caps,
             multiline=MULTILINE in caps and "batch" in caps,  # multiline needs batch
+            redaction=REDACTION in caps,
         )  # fmt: skip
 
     def require_member(self) -> r.Member:

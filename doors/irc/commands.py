@@ -18,6 +18,7 @@ from doors.irc import (
     opers,
     presence,
     queries,
+    redaction,
     registration,
     server_info,
     usage,
@@ -51,6 +52,7 @@ COMMANDS: dict[str, Command] = {
     "NOTICE": Command(channels.on_notice),
     "TAGMSG": Command(channels.on_tagmsg),
     "BATCH": Command(multiline.on_batch, 1),  # IRCv3 draft/multiline: a client's batch
+    "REDACT": Command(redaction.on_redact, 2),  # IRCv3 draft/message-redaction
     "TOPIC": Command(channels.on_topic, 1),
     "NAMES": Command(channels.on_names),
     "AWAY": Command(channels.on_away),

@@ -33,7 +33,8 @@ class IrcRender:
 
     __slots__ = (
         "account_notify", "account_tag", "away_notify", "extended_join", "invite_notify",
-        "message_tags", "multiline", "read_marker", "server_time", "setname", "tagged",
+        "message_tags", "multiline", "read_marker", "redaction", "server_time", "setname",
+        "tagged",
     )  # fmt: skip
 
     def __init__(
@@ -49,6 +50,7 @@ class IrcRender:
         setname: bool = False,
         read_marker: bool = False,
         multiline: bool = False,
+        redaction: bool = False,
     ) -> None:
         self.server_time = server_time
         self.message_tags = message_tags
@@ -60,6 +62,7 @@ class IrcRender:
         self.setname = setname  # IRCv3 setname: SETNAME lines
         self.read_marker = read_marker  # IRCv3 draft/read-marker: MARKREAD when one moves
         self.multiline = multiline  # IRCv3 draft/multiline (and batch): one batch a message
+        self.redaction = redaction  # IRCv3 draft/message-redaction: REDACT lines
         self.tagged = server_time or message_tags or account_tag
 
     def __call__(self, event: r.Event) -> bytes:
@@ -148,6 +151,12 @@ class IrcRender:
                 if not self.away_notify:
                     return ""
                 return line(mask, "AWAY", text) if text else line(mask, "AWAY")
+            case r.Redacted(_, taken, _, _, ts, room, target, reason, mask, msgid, account):
+                if not self.redaction:  # none to a client without the capability (spec)
+                    return ""
+                why = (reason,) if reason else ()
+                where = channel(room) if room else target
+                return self.tags(ts, msgid, "", account) + line(mask, "REDACT", where, taken, *why)
             case r.RealnameChanged(_, realname, mask):
                 return line(mask, "SETNAME", realname) if self.setname else ""
             case r.Online(_, mask, server, target):  # IRCv3 MONITOR: RPL_MONONLINE
@@ -202,6 +211,7 @@ def render_for(
     setname: bool = False,
     read_marker: bool = False,
     multiline: bool = False,
+    redaction: bool = False,
 ) -> IrcRender:
     """The one shared render for this set of capabilities."""
     return IrcRender(
@@ -210,4 +220,5 @@ def render_for(
         setname=setname,
         read_marker=read_marker,
         multiline=multiline,
+        redaction=redaction,
     )  # fmt: skip

@@ -37,6 +37,11 @@ TOPICS: dict[str, tuple[str, ...]] = {
         "Shows how far you have read a channel or a nick's messages, or moves it",
         "forward (draft/read-marker); logged in, every connection of your account hears it.",
     ),
+    "REDACT": (
+        "REDACT <target> <msgid> [:<reason>]",
+        "Deletes a message you sent to a channel or a nick, or any message of a channel",
+        "you run, from history too (draft/message-redaction).",
+    ),
     "REGISTER": (
         "REGISTER <account>|* <email>|* <password>",
         "Registers your nick as an account and logs you in (draft/account-registration).",

@@ -50,7 +50,8 @@ COMMANDS: dict[str, Command] = {
         "/kick NAME [REASON]  put a member out of this room (they may rejoin)", moderation.kick
     ),
     "ban": Command(
-        "/ban NAME|MASK  ban a name, or a mask (*!*@ADDRESS: everyone there)", moderation.ban
+        "/ban NAME|MASK  ban a name, or a mask (*!*@ADDRESS: everyone there; m:MASK: mute)",
+        moderation.ban,
     ),
     "unban": Command(
         "/unban NAME|MASK  lift a ban (NAME: every ban that matches the user)", moderation.unban

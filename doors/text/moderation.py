@@ -13,7 +13,7 @@ import time
 
 import registry as r
 from doors.text.conversation import Conversation, Result
-from registry.masks import Change, complete, matches, parse_changes
+from registry.masks import MUTE_BAN, Change, complete, entry_matches, parse_changes
 from utils import UserError, name_key
 
 LIST_NAMES = {"b": "ban list", "e": "exception list", "I": "invite-exception list"}
@@ -26,6 +26,8 @@ LIST_LINES = {  # how /bans words each kind of entry
     "b": "{room} bans {mask}",
     "e": "{room} lets {mask} in despite its bans (+e)",
     "I": "{room} lets {mask} in without an invitation (+I)",
+    "mb": "{room} mutes {mask} (m:)",  # a mute, MUTE_BAN
+    "me": "{room} lets {mask} speak despite its mutes (+e m:)",
 }
 
 
@@ -49,7 +51,7 @@ def _apply(
             hit = [
                 m.name
                 for m in sorted(room.members, key=lambda m: name_key(m.name))
-                if m is not target and matches(change.arg, m.name, m.user, m.host)
+                if m is not target and entry_matches(change.arg, m.name, m.user, m.host, m.account)
             ]
             if hit:
                 count = f"{len(hit)} member" + ("s" if len(hit) > 1 else "")
@@ -110,7 +112,7 @@ async def _kick_one(s: Conversation, room: r.Room, name: str, reason: str) -> No
 
 
 def _looks_like_mask(text: str) -> bool:
-    return any(c in text for c in "!@*?")
+    return any(c in text for c in "!@*?:")  # `:`: a:ACCOUNT, m:MASK (no name has one)
 
 
 def ban(s: Conversation, arg: str) -> Result:
@@ -136,7 +138,7 @@ def unban(s: Conversation, arg: str) -> None:
         masks = [
             entry.mask
             for entry in room.lists["b"]
-            if matches(entry.mask, target.name, target.user, target.host)
+            if entry_matches(entry.mask, target.name, target.user, target.host, target.account)
         ]
     else:
         masks = [arg]
@@ -159,7 +161,10 @@ def show_lists(s: Conversation, room: r.Room, letters: str) -> None:
             s.say(NO_LINES[letter].format(room=room.name))
         for entry in room.lists[letter]:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.ts))
-            head = LIST_LINES[letter].format(room=room.name, mask=entry.mask)
+            mask, kind = entry.mask, letter
+            if mask[:2] == MUTE_BAN:
+                mask, kind = mask[2:], "m" + letter
+            head = LIST_LINES[kind].format(room=room.name, mask=mask)
             s.say(f"* {head} (set by {entry.by.split('!')[0]} at {when})")
 
 

@@ -49,6 +49,7 @@ REFUSALS: dict[type[r.RegistryError], str] = {
     r.TooManyInvites: "{0.name} has too many invitations outstanding (limit {0.limit}).",
     r.Moderated: "{0.name} is moderated: only operators and voiced members may speak.",
     r.BannedHere: "You are banned from {0.name}: you may not speak in it.",
+    r.Muted: "You are muted in {0.name}: you may not speak in it.",
     # Server operators (docs/protocol.md, "Server operators").
     r.NotServerOperator: "You are not a server operator.",
     r.NoOperHost: 'No server operator is named "{0.name}".',
@@ -130,6 +131,21 @@ def history_line(event: r.Said | r.Acted | r.TopicSet, today: str) -> str:
                 else f"* {name} cleared the topic of {room}"
             )
     return line if line.isprintable() else safe_text(line)
+
+
+def deleted(event: r.Redacted) -> str:
+    """A message taken back, as the text door tells it live: `* alice deleted bob's
+    message of 14:02 in general (spam)`, `* bob deleted their private message of 14:02`
+    (dated when not said the day it was taken back)."""
+    today = time.strftime("%Y-%m-%d", time.localtime(event.ts))
+    own = name_key(event.author) == name_key(event.name)
+    whose = "their" if own else f"{event.author}'s"
+    what = (
+        f"message of {stamp(event.said, today)} in {event.room}"
+        if event.room
+        else (f"private message of {stamp(event.said, today)}")
+    )
+    return f"* {event.name} deleted {whose} {what}" + (f" ({event.reason})" if event.reason else "")
 
 
 class Renders:
@@ -287,4 +303,6 @@ class TextRender:
                 if not text:
                     return f"* {name} cleared the topic of {room}"
                 return f"* {name} set the topic of {room} to: {text}"
+            case r.Redacted():
+                return deleted(event)
         raise TypeError(f"no line for {event!r}")

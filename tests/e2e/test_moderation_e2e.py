@@ -166,6 +166,46 @@ async def test_an_irc_ban_keeps_out_a_text_user_and_silences_one_inside(
     await bob.expect(":irc.test 349 bob #general :End of channel exception list")
 
 
+async def test_a_mute_lets_users_of_both_doors_in_and_keeps_them_silent(
+    connect: Connect, irc: IrcConnect
+) -> None:
+    bob = await irc("bob")
+    await bob.join("#general")
+    await bob.send("MODE #general +b M:carol")
+    await bob.expect(":bob!~bob@127.0.0.1 MODE #general +b m:carol!*@*")
+    carol = await irc("Carol")  # joins: a mute is no ban
+    await carol.join("#general")
+    await carol.send("PRIVMSG #general :hi", "PRIVMSG #general :hi again")  # the fast path too
+    for _ in range(2):
+        await carol.expect(
+            ":irc.test 404 Carol #general :Cannot send to channel (+b m:) - you are muted"
+        )
+    alice = await in_room(connect, "alice", "general")
+    await bob.expect(":alice!~alice@127.0.0.1 JOIN #general")
+    await bob.send("MODE #general +b m:*!~alice@*")
+    await alice.expect("* bob set mode +b m:*!~alice@* on general")
+    await alice.send("hello")
+    assert await alice.line() == "! You are muted in general: you may not speak in it."
+    await bob.send("MODE #general +v Carol", "MODE #general +e m:alice")
+    await alice.expect("* bob set mode +e m:alice!*@* on general")
+    await carol.send("PRIVMSG #general :voiced")
+    await alice.expect(re.compile(rf"{HHMM} <Carol> voiced"))
+    await alice.send("excepted")
+    await bob.expect(":alice!~alice@127.0.0.1 PRIVMSG #general excepted")
+    await bob.send("MODE #general +b")
+    await bob.expect(re.compile(r":irc.test 367 bob #general m:carol!\*@\* bob!~bob@\S+ \d+"))
+
+
+async def test_the_mute_extban_is_advertised_next_to_the_account_one(server: ChatServer) -> None:
+    bob = await IrcClient.open(server.irc_port)
+    try:
+        welcome = await bob.register("bob")
+    finally:
+        await bob.close()
+    tokens = " ".join(entry for entry in welcome if " 005 " in entry).split()
+    assert "EXTBAN=,am" in tokens and "ACCOUNTEXTBAN=a" in tokens, welcome
+
+
 async def test_moderated_silences_the_unvoiced_on_both_doors(
     connect: Connect, irc: IrcConnect
 ) -> None:

@@ -19,6 +19,7 @@ from rooms import RoomManager
 from tests.process.test_cluster import StartNode, ask_until, clients, irc, line, nodes, text
 from tests.rigs.chat import ChatClient, LineClient, wait_until
 from tests.rigs.clusterrig import Node, RedisServer, needs_redis
+from tests.rigs.irc import IrcClient
 
 if TYPE_CHECKING:
     from cluster.history import Entry
@@ -148,6 +149,37 @@ async def test_history_on_a_node_shows_the_lines_of_a_node_started_later(
     assert [entry.split(" ", 1)[1] for entry in lines[1:-1]] == [
         "<alice> one", "<bob> two", "<alice> three",
     ], lines  # fmt: skip
+
+
+async def test_a_message_taken_back_on_one_node_leaves_redis_and_every_nodes_ring(
+    nodes: StartNode, clients: list[LineClient]
+) -> None:
+    a, b = await nodes("a"), await nodes("b")
+    caps = ("echo-message", "message-tags", "draft/message-redaction")
+    alice, bob = await IrcClient.open(a.irc_port), await IrcClient.open(b.irc_port)
+    clients += [alice, bob]
+    await alice.register("alice", caps)
+    await alice.join("#general")
+    await bob.register("bob", caps)
+    await ask_until(bob, "LIST", r":\S+ 322 bob #general .*", r":\S+ 323 .*")  # a hop
+    await bob.join("#general")
+    await alice.expect(line(r":bob!\S+ JOIN #general"))
+    await alice.send("PRIVMSG #general :oops", "PRIVMSG #general :stays")
+    echo = (await alice.expect(line(r"@\S+ :alice!\S+ PRIVMSG #general :?oops")))[-1]
+    oops = re.search(r"msgid=(\d+)", echo)
+    assert oops is not None
+    await bob.expect(line(r"@\S+ :alice!\S+ PRIVMSG #general :?stays"))
+    await alice.send(f"REDACT #general {oops[1]} :typo")
+    await bob.expect(line(rf"@\S+ :alice!\S+ REDACT #general {oops[1]} :?typo"))
+    # Its XDEL went to Redis before the news of it (one queue, in order).
+    carol = await text(clients, b, "carol")
+    await carol.send("/join general")  # b's ring replays
+    replayed = await carol.expect("* End of history.")
+    assert not any("oops" in entry for entry in replayed), replayed
+    assert any(entry.endswith("<alice> stays") for entry in replayed), replayed
+    await carol.send("/history")  # Redis's stream
+    lines = await carol.expect("* End of history.")
+    assert [entry.split(" ", 1)[1] for entry in lines[1:-1]] == ["<alice> stays"], lines
 
 
 # --- select() and the rooms hash, driven directly ---

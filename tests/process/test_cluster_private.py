@@ -10,6 +10,7 @@ import re
 from tests.process.test_cluster import StartNode, ask_until, clients, line, nodes, redis, text
 from tests.rigs.chat import ChatClient, LineClient
 from tests.rigs.clusterrig import Node, RedisServer, needs_redis
+from tests.rigs.irc import IrcClient
 
 pytestmark = needs_redis()
 __all__ = ["clients", "nodes", "redis"]  # the fixtures, shared
@@ -85,3 +86,38 @@ async def test_a_message_for_an_offline_account_waits_in_redis_for_a_login_on_an
     )
     _, again = await logged_in(clients, a, "dave")  # handed over once, in the whole cluster
     assert not [x for x in again if "while you were offline" in x]
+
+
+async def test_a_private_message_taken_back_leaves_redis_and_the_wait_on_every_node(
+    redis: RedisServer, nodes: StartNode, clients: list[LineClient]
+) -> None:
+    a, b = await nodes("a"), await nodes("b")
+    dave = await registered(clients, a, "dave")
+    await dave.send("/quit")
+    await dave.expect_closed()
+    await registered(clients, a, "alice")
+    bob = await registered(clients, b, "bob")
+    await ask_until(bob, "/whois alice", r"\* alice is logged in as alice", r"\* alice is in: .*")
+    alice = await IrcClient.open(a.irc_port)  # one more connection of alice's, on IRC
+    clients.append(alice)
+    await alice.send(f"PASS alice:{PASSWORD}")
+    caps = ("echo-message", "message-tags", "draft/message-redaction")
+    await alice.register("alice_", caps)  # its welcome is alice's: one user, two connections
+    await ask_until(alice, "WHOIS bob", r":\S+ 330 alice bob bob :.*", r":\S+ 318 .*")
+    ids = []
+    for target, said in (("bob", "oops"), ("dave", "later")):
+        await alice.send(f"PRIVMSG {target} :{said}")
+        echo = (await alice.expect(line(rf"@\S+ :alice!\S+ PRIVMSG {target} :?{said}")))[-1]
+        found = re.search(r"msgid=(\d+)", echo)
+        assert found is not None
+        ids.append(found[1])
+    await bob.expect(line(rf"{STAMP} \*alice\* oops"))
+    await alice.send(f"REDACT bob {ids[0]}", f"REDACT dave {ids[1]}")
+    await alice.expect(line(rf"@\S+ :alice!\S+ REDACT bob {ids[0]}"))
+    await alice.expect(line(rf"@\S+ :alice!\S+ REDACT dave {ids[1]}"))
+    await bob.expect(line(r"\* alice deleted their private message of \d\d:\d\d"))  # node b
+    await bob.send("/history alice")
+    await bob.expect("* No private messages with alice.")
+    assert await redis.cli("XLEN", "chatroom:private:alice bob") == "0"
+    dave, lines = await logged_in(clients, b, "dave")
+    assert not any("while you were offline" in entry for entry in lines), lines

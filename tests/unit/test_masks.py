@@ -12,6 +12,7 @@ from registry.masks import (
     Change,
     address_mask,
     complete,
+    entry_matches,
     glob,
     mask_problem,
     matches,
@@ -33,6 +34,10 @@ from registry.masks import (
         ("!@", "*!*@*"),
         ("a.b", "a.b!*@*"),  # a name may have dots: only an address is taken as a host
         ("bob!*@*", "bob!*@*"),
+        ("M:bob", "m:bob!*@*"),  # a mute completes what it mutes
+        ("m:10.0.0.7", "m:*!*@10.0.0.7"),
+        ("m:a:Alice", "m:a:Alice"),
+        ("m:", "m:*!*@*"),
     ],
 )
 def test_a_mask_is_completed_to_nick_user_host(given: str, full: str) -> None:
@@ -72,6 +77,15 @@ def test_a_mask_with_a_space_a_comma_or_nothing_cannot_be_listed() -> None:
     assert mask_problem("a,b", 50) is not None
     assert mask_problem("x" * 51, 50) == "longer than 50 characters"
     assert mask_problem("bob!*@*", 50) is None
+    assert mask_problem("m:M:bob", 50) == "a mute of a mute"
+
+
+def test_a_list_entry_matches_by_account_or_mask_and_a_mute_by_what_it_mutes() -> None:
+    assert entry_matches("m:bob!*@*", "BOB", "~b", "h", "")
+    assert entry_matches("m:a:rob*", "bob", "~b", "h", "robert")
+    assert not entry_matches("m:a:rob*", "robert", "~r", "h", "")  # a guest: no account
+    assert entry_matches("a:robert", "bob", "~b", "h", "Robert")
+    assert not entry_matches("bob!*@*", "alice", "~a", "h", "bob")
 
 
 def test_mode_strings_take_their_arguments_in_order() -> None:

@@ -122,6 +122,56 @@ async def test_a_banned_member_is_muted_and_renaming_does_not_escape_an_address_
     room.say(bob, "voiced members speak through a ban")
 
 
+async def test_a_mute_lets_a_member_in_silent_until_voiced_or_excepted(
+    rooms: RoomManager,
+) -> None:
+    alice, bob = await member(rooms, "alice"), await member(rooms, "bob", "10.0.0.2")
+    room = await room_of(rooms, alice)
+    done, _ = rooms.change_modes(alice, room, [Change("+", "b", "M:BOB")])
+    assert done == [Change("+", "b", "m:BOB!*@*")]  # the prefix in any case
+    await rooms.join(bob, "general")  # a mute is no ban: it lets in
+    assert room.muted == {bob}
+    with pytest.raises(r.Muted):
+        room.say(bob, "hi")
+    with pytest.raises(r.Muted):
+        room.act(bob, "waves")
+    rooms.change_modes(alice, room, [Change("+", "v", "bob")])
+    room.say(bob, "voiced members speak through a mute")
+    rooms.change_modes(alice, room, [Change("-", "v", "bob")])
+    rooms.change_modes(alice, room, [Change("+", "e", "m:*!~bob@*")])  # a mute's exception
+    assert room.muted == set()
+    room.say(bob, "excepted")
+    rooms.change_modes(alice, room, [Change("-", "e", "m:*!~bob@*"), Change("+", "e", "bob")])
+    assert room.muted == set()  # a plain exception excepts from mutes too
+    rooms.change_modes(alice, room, [Change("-", "e", "bob")])
+    assert room.muted == {bob}
+    rooms.change_modes(alice, room, [Change("-", "b", "m:bob!*@*")])  # removed in any case
+    assert room.lists["b"] == [] and room.muted == set()
+    room.say(bob, "heard again")
+
+
+async def test_a_mute_exception_does_not_let_a_banned_user_in(rooms: RoomManager) -> None:
+    alice, bob = await member(rooms, "alice"), await member(rooms, "bob", "10.0.0.2")
+    room = await room_of(rooms, alice)
+    rooms.change_modes(alice, room, [Change("+", "b", "bob"), Change("+", "e", "m:bob")])
+    with pytest.raises(r.Banned):
+        await rooms.join(bob, "general")
+    done, refused = rooms.change_modes(alice, room, [Change("+", "I", "m:bob")])
+    assert done == [] and refused[0].why == "bad-mask"
+
+
+async def test_an_account_mute_silences_the_account_once_it_logs_in(rooms: RoomManager) -> None:
+    alice, bob = await member(rooms, "alice"), await member(rooms, "bob", "10.0.0.2")
+    room = await room_of(rooms, alice, bob)
+    rooms.change_modes(alice, room, [Change("+", "b", "m:a:robert")])
+    room.say(bob, "a guest: no account to match")
+    rooms.log_in(bob, "robert")
+    with pytest.raises(r.Muted):
+        room.say(bob, "muted by account")
+    rooms.log_out(bob)
+    room.say(bob, "a guest again")
+
+
 async def test_the_last_operator_leaving_promotes_the_longest_present(rooms: RoomManager) -> None:
     alice, bob, carol = [await member(rooms, n) for n in ("alice", "bob", "carol")]
     room = await room_of(rooms, alice, bob, carol)
@@ -224,7 +274,9 @@ async def test_a_room_key_never_reaches_the_log(
     assert not any("letmein" in text for text in logged)
 
 
-MASKS = st.sampled_from(["a*", "b*", "*!~a*@*", "*!*@10.0.0.1", "*", "c?", "ab"])
+MASKS = st.sampled_from(
+    ["a*", "b*", "*!~a*@*", "*!*@10.0.0.1", "*", "c?", "ab", "m:a*", "m:*!*@10.0.0.2", "m:*"]
+)
 STEPS = st.lists(
     st.one_of(
         st.tuples(st.sampled_from("+-"), st.sampled_from("be"), MASKS),
@@ -237,7 +289,8 @@ STEPS = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(STEPS)
 def test_who_is_muted_always_equals_who_the_bans_match(steps: list[tuple[str, str, str]]) -> None:
-    """The muted set is kept up to date change by change; it must equal the rule."""
+    """The muted set is kept up to date change by change; it must equal the rule (bans
+    and mutes, `m:MASK`, with their exceptions)."""
 
     async def play() -> None:
         rooms = RoomManager(defer=lambda flush: flush())
@@ -251,7 +304,8 @@ def test_who_is_muted_always_equals_who_the_bans_match(steps: list[tuple[str, st
                     await rooms.rename(who, what)
             else:
                 rooms.change_modes(op, room, [Change(kind, what, arg)])
-            assert room.muted == {m for m in room.members if r.is_banned(room, m)}
+            silenced = {m for m in room.members if r.is_banned(room, m) or r.is_muted(room, m)}
+            assert room.muted == silenced
 
     asyncio.run(play())
 
@@ -302,6 +356,33 @@ async def test_an_address_ban_is_asked_for_by_mask_and_says_whom_it_matches(
     ]
     await alice.say("/unban *!*@127.0.0.1")
     assert await alice.say("/mode +b nobody") == ["* alice set mode +b nobody!*@* on general"]
+
+
+async def test_a_text_operator_mutes_with_ban_m_and_the_muted_user_is_told(
+    rooms: RoomManager,
+) -> None:
+    alice = await in_room(rooms, "alice", "general", peer="10.0.0.9:1")
+    bob = await in_room(rooms, "bob", "general", peer="127.0.0.1:4001")
+    alice.out.clear()
+    assert await alice.say("/ban m:bob") == [  # muted, not kicked
+        "* alice set mode +b m:bob!*@* on general",
+        "* m:bob!*@* matches 1 member of general: bob",
+    ]
+    assert (await bob.say("hello?"))[-1] == "! You are muted in general: you may not speak in it."
+    assert (await bob.say("/me waves"))[
+        -1
+    ] == "! You are muted in general: you may not speak in it."
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(1000.0))
+    assert (await alice.say("/bans"))[0] == f"* general mutes bob!*@* (m:) (set by alice at {when})"
+    await alice.say("/mode +e m:*!*@127.0.0.1")
+    assert (await alice.say("/mode +e"))[-1] == (
+        f"* general lets *!*@127.0.0.1 speak despite its mutes (+e m:) (set by alice at {when})"
+    )
+    hhmm = time.strftime("%H:%M", time.localtime(1000.0))
+    assert await bob.say("thanks") == [f"[{hhmm}] <bob> thanks"]
+    await alice.say("/mode -e m:*!*@127.0.0.1")
+    assert await alice.say("/unban bob") == ["* alice set mode -b m:bob!*@* on general"]
+    assert await bob.say("free") == [f"[{hhmm}] <bob> free"]
 
 
 @pytest.mark.parametrize(

@@ -164,3 +164,21 @@ async def test_targets_are_the_conversations_and_rooms_whose_newest_line_is_insi
     assert await history.targets(["general"], 0, ms + 6000, 10) == []
     assert await history.targets(["general"], 0, ms + 20_000, 10) == [("general", ms + 10_000)]
     await history.aclose()
+
+
+async def test_a_message_taken_back_leaves_its_conversation_and_the_receivers_wait(
+    tmp_path: Path,
+) -> None:
+    history = opened(tmp_path / "h.db")
+    history.keep_private("alice bob", whisper(50, "stays"))
+    history.keep_private("alice bob", whisper(51, "taken back"))
+    history.redact_private("alice bob", "51", "bob")  # in the same pass as its insert
+    history.redact_private("alice carol", "50", "carol")  # another conversation's id: none
+    assert await history.hold("dave", "alice dave", whisper(52, "x"), kept=True, limit=5)
+    history.redact_private("alice dave", "52", "dave")
+    assert [e.text for e in await history.fetch_private("alice bob", LATEST)] == ["stays"]
+    assert await history.fetch_private("alice dave", LATEST) == []
+    await history.aclose()
+    again = opened(tmp_path / "h.db")
+    assert await again.collect("dave") == []
+    await again.aclose()

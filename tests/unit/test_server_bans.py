@@ -79,7 +79,9 @@ def test_masks_are_completed_as_room_bans_are_and_accounts_kept_apart() -> None:
     assert ban_mask("a:b::1") == "*!*@a:b::1"  # an IPv6 address, not an account
     assert ban_key("A:MALLORY") == ban_key("a:mallory")
     assert ban_key(ban_mask("BOB")) == ban_key(ban_mask("bob"))
-    for bad, why in (("", "empty"), ("a b", "a space"), ("a:", "a:ACCOUNT"), ("a:x@y", "a:")):
+    for bad, why in (
+        ("", "empty"), ("a b", "a space"), ("a:", "a:ACCOUNT"), ("a:x@y", "a:"), ("m:bob", "mute")
+    ):  # fmt: skip
         with pytest.raises(r.BadServerBan) as refused:
             ban_mask(bad)
         assert why in refused.value.why

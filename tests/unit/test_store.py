@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry import AccountRecord, Member, Multiline, Said, ServerBans
+from registry import AccountRecord, Member, Multiline, Said, ServerBans, TopicSet
 from registry.history import HistoryUnavailable, Query, StoreError
 from registry.masks import parse_changes
 from rooms import RoomManager
@@ -167,7 +167,7 @@ async def test_a_version_2_database_is_migrated_keeping_its_accounts_and_rooms(
     assert again.ban_records() == []
     await again.aclose()
     with contextlib.closing(sqlite3.connect(path)) as con:
-        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (5,)
+        assert con.execute("PRAGMA user_version").fetchone() == (VERSION,) == (6,)
         assert con.execute("SELECT COUNT(*) FROM server_bans").fetchone() == (0,)
 
 
@@ -302,6 +302,34 @@ async def test_a_version_2_database_gains_the_concat_column_keeping_its_lines(
     [room] = history.restored()
     assert room.recent == [said]
     await history.aclose()
+
+
+async def test_a_lines_account_is_kept_and_a_version_5_database_gains_the_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "h.db")
+    old = Said("alice", "before accounts were kept", 1000.0, "General", "alice!a@h", "7")
+    with monkeypatch.context() as v5:  # the program before the lines' accounts
+        v5.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:5])
+        v5.setattr(schema, "VERSION", 5)
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+            migrate(con, path)
+            con.execute("INSERT INTO rooms VALUES ('general', 'General', 999.0, '{}')")
+            con.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        reads.row_of(old, "general")[:10])  # fmt: skip
+    history = open_history(path, recent=5, retention_s=0)
+    rooms = RoomManager(history=history, replay_lines=5)
+    rooms.attach_history(history)
+    alice = await rooms.claim("alice", lambda data: None, lambda event: b"", account="Alice")
+    room = await rooms.join(alice, "General")
+    room[0].say(alice, "logged in")
+    await history.aclose()
+    again = open_history(path, recent=5, retention_s=0)
+    [saved] = again.restored()
+    assert [(e.text, e.account) for e in saved.recent if not isinstance(e, TopicSet)] == [
+        ("before accounts were kept", ""), ("logged in", "Alice"),
+    ]  # fmt: skip
+    await again.aclose()
 
 
 async def test_a_rooms_moderation_comes_back_after_a_restart(tmp_path: Path) -> None:
