@@ -35,6 +35,7 @@ from driver import WorkerOptions
 from figures import FIGURES, Params, summarize, sweep_layout
 from run import server_spec
 from serverproc import pin_self
+from sweep import DISTURBED, SERVER_BUSY
 from workloads import run_interleaved
 
 CASES = ("guests", "devices")
@@ -52,6 +53,35 @@ def layout(workload: str, p: Params, per_account: int) -> str:
     where = "in the room" if workload == "fanout" else "per room"
     accounts = sum(per.values()) // (1 if workload == "fanout" else p["rooms"])
     return f"{accounts} accounts {where} ({shape} connections over all)"
+
+
+def cpu_at_equal_rates(
+    guests: list[dict[str, Any]], devices: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The devices server's CPU over the guests server's for the same offered rate in the
+    same run (the two steps a few seconds apart), where neither server was busy (CPU
+    below SERVER_BUSY: a full server batches more and costs less per line) and nothing
+    else was (DISTURBED): finer than the sweep's steps, 1.5x apart."""
+    ratios: list[float] = []
+    for mine, theirs in zip(devices, guests, strict=True):
+        first: dict[int, dict[str, Any]] = {}  # rate: the guests' first step at it
+        for step in theirs["steps"]:
+            first.setdefault(round(step["offered_dps"]), step)
+        seen: set[int] = set()
+        for step in mine["steps"]:
+            rate = round(step["offered_dps"])
+            other = first.get(rate)
+            if other is None or rate in seen:
+                continue
+            seen.add(rate)
+            pair = (step, other)
+            if all(x["server_cpu"] < SERVER_BUSY and x["other_cpu"] < DISTURBED for x in pair):
+                ratios.append(round(step["server_cpu"] / other["server_cpu"], 3))
+    return {
+        "median": results.median(ratios) if ratios else None,
+        "pairs": len(ratios),
+        "ratios": ratios,
+    }
 
 
 def command(args: argparse.Namespace, workload: str, p: Params) -> str:
@@ -87,6 +117,7 @@ def compare(args: argparse.Namespace, workload: str) -> dict[str, Any]:
     summary = {case: summarize(workload, got) for case, got in runs.items()}
     guests, devices = (summary[case]["deliveries_per_s"] for case in CASES)
     ratio = round(devices / guests, 3) if guests else None
+    cpu = cpu_at_equal_rates(runs["guests"], runs["devices"])
     record = {
         "workload": workload,
         "label": figure.label(params),
@@ -98,6 +129,7 @@ def compare(args: argparse.Namespace, workload: str) -> dict[str, Any]:
         "flood_control": "off (--rate 0)",
         "summary": summary,
         "devices_over_guests": ratio,
+        "server_cpu_devices_over_guests": cpu,
         "runs": runs,
     }
     say(f"=> {record['label']}; devices: {shape}")
@@ -108,6 +140,10 @@ def compare(args: argparse.Namespace, workload: str) -> dict[str, Any]:
             f" p50/p99 {s['p50_ms']}/{s['p99_ms']} ms, server CPU {s['server_cpu']}"
         )
     say(f"   devices / guests: {ratio}")
+    say(
+        f"   server CPU devices / guests at equal rates, neither busy: {cpu['median']}"
+        f" (median of {cpu['pairs']} step pairs: {cpu['ratios']})"
+    )
     return record
 
 

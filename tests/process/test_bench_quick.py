@@ -155,6 +155,7 @@ def test_devices_quick_mode_delivers_to_every_connection_of_every_account(
     assert records[0]["devices_layout"].startswith("4 accounts in the room (2 x 3, 2 x 2")
     assert records[1]["devices_layout"].startswith("2 accounts per room (4 x 3, 4 x 2")
     for record in records:
+        assert record["server_cpu_devices_over_guests"]["pairs"] >= 0
         p = record["params"]
         reach = p["members"] if record["workload"] == "fanout" else p["room_size"]
         for case in ("guests", "devices"):
