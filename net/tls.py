@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 from config.certificates import ssl_reason
 from config.settings import Config
 from doors.door import Door
+from net.layer import Layer
 
 log = logging.getLogger("chatroom")
 
@@ -51,7 +52,7 @@ class Upper(Protocol):
     def resume_writing(self) -> None: ...
 
 
-class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
+class TlsLink(Layer):
     """TLS between one accepted socket and its Connection, which sees it as its
     transport (write, close, pause_reading, get_write_buffer_size, ...)."""
 
@@ -246,26 +247,6 @@ class TlsLink(asyncio.BufferedProtocol, asyncio.Transport):
             self._flush()
         if self._raw is not None:
             self._raw.close()
-
-    def abort(self) -> None:
-        self._is_closing = True
-        if self._raw is not None:
-            self._raw.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._raw.get_write_buffer_size() if self._raw is not None else 0
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if self._raw is not None:
-            self._raw.set_write_buffer_limits(high, low)
-
-    def pause_reading(self) -> None:
-        if self._raw is not None and not self._raw.is_closing():
-            self._raw.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self._raw is not None and not self._raw.is_closing():
-            self._raw.resume_reading()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "ssl_object":

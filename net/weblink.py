@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from config.settings import Config
 from doors.door import Door
+from net.layer import Layer
 from net.websocket import IrcWebSocket, WebSocketDoor
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ log = logging.getLogger("chatroom")
 LINGER_S = 2.0  # how long the client's close frame is awaited after the server's
 
 
-class WebSocketLink(asyncio.BufferedProtocol, asyncio.Transport):
+class WebSocketLink(Layer):
     """WebSocket between one accepted connection and its Connection, which sees it as
     its transport (write, close, pause_reading, get_write_buffer_size, ...)."""
 
@@ -187,26 +188,6 @@ class WebSocketLink(asyncio.BufferedProtocol, asyncio.Transport):
             self._timer = self.conn.loop.call_later(LINGER_S, self.abort)
         elif raw is not None:
             raw.close()
-
-    def abort(self) -> None:
-        self._is_closing = True
-        if self._raw is not None:
-            self._raw.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._raw.get_write_buffer_size() if self._raw is not None else 0
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        if self._raw is not None:
-            self._raw.set_write_buffer_limits(high, low)
-
-    def pause_reading(self) -> None:
-        if self._raw is not None and not self._raw.is_closing():
-            self._raw.pause_reading()
-
-    def resume_reading(self) -> None:
-        if self._raw is not None and not self._raw.is_closing():
-            self._raw.resume_reading()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "websocket":  # the subprotocol: a Connection here sniffs no TLS
