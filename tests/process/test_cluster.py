@@ -19,22 +19,6 @@ StartNode = Callable[..., Awaitable[Node]]
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[LineClient]]:
-    opened: list[LineClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-@pytest.fixture
 async def nodes(redis: RedisServer) -> AsyncIterator[StartNode]:
     started: list[Node] = []
 

@@ -27,14 +27,6 @@ StartNode = Callable[..., Awaitable[ChatServer]]
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def nodes(redis: RedisServer) -> AsyncIterator[StartNode]:
     started: list[ChatServer] = []
 
@@ -51,14 +43,6 @@ async def nodes(redis: RedisServer) -> AsyncIterator[StartNode]:
     yield start
     for server in started:
         await server.aclose()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[LineClient]]:
-    opened: list[LineClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
 
 
 async def stored(redis: RedisServer, key: str) -> dict[str, object]:

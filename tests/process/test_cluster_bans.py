@@ -24,14 +24,6 @@ StartNode = Callable[[str], Awaitable[ChatServer]]
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def nodes(redis: RedisServer) -> AsyncIterator[StartNode]:
     started: list[ChatServer] = []
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tests.process.test_cluster import StartNode, clients, irc, nodes, redis, text
+from tests.process.test_cluster import StartNode, irc, nodes, text
 from tests.rigs.chat import ChatClient, LineClient
 from tests.rigs.clusterrig import needs_redis
 
 pytestmark = needs_redis()
-__all__ = ["clients", "nodes", "redis"]  # the fixtures, shared with test_cluster
+__all__ = ["nodes"]  # the fixtures, shared with test_cluster
 
 
 async def answer(client: ChatClient, query: str, reply: str) -> str:

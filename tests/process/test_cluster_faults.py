@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-from tests.process.test_cluster import StartNode, clients, line, nodes, redis, text
+from tests.process.test_cluster import StartNode, line, nodes, text
 from tests.rigs.chat import ChatClient, LineClient
 from tests.rigs.clusterrig import ROOT, Node, RedisServer, free_port, needs_redis
 
 pytestmark = needs_redis()
-__all__ = ["clients", "nodes", "redis"]  # the fixtures, shared
+__all__ = ["nodes"]  # the fixtures, shared
 
 
 async def test_order_and_exactly_once_per_sender_under_load(

@@ -16,7 +16,7 @@ import pytest
 from registry.events import Said
 from registry.history import Query, Ref
 from rooms import RoomManager
-from tests.process.test_cluster import StartNode, ask_until, clients, irc, line, nodes, text
+from tests.process.test_cluster import StartNode, ask_until, irc, line, nodes, text
 from tests.rigs.chat import ChatClient, LineClient, wait_until
 from tests.rigs.clusterrig import Node, RedisServer, needs_redis
 from tests.rigs.irc import IrcClient
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cluster.history import Entry
 
 pytestmark = needs_redis()  # cluster/ needs redis-py: imported in the tests
-__all__ = ["clients", "nodes"]  # the fixtures, shared
+__all__ = ["nodes"]  # the fixtures, shared
 
 STAMP = r"\[\d\d:\d\d\]"
 

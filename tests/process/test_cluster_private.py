@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 
-from tests.process.test_cluster import StartNode, ask_until, clients, line, nodes, redis, text
+from tests.process.test_cluster import StartNode, ask_until, line, nodes, text
 from tests.rigs.chat import ChatClient, LineClient
 from tests.rigs.clusterrig import Node, RedisServer, needs_redis
 from tests.rigs.irc import IrcClient
 
 pytestmark = needs_redis()
-__all__ = ["clients", "nodes", "redis"]  # the fixtures, shared
+__all__ = ["nodes"]  # the fixtures, shared
 
 PASSWORD = "correct-horse-battery"
 STAMP = r"\[\d\d:\d\d\]"
