@@ -284,6 +284,15 @@ def _room(words: list[str]) -> str:
     return words[0].removeprefix("#") if words else ""
 
 
+def _registered(rooms: RoomManager, words: list[str]) -> tuple[r.Room, r.Ownership]:
+    """The registered room the command names, with its owner; RoomNotRegistered (no
+    such room either)."""
+    room = rooms.room(_room(words))
+    if room is None or room.owner is None:
+        raise r.RoomNotRegistered(room.name if room else _room(words))
+    return room, room.owner
+
+
 async def _cs_help(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
     return list(CHANSERV_HELP)
 
@@ -311,10 +320,7 @@ async def _cs_amode(rooms: RoomManager, member: r.Member, address: str, words: l
     if len(words) not in (1, 3):
         return ["Usage: AMODE ROOM [+o|+v|-o|-v ACCOUNT]"]
     if len(words) == 1:
-        room = rooms.room(_room(words))
-        if room is None or room.owner is None:
-            raise r.RoomNotRegistered(room.name if room else _room(words))
-        owner = room.owner
+        room, owner = _registered(rooms, words)
         lines = [f"{room.name}: {owner.founder} (founder)"]
         lines += [f"{room.name}: {account} (+{level})" for account, level in owner.entries()]
         return lines
@@ -348,11 +354,9 @@ async def _cs_op(rooms: RoomManager, member: r.Member, address: str, words: list
 async def _cs_info(rooms: RoomManager, member: r.Member, address: str, words: list[str]) -> Lines:
     if len(words) != 1:
         return ["Usage: INFO ROOM"]
-    room = rooms.room(_room(words))
-    if room is None or room.owner is None:
-        raise r.RoomNotRegistered(room.name if room else _room(words))
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(room.owner.registered))
-    return [f"{room.name} was registered by {room.owner.founder} on {when}."]
+    room, owner = _registered(rooms, words)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(owner.registered))
+    return [f"{room.name} was registered by {owner.founder} on {when}."]
 
 
 _CHANSERV = {
