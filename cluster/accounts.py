@@ -11,23 +11,15 @@ again. A password is here only as its salted, slow record (registry/credentials.
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any, Protocol
 
-from cluster.bus import Bus
+from cluster.records import HashLink, RedisHash
 from registry import AccountRecord
-from utils import counted, name_key
-
-log = logging.getLogger("chatroom.cluster")
+from utils import name_key
 
 
-class Link(Protocol):
+class Link(HashLink, Protocol):
     """What of cluster/link.py's ClusterLink this needs (which imports this module)."""
-
-    prefix: str
-    bus: Bus
-    applying: bool
 
     def account_saved(self, record: dict[str, Any]) -> None: ...
     def account_forgotten(self, key: str) -> None: ...
@@ -54,40 +46,18 @@ def decode_record(value: Any) -> AccountRecord:
     return AccountRecord(name, credentials, float(registered), settings)
 
 
-class RedisAccounts:
+class RedisAccounts(RedisHash[AccountRecord]):
     """The accounts of a cluster, in Redis (registry.AccountStore)."""
 
     def __init__(self, link: Link) -> None:
-        self.link = link
-        self.key = f"{link.prefix}:accounts"
-        self._records: list[AccountRecord] = []
-
-    async def load(self) -> None:
-        """Read every account (at start-up, before the accounts are made)."""
-        found = await self.link.bus.redis.hgetall(self.key)
-        damaged = 0
-        for raw in found.values():
-            try:
-                self._records.append(decode_record(json.loads(raw)))
-            except ValueError:
-                damaged += 1
-        if damaged:
-            log.warning("%s in Redis could not be read; skipped", counted(damaged, "account"))
+        super().__init__(link, "accounts", "account", decode_record)
+        self._link = link
 
     def records(self) -> list[AccountRecord]:
-        records, self._records = self._records, []
-        return records
+        return self._taken()
 
     def save_account(self, record: AccountRecord) -> None:
-        if self.link.applying:
-            return
-        value = encode_record(record)
-        data = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        self.link.bus.command_raw("HSET", self.key, name_key(record.name), data)
-        self.link.account_saved(value)
+        self._save(name_key(record.name), encode_record(record), self._link.account_saved)
 
     def forget_account(self, key: str) -> None:
-        if self.link.applying:
-            return
-        self.link.bus.command_raw("HDEL", self.key, key)
-        self.link.account_forgotten(key)
+        self._forget(key, self._link.account_forgotten)

@@ -11,23 +11,14 @@ not write or publish again.
 
 from __future__ import annotations
 
-import json
-import logging
 from typing import Any, Protocol
 
-from cluster.bus import Bus
+from cluster.records import HashLink, RedisHash
 from registry import BanRecord
-from utils import counted
-
-log = logging.getLogger("chatroom.cluster")
 
 
-class Link(Protocol):
+class Link(HashLink, Protocol):
     """What of cluster/link.py's ClusterLink this needs (which imports this module)."""
-
-    prefix: str
-    bus: Bus
-    applying: bool
 
     def ban_saved(self, record: dict[str, Any]) -> None: ...
     def ban_forgotten(self, key: str) -> None: ...
@@ -54,40 +45,18 @@ def decode_ban(value: Any) -> BanRecord:
     return BanRecord(mask, reason, by, float(set_at), float(expires))
 
 
-class RedisBans:
+class RedisBans(RedisHash[BanRecord]):
     """The server bans of a cluster, in Redis (registry.BanStore)."""
 
     def __init__(self, link: Link) -> None:
-        self.link = link
-        self.key = f"{link.prefix}:bans"
-        self._records: list[BanRecord] = []
-
-    async def load(self) -> None:
-        """Read every ban (at start-up, before any user)."""
-        found = await self.link.bus.redis.hgetall(self.key)
-        damaged = 0
-        for raw in found.values():
-            try:
-                self._records.append(decode_ban(json.loads(raw)))
-            except ValueError:
-                damaged += 1
-        if damaged:
-            log.warning("%s in Redis could not be read; skipped", counted(damaged, "server ban"))
+        super().__init__(link, "bans", "server ban", decode_ban)
+        self._link = link
 
     def ban_records(self) -> list[BanRecord]:
-        records, self._records = self._records, []
-        return records
+        return self._taken()
 
     def save_ban(self, record: BanRecord) -> None:
-        if self.link.applying:
-            return
-        value = encode_ban(record)
-        data = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        self.link.bus.command_raw("HSET", self.key, record.key, data)
-        self.link.ban_saved(value)
+        self._save(record.key, encode_ban(record), self._link.ban_saved)
 
     def forget_ban(self, key: str) -> None:
-        if self.link.applying:
-            return
-        self.link.bus.command_raw("HDEL", self.key, key)
-        self.link.ban_forgotten(key)
+        self._forget(key, self._link.ban_forgotten)
