@@ -33,6 +33,23 @@ log = logging.getLogger("chatroom.cluster")
 FAULTS = (RedisError, OSError, asyncio.TimeoutError)
 _BATCH = 512  # messages in one pipeline at most
 GRACE_S = 0.5  # after an outage, before sending what it held (Bus._after_outage)
+LOG_CAP = 10_000  # batches a node's log keeps (XADD MAXLEN ~)
+LOG_TTL_MS = 3_600_000  # a run's log goes an hour after its last batch
+
+# KEYS[1] this run's log; ARGV: the channel, the batch, its id in the log (0-SEQ), the
+# cap, the time to live. The batch goes into the log, then to the channel, at once: a
+# batch is either in the log before a subscription starts or heard on it. An id the log
+# holds already (a pipeline sent again after a fault) is not published again.
+LOGGED = """
+local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], ARGV[3], 'b', ARGV[2])
+if type(added) == 'table' and added.err then
+  if string.find(added.err, 'equal or smaller', 1, true) then return 0 end
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1
+"""
 
 
 class Bus:
@@ -47,13 +64,18 @@ class Bus:
         *,
         queue_max: int = 100_000,
         on_reach: Callable[[bool], None] = lambda up: None,
+        log_key: str = "",
+        name: str = "",
     ) -> None:
         self.url = url
         self.channel = channel
+        self.log_key = log_key  # where published batches are also kept ("": not kept)
         # Commands retry once on a fresh connection: after Redis restarts, each idle
         # connection of the pool is stale, and its first use would fail once more.
-        self.redis: Redis = _client(url, retries=1)
-        self._listener: Redis = _client(url, retries=0)  # the subscription: every loss seen
+        # Named (CLIENT LIST), so that an operator can tell the nodes' connections apart.
+        self.redis: Redis = _client(url, retries=1, name=name)
+        # The subscription: never retried, so every loss is seen.
+        self._listener: Redis = _client(url, retries=0, name=f"{name}-sub" if name else "")
         self._on_message = on_message
         self._on_up = on_up
         self._on_reach = on_reach  # told False once when an outage starts, True when it ends
@@ -73,8 +95,13 @@ class Bus:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._subscriber()), loop.create_task(self._publisher())]
 
-    def publish(self, data: bytes) -> None:
-        self._put(("pub", (data,)))
+    def publish(self, data: bytes, seq: int = 0) -> None:
+        """Publish a batch; with a log (and its first seq), keep it there too, in the
+        same script, so a node that missed it reads it back (cluster/inbox.py)."""
+        if self.log_key and seq:
+            self._put(("log", (data, seq)))
+        else:
+            self._put(("pub", (data,)))
 
     def command(self, script: str, *args: Any) -> None:
         """A Lua script run in order with the messages (a name given back)."""
@@ -156,7 +183,12 @@ class Bus:
                 try:
                     pipe = self.redis.pipeline(transaction=False)
                     for op, args in batch:
-                        if op == "pub":
+                        if op == "log":
+                            pipe.eval(
+                                LOGGED, 1, self.log_key, self.channel, args[0],
+                                f"0-{args[1]}", LOG_CAP, LOG_TTL_MS,
+                            )  # fmt: skip
+                        elif op == "pub":
                             pipe.publish(self.channel, args[0])
                         elif op == "cmd":
                             pipe.execute_command(*args)
@@ -202,10 +234,10 @@ class Bus:
             await self._listener.aclose()
 
 
-def _client(url: str, *, retries: int) -> Redis:
+def _client(url: str, *, retries: int, name: str = "") -> Redis:
     return Redis.from_url(
         url, retry=Retry(NoBackoff(), retries), socket_timeout=3, socket_connect_timeout=2,
-        health_check_interval=0,
+        health_check_interval=0, client_name=name or None,
     )  # fmt: skip
 
 

@@ -11,12 +11,17 @@ goes over the bus to its server. Each server publishes what happens to its own m
 (registry changes and events) and applies what the others publish; what it applies it
 does not publish again.
 
-Every message carries (node, epoch, seq): a receiver drops what it has seen and counts
-a gap as lost, with a WARNING, and asks the sender for its state again (a lost join
-must not leave a room wrong for good). Names are decided in Redis: a hash from name
-key to "node|claim time", claimed by a Lua script that treats a name whose holder's
-lease has expired as free. The rule when two servers hold one name after an outage:
-the claim Redis holds wins; the loser's user is renamed to a free guest name and told.
+Every message carries (node, epoch, seq), and every batch is kept in its sender's log
+(a capped Redis stream per run of a node): a receiver drops what it has seen, fills a
+gap, and what it missed while its subscription was down, from the sender's log, in
+order (cluster/inbox.py); only what the log no longer holds is counted lost, with a
+WARNING, and then it asks the sender for its state again (a lost join must not leave a
+room wrong for good). A random id kept in Redis (`PREFIX:epoch`) tells a Redis that
+restarted empty, whose logs are gone, from one that kept its data: the users are told.
+Names are decided in Redis: a hash from name key to "node|claim time", claimed by a
+Lua script that treats a name whose holder's lease has expired as free. The rule when
+two servers hold one name after an outage: the claim Redis holds wins; the loser's user
+is renamed to a free guest name and told.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from cluster.accounts import decode_record
 from cluster.bans import decode_ban
 from cluster.bus import FAULTS, Bus
 from cluster.codec import SCHEMA, CodecError, pack, unpack
+from cluster.inbox import Batch, Inbox, Step
 from registry import (
     Change,
     Device,
@@ -93,6 +99,12 @@ LOST = (
     "other servers do not see what is said here, nor you theirs."
 )
 BACK = "This server is back in touch with the rest of the cluster."
+# ...and when Redis came back empty: what it kept to replay is gone.
+EMPTIED = (
+    "The cluster's Redis restarted without its data: what was said on the other servers "
+    "while this server was out of touch may be lost."
+)
+_LOG_PAGE = 500  # log entries read at a time
 
 
 def default_node_name() -> str:
@@ -137,7 +149,12 @@ class ClusterLink:
         self.rooms_key = f"{prefix}:makers"  # the server that made each room (claim_room)
         self.lease_prefix = f"{prefix}:node:"
         self.lease_key = self.lease_prefix + node
-        self.bus = Bus(url, f"{prefix}:bus", self._received, self._up, on_reach=self._reached)
+        self.epoch_key = f"{prefix}:epoch"  # Redis's data's own id (made when absent)
+        self.redis_epoch = ""  # as last read; another one: Redis lost its data
+        self.bus = Bus(
+            url, f"{prefix}:bus", self._received, self._up, on_reach=self._reached,
+            log_key=self.log_of(node, self.epoch), name=f"{prefix}-{node}",
+        )  # fmt: skip
         self._seq = 1  # the next message's number
         self._out: list[dict[str, Any] | list[Any]] = []  # messages of this loop pass, sent as one
         self._flushing = False
@@ -147,9 +164,8 @@ class ClusterLink:
         self._mine += b","
         self.applying = False
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
-        self._heard: dict[str, tuple[int, int]] = {}  # node -> (epoch, last seq)
-        self.lost = 0  # messages counted lost (gaps)
-        self.duplicates = 0
+        self.inbox = Inbox()  # each other node's run, how far applied, the gaps filled
+        self._fills: dict[str, asyncio.Task[None]] = {}  # node -> its log being read
         self._tasks: list[asyncio.Task[None]] = []
         self._leased = False
         self._unclaimed: set[str] = set()  # names granted while Redis was away
@@ -186,7 +202,7 @@ class ClusterLink:
                           for n in await redis.smembers(f"{self.prefix}:nodes")]  # fmt: skip
                 alive = {n for n in others if n != self.node
                          and await redis.exists(self.lease_prefix + n)}  # fmt: skip
-                while not alive <= self._heard.keys():
+                while not alive <= self.inbox.tracks.keys():
                     self._stated.clear()
                     await self._stated.wait()
         except (TimeoutError, *FAULTS):
@@ -195,10 +211,11 @@ class ClusterLink:
     async def aclose(self) -> None:
         self.flush()
         await self.bus.drain(2.0)
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._fills.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, *FAULTS):
                 await task
         with contextlib.suppress(*FAULTS):
             async with asyncio.timeout(2):
@@ -402,7 +419,7 @@ class ClusterLink:
         self._out_bytes = 0
         first, self._seq = self._seq, self._seq + len(out)
         batch = [SCHEMA, self.node, self.epoch, first, out]
-        self.bus.publish(json.dumps(batch, separators=(",", ":")).encode())
+        self.bus.publish(json.dumps(batch, separators=(",", ":")).encode(), first)
 
     def _command(self, script: str, *args: Any) -> None:
         """A Redis script run after what was published before it (a name given back
@@ -424,10 +441,77 @@ class ClusterLink:
         return {"users": users, "rooms": list(rooms.values())}
 
     async def _up(self) -> None:
-        """Subscribed (again): ask everyone for their state and give ours."""
+        """Subscribed (again): read what every other node published meanwhile from its
+        log, ask everyone for their state and give ours."""
+        await self._check_epoch()
+        for node, epoch, start in self.inbox.catch_up():
+            self._fill(node, epoch, start)
         self._subscribed.set()
         self._send("hello")
         self._send("state", **self.state())
+
+    async def _check_epoch(self) -> None:
+        """Read Redis's data's id, made if absent: another one than before means Redis
+        restarted without its data, so the logs of what this node missed are gone. That
+        is said once, in the log and to every user here, never passed over."""
+        redis = self.bus.redis
+        await redis.set(self.epoch_key, os.urandom(8).hex(), nx=True)
+        raw = await redis.get(self.epoch_key)
+        now = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+        was, self.redis_epoch = self.redis_epoch, now
+        if was and now != was:
+            log.warning(
+                "Redis lost its data (its epoch was %s, is %s): what the other nodes "
+                "published while this node was not subscribed cannot be replayed", was, now,
+            )  # fmt: skip
+            self.rooms.notify_all(EMPTIED)
+
+    def log_of(self, node: str, epoch: int) -> str:
+        """The Redis stream that keeps the batches of one run of a node."""
+        return f"{self.prefix}:log:{node}:{epoch}"
+
+    def _fill(self, node: str, epoch: int, start: int) -> None:
+        """Read a node's log from `start` on, in a task (fan-out never waits on Redis);
+        a read already going for it is started again (subscribed anew, it must begin
+        after the subscription)."""
+        old = self._fills.pop(node, None)
+        if old is not None:
+            old.cancel()
+        task = asyncio.get_running_loop().create_task(self._read_log(node, epoch, start))
+        self._fills[node] = task
+        task.add_done_callback(
+            lambda t: self._fills.pop(node, None) if self._fills.get(node) is t else None
+        )
+
+    async def _read_log(self, node: str, epoch: int, start: int) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                read = await self._log_entries(node, epoch, start)
+                break
+            except FAULTS as exc:
+                self.bus.outage(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+        step = self.inbox.filled(node, epoch, read)
+        if step.replayed:
+            log.info("replayed %s from node %s's log", counted(step.replayed, "message"), node)
+        self._apply(node, step)
+
+    async def _log_entries(self, node: str, epoch: int, start: int) -> list[Batch]:
+        """The batches of a node's run in its log from seq `start` on."""
+        key, after, read = self.log_of(node, epoch), f"0-{start}", []
+        while True:
+            rows = list(await self.bus.redis.xrange(key, after, "+", count=_LOG_PAGE) or [])
+            for _, fields in rows:
+                data = (fields or {}).get(b"b", b"")
+                batch = self._parse(data.encode() if isinstance(data, str) else data)
+                if batch is not None and batch[1] == node and batch[2] == epoch:
+                    read.append((int(batch[3]), batch[4]))
+            if len(rows) < _LOG_PAGE:
+                return read
+            last = rows[-1][0]
+            after = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
     # --- Leases ---
     async def _heartbeat(self) -> None:
@@ -507,7 +591,10 @@ class ClusterLink:
 
     def _node_gone(self, node: str) -> None:
         members = self.remote.pop(node, {})
-        self._heard.pop(node, None)
+        self.inbox.abandon(node)
+        fill = self._fills.pop(node, None)
+        if fill is not None:
+            fill.cancel()
         log.warning("node %s is gone (lease expired); %s quit", node, counted(len(members), "user"))
         touched = {room: None for member in members for room in member.rooms}
         with self._applying():
@@ -519,16 +606,43 @@ class ClusterLink:
             self._command(RELEASE, 1, self.names_key, name_key(member.name), node)
 
     # --- In: what the other servers publish ---
+    @property
+    def lost(self) -> int:
+        """Messages counted lost: gaps the senders' logs no longer held."""
+        return self.inbox.lost
+
+    @property
+    def duplicates(self) -> int:
+        return self.inbox.duplicates
+
     def _received(self, data: bytes) -> None:
         if data.startswith(self._mine):
             return  # this server's own batch, back from Redis: not even parsed
+        batch = self._parse(data)
+        if batch is None:
+            return
+        _, node, epoch, seq, messages = batch
+        if node == self.node:
+            if epoch != self.epoch:
+                log.warning("another process uses this node name (%s)", node)
+            return
+        step = self.inbox.receive(node, epoch, seq, messages)
+        if step.fill:
+            self._fill(node, epoch, step.fill)
+        self._apply(node, step)
+
+    def _parse(self, data: bytes) -> list[Any] | None:
+        """A batch, [schema, node, epoch, seq, messages], if it is one of this version."""
         try:
-            schema, node, epoch, seq, messages = json.loads(data)
+            batch = json.loads(data)
+            schema, node, epoch, seq, messages = batch
             if not isinstance(node, str) or not isinstance(messages, list):
+                raise TypeError
+            if not isinstance(epoch, int) or not isinstance(seq, int):
                 raise TypeError
         except (ValueError, TypeError):
             log.warning("a message that is not ours on the bus; ignored")
-            return
+            return None
         if schema != SCHEMA:
             if node not in self._strangers:
                 self._strangers.add(node)
@@ -536,48 +650,30 @@ class ClusterLink:
                     "node %s runs another version of chatroom; its messages are ignored "
                     "(every node of a cluster must run the same)", node,
                 )  # fmt: skip
-            return
-        if node == self.node:
-            if epoch != self.epoch:
-                log.warning("another process uses this node name (%s)", node)
-            return
-        if not self._in_order(node, epoch, seq, len(messages)):
-            return
-        with self._applying():
-            for message in messages:
-                try:
-                    if isinstance(message, list):
-                        self._on_event(node, message[0], unpack(message[1:]))
-                    elif (handler := HANDLERS.get(message.get("k"))) is not None:
-                        handler(self, node, message)
-                except (CodecError, AttributeError, KeyError, TypeError, ValueError) as exc:
-                    log.warning("a message from %s could not be applied: %s", node, exc)
+            return None
+        return list(batch)
 
-    def _in_order(self, node: str, epoch: int, seq: int, count: int = 1) -> bool:
-        """Whether to apply a batch of `count` messages from `seq` on: a duplicate is
-        dropped, a gap is counted and logged."""
-        heard = self._heard.get(node)
-        if heard is None or heard[0] != epoch:
-            if heard is not None and heard[0] < epoch:
-                log.warning("node %s restarted; its old users quit", node)
-                with self._applying():
-                    for member in list(self.remote.pop(node, {})):
-                        self._quit(member, f"{node} restarted")
-            elif heard is not None:
-                return False  # an older run of that node
-            self._heard[node] = (epoch, seq + count - 1)
-            return True
-        last = heard[1]
-        if seq <= last:
-            self.duplicates += count
-            return False
-        if seq > last + 1:
-            self.lost += seq - last - 1
-            log.warning("lost %s from node %s; asking for its state",
-                        counted(seq - last - 1, "message"), node)  # fmt: skip
+    def _apply(self, node: str, step: Step) -> None:
+        """What the inbox says to apply of a node's batches, in order."""
+        if step.restarted:
+            log.warning("node %s restarted; its old users quit", node)
+            with self._applying():
+                for member in list(self.remote.pop(node, {})):
+                    self._quit(member, f"{node} restarted")
+        if step.lost:
+            log.warning("lost %s from node %s (its log no longer holds them); asking for "
+                        "its state", counted(step.lost, "message"), node)  # fmt: skip
             self._send("hello")
-        self._heard[node] = (epoch, seq + count - 1)
-        return True
+        with self._applying():
+            for messages in step.apply:
+                for message in messages:
+                    try:
+                        if isinstance(message, list):
+                            self._on_event(node, message[0], unpack(message[1:]))
+                        elif (handler := HANDLERS.get(message.get("k"))) is not None:
+                            handler(self, node, message)
+                    except (CodecError, AttributeError, KeyError, TypeError, ValueError) as exc:
+                        log.warning("a message from %s could not be applied: %s", node, exc)
 
     @contextlib.contextmanager
     def _applying(self, applying: bool = True) -> Any:

@@ -126,15 +126,17 @@ class Node:
             self.log.append(line.decode(errors="replace").rstrip("\n"))
             self._grew.set()
 
-    async def expect_log(self, pattern: str, timeout: float = TIMEOUT_S) -> str:
-        """Wait for a log line matching `pattern` (from the start of the log)."""
+    async def expect_log(self, pattern: str, timeout: float = TIMEOUT_S, nth: int = 1) -> str:
+        """Wait for the `nth` log line matching `pattern` (from the start of the log)."""
         wanted = re.compile(pattern)
-        seen = 0
+        seen = found = 0
         async with asyncio.timeout(timeout):
             while True:
                 for line in self.log[seen:]:
                     if wanted.search(line):
-                        return line
+                        found += 1
+                        if found == nth:
+                            return line
                 seen = len(self.log)
                 if self.proc.returncode is not None and self._reader.done():
                     raise AssertionError(f"{self.name} exited: {self.log[-5:]}")
