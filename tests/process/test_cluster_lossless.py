@@ -211,3 +211,34 @@ async def test_redis_back_empty_the_users_are_told_and_nothing_comes_twice(
         await a.stop()
         await b.stop()
     assert not a.errors() and not b.errors(), b.log[-20:]
+
+
+@pytest.mark.timeout(60)
+async def test_private_messages_said_while_a_subscription_is_down_arrive_once_in_order(
+    redis: RedisServer, clients: list[LineClient]
+) -> None:
+    # Without history too: the log is the bus's own, not the rooms' history streams.
+    a = await Node.start("a", redis.url, "--no-history")
+    b = await Node.start("b", redis.url, "--no-history")
+    try:
+        alice = await join(clients, a, "sa", "lobby")
+        bob = await join(clients, b, "rb", "lobby")
+        await alice.expect("* rb has joined lobby")
+        await redis.cli("CLIENT", "KILL", "ID", await pubsub_id(redis, "b"))
+        await b.expect_log(r"lost Redis at")
+        await alice.send(*(f"/msg rb p {i}" for i in range(200)))
+        await b.expect_log(r"Redis is back")
+        await alice.send(*(f"/msg rb p {i}" for i in range(200, 300)))
+        got: list[int] = []
+        async with asyncio.timeout(15):
+            while len(got) < 300:
+                if m := re.fullmatch(r"\[\d\d:\d\d\] \*sa\* p (\d+)", await bob.line()):
+                    got.append(int(m[1]))
+        await alice.send("/msg rb end")
+        await bob.expect(re.compile(r"\[\d\d:\d\d\] \*sa\* end"))
+        assert got == list(range(300)), _first_wrong(got)
+        assert not [x for x in bob.seen if re.fullmatch(r"\[\d\d:\d\d\] \*sa\* p \d+", x)][300:]
+    finally:
+        await a.stop()
+        await b.stop()
+    assert not a.errors() and not b.errors(), b.log[-20:]
