@@ -6,6 +6,8 @@ Redis is away, each task retries with backoff (0.1 s doubling to 5 s), and the b
 one line when the outage starts and one when it ends, and tells the link (`on_reach`),
 which tells the users. A full queue drops the newest
 message and counts it: the receivers see the gap in its sequence number and log it.
+With a log (`log_key`), each batch is also kept in a stream by the same script that
+publishes it, for the nodes that missed it to read back (cluster/inbox.py).
 redis-py reconnects by itself unless told not to; the subscription is told not to
 (retries=0), so that every lost subscription, Redis dropping a slow subscriber
 included, is an outage this module sees and the link can re-announce after. Commands
@@ -206,8 +208,8 @@ class Bus:
     async def _after_outage(self) -> None:
         """Hold what was queued in an outage until this node is subscribed again, and a
         moment more (GRACE_S), so that the other nodes, which lost Redis at the same
-        moment and retry on the same schedule, are subscribed again too: what was said
-        meanwhile is then delivered, not published to nobody and counted lost."""
+        moment and retry on the same schedule, are most often subscribed again too: what
+        was said meanwhile is then heard live rather than read back from the log."""
         while self.down_since is not None and not self.subscribed:
             await asyncio.sleep(0.05)
         wait = self.recovered_at + GRACE_S - time.monotonic()

@@ -48,7 +48,8 @@ class Step:
 class Inbox:
     """Every other node's run and how far this node has applied it."""
 
-    def __init__(self) -> None:
+    def __init__(self, since: int = 0) -> None:
+        self.since = since  # this node's own epoch (its start, ns)
         self.tracks: dict[str, Track] = {}
         self.duplicates = 0  # messages seen twice, dropped
         self.lost = 0  # messages that could not be had
@@ -56,9 +57,12 @@ class Inbox:
     def receive(self, node: str, epoch: int, seq: int, messages: list[Any]) -> Step:
         """A batch from pub/sub."""
         track = self.tracks.get(node)
-        if track is None:  # first heard of: from here on (its state tells the rest)
+        if track is None and (epoch < self.since or seq == 1):
+            # Running before this node started: from here on (its state tells the rest).
             self.tracks[node] = Track(epoch, seq + len(messages) - 1)
             return Step(apply=[messages])
+        if track is None:  # started since this node did: its start was missed, read it
+            track = self.tracks[node] = Track(epoch, 0)
         step = Step()
         if epoch != track.epoch:
             if epoch < track.epoch:

@@ -164,7 +164,7 @@ class ClusterLink:
         self._mine += b","
         self.applying = False
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
-        self.inbox = Inbox()  # each other node's run, how far applied, the gaps filled
+        self.inbox = Inbox(self.epoch)  # each other node's run, how far applied, the gaps filled
         self._fills: dict[str, asyncio.Task[None]] = {}  # node -> its log being read
         self._tasks: list[asyncio.Task[None]] = []
         self._leased = False

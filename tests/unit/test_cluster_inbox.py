@@ -30,9 +30,17 @@ def test_in_order_batches_are_applied_and_a_repeat_is_dropped() -> None:
 
 
 def test_a_node_first_heard_of_midway_is_taken_from_there() -> None:
-    inbox = Inbox()  # this node started after it: its state tells the rest
+    inbox = Inbox(since=10)  # this node started after it: its state tells the rest
     step = inbox.receive("a", 7, *batch(500, 2))
     assert applied(step) == [500, 501] and not step.fill
+
+
+def test_a_node_started_since_this_one_is_read_from_its_first_message() -> None:
+    inbox = Inbox(since=10)  # its start was missed (this node's subscription was down)
+    step = inbox.receive("a", 12, *batch(5, 1))
+    assert step.fill == 1 and applied(step) == [] and not step.restarted
+    assert applied(inbox.filled("a", 12, [batch(1, 4), batch(5, 1)])) == [1, 2, 3, 4, 5]
+    assert applied(Inbox(since=10).receive("b", 12, *batch(1, 2))) == [1, 2]  # heard whole
 
 
 def test_a_gap_holds_what_follows_until_the_log_fills_it_in_order() -> None:
