@@ -93,9 +93,11 @@ class Inbox:
             wanted.append((node, track.epoch, track.last + 1))
         return wanted
 
-    def filled(self, node: str, epoch: int, read: list[Batch]) -> Step:
+    def filled(self, node: str, epoch: int, read: list[Batch], *, hold: bool = False) -> Step:
         """What the sender's log held from the asked seq on: it and the held batches,
-        in order, each message once; what neither has is counted lost."""
+        in order, each message once; what neither has is counted lost. With `hold`, the
+        sender's live batches are still held after (its caller applies these over
+        several loop passes, then calls `release`)."""
         track = self.tracks.get(node)
         step = Step()
         if track is None or track.epoch != epoch:
@@ -106,7 +108,7 @@ class Inbox:
             key=lambda batch: (batch[0], not batch[1]),
         )
         track.held = []
-        track.filling = False
+        track.filling = hold
         for seq, logged, messages in batches:
             if seq + len(messages) - 1 <= track.last:
                 self.duplicates += len(messages)  # in the log and live, or read twice
@@ -119,6 +121,10 @@ class Inbox:
                 step.replayed += len(taken)
         self.lost += step.lost
         return step
+
+    def release(self, node: str, epoch: int) -> Step:
+        """Stop holding a sender's live batches: those held meanwhile, in order."""
+        return self.filled(node, epoch, [])
 
     def abandon(self, node: str) -> None:
         """Forget a sender (its node is gone)."""

@@ -166,6 +166,7 @@ class ClusterLink:
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
         self.inbox = Inbox(self.epoch)  # each other node's run, how far applied, the gaps filled
         self._fills: dict[str, asyncio.Task[None]] = {}  # node -> its log being read
+        self._replaying: set[str] = set()  # nodes whose log's batches are being applied
         self._tasks: list[asyncio.Task[None]] = []
         self._leased = False
         self._unclaimed: set[str] = set()  # names granted while Redis was away
@@ -471,19 +472,23 @@ class ClusterLink:
         return f"{self.prefix}:log:{node}:{epoch}"
 
     def _fill(self, node: str, epoch: int, start: int) -> None:
-        """Read a node's log from `start` on, in a task (fan-out never waits on Redis);
-        a read already going for it is started again (subscribed anew, it must begin
-        after the subscription)."""
-        old = self._fills.pop(node, None)
-        if old is not None:
+        """Read a node's log from `start` on, in a task (fan-out never waits on Redis).
+        A read already going for it is started again (subscribed anew, it must begin
+        after the subscription); one whose batches are being applied goes on, and the
+        new one applies after it."""
+        old = self._fills.get(node)
+        if old is not None and node not in self._replaying:
             old.cancel()
-        task = asyncio.get_running_loop().create_task(self._read_log(node, epoch, start))
+            old = None
+        task = asyncio.get_running_loop().create_task(self._read_log(node, epoch, start, old))
         self._fills[node] = task
         task.add_done_callback(
             lambda t: self._fills.pop(node, None) if self._fills.get(node) is t else None
         )
 
-    async def _read_log(self, node: str, epoch: int, start: int) -> None:
+    async def _read_log(
+        self, node: str, epoch: int, start: int, before: asyncio.Task[None] | None
+    ) -> None:
         backoff = 0.1
         while True:
             try:
@@ -493,10 +498,27 @@ class ClusterLink:
                 self.bus.outage(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-        step = self.inbox.filled(node, epoch, read)
-        if step.replayed:
-            log.info("replayed %s from node %s's log", counted(step.replayed, "message"), node)
-        self._apply(node, step)
+        if before is not None:
+            await asyncio.shield(before)  # what it is applying goes first
+        # One batch a loop pass, as they come live: a long replay neither holds the
+        # loop nor reaches the users as one burst. The sender's live batches wait.
+        self._replaying.add(node)
+        try:
+            step = self.inbox.filled(node, epoch, read, hold=True)
+            if step.replayed:
+                log.info("replaying %s from node %s's log",
+                         counted(step.replayed, "message"), node)  # fmt: skip
+            self._apply(node, Step(lost=step.lost))
+            for messages in step.apply:
+                track = self.inbox.tracks.get(node)
+                if track is None or track.epoch != epoch:
+                    return  # the node restarted or is gone meanwhile: its old run is over
+                self._apply(node, Step(apply=[messages]))
+                await asyncio.sleep(0)
+            if self._fills.get(node) is asyncio.current_task():  # else the next one does
+                self._apply(node, self.inbox.release(node, epoch))
+        finally:
+            self._replaying.discard(node)
 
     async def _log_entries(self, node: str, epoch: int, start: int) -> list[Batch]:
         """The batches of a node's run in its log from seq `start` on."""

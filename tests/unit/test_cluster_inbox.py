@@ -106,3 +106,15 @@ def test_a_batch_overlapping_what_was_applied_gives_only_its_new_messages() -> N
     inbox.receive("a", 7, *batch(1, 5))
     inbox.catch_up()
     assert applied(inbox.filled("a", 7, [batch(4, 4)])) == [6, 7]
+
+
+def test_a_fill_applied_over_several_passes_holds_live_batches_until_released() -> None:
+    inbox = Inbox()
+    inbox.receive("a", 7, *batch(1, 1))
+    inbox.catch_up()
+    step = inbox.filled("a", 7, [batch(2, 3)], hold=True)  # applied one batch a pass
+    assert applied(step) == [2, 3, 4] and step.replayed == 3
+    assert applied(inbox.receive("a", 7, *batch(5, 1))) == []  # still behind the replay
+    assert applied(inbox.receive("a", 7, *batch(6, 1))) == []
+    assert applied(inbox.release("a", 7)) == [5, 6]
+    assert applied(inbox.receive("a", 7, *batch(7, 1))) == [7]
