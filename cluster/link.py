@@ -166,7 +166,7 @@ class ClusterLink:
         self.remote: dict[str, dict[RemoteMember, None]] = {}  # node -> its members
         self.inbox = Inbox(self.epoch)  # each other node's run, how far applied, the gaps filled
         self._fills: dict[str, asyncio.Task[None]] = {}  # node -> its log being read
-        self._replaying: set[str] = set()  # nodes whose log's batches are being applied
+        self._appliers: dict[str, asyncio.Task[None]] = {}  # node -> the read applying
         self._tasks: list[asyncio.Task[None]] = []
         self._leased = False
         self._unclaimed: set[str] = set()  # names granted while Redis was away
@@ -477,18 +477,15 @@ class ClusterLink:
         after the subscription); one whose batches are being applied goes on, and the
         new one applies after it."""
         old = self._fills.get(node)
-        if old is not None and node not in self._replaying:
+        if old is not None and self._appliers.get(node) is not old:
             old.cancel()
-            old = None
-        task = asyncio.get_running_loop().create_task(self._read_log(node, epoch, start, old))
+        task = asyncio.get_running_loop().create_task(self._read_log(node, epoch, start))
         self._fills[node] = task
         task.add_done_callback(
             lambda t: self._fills.pop(node, None) if self._fills.get(node) is t else None
         )
 
-    async def _read_log(
-        self, node: str, epoch: int, start: int, before: asyncio.Task[None] | None
-    ) -> None:
+    async def _read_log(self, node: str, epoch: int, start: int) -> None:
         backoff = 0.1
         while True:
             try:
@@ -498,11 +495,13 @@ class ClusterLink:
                 self.bus.outage(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
-        if before is not None:
-            await asyncio.shield(before)  # what it is applying goes first
+        while (busy := self._appliers.get(node)) is not None:
+            await asyncio.wait({busy})  # what an earlier read applies goes first
         # One batch a loop pass, as they come live: a long replay neither holds the
         # loop nor reaches the users as one burst. The sender's live batches wait.
-        self._replaying.add(node)
+        me = asyncio.current_task()
+        assert me is not None
+        self._appliers[node] = me
         try:
             step = self.inbox.filled(node, epoch, read, hold=True)
             if step.replayed:
@@ -515,10 +514,11 @@ class ClusterLink:
                     return  # the node restarted or is gone meanwhile: its old run is over
                 self._apply(node, Step(apply=[messages]))
                 await asyncio.sleep(0)
-            if self._fills.get(node) is asyncio.current_task():  # else the next one does
+            if self._fills.get(node) is me:  # else a newer read releases them
                 self._apply(node, self.inbox.release(node, epoch))
         finally:
-            self._replaying.discard(node)
+            if self._appliers.get(node) is me:
+                del self._appliers[node]
 
     async def _log_entries(self, node: str, epoch: int, start: int) -> list[Batch]:
         """The batches of a node's run in its log from seq `start` on."""

@@ -218,3 +218,35 @@ async def test_a_remote_user_coming_changing_its_realname_and_going_reaches_watc
         "RealnameChanged alice Alice L. alice!~alice@h",
         "Offline alice server wat",
     ]
+
+
+@pytest.mark.timeout(10)
+async def test_a_gap_is_filled_from_the_senders_log_before_what_follows_it() -> None:
+    import asyncio
+
+    a, sent = link_capturing("a")
+    b, _ = link_capturing("b")
+    a._send("user", u={"name": "x", "signon": 1.0})
+    for old, new in (("x", "y"), ("y", "z"), ("z", "w")):
+        a.flush()
+        a._send("rename", old=old, new=new)
+    a.flush()
+    one, two, three, four = sent  # b hears 1 and 4; 2 and 3 are only in a's log
+    logged = [json.loads(batch) for batch in (two, three, four)]
+    asked: list[int] = []
+
+    async def log_entries(node: str, epoch: int, start: int) -> list[tuple[int, list[object]]]:
+        asked.append(start)
+        await asyncio.sleep(0)
+        return [(batch[3], batch[4]) for batch in logged if batch[3] >= start]
+
+    b._log_entries = log_entries  # type: ignore[method-assign]
+    b._received(one)
+    b._received(four)  # a gap: held while the log is read
+    assert b.rooms.find("x") is not None and b.rooms.find("w") is None
+    b._received(four)  # again, while the log is read: once only
+    while b._fills:
+        await asyncio.sleep(0)
+    assert asked == [2]
+    assert b.rooms.find("w") is not None and b.lost == 0
+    assert [b.rooms.find(n) for n in ("x", "y", "z")] == [None, None, None]
