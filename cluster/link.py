@@ -104,6 +104,8 @@ EMPTIED = (
     "The cluster's Redis restarted without its data: what was said on the other servers "
     "while this server was out of touch may be lost."
 )
+# ...and when a gap could not be filled (Redis no longer held it).
+MISSED = "Some of what was said on server {node} did not reach this server, and cannot now."
 _LOG_PAGE = 500  # log entries read at a time
 
 
@@ -685,6 +687,7 @@ class ClusterLink:
         if step.lost:
             log.warning("lost %s from node %s (its log no longer holds them); asking for "
                         "its state", counted(step.lost, "message"), node)  # fmt: skip
+            self.rooms.notify_all(MISSED.format(node=node))
             self._send("hello")
         with self._applying():
             for messages in step.apply:

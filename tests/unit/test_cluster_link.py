@@ -250,3 +250,33 @@ async def test_a_gap_is_filled_from_the_senders_log_before_what_follows_it() -> 
     assert asked == [2]
     assert b.rooms.find("w") is not None and b.lost == 0
     assert [b.rooms.find(n) for n in ("x", "y", "z")] == [None, None, None]
+
+
+@pytest.mark.timeout(10)
+async def test_a_gap_the_log_no_longer_holds_is_counted_logged_and_told(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    a, sent = link_capturing("a")
+    b, to_a = link_capturing("b")
+    heard = User()
+    await heard.claim(b, "bob")
+    for name in ("x", "y", "z"):
+        a._send("user", u={"name": name, "signon": 1.0})
+        a.flush()
+
+    async def log_entries(node: str, epoch: int, start: int) -> list[tuple[int, list[object]]]:
+        await asyncio.sleep(0)
+        return []  # trimmed, or Redis lost its data
+
+    b._log_entries = log_entries  # type: ignore[method-assign]
+    b._received(sent[0])
+    b._received(sent[2])  # 2 is gone
+    while b._fills:
+        await asyncio.sleep(0)
+    assert b.lost == 1 and b.rooms.find("z") is not None and b.rooms.find("y") is None
+    assert [r.message for r in caplog.records if "lost 1 message from node a" in r.message]
+    told = [e for e in heard.heard if "did not reach this server" in str(e)]
+    assert len(told) == 1, heard.heard
+    assert any(json.loads(batch)[4][0].get("k") == "hello" for batch in to_a)  # its state
