@@ -2,7 +2,8 @@
 
 The server is told ``--port 0`` (and ``--no-irc`` or ``--irc-port 0``) and logs one
 line per door on stderr, the text door's first: ``text door listening on HOST:PORT``,
-then ``IRC door listening on HOST:PORT`` (bench/trivial_server.py: a bare ``listening
+then ``IRC door listening on HOST:PORT`` and ``WebSocket door listening on HOST:PORT``
+(bench/trivial_server.py: a bare ``listening
 on HOST:PORT``, its only door). A thread reads stderr for the whole run so the pipe
 never fills, and keeps its last lines for error messages. RSS comes from
 /proc/PID/status. Nothing else here.
@@ -33,8 +34,8 @@ class ServerError(RuntimeError):
 class ServerProcess:
     """A running server: its process, the ports it bound and the tail of its log.
 
-    ``port`` is the port of ``door``, the one the bench clients use; ``text_port`` and
-    ``irc_port`` (None without an IRC door) are both doors'.
+    ``port`` is the port of ``door``, the one the bench clients use; ``text_port``,
+    ``irc_port`` and ``websocket_port`` (None without that door) are the doors'.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class ServerProcess:
         self.warnings = 0
         self.text_port = 0
         self.irc_port: int | None = None
+        self.websocket_port: int | None = None
         self._ports: queue.Queue[tuple[str, int] | None] = queue.Queue()  # None: stderr ended
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
@@ -82,9 +84,13 @@ class ServerProcess:
             name, port = found
             if name == "IRC":
                 self.irc_port = port
+            elif name == "WebSocket":
+                self.websocket_port = port
             elif not self.text_port:  # the first line is the text door's
                 self.text_port = port
-            wanted = self.irc_port if door == "irc" else self.text_port
+            wanted = {"irc": self.irc_port, "websocket": self.websocket_port}.get(
+                door, self.text_port
+            )
             if wanted:
                 return wanted
 
