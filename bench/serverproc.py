@@ -5,7 +5,8 @@ line per door on stderr, the text door's first: ``text door listening on HOST:PO
 then ``IRC door listening on HOST:PORT`` and ``WebSocket door listening on HOST:PORT``
 (bench/trivial_server.py: a bare ``listening
 on HOST:PORT``, its only door). A thread reads stderr for the whole run so the pipe
-never fills, and keeps its last lines for error messages. RSS comes from
+never fills, and keeps its last lines for error messages. A server that logs no such
+line (InspIRCd, bench/versus.py) is given its port, and is up once that port accepts. RSS comes from
 /proc/PID/status. Nothing else here.
 """
 
@@ -16,6 +17,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -45,6 +47,7 @@ class ServerProcess:
         cpu: int | None,
         door: str = "text",
         new_session: bool = False,
+        port: int | None = None,
     ) -> None:
         pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
         self.argv = [*pin, *argv]
@@ -66,7 +69,21 @@ class ServerProcess:
         self._ports: queue.Queue[tuple[str, int] | None] = queue.Queue()  # None: stderr ended
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        self.port = self._wait_for(door)
+        self.port = self._wait_for(door) if port is None else self._wait_accepting(port)
+
+    def _wait_accepting(self, port: int) -> int:
+        """A server that logs no door line (InspIRCd): wait until ``port`` accepts."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            except OSError:
+                time.sleep(0.05)  # polling a port that is not open yet: nothing to wait on
+                continue
+            self.text_port = port
+            return port
+        self.stop()
+        raise ServerError(f"nothing accepts on port {port} from {self.argv}:\n{self.log()}")
 
     def _wait_for(self, door: str) -> int:
         """Read the doors' log lines until ``door``'s; return its port."""
