@@ -392,18 +392,18 @@ def render(done: dict[str, dict[str, list[dict[str, Any]]]], table: list[Row], h
 def header(args: argparse.Namespace, version: str | None, load: str) -> str:
     m = results.machine()
     when = time.strftime("%Y-%m-%d %H:%M %Z")
-    insp = version or NO_INSPIRCD
-    return (
-        f"`{args.command}` on {when}: {m['cpu']}, {m['nproc']} cores, Python {m['python']}, "
-        f"Linux {m['kernel']}; load before the run: {load}. Servers on CPU {args.server_cpu}, "
-        f"the generator on CPU {args.gen_cpu}; each figure the median of {args.runs} runs, "
-        f"the targets alternated; flood control off (`--rate 0`). {insp}. Fan-out, rooms "
-        f"and the stalled member: our server with `--no-history` (as bench/run.py); idle: "
-        f"history on (`--db`), accounts on, TLS listeners open, the clients plain; the "
-        f"stalled member at a fixed {FULL['slow']['dps'] / 1e6:g} M deliveries/s offered. "
-        f"Through the IRC doors (ours, InspIRCd's) a line is not echoed to its sender, so "
-        f"a line makes one delivery fewer than on the text door."
-    )
+    rate = FULL["slow"]["dps"] / 1e6
+    return " ".join([
+        f"`{args.command}` on {when}: {m['cpu']}, {m['nproc']} cores, Python {m['python']},",
+        f"Linux {m['kernel']}; load average (1, 5, 15 min) {load}.",
+        f"Servers on CPU {args.server_cpu}, the generator on CPU {args.gen_cpu}; each figure",
+        f"the median of {args.runs} runs, the targets alternated; flood control off",
+        f"(`--rate 0`). {version or NO_INSPIRCD}. Fan-out, rooms and the stalled member: our",
+        "server with `--no-history` (as bench/run.py); idle: history on (`--db`), accounts",
+        f"on, TLS listeners open, the clients plain; the stalled member at {rate:g} M",
+        "deliveries/s offered. Through the IRC doors (ours, InspIRCd's) a line is not",
+        "echoed to its sender: one delivery fewer per line than on the text door.",
+    ])  # fmt: skip
 
 
 def loadavg() -> str:
@@ -427,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     load = loadavg()
     table = [r for r in rows(sizes) if not args.only or r.key in args.only]
     done: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="chatroom-versus-") as tmp:
         bench = Bench(args, sizes, Path(tmp), path)
         bench.cert = tls.make_cert(Path(tmp))
@@ -434,21 +435,30 @@ def main(argv: list[str] | None = None) -> int:
             for index in range(args.runs):
                 for target in bench.targets(*row.targets):
                     say(f"{row.label}: {HEADS[target]}, run {index + 1}/{args.runs}")
-                    result = row.run(bench, target)
+                    try:
+                        result = row.run(bench, target)
+                    except Exception as exc:  # one failed run does not lose the table
+                        say(f"  FAILED: {exc!r}"[:2000])
+                        failed.append(f"{row.key} on {target}: {str(exc)[:300]}")
+                        continue
                     done.setdefault(row.key, {}).setdefault(target, []).append(result)
-    block = render(done, table, header(args, version, load))
+    block = render(done, table, header(args, version, f"{load} before, {loadavg()} after"))
+    if failed:
+        block += "\n\nFailed runs (not in the medians): " + "; ".join(failed)
     say("\n" + block)
+    record: dict[str, Any] = {
+        "bench": "versus", "command": args.command, "date": time.strftime("%F %T %z"),
+        "machine": results.machine(), "load": load, "load_after": loadavg(),
+        "inspircd": version, "table": block, "failed": failed, "runs": done,
+    }  # fmt: skip
     if args.json:
-        Path(args.json).write_text(json.dumps({"table": block, "runs": done}, indent=1))
+        Path(args.json).write_text(json.dumps(record, indent=1))
     if not args.quick and not args.no_save:
-        record = {"bench": "versus", "command": args.command, "date": time.strftime("%F %T %z"),
-                  "machine": results.machine(), "load": load, "inspircd": version,
-                  "table": block, "runs": done}  # fmt: skip
         results.append(BENCH / "versus.jsonl", record)
         heading = "## Against InspIRCd (bench/versus.py)\n\n"
         results.write_markdown(BENCH / "RESULTS.md", block, "versus", heading, "bench/versus.py")
         results.write_markdown(ROOT / "README.md", block, "versus", "", "bench/versus.py")
-    return 0
+    return 1 if failed else 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
