@@ -353,56 +353,98 @@ def verdict(row: Row, v: dict[str, float | None], dropped: bool = True) -> tuple
 def ratios(row: Row, v: dict[str, float | None]) -> str:
     text, irc, ws, insp = (v.get(t) for t in TARGETS)
     parts = []
-    if row.value in ("dps", "bytes", "ratio") and insp and row.key != "slow":
-        sign = "" if row.value == "dps" else " (memory)"
+    if row.value in ("dps", "bytes") and insp:
         parts += [f"text/InspIRCd {text / insp:.2f}" if text else "",
-                  f"IRC/InspIRCd {irc / insp:.2f}{sign}" if irc else ""]  # fmt: skip
+                  f"IRC/InspIRCd {irc / insp:.2f}" if irc else ""]  # fmt: skip
     if row.value == "dps":
         parts += [f"IRC/text {irc / text:.2f}" if irc and text else "",
                   f"WS/text {ws / text:.2f}" if ws and text else ""]  # fmt: skip
     return "; ".join(p for p in parts if p) or "-"
 
 
-def render(done: dict[str, dict[str, list[dict[str, Any]]]], table: list[Row], head: str) -> str:
+def others_cpu(row: Row, runs: list[dict[str, Any]]) -> float | None:
+    """The most CPU other processes took during a step of these runs, in cores."""
+    if row.value == "dps":
+        return max(r["run"]["max_other_cpu"] or 0.0 for r in runs)
+    if row.key == "slow":
+        steps = [r["run"][side]["step"] for r in runs for side in ("baseline", "stalled")]
+        return max(step["other_cpu"] or 0.0 for step in steps)
+    return None
+
+
+def slow_cell(runs: list[dict[str, Any]]) -> str:
+    """What the stalled member's cell adds: runs it was not dropped in, and runs whose
+    baseline step itself failed (its rate is then no baseline)."""
+    notes = []
+    dropped = sum(1 for r in runs if r["dropped"])
+    if dropped < len(runs):
+        notes.append(f"dropped {dropped}/{len(runs)}")
+    failed = sum(1 for r in runs if r["run"]["baseline"]["step"]["fail"])
+    if failed:
+        notes.append(f"baseline failed {failed}/{len(runs)}")
+    return f" ({', '.join(notes)})" if notes else ""
+
+
+def render(record: dict[str, Any]) -> str:
+    """The markdown block of one run's record (its header, the table, failed runs)."""
+    sizes = QUICK if record.get("quick") else FULL
+    done: dict[str, dict[str, list[dict[str, Any]]]] = record["runs"]
+    keys = record.get("rows") or list(done)
+    table = [row for row in rows(sizes) if row.key in keys]
     lines = [
-        head,
+        header(record),
         "",
-        "| workload | " + " | ".join(HEADS[t] for t in TARGETS) + " | ratios | target | met |",
-        "| --- |" + " ---: |" * len(TARGETS) + " --- | --- | --- |",
+        "| workload | " + " | ".join(HEADS[t] for t in TARGETS) + " | ratios | target | met | "
+        "others' CPU |",
+        "| --- |" + " ---: |" * len(TARGETS) + " --- | --- | --- | ---: |",
     ]
     for row in table:
         got = done.get(row.key, {})
         values: dict[str, float | None] = {}
-        cells, all_dropped = [], True
+        cells, all_dropped, others = [], True, []
         for target in TARGETS:
             runs = got.get(target)
             values[target] = median([r[row.value] for r in runs]) if runs else None
             text = cell(row, values[target])
+            if runs and (cpu := others_cpu(row, runs)) is not None:
+                others.append(cpu)
             if row.key == "slow" and runs:
-                dropped = sum(1 for r in runs if r["dropped"])
-                text += "" if dropped == len(runs) else f" (dropped {dropped}/{len(runs)})"
-                all_dropped &= target == "inspircd" or dropped == len(runs)
+                text += slow_cell(runs)
+                all_dropped &= target == "inspircd" or all(r["dropped"] for r in runs)
             cells.append(text)
         target_text, met = verdict(row, values, all_dropped)
+        busy = f"{max(others):.2f}" if others else "-"
         lines.append(f"| {row.label} | {' | '.join(cells)} | {ratios(row, values)} | "
-                     f"{target_text} | {met} |")  # fmt: skip
+                     f"{target_text} | {met} | {busy} |")  # fmt: skip
+    lines += [
+        "",
+        "Others' CPU: the most CPU, in cores, that processes other than the server and the "
+        "generator used during a timed step of the row (a quiet machine: under 0.15); a "
+        "busy machine lowers the rates, and alternating spreads that over every column.",
+    ]
+    if record.get("failed"):
+        lines += ["", "Failed runs (not in the medians): " + "; ".join(record["failed"])]
     return "\n".join(lines)
 
 
-def header(args: argparse.Namespace, version: str | None, load: str) -> str:
-    m = results.machine()
-    when = time.strftime("%Y-%m-%d %H:%M %Z")
-    rate = FULL["slow"]["dps"] / 1e6
+def header(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    runs = record.get("runs_per_figure") or max(
+        (len(v) for targets in record["runs"].values() for v in targets.values()), default=0
+    )
+    load = f"{record['load']} before, {record['load_after']} after"
+    rate = (QUICK if record.get("quick") else FULL)["slow"]["dps"] / 1e6
     return " ".join([
-        f"`{args.command}` on {when}: {m['cpu']}, {m['nproc']} cores, Python {m['python']},",
-        f"Linux {m['kernel']}; load average (1, 5, 15 min) {load}.",
-        f"Servers on CPU {args.server_cpu}, the generator on CPU {args.gen_cpu}; each figure",
-        f"the median of {args.runs} runs, the targets alternated; flood control off",
-        f"(`--rate 0`). {version or NO_INSPIRCD}. Fan-out, rooms and the stalled member: our",
-        "server with `--no-history` (as bench/run.py); idle: history on (`--db`), accounts",
-        f"on, TLS listeners open, the clients plain; the stalled member at {rate:g} M",
-        "deliveries/s offered. Through the IRC doors (ours, InspIRCd's) a line is not",
-        "echoed to its sender: one delivery fewer per line than on the text door.",
+        f"`{record['command']}` on {record['date']}: {m['cpu']}, {m['nproc']} cores,",
+        f"Python {m['python']}, Linux {m['kernel']}; load average (1, 5, 15 min) {load}.",
+        f"Servers on CPU {record.get('server_cpu', 0)}, the generator on CPU",
+        f"{record.get('gen_cpu', 1)}; each figure the median of {runs} runs, the targets",
+        f"alternated; flood control off (`--rate 0`). {record['inspircd'] or NO_INSPIRCD}.",
+        "Fan-out, rooms and the stalled member: our server with `--no-history` (as",
+        "bench/run.py); idle: history on (`--db`), accounts on, TLS listeners open, the",
+        f"clients plain; the stalled member at {rate:g} M deliveries/s offered. Through the",
+        "IRC doors (ours, InspIRCd's) a line is not echoed to its sender: one delivery",
+        "fewer per line than on the text door.",
     ])  # fmt: skip
 
 
@@ -413,8 +455,25 @@ def loadavg() -> str:
         return "unknown"
 
 
+def save(record: dict[str, Any], append: bool = True) -> None:
+    """The record into bench/versus.jsonl, its table into RESULTS.md and README.md."""
+    if append:
+        results.append(BENCH / "versus.jsonl", record)
+    block = record["table"]
+    heading = "## Against InspIRCd (bench/versus.py)\n\n"
+    results.write_markdown(BENCH / "RESULTS.md", block, "versus", heading, "bench/versus.py")
+    results.write_markdown(ROOT / "README.md", block, "versus", "", "bench/versus.py")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:  # the newest record again, through this version's table
+        lines = (BENCH / "versus.jsonl").read_text().splitlines()
+        newest: dict[str, Any] = json.loads(lines[-1])
+        newest["table"] = render(newest)
+        say(newest["table"])
+        save(newest, append=False)
+        return 0
     pin_self(args.gen_cpu)
     raise_nofile_limit()  # InspIRCd and our server inherit it: 10,000 idle clients
     sizes = QUICK if args.quick else FULL
@@ -442,22 +501,19 @@ def main(argv: list[str] | None = None) -> int:
                         failed.append(f"{row.key} on {target}: {str(exc)[:300]}")
                         continue
                     done.setdefault(row.key, {}).setdefault(target, []).append(result)
-    block = render(done, table, header(args, version, f"{load} before, {loadavg()} after"))
-    if failed:
-        block += "\n\nFailed runs (not in the medians): " + "; ".join(failed)
-    say("\n" + block)
     record: dict[str, Any] = {
-        "bench": "versus", "command": args.command, "date": time.strftime("%F %T %z"),
+        "bench": "versus", "command": args.command, "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "machine": results.machine(), "load": load, "load_after": loadavg(),
-        "inspircd": version, "table": block, "failed": failed, "runs": done,
+        "inspircd": version, "quick": args.quick, "runs_per_figure": args.runs,
+        "server_cpu": args.server_cpu, "gen_cpu": args.gen_cpu,
+        "rows": [row.key for row in table], "failed": failed, "runs": done,
     }  # fmt: skip
+    record["table"] = render(record)
+    say("\n" + record["table"])
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=1))
     if not args.quick and not args.no_save:
-        results.append(BENCH / "versus.jsonl", record)
-        heading = "## Against InspIRCd (bench/versus.py)\n\n"
-        results.write_markdown(BENCH / "RESULTS.md", block, "versus", heading, "bench/versus.py")
-        results.write_markdown(ROOT / "README.md", block, "versus", "", "bench/versus.py")
+        save(record)
     return 1 if failed else 0
 
 
@@ -473,6 +529,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fanout-100 fanout-500 rooms idle tls_idle slow storm")  # fmt: skip
     add("--inspircd", default=None, metavar="PATH",
         help="InspIRCd's program (default: on the PATH, or /usr/sbin; '' skips it)")  # fmt: skip
+    add("--render", action="store_true",
+        help="run nothing: rewrite the tables from bench/versus.jsonl's newest record")  # fmt: skip
     add("--json", default=None, help="also write this invocation's table and runs here")
     add("--no-save", action="store_true", help="do not touch RESULTS.md, README.md, versus.jsonl")
     args = parser.parse_args(argv)
