@@ -85,7 +85,7 @@ from registry.history import History, Query, SavedRoom, is_kept, ring_keeper
 from registry.markers import ReadMarkers
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Limits, Refusal, admit, apply_change, remute_room
-from registry.names import Names
+from registry.names import Census, Names
 from registry.opers import Opers
 from registry.owners import CHANSERV, CHANSERV_MASK, Ownership, from_words
 from registry.private import Delivery, PrivateMessages
@@ -259,9 +259,17 @@ class RoomManager:
         """A snapshot of every connected user, sorted by name."""
         return self._names.users()
 
+    def census(self) -> Census:
+        """How many users (here and in all), on which servers, how many operators."""
+        return self._names.census()
+
     def snapshot(self) -> tuple[dict[str, Member], dict[str, Room]]:
         """Copies of the users and rooms by key, for checks and tests."""
         return self._names.snapshot(), dict(self._rooms)
+
+    def room_count(self) -> int:
+        """How many rooms there are."""
+        return len(self._rooms)
 
     def rooms(self) -> list[Room]:
         """A snapshot of the rooms, sorted by name."""
@@ -608,6 +616,7 @@ class RoomManager:
             log.info("%s is no longer a server operator", member.name)
             member.oper = ""
         member.modes = modes
+        self._names.moded(member)
         if self.relay is not None:
             self.relay.user_modes(member)
 
@@ -704,6 +713,7 @@ class RoomManager:
             return False  # checked again after the await: it may have left meanwhile
         member.oper = oper
         member.modes = member.modes | {"o"}
+        self._names.moded(member)
         if self.relay is not None:
             self.relay.user_modes(member)
         log.info("%s is now a server operator (as %s)", member.name, oper)
@@ -1351,6 +1361,7 @@ class RoomManager:
         (nobody told)."""
         member.away = away
         member.modes = modes
+        self._names.moded(member)
         if account is not None:
             member.account = account
 

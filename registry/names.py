@@ -8,12 +8,23 @@ or taken back is told to those who watch it (watch.py), here, where it happens.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 from registry.room import Departed, Member
 from registry.watch import Watches
 from utils import name_key
+
+
+class Census(NamedTuple):
+    """What LUSERS tells: users in all, users here, the cluster's other servers with
+    users, and how many users are server operators."""
+
+    users: int
+    local: int
+    servers: frozenset[str]
+    opers: int
 
 
 class Names:
@@ -21,6 +32,8 @@ class Names:
 
     def __init__(self, clock: Callable[[], float], whowas: int, watches: Watches) -> None:
         self._by_key: dict[str, Member] = {}
+        self._servers: Counter[str] = Counter()  # users per server ("" this one)
+        self._opers: set[Member] = set()  # users with user mode +o
         self._clock = clock
         self._watches = watches
         self.whowas: deque[Departed] = deque(maxlen=whowas)
@@ -52,6 +65,8 @@ class Names:
         """Give the member its name (the caller has checked it is free); its watchers
         hear it is online."""
         self._by_key[name_key(member.name)] = member
+        self._servers[member.server] += 1
+        self.moded(member)
         self._watches.came(member)
 
     def drop(self, member: Member) -> bool:
@@ -62,6 +77,10 @@ class Names:
         if self._by_key.get(key) is not member:
             return False
         del self._by_key[key]
+        self._servers[member.server] -= 1
+        if not self._servers[member.server]:
+            del self._servers[member.server]
+        self._opers.discard(member)
         self.remember(member)
         self._watches.went(member)
         return True
@@ -77,6 +96,19 @@ class Names:
         self.whowas.appendleft(
             Departed(member.name, member.user, member.host, member.realname, self._clock())
         )
+
+    def moded(self, member: Member) -> None:
+        """Note the member's user modes anew (after the registry set them)."""
+        if "o" in member.modes:
+            self._opers.add(member)
+        else:
+            self._opers.discard(member)
+
+    def census(self) -> Census:
+        """How many users, here and in all, on which servers, and how many operators:
+        counted as users come and go, so a registration's LUSERS does not walk them."""
+        servers = frozenset(self._servers) - {""}
+        return Census(len(self._by_key), self._servers.get("", 0), servers, len(self._opers))
 
     def users(self) -> list[Member]:
         """A snapshot of every user, sorted by name."""

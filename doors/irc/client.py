@@ -108,11 +108,6 @@ class SaslState:
     account: str = ""  # SCRAM: proven, logged in once the client acknowledges
 
 
-def local_users(everyone: list[r.Member]) -> int:
-    """How many of them are on this server (not on a cluster's other servers)."""
-    return sum(1 for m in everyone if not m.server)
-
-
 class IrcDoor:
     """What every IRC session of one server shares: the registry, the settings, the
     server's own name and what it advertises."""

@@ -14,7 +14,7 @@ import registry as r
 from doors.common import Password
 from doors.irc.accounts import pass_login
 from doors.irc.channels import show_joined
-from doors.irc.client import IrcClient, IrcError, Pending, local_users
+from doors.irc.client import IrcClient, IrcError, Pending
 from doors.irc.history import deliver_held
 from doors.irc.markers import tell_stored
 from doors.irc.message import Message, line
@@ -63,10 +63,9 @@ async def _register(s: IrcClient) -> None:
         return
     s.member.killed, s.member.banned = s.killed, s.banned
     log.info("%s is %s (IRC)", s.peer, nick)
-    everyone = s.rooms.users()
-    here = local_users(everyone)
-    s.door.max_users = max(s.door.max_users, here)
-    s.door.max_global = max(s.door.max_global, len(everyone))
+    census = s.rooms.census()
+    s.door.max_users = max(s.door.max_users, census.local)
+    s.door.max_global = max(s.door.max_global, census.users)
     welcome(s)
     tell_stored(s)
     await deliver_held(s)  # logged in before the welcome: what waited for the account

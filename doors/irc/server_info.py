@@ -10,7 +10,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from doors.irc.client import IrcClient, local_users
+from doors.irc.client import IrcClient
 from doors.irc.message import Message
 from doors.irc.queries import require_this_server
 from doors.irc.who import mask_matcher
@@ -46,16 +46,12 @@ def _target(s: IrcClient, msg: Message) -> None:
 
 def on_lusers(s: IrcClient, msg: Message) -> None:
     """LUSERS: how many users and channels there are."""
-    everyone = s.rooms.users()
-    users = len(everyone)
-    servers = {m.server for m in everyone}  # "" this one; a cluster's others by name
-    here = local_users(everyone)
-    rooms = len(s.rooms.rooms())
-    s.numeric("251", f"There are {users} users and 0 invisible on {len(servers | {''})} servers")
-    opers = sum(1 for m in everyone if "o" in m.modes)
+    users, here, others, opers = s.rooms.census()  # counted as users come and go
+    rooms = s.rooms.room_count()
+    s.numeric("251", f"There are {users} users and 0 invisible on {len(others) + 1} servers")
     s.numeric("252", str(opers), "operator(s) online")
     s.numeric("254", str(rooms), "channels formed")
-    s.numeric("255", f"I have {here} clients and {len(servers - {''})} servers")
+    s.numeric("255", f"I have {here} clients and {len(others)} servers")
     top = max(s.door.max_users, here)
     s.numeric("265", str(here), str(top), f"Current local users {here}, max {top}")
     most = max(s.door.max_global, users)

@@ -280,3 +280,27 @@ async def test_a_gap_the_log_no_longer_holds_is_counted_logged_and_told(
     told = [e for e in heard.heard if "did not reach this server" in str(e)]
     assert len(told) == 1, heard.heard
     assert any(json.loads(batch)[4][0].get("k") == "hello" for batch in to_a)  # its state
+
+
+@pytest.mark.timeout(10)
+async def test_the_census_counts_users_servers_and_opers_as_they_come_and_go() -> None:
+    a, to_b = link_capturing("a")
+    b, _ = link_capturing("b")
+    root = await User().claim(a, "root")
+    await User().claim(b, "bob")
+    carry(to_b, b)
+    assert b.rooms.census() == (2, 1, frozenset({"a"}), 0)
+    assert await a.rooms.make_oper(root, "root", "hunter2", "192.0.2.1")
+    a.flush()
+    carry(to_b, b)
+    assert a.rooms.census() == (1, 1, frozenset(), 1)
+    assert b.rooms.census() == (2, 1, frozenset({"a"}), 1)  # an oper of another server
+    a.rooms.set_user_modes(root, {"i"})
+    a.flush()
+    carry(to_b, b)
+    assert b.rooms.census().opers == 0
+    await a.rooms.disconnect(root, None)
+    a.flush()
+    carry(to_b, b)
+    assert a.rooms.census() == (0, 0, frozenset(), 0)
+    assert b.rooms.census() == (1, 1, frozenset(), 0)
