@@ -208,7 +208,7 @@ class Room:
         event = Said(
             member.name, text, ts, self.name, member.mask, self._ids(), tags, member.account
         )
-        self.publish(event, None if echo else member.sink(device))
+        self.publish(event, None if echo else member if device is None else member.sink(device))
         self.keep(event)
 
     def act(
