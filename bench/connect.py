@@ -4,9 +4,11 @@ Used inside a worker process before the timed steps: connect, then on the text d
 answer the prompts (docs/protocol.md, Names) and create or join the room, or on the
 IRC door register (``NICK``, ``USER``, optionally ``CAP REQ :echo-message``; the welcome
 ends with 376 or 422) and ``JOIN #room`` (done at the client's own JOIN line, then 366);
-later wait for a sync line. An account's connections (text door only): the first
-registers its guest name (``/register PASSWORD``) before the room, the others log in
-with the password and find themselves in it. The sockets stay non-blocking and are
+over WebSocket the same after an HTTP/1.1 Upgrade (``Sec-WebSocket-Protocol:
+text.ircv3.net``), each line one masked text frame; later wait for a sync line. An
+account's connections (text door only): the first registers its guest name
+(``/register PASSWORD``) before the room, the others log in with the password and find
+themselves in it. The sockets stay non-blocking and are
 handed to the worker's epoll loop afterwards. Not the hot path: clarity over speed.
 Only loopback: 127.0.0.1, and 127.0.0.x as the source of a registration.
 """
@@ -14,12 +16,14 @@ Only loopback: 127.0.0.1, and 127.0.0.x as the source of a registration.
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import socket
 import time
 from collections.abc import Callable, Iterable
 
 from plan import ClientSpec, LoginReport, WorkerOptions
-from protocols import channel, chat
+from protocols import SUBPROTOCOL, channel, chat, is_irc, wire, ws_frame
 
 RECV_BYTES = 65536
 
@@ -50,7 +54,9 @@ class LineReader:
     def __init__(self, sock: socket.socket, protocol: str = "text") -> None:
         self.sock = sock
         self.buf = b""
-        self.is_error = irc_error if protocol == "irc" else text_error
+        self.is_error = irc_error if is_irc(protocol) else text_error
+        self.framed = protocol == "websocket"
+        self.frames = b""  # over WebSocket: bytes not yet a whole frame
 
     async def until(self, wanted: Callable[[str], bool]) -> str:
         """Return the first line for which ``wanted`` is true; an error line raises."""
@@ -66,7 +72,35 @@ class LineReader:
             data = await loop.sock_recv(self.sock, RECV_BYTES)
             if not data:
                 raise LoginError("the server closed the connection")
-            self.buf += data
+            if self.framed:
+                self.frames += data
+                self.buf += await self._unframe()
+            else:
+                self.buf += data
+
+    async def _unframe(self) -> bytes:
+        """The whole server frames in ``self.frames``: text messages as lines (each with
+        a ``\\n``), a ping answered with its pong, a close an error."""
+        lines, data, at = [], self.frames, 0
+        while len(data) - at >= 2:
+            opcode, size, head = data[at] & 0x0F, data[at + 1] & 0x7F, 2
+            if size >= 126:
+                head += 2 if size == 126 else 8
+                if len(data) - at < head:
+                    break
+                size = int.from_bytes(data[at + 2 : at + head], "big")
+            if len(data) - at < head + size:
+                break
+            payload = data[at + head : at + head + size]
+            at += head + size
+            if opcode in (0, 1, 2):  # continuation, text, binary
+                lines.append(payload + (b"\n" if data[at - head - size] & 0x80 else b""))
+            elif opcode == 8:
+                raise LoginError(f"the server closed the WebSocket: {payload[2:]!r}")
+            elif opcode == 9:
+                await asyncio.get_running_loop().sock_sendall(self.sock, ws_frame(payload, 10))
+        self.frames = data[at:]
+        return b"".join(lines)
 
 
 def _is(text: str) -> Callable[[str], bool]:
@@ -86,8 +120,8 @@ def _own(nick: str, command: str) -> Callable[[str], bool]:
     return lambda line: line.startswith(f":{nick}!") and line.split(" ", 2)[1:2] == [command]
 
 
-async def _send(sock: socket.socket, text: str) -> None:
-    await asyncio.get_running_loop().sock_sendall(sock, text.encode())
+async def _send(sock: socket.socket, text: str, protocol: str = "text") -> None:
+    await asyncio.get_running_loop().sock_sendall(sock, wire(protocol, text))
 
 
 async def login_one(
@@ -105,7 +139,10 @@ async def login_one(
         if spec.source:
             sock.bind((spec.source, 0))
         await asyncio.get_running_loop().sock_connect(sock, (opts.host, port))
-        if opts.protocol == "irc":
+        if opts.protocol == "websocket":
+            reader = await _ws_upgrade(sock, opts.host)
+            await _irc_login(sock, spec, opts.irc_echo, reader)
+        elif opts.protocol == "irc":
             await _irc_login(sock, spec, opts.irc_echo)
         elif spec.is_device:
             await _device_login(sock, spec)
@@ -149,19 +186,49 @@ async def _device_login(sock: socket.socket, spec: ClientSpec) -> None:
     await reader.until(lambda line: line.startswith(f"Joined room [{spec.room}]"))
 
 
-async def _irc_login(sock: socket.socket, spec: ClientSpec, echo: bool) -> None:
+async def _ws_upgrade(sock: socket.socket, host: str) -> LineReader:
+    """The HTTP/1.1 Upgrade to a WebSocket speaking ``text.ircv3.net``; a reader of its
+    messages (what the server sent after its 101 is kept)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET / HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\r\n"
+    )
+    await _send(sock, request)
+    loop, head = asyncio.get_running_loop(), b""
+    while (end := head.find(b"\r\n\r\n")) < 0:
+        data = await loop.sock_recv(sock, RECV_BYTES)
+        if not data:
+            raise LoginError("the server closed the connection during the WebSocket handshake")
+        head += data
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    if status.split(" ")[1:2] != ["101"]:
+        raise LoginError(f"no WebSocket: {status}")
+    if SUBPROTOCOL.encode() not in head[:end].lower():
+        raise LoginError(f"the server chose no {SUBPROTOCOL}")
+    reader = LineReader(sock, "websocket")
+    reader.frames = head[end + 4 :]
+    reader.buf = await reader._unframe()
+    return reader
+
+
+async def _irc_login(
+    sock: socket.socket, spec: ClientSpec, echo: bool, reader: LineReader | None = None
+) -> None:
     """Register (with echo-message if asked), then join; the room is made on first join."""
     if spec.password:
         raise LoginError("accounts are logged in on the text door only")
-    reader, nick = LineReader(sock, "irc"), spec.name
+    protocol = "websocket" if reader is not None else "irc"
+    reader, nick = reader or LineReader(sock, "irc"), spec.name
     register = f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"
     if echo:
         register = f"CAP REQ :echo-message\r\n{register}CAP END\r\n"
-    await _send(sock, register)
+    await _send(sock, register, protocol)
     if echo:
         await reader.until(lambda line: " CAP " in line and " ACK " in line)
     await reader.until(_numeric("376", "422"))  # end of the MOTD, or no MOTD
-    await _send(sock, f"JOIN {channel(spec.room)}\r\n")
+    await _send(sock, f"JOIN {channel(spec.room)}\r\n", protocol)
     await reader.until(_own(nick, "JOIN"))
     await reader.until(_numeric("366"))
 
@@ -206,7 +273,7 @@ async def sync_all(
     text, ping = f"sync {token}", f"sync-{token}"
     pairs = list(members)
     errors: list[str] = []
-    irc = protocol == "irc"
+    irc = is_irc(protocol)
 
     def synced(spec: ClientSpec) -> Callable[[str], bool]:
         if irc and spec.is_syncer:
@@ -225,5 +292,6 @@ async def sync_all(
             group.create_task(wait(spec, sock))
         for spec, sock in pairs:
             if spec.is_syncer:
-                await _send(sock, chat(protocol, spec.room, text) + (f"PING {ping}\r\n" * irc))
+                line = chat(protocol, spec.room, text) + (f"PING {ping}\r\n" * irc)
+                await _send(sock, line, protocol)
     return errors

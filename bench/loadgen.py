@@ -3,8 +3,9 @@
 The coordinator (driver.py) sends commands over a pipe: log in, sync, run a step,
 check the stalled members, close. In a step, senders write a paced batch of
 ``b <sender-id> <seq> <send_ns>`` lines every tick (on the IRC door as ``PRIVMSG``);
-every connection counts the ``\\n`` bytes of each recv chunk (exact loss and duplicate
-counts) and parses only the first complete line of a chunk at most once per
+every connection counts the ``\\n`` bytes of each recv chunk (over WebSocket the
+0x81 byte that starts each server text frame, protocols.DELIVERY_BYTE): exact loss
+and duplicate counts; it parses only the first complete line of a chunk at most once per
 ``sample_every_ns`` (latency, order, duplicates). The first line of a chunk is its
 oldest, so sampled latency leans high. Both doors share that one counting pass:
 during a step a bench client gets nothing but chat lines (an IRC receiver sends a
@@ -39,7 +40,16 @@ from plan import (
     StepReport,
     WorkerOptions,
 )
-from protocols import KEEPALIVE, MARKER, MARKER_FIELD, echoes
+from protocols import (
+    DELIVERY_BYTE,
+    MARKER,
+    MARKER_FIELD,
+    MAX_WS_PAYLOAD,
+    WS_TEXT,
+    echoes,
+    is_irc,
+    keepalive,
+)
 
 FLUSH_GRACE_NS = 1_000_000_000
 DRAIN_TICK_NS = 1_000_000
@@ -107,6 +117,8 @@ class Worker:
         self.echoes = echoes(opts.protocol, opts.irc_echo)  # a sender gets its own lines
         self.marker_field = MARKER_FIELD[opts.protocol]
         self.marker = MARKER[opts.protocol]
+        self.delivery_byte = DELIVERY_BYTE[opts.protocol]
+        self.framed = opts.protocol == "websocket"
 
     def _reset_step(self) -> None:
         self.latencies = array("q")
@@ -145,6 +157,8 @@ class Worker:
         buf = self.buf
         count_notices = self.opts.count_notices
         every_ns = self.sample_every_ns
+        delivery = self.delivery_byte
+        sample = self._sample_frame if self.framed else self._sample
         next_tick = 0
         while True:
             now = monotonic_ns()
@@ -169,14 +183,14 @@ class Worker:
                     self._drop(conn)
                     continue
                 self.recv_calls += 1
-                conn.lines += buf.count(b"\n", 0, n)
+                conn.lines += buf.count(delivery, 0, n)
                 if count_notices:
                     conn.notices += buf.count(b"\n*", 0, n) + (
                         conn.at_line_start and buf[0] == 42  # "*"
                     )
                 if now >= conn.next_sample_ns:
                     conn.next_sample_ns = now + every_ns
-                    self._sample(conn, n)
+                    sample(conn, n)
                 conn.at_line_start = buf[n - 1] == 10
 
     def _sample(self, conn: Conn, n: int) -> None:
@@ -190,7 +204,27 @@ class Worker:
         end = buf.find(b"\n", start, n)
         if end < 0:
             return
-        parts = bytes(buf[start:end]).split()
+        self._parse(conn, bytes(buf[start:end]))
+
+    def _sample_frame(self, conn: Conn, n: int) -> None:
+        """Parse the first whole server frame of the chunk (WebSocket): its first 0x81
+        byte starts one (protocols.DELIVERY_BYTE), and a frame that breaks the count's
+        rule (FIN + text, under 126 bytes, ASCII) ends the run: the count would be wrong."""
+        buf = self.buf
+        start = buf.find(WS_TEXT, 0, n)
+        if start < 0 or start + 2 > n:
+            return
+        size = buf[start + 1]
+        if start + 2 + size > n:
+            return
+        payload = bytes(buf[start + 2 : start + 2 + size])
+        if size > MAX_WS_PAYLOAD or not payload.isascii():
+            raise ValueError(f"a server frame the delivery count cannot stand for: {payload!r}")
+        self._parse(conn, payload)
+
+    def _parse(self, conn: Conn, line: bytes) -> None:
+        """A bench line's latency, and its seq against the sender's last one seen."""
+        parts = line.split()
         at = self.marker_field
         if len(parts) < at + 4 or parts[at] != self.marker:
             return  # a notice, or not a bench line
@@ -272,12 +306,13 @@ class Worker:
 
     def _keep_alive(self) -> None:
         """IRC: a line from each member that did not send, so the door never pings it."""
-        if self.opts.protocol != "irc":
+        if not is_irc(self.opts.protocol):
             return
+        line = keepalive(self.opts.protocol)
         for conn in self.conns:
             if not conn.spec.is_sender and not conn.closed:
                 with contextlib.suppress(OSError):  # the next step's reads see the close
-                    conn.send(KEEPALIVE)
+                    conn.send(line)
 
     def _report(self, before: int, notices_before: int, drained_ns: int | None) -> StepReport:
         got = sum(c.lines - c.notices for c in self.conns) - before

@@ -3,7 +3,8 @@
 At each tick the worker owes ``rate x elapsed`` chat lines in all; the lines due are
 dealt round-robin over its senders, and each sender writes its share as one
 ``send()``. A line is ``b <sender-id> <seq> <send_ns>[ <pad>]\\n`` (on the IRC door
-``PRIVMSG #ROOM :b ...\\r\\n``, protocols.py), where ``send_ns`` is
+``PRIVMSG #ROOM :b ...\\r\\n``, over WebSocket that line without its CRLF as one masked text
+frame; protocols.py), where ``send_ns`` is
 the time the line was due, not the time it went out: a generator that falls behind
 shows as latency instead of hiding it (no coordinated omission). What the socket
 does not take waits in ``Conn.out`` and goes first at the next tick, so a server that
@@ -16,7 +17,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from plan import ClientSpec
-from protocols import line_format
+from protocols import MAX_WS_PAYLOAD, line_format, ws_frame
+
+# A client text frame's head (FIN + text, mask bit + length, key 0) by payload length.
+WS_HEADS = [ws_frame(b"x" * size)[:-size] if size else ws_frame(b"") for size in range(126)]
 
 
 class Sender(Protocol):
@@ -48,6 +52,11 @@ class Pacer:
         self.tick_ns = tick_ns
         pad = b" " + b"x" * pad_bytes if pad_bytes else b""
         self.formats = [line_format(protocol, s.spec.room, pad) for s in senders]
+        self.framed = protocol == "websocket"
+        if self.framed and any(
+            len(f % (10**9, 10**12, 10**19)) > MAX_WS_PAYLOAD for f in self.formats
+        ):
+            raise ValueError(f"bench lines over WebSocket must fit {MAX_WS_PAYLOAD} bytes")
         self.generated = 0
         self.cursor = 0
         self.by_room: dict[str, int] = {}
@@ -80,12 +89,24 @@ class Pacer:
     def _write(self, sender: Sender, form: bytes, lines: int, first: int, stride: int) -> None:
         spec, seq = sender.spec, sender.seq
         start, ns_per_line = self.start_ns, 1 / self.lines_per_ns
-        data = b"".join(
-            [
-                form % (spec.cid, seq + i, start + int((first + i * stride) * ns_per_line))
-                for i in range(lines)
-            ]
-        )
+        if self.framed:
+            heads = WS_HEADS
+            data = b"".join(
+                [
+                    heads[len(line)] + line
+                    for i in range(lines)
+                    for line in (
+                        form % (spec.cid, seq + i, start + int((first + i * stride) * ns_per_line)),
+                    )
+                ]
+            )
+        else:
+            data = b"".join(
+                [
+                    form % (spec.cid, seq + i, start + int((first + i * stride) * ns_per_line))
+                    for i in range(lines)
+                ]
+            )
         sender.seq = seq + lines
         self.by_room[spec.room] = self.by_room.get(spec.room, 0) + lines
         if sender.closed:

@@ -48,6 +48,7 @@ def server_spec(args: argparse.Namespace, server_cmd: str | None, extra: list[st
         argv[0] = sys.executable
     flags = ["--host", "127.0.0.1", "--port", "0", "--log-level", "INFO", "--rate", "0"]
     flags += ["--irc-port", "0"] if args.protocol == "irc" else ["--no-irc"]
+    flags += ["--websocket-port", "0"] if args.protocol == "websocket" else []
     flags += ["--uvloop"] if args.uvloop else []
     flags += ["--no-history"] if server_cmd is None else []  # bench/history.py: history on
     return ServerSpec((*argv, *flags, *extra), ROOT, args.server_cpu, args.protocol)
@@ -199,12 +200,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for option in ["dps", "start-dps", "factor", "step-s", "p99-ms"]:
         add(f"--{option}", type=float, default=None)
     args = parser.parse_args(argv)
-    if args.protocol == "irc" and args.workload in ("slow", "ceiling", "all"):
-        parser.error(f"--protocol irc: not for {args.workload} (fanout, rooms, idle, profile)")
-    if args.protocol == "irc" and args.server_cmd == TRIVIAL:
-        parser.error("--protocol irc: the trivial server has no IRC door")
-    if args.irc_echo and args.protocol != "irc":
-        parser.error("--irc-echo needs --protocol irc")
+    door = args.protocol
+    if door != "text" and args.workload in ("slow", "ceiling", "all"):
+        parser.error(f"--protocol {door}: not for {args.workload} (fanout, rooms, idle, profile)")
+    if door != "text" and args.server_cmd == TRIVIAL:
+        parser.error(f"--protocol {door}: the trivial server has only a text door")
+    if args.irc_echo and door == "text":
+        parser.error("--irc-echo needs --protocol irc or websocket")
     if args.runs is None:
         args.runs = 1 if args.quick else 3
     return args

@@ -2,9 +2,11 @@
 
 The server is told ``--port 0`` (and ``--no-irc`` or ``--irc-port 0``) and logs one
 line per door on stderr, the text door's first: ``text door listening on HOST:PORT``,
-then ``IRC door listening on HOST:PORT`` (bench/trivial_server.py: a bare ``listening
+then ``IRC door listening on HOST:PORT`` and ``WebSocket door listening on HOST:PORT``
+(bench/trivial_server.py: a bare ``listening
 on HOST:PORT``, its only door). A thread reads stderr for the whole run so the pipe
-never fills, and keeps its last lines for error messages. RSS comes from
+never fills, and keeps its last lines for error messages. A server that logs no such
+line (InspIRCd, bench/versus.py) is given its port, and is up once that port accepts. RSS comes from
 /proc/PID/status. Nothing else here.
 """
 
@@ -15,6 +17,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -33,8 +36,8 @@ class ServerError(RuntimeError):
 class ServerProcess:
     """A running server: its process, the ports it bound and the tail of its log.
 
-    ``port`` is the port of ``door``, the one the bench clients use; ``text_port`` and
-    ``irc_port`` (None without an IRC door) are both doors'.
+    ``port`` is the port of ``door``, the one the bench clients use; ``text_port``,
+    ``irc_port`` and ``websocket_port`` (None without that door) are the doors'.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class ServerProcess:
         cpu: int | None,
         door: str = "text",
         new_session: bool = False,
+        port: int | None = None,
     ) -> None:
         pin = ["taskset", "-c", str(cpu)] if cpu is not None and shutil.which("taskset") else []
         self.argv = [*pin, *argv]
@@ -61,10 +65,25 @@ class ServerProcess:
         self.warnings = 0
         self.text_port = 0
         self.irc_port: int | None = None
+        self.websocket_port: int | None = None
         self._ports: queue.Queue[tuple[str, int] | None] = queue.Queue()  # None: stderr ended
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
-        self.port = self._wait_for(door)
+        self.port = self._wait_for(door) if port is None else self._wait_accepting(port)
+
+    def _wait_accepting(self, port: int) -> int:
+        """A server that logs no door line (InspIRCd): wait until ``port`` accepts."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            except OSError:
+                time.sleep(0.05)  # polling a port that is not open yet: nothing to wait on
+                continue
+            self.text_port = port
+            return port
+        self.stop()
+        raise ServerError(f"nothing accepts on port {port} from {self.argv}:\n{self.log()}")
 
     def _wait_for(self, door: str) -> int:
         """Read the doors' log lines until ``door``'s; return its port."""
@@ -82,9 +101,13 @@ class ServerProcess:
             name, port = found
             if name == "IRC":
                 self.irc_port = port
+            elif name == "WebSocket":
+                self.websocket_port = port
             elif not self.text_port:  # the first line is the text door's
                 self.text_port = port
-            wanted = self.irc_port if door == "irc" else self.text_port
+            wanted = {"irc": self.irc_port, "websocket": self.websocket_port}.get(
+                door, self.text_port
+            )
             if wanted:
                 return wanted
 

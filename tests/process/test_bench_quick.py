@@ -3,7 +3,8 @@
 Each test runs ``python bench/run.py WORKLOAD --quick`` as a subprocess (it starts
 ``server.py`` itself on port 0) and checks the record it writes: deliveries counted,
 nothing lost, duplicated or reordered, and in ``slow`` the stalled member dropped.
-``--protocol irc`` runs fanout and rooms through the IRC door instead.
+``--protocol irc`` runs fanout and rooms through the IRC door instead, ``--protocol
+websocket`` through the WebSocket door (IRC lines in WebSocket frames).
 ``bench/login_storm.py`` runs once, tiny: both conditions measured, every login done.
 """
 
@@ -79,6 +80,20 @@ def test_fanout_quick_mode_over_irc_delivers_to_everyone_but_the_sender(
     for step in run["steps"]:
         assert_clean(step)
         assert step["expected"] == step["sent"] * reach
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("workload", ["fanout", "rooms"])
+def test_sweep_quick_mode_over_websocket_counts_every_frame(workload: str, tmp_path: Path) -> None:
+    record = run_quick(workload, tmp_path, "--protocol", "websocket")
+    assert record["target"] == "server --protocol websocket"
+    size = record["params"]["members" if workload == "fanout" else "room_size"]
+    run = record["runs"][0]
+    assert record["summary"]["deliveries_per_s"] > 0
+    assert run["steps"], run
+    for step in run["steps"]:
+        assert_clean(step)
+        assert step["expected"] == step["sent"] * (size - 1)  # as the IRC door: no echo
 
 
 @pytest.mark.timeout(60)
