@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--rates", default="200000", help="fixed-rate mode: deliveries/s offered, comma-separated")
     add("--rounds", type=int, default=5, help="fixed-rate mode: steps per build and rate")
     add("--sweep", action="store_true", help="run.py's sweep per build, interleaved")
-    add("--protocol", choices=("text", "irc"), default="text")
+    add("--protocol", choices=("text", "irc", "websocket"), default="text")
     add("--irc-echo", action="store_true")
     add("--members", type=int, default=100)
     add("--senders", type=int, default=5)
