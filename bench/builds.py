@@ -172,7 +172,7 @@ def sweeps(up: dict[str, tuple[Any, Generator]], cfg: Any) -> dict[str, Any]:
     records = {name: s.record() for name, s in state.items()}
     say("=> highest passing deliveries/s:")
     for name, record in records.items():
-        say(f"   {name}: {record['deliveries_per_s']:,} ({record['stop']})")
+        say(f"   {name}: {record['best_dps']:,} ({record['stop']})")
     return {"mode": "sweep", "records": records}
 
 
