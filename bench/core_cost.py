@@ -10,11 +10,15 @@ count bytes; the cyclic GC is off while timing (the previous run's registry woul
 otherwise be collected inside the next). It reports CPU microseconds per line and
 nanoseconds per delivery for the text door, the IRC door, and the IRC door with
 echo-message; ``--profile`` adds cProfile's heaviest functions per door;
+``--connection`` puts a real net/connection.py Connection under each session (fed the
+line's bytes, one read each, and writing through its send path to a transport that
+counts bytes): the connection's read and write path is measured too; ``--root DIR``
+measures the server modules of another checkout (an old build), with this script;
 ``--per-account 3`` measures each door twice, interleaved: guests, and the same
 connections as accounts on three connections each (workloads.with_accounts: the first
 registers its name, the others log in with the password, on IRC with SASL PLAIN). What it
-leaves out is the same on both doors: the sockets, the event loop, and
-doors/connection.py's line splitting.
+leaves out is the same on both doors: the sockets, the event loop, and (without
+``--connection``) net/connection.py's line splitting.
 
 A contended machine slows every figure here alike, so the ratio between doors holds
 where a throughput sweep would not. Imports the server's modules; never changes them.
@@ -62,6 +66,16 @@ class Sink:
     def say(self, text: str) -> None:
         self.lines.append(text)
 
+    # As a Connection's transport (--connection): never closing, no socket.
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
 
 class Deferred:
     """The rooms' ``defer``: callbacks run when ``run`` says so, not by an event loop."""
@@ -87,6 +101,15 @@ class Member:
     name: str
     room: str
     is_sender: bool
+    read: Callable[[bytes], None] | None = None  # --connection: its Connection's data_received
+
+
+class Host:
+    """What a Connection needs of the server (--connection): settings and a buffer."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.receive_buffer = memoryview(bytearray(1 << 16))
 
 
 async def feed(member: Member, line: str, deferred: Deferred) -> None:
@@ -132,8 +155,11 @@ def script_for(door: str, seat: Seat, made: bool) -> list[str]:
     return script + ([] if seat.is_device else [f"JOIN #{room}"])
 
 
-async def log_in(door: str, layout: list[Seat], deferred: Deferred) -> list[Member]:
-    """The server's registry and one session per seat, logged in and in its room."""
+async def log_in(
+    door: str, layout: list[Seat], deferred: Deferred, connection: bool = False
+) -> list[Member]:
+    """The server's registry and one session per seat, logged in and in its room (with
+    `connection`, each under a real Connection that its rooms write through)."""
     sys.path.insert(0, str(ROOT))
     from config.settings import Config
     from doors.irc.session import IrcDoor, IrcSession
@@ -149,17 +175,35 @@ async def log_in(door: str, layout: list[Seat], deferred: Deferred) -> list[Memb
     irc, renders = IrcDoor(rooms, config), Renders()
     members: list[Member] = []
     made: set[str] = set()
+    wrapped = None
+    if connection:
+        from doors.irc.door import irc_door
+        from doors.text.door import text_door
+        from net.connection import Connection
+
+        host = Host(Config(rate_lines_per_s=0))  # as bench/run.py's server: --rate 0
+        wrapped = text_door(rooms, config) if door == "text" else irc_door(irc)
     for seat in layout:
         sink = Sink()
         session: Feeder
+        conn = None
+        write = sink.write
+        if wrapped is not None:
+            conn = Connection(host, wrapped)  # type: ignore[arg-type]
+            conn.transport = sink  # type: ignore[assignment]
+            conn.lines.sniff_tls = False
+            write = conn.write
         if door == "text":
             peer = f"{seat.source}:1"
-            session = Session(rooms, config, sink.say, write=sink.write, renders=renders, peer=peer)
+            session = Session(rooms, config, sink.say, write=write, renders=renders, peer=peer)
         else:
-            session = IrcSession(irc, sink.say, write=sink.write, host=seat.source)
+            session = IrcSession(irc, sink.say, write=write, host=seat.source)
+        if conn is not None:
+            conn.session = session
         script = script_for(door, seat, seat.room in made)
         made.add(seat.room)
-        member = Member(session, sink, seat.name, seat.room, seat.sends)
+        read = conn.data_received if conn is not None else None
+        member = Member(session, sink, seat.name, seat.room, seat.sends, read)
         for line in script:
             await feed(member, line, deferred)
         members.append(member)
@@ -171,15 +215,23 @@ def chat_line(door: str, room: str, cid: int, seq: int) -> str:
     return text if door == "text" else f"PRIVMSG #{room} :{text}"
 
 
-def measure(door: str, layout: list[Seat], lines: int, batch: int, profile: bool) -> dict[str, Any]:
+def measure(
+    door: str, layout: list[Seat], lines: int, batch: int, profile: bool, connection: bool = False
+) -> dict[str, Any]:
     """Feed ``lines`` chat lines through ``door``; CPU per line and where it went."""
     deferred = Deferred()
-    members = asyncio.run(log_in(door, layout, deferred))
+    members = asyncio.run(log_in(door, layout, deferred, connection))
     senders = [m for m in members if m.is_sender]
-    work = [
-        (s.session.feed_nowait, chat_line(door, s.room, i % len(senders), i // len(senders)))
-        for i, s in enumerate(senders[i % len(senders)] for i in range(lines))
+    order = [senders[i % len(senders)] for i in range(lines)]
+    texts = [
+        chat_line(door, s.room, i % len(senders), i // len(senders)) for i, s in enumerate(order)
     ]
+    work: list[tuple[Any, Any]]
+    if connection:  # the bytes of one read each, ended as the bench clients end them
+        end = "\n" if door == "text" else "\r\n"
+        work = [(s.read, (text + end).encode()) for s, text in zip(order, texts, strict=True)]
+    else:
+        work = [(s.session.feed_nowait, text) for s, text in zip(order, texts, strict=True)]
     before = sum(m.sink.size for m in members), sum(m.sink.writes for m in members)
     said = sum(len(m.sink.lines) for m in members)
     profiler = cProfile.Profile() if profile else None
@@ -256,19 +308,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rounds over the doors (best of)")
     parser.add_argument("--profile", action="store_true", help="cProfile's top functions too")
     parser.add_argument(
+        "--connection", action="store_true", help="a real Connection under each session"
+    )
+    parser.add_argument(
+        "--root", default=None, help="measure the server modules of this checkout instead"
+    )
+    parser.add_argument(
         "--per-account",
         type=int,
         default=0,
         help="also the same connections as accounts on this many each (bench/devices.py)",
     )
     args = parser.parse_args(argv)
+    if args.root:
+        global ROOT
+        ROOT = Path(args.root).resolve()
     batch = args.batch or (20 if args.workload == "fanout" else 1)
     layouts = {"guests": layout_for(args)}
     if args.per_account:
         layouts["devices"] = layout_for(args, args.per_account)
     cases = [(door, name) for door in DOORS for name in layouts]
     rounds = [  # interleaved, so a burst of other load hits every door and layout
-        [measure(door, layouts[name], args.lines, batch, False) for door, name in cases]
+        [
+            measure(door, layouts[name], args.lines, batch, False, args.connection)
+            for door, name in cases
+        ]
         for _ in range(args.repeats)
     ]
     results = [
@@ -277,11 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     for (door, name), best in zip(cases, results, strict=True):
         best["case"] = f"{door}, {name}" if args.per_account else door
         if args.profile:
-            best["profile"] = measure(door, layouts[name], args.lines, batch, True)["profile"]
+            best["profile"] = measure(
+                door, layouts[name], args.lines, batch, True, args.connection
+            )["profile"]
     text_us = float(results[0]["us_per_line"])
     print(
         f"{args.workload}: {args.lines} lines per door, a flush every {batch} lines,"
-        f" best of {args.repeats}"
+        + (" through a Connection each," if args.connection else "")
+        + f" best of {args.repeats}"
         + (f"; devices: accounts on {args.per_account} connections each" * bool(args.per_account))
     )
     for index, r in enumerate(results):

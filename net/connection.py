@@ -168,6 +168,25 @@ class Connection(asyncio.BufferedProtocol):
         """Hand `data` to the line splitter, feed what lines may be fed."""
         self._heard = True
         lines = self.lines
+        if (
+            lines.is_one_line(data)
+            and self._task is None
+            and self._wake is None
+            and not self._unpaced
+            and not self._is_paused
+            and not self.is_closed
+            and (self._bucket is None or not self._bucket.take(self.loop.time()))
+        ):
+            # The usual read: one whole line and nothing waiting before it, fed as
+            # _drain() would feed it, without a trip through the splitter's queue.
+            try:
+                self._feed(data[:-1])
+            except OSError:
+                log.exception("%s failed while reading its lines", self.peer)
+                raise
+            if self._episodes:
+                self._episodes.discard("flood")
+            return
         lines.feed(data)
         if lines.is_tls_hello:
             self._refuse_tls()

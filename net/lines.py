@@ -86,6 +86,19 @@ class LineSplitter:
         else:
             self._partial = tail
 
+    def is_one_line(self, data: bytes) -> bool:
+        """Whether the bytes of a read are one whole line, within the limit, with
+        nothing queued before them, nothing to strip and nothing to sniff: then that line
+        is `data[:-1]`, as next_line() would give it after feed(data), and the splitter
+        need not see it (the read of a chat client is nearly always this one)."""
+        return (
+            len(data) - 1 == data.find(b"\n") >= 0
+            and len(data) <= self._limit
+            and not (self._runs or self._partial or self._discarding or self.sniff_tls)
+            and not (self.is_tls_hello or self.is_eof)
+            and not (self._strip_telnet and (self._telnet or IAC_BYTE in data))
+        )
+
     def feed_eof(self) -> None:
         """The peer is done sending: a partial line becomes the last line."""
         self.is_eof = True

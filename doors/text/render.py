@@ -239,7 +239,9 @@ class TextRender:
                 if text[:1] == "\x01":
                     return b""  # a CTCP request to an IRC channel: for IRC clients only
                 text = safe_text(text)
-            return f"[{self.hhmm(event.ts)}] <{event.name}> {text}\r\n".encode()
+            if event.ts // 60 != self._minute:  # hhmm() once a minute, not per line
+                self.hhmm(event.ts)
+            return f"[{self._hhmm}] <{event.name}> {text}\r\n".encode()
         if type(event) in SILENT or (type(event) is r.Whispered and event.kind in SILENT_KINDS):
             return b""
         if type(event) is r.Noticed and event.text[:1] == "\x01":

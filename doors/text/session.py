@@ -60,14 +60,19 @@ class Session(Conversation):
         return None
 
     def _dispatch(self, line: str) -> Result:
-        if self.state not in BEFORE_LOGIN and line[:1] == "/" and line[:2] != "//":
-            word, _, arg = line[1:].partition(" ")
-            command = self.commands.get(word.lower())
-            if command is None:
-                raise UserError(f"Unknown command /{word}. Type /help.")
-            return command.run(self, arg.strip())
-        if line[:2] == "//":
-            line = line[1:]
+        # A chat line, the common case, asks no more than two identity checks and a
+        # slice: a State in a set or as a dict key is hashed by Enum's Python __hash__.
+        if line[:1] == "/":
+            if line[:2] == "//":
+                line = line[1:]
+            elif self.state not in BEFORE_LOGIN:
+                word, _, arg = line[1:].partition(" ")
+                command = self.commands.get(word.lower())
+                if command is None:
+                    raise UserError(f"Unknown command /{word}. Type /help.")
+                return command.run(self, arg.strip())
+        if self.state is State.IN_ROOM:
+            return self._on_room(line)
         return ON_LINE[self.state](self, line)
 
     async def _settle(self, pending: Awaitable[None], line: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from net.lines import LineSplitter
 
@@ -221,3 +223,44 @@ def test_bytes_after_eof_are_ignored() -> None:
     splitter.feed_eof()
     splitter.feed(b"late\n")
     assert not splitter.has_line
+
+
+# --- The one-line read (is_one_line): what the connection feeds without the queue ---
+
+piece = st.sampled_from([b"a", b"bb", b"\r", b"\n", b"\r\n", b"\xff", b"\xff\xfb\x01", b"\x16"])
+chunk = st.lists(piece, max_size=14).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=st.lists(chunk, max_size=3), data=chunk.filter(bool), telnet=st.booleans())
+def test_a_one_line_read_is_exactly_the_line_feed_would_give(
+    before: list[bytes], data: bytes, telnet: bool
+) -> None:
+    """Whatever came before (a partial line, a long one, a telnet sequence cut off, the
+    first read's TLS sniffing), is_one_line says yes only when feeding the read would
+    give that one line and leave nothing behind."""
+    splitter = LineSplitter(LIMIT, strip_telnet=telnet)
+    for read in before:
+        splitter.feed(read)
+        taken(splitter)  # the connection takes what it can before the next read
+    if splitter.is_one_line(data):
+        splitter.feed(data)
+        assert taken(splitter) == [data[:-1]]
+        assert splitter.partial == b"" and not splitter.is_tls_hello
+
+
+def test_a_lone_whole_line_is_one_line_and_nothing_else_is() -> None:
+    def fresh(telnet: bool = True) -> LineSplitter:
+        splitter = LineSplitter(LIMIT, strip_telnet=telnet)
+        splitter.feed(b"x\n")  # the first read, TLS sniffed
+        taken(splitter)
+        return splitter
+
+    assert fresh().is_one_line(b"hello\r\n") and fresh().is_one_line(b"a" * (LIMIT - 1) + b"\r\n")
+    assert not LineSplitter(LIMIT).is_one_line(b"hi\n")  # the first read: sniffed for TLS
+    assert not fresh().is_one_line(b"a" * (LIMIT + 1) + b"\n")  # over the limit
+    assert not fresh().is_one_line(b"one\ntwo\n") and not fresh().is_one_line(b"half")
+    assert not fresh().is_one_line(b"\xff\xfb\x01hi\n") and fresh(False).is_one_line(b"\xffhi\n")
+    waiting = fresh()
+    waiting.feed(b"par")
+    assert not waiting.is_one_line(b"tial\n")

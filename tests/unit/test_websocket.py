@@ -14,7 +14,7 @@ from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
 from net.web import Page, Site
-from net.websocket import IrcWebSocket, WebSocketDoor
+from net.websocket import IrcWebSocket, WebSocketDoor, frame_lines
 
 INDEX = Page(b"<p>hi</p>", "text/html; charset=utf-8", '"abc"')
 HANDSHAKE = (
@@ -317,3 +317,23 @@ def test_security_headers_name_the_pages_own_websocket() -> None:
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_lines_are_framed_as_websockets_itself_frames_them(binary: bool) -> None:
+    sizes = (0, 1, 125, 126, 127, 65535, 65536, 70000)
+    lines = [bytes([65 + n]) * size for n, size in enumerate(sizes)]
+    opcode = Opcode.BINARY if binary else Opcode.TEXT
+    expected = b"".join(Frame(opcode, line).serialize(mask=False) for line in lines)
+    assert frame_lines(b"".join(line + b"\r\n" for line in lines), binary) == expected
+
+
+def test_a_senders_own_batch_between_the_others_does_not_frame_theirs_again() -> None:
+    shared = door()
+    servers = [IrcWebSocket(shared, "127.0.0.1", lambda ip: None) for _ in range(3)]
+    for server in servers:
+        Browser(server)
+    batch, mine = b":a PRIVMSG #r :hi\r\n:b PRIVMSG #r :yo\r\n", b":a PRIVMSG #r :hi\r\n"
+    first = servers[0].frames(batch)
+    assert servers[1].frames(mine) == frame_lines(mine, False)
+    assert servers[2].frames(batch) is first
