@@ -30,6 +30,7 @@ from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.door import text_door
 from net.connection import Connection
+from net.timers import TimerWheel
 from net.tls import TlsLink
 from net.web import WEB_ROOT, Site, http_refusal
 from registry.accounts import Accounts
@@ -87,6 +88,7 @@ class ChatServer:
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
+        self._timers: TimerWheel | None = None
         self.link: Any = None  # cluster.link.ClusterLink with --cluster
 
     async def start(self) -> int:
@@ -326,6 +328,13 @@ class ChatServer:
         self.tls_context = context
         log.info("TLS certificate reloaded from %s", config.tls_cert)
         return True
+
+    @property
+    def timers(self) -> TimerWheel:
+        """The deadlines of every connection (logins, keepalive checks): one loop timer."""
+        if self._timers is None:
+            self._timers = TimerWheel(asyncio.get_running_loop())
+        return self._timers
 
     def admit(self, conn: Connection) -> str | None:
         """Register a new connection, or say why it may not stay."""
