@@ -20,6 +20,7 @@ import registry as r
 from config.settings import Config
 from doors import services
 from doors.common import SessionBase, is_reserved
+from doors.door import Link
 from doors.text.catchup import CatchUp, plan, replayed
 from doors.text.render import Renders, TextRender, framed, framed_private, marked_names
 from rooms import RoomManager
@@ -71,19 +72,25 @@ class Conversation(SessionBase):
 
     commands: ClassVar[Mapping[str, Command]] = MappingProxyType({})  # Session's: the table
 
+    __slots__ = (
+        "_close", "_menu_shown", "_prompted", "_raw_line", "_renders", "_room", "login_name",
+        "render", "replay", "since", "state",
+    )  # fmt: skip
+
     def __init__(
         self,
         rooms: RoomManager,
         config: Config,
-        out: Callable[[str], None],
+        out: Callable[[str], None] | None,
         *,
         write: r.Write | None = None,
         renders: Renders | None = None,
         peer: str = "-",
         close: Callable[[], None] | None = None,
+        link: Link | None = None,
     ) -> None:
         host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
-        super().__init__(rooms, config, out, write, host=host, peer=peer)
+        super().__init__(rooms, config, out, write, host=host, peer=peer, link=link)
         self.state = State.NAME
         self._renders = renders or Renders()
         self.render: TextRender = self._renders("")
@@ -181,6 +188,8 @@ class Conversation(SessionBase):
         """End the connection from this side (the session is CLOSED already)."""
         if self._close is not None:
             self._close()
+        else:
+            self._hang_up_link()
 
     # --- What the commands ask of it. ---
     def require_member(self) -> r.Member:

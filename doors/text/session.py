@@ -35,6 +35,7 @@ class Session(Conversation):
     `write` (bytes)."""
 
     commands = COMMANDS
+    __slots__ = ()
 
     async def feed(self, line: str) -> None:
         """Handle one line from the user, to the end."""
