@@ -31,6 +31,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from registry.accounts import Accounts, AccountStore
@@ -599,11 +600,11 @@ class RoomManager:
             self.relay.away(member)
         self.tell_about(member, AwayChanged(member.name, text, member.mask))
 
-    def set_user_modes(self, member: Member, modes: set[str]) -> None:
+    def set_user_modes(self, member: Member, modes: AbstractSet[str]) -> None:
         """A member's own IRC user modes (i, w, B; o only taken away) are now these;
         nobody is told (but the cluster). Without "o" it is no longer a server operator."""
         if not member.oper:
-            modes.discard("o")
+            modes = modes - {"o"}
         elif "o" not in modes:
             log.info("%s is no longer a server operator", member.name)
             member.oper = ""

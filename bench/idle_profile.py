@@ -21,7 +21,8 @@ Each run starts two servers, one after the other, with the same clients:
 ``--tree DIR`` (repeatable) runs the server of another checkout (its server.py, with
 its own packages) instead of this one, alternated run by run (A B A B), so old and new
 are compared in one sitting. ``--runs`` (default 1) rounds; medians are reported.
-``--no-trace`` skips the traced server; ``--json FILE`` writes the records.
+``--no-trace`` skips the traced server; ``--frames N`` groups the traced bytes by
+their N innermost frames instead of by line; ``--json FILE`` writes the records.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def measure_traced(
     opts = replace(WorkerOptions(protocol=args.protocol), login_concurrency=64 // args.workers)
     env_before = os.environ.copy()
     os.environ["TRACED_DIR"] = str(snaps)
+    os.environ["TRACED_FRAMES"] = str(args.frames)
     try:
         proc = ServerProcess(argv, tree, args.server_cpu, args.protocol)
     finally:
@@ -133,11 +135,12 @@ def measure_traced(
     first = tracemalloc.Snapshot.load(str(snaps / "snapshot-1.pickle"))
     second = tracemalloc.Snapshot.load(str(snaps / "snapshot-2.pickle"))
     keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
-    diff = second.filter_traces(keep).compare_to(first.filter_traces(keep), "lineno")
+    group = "traceback" if args.frames > 1 else "lineno"
+    diff = second.filter_traces(keep).compare_to(first.filter_traces(keep), group)
     total = sum(d.size_diff for d in diff)
     lines = [
         {
-            "where": f"{_short(d.traceback[0].filename)}:{d.traceback[0].lineno}",
+            "where": " < ".join(f"{_short(f.filename)}:{f.lineno}" for f in d.traceback),
             "bytes_per_conn": round(d.size_diff / n, 1),
             "blocks_per_conn": round(d.count_diff / n, 2),
         }
@@ -219,6 +222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--gen-cpu", type=int, default=1)
     parser.add_argument("--json", default="")
+    parser.add_argument("--frames", type=int, default=1, help="frames a trace (>1: by stack)")
     return parser.parse_args(argv)
 
 

@@ -29,7 +29,6 @@ class LineSplitter:
 
     __slots__ = (
         "_discarding",
-        "_limit",
         "_max_line_bytes",
         "_offset",
         "_partial",
@@ -46,7 +45,6 @@ class LineSplitter:
         self.is_tls_hello = False  # they were: nothing more is taken
         self.is_eof = False
         self._max_line_bytes = max_line_bytes
-        self._limit = max_line_bytes + 1  # a trailing "\r" is not content
         self._strip_telnet = strip_telnet
         self._partial = b""  # the start of a line whose newline has not come
         self._discarding = False  # inside a line that was already too long
@@ -80,7 +78,7 @@ class LineSplitter:
         if end:
             self._runs.append(data if end == len(data) else data[:end])
         tail = data[end:]
-        if len(tail) > self._limit:
+        if len(tail) > self._max_line_bytes + 1:  # a trailing "\r" is not content
             self._runs.append(None)  # rejected at once, its rest discarded as it comes
             self._discarding = True
         else:

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,7 +66,9 @@ class Member:
     signon: float = field(default_factory=time.time)
     rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
     detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
-    modes: set[str] = field(default_factory=set)  # IRC user modes: "i" invisible, "w"
+    # IRC user modes ("i" invisible, "w" ...): replaced whole, never changed in place, so
+    # a member without any shares one empty frozenset.
+    modes: AbstractSet[str] = frozenset()
     mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
     invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick

@@ -89,7 +89,10 @@ class Conversation(SessionBase):
         close: Callable[[], None] | None = None,
         link: Link | None = None,
     ) -> None:
-        host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+        if link is not None:
+            host = link.ip
+        else:
+            host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
         super().__init__(rooms, config, out, write, host=host, peer=peer, link=link)
         self.state = State.NAME
         self._renders = renders or Renders()
