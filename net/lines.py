@@ -48,9 +48,10 @@ class LineSplitter:
         self._strip_telnet = strip_telnet
         self._partial = b""  # the start of a line whose newline has not come
         self._discarding = False  # inside a line that was already too long
-        # None stands for a too-long line. A list, not a deque: an empty deque holds a
-        # 0.6 KB block, and an idle connection's queue is empty (a list's is 56 bytes).
-        self._runs: list[bytes | None] = []
+        # None in it stands for a too-long line. A list while runs wait, else None: an
+        # idle connection's queue is empty, and holds nothing (an empty deque holds a
+        # 0.6 KB block, an empty list 56 bytes).
+        self._runs: list[bytes | None] | None = None
         self._offset = 0  # where the next line starts in self._runs[0]
         self._telnet = b""  # an IAC sequence cut off at the end of the last read
 
@@ -76,10 +77,10 @@ class LineSplitter:
             self._partial = b""
         end = data.rfind(b"\n") + 1
         if end:
-            self._runs.append(data if end == len(data) else data[:end])
+            self._queue(data if end == len(data) else data[:end])
         tail = data[end:]
         if len(tail) > self._max_line_bytes + 1:  # a trailing "\r" is not content
-            self._runs.append(None)  # rejected at once, its rest discarded as it comes
+            self._queue(None)  # rejected at once, its rest discarded as it comes
             self._discarding = True
         else:
             self._partial = tail
@@ -88,8 +89,14 @@ class LineSplitter:
         """The peer is done sending: a partial line becomes the last line."""
         self.is_eof = True
         if self._partial and not self._discarding:
-            self._runs.append(self._partial + b"\n")  # a last line without its newline
+            self._queue(self._partial + b"\n")  # a last line without its newline
         self._partial = b""
+
+    def _queue(self, run: bytes | None) -> None:
+        if self._runs is None:
+            self._runs = [run]
+        else:
+            self._runs.append(run)
 
     @property
     def has_line(self) -> bool:
@@ -105,13 +112,18 @@ class LineSplitter:
         """Cut the next line (without its newline) out of the queue; None: too long.
         Only when has_line is true."""
         runs, start = self._runs, self._offset
+        assert runs is not None, "next_line() only when has_line"
         run = runs[0]
         if run is None:
             del runs[0]
+            if not runs:
+                self._runs = None
             return None
         end = run.find(b"\n", start)
         if end + 1 == len(run):
             del runs[0]
+            if not runs:
+                self._runs = None
             self._offset = 0
         else:
             self._offset = end + 1
