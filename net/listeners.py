@@ -32,7 +32,7 @@ from doors.text.door import text_door
 from net.connection import Connection
 from net.timers import TimerWheel
 from net.tls import TlsLink
-from net.transport import BACKLOG, Acceptor, is_selector_loop
+from net.transport import BACKLOG, Acceptor, Readers, is_selector_loop, readers_for
 from net.web import WEB_ROOT, Site, http_refusal
 from registry.accounts import Accounts
 from registry.hashing import HashingThreads
@@ -96,6 +96,7 @@ class ChatServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
         self._timers: TimerWheel | None = None
+        self._reads: Readers | None = None  # what reads our transports (net/transport.py)
         self.link: Any = None  # cluster.link.ClusterLink with --cluster
 
     async def start(self) -> int:
@@ -264,7 +265,10 @@ class ChatServer:
         # an idle connection costs a third of asyncio's. Under uvloop, its own.
         serving: Serving = server
         if is_selector_loop(loop):
-            serving = Acceptor(server, cast(Callable[[], asyncio.BufferedProtocol], accepted))
+            if self._reads is None:
+                self._reads = readers_for(loop)
+            factory = cast(Callable[[], asyncio.BufferedProtocol], accepted)
+            serving = Acceptor(server, factory, self._reads)
         self._doors.append((serving, door.name, bound, tls))  # start() starts serving them
         return bound
 
@@ -428,6 +432,8 @@ class ChatServer:
             self.link = None
         await self.rooms.history.aclose()
         self.hashing.shutdown()
+        if self._reads is not None:
+            self._reads.close()
         log.info("stopped")
 
 

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import select
 import socket
 from collections.abc import Callable
 from typing import Any, cast
@@ -48,7 +49,7 @@ class SocketTransport(asyncio.Transport):
 
     __slots__ = (
         "_buffer", "_closing", "_eof", "_fd", "_limits", "_loop", "_lost", "_paused", "_peer",
-        "_protocol", "_sock", "_writing_paused",
+        "_protocol", "_reads", "_sock", "_writing_paused",
     )  # fmt: skip
 
     def __init__(
@@ -57,9 +58,11 @@ class SocketTransport(asyncio.Transport):
         sock: socket.socket,
         peer: Any,
         protocol: asyncio.BufferedProtocol,
+        reads: Readers,
     ) -> None:
         self._extra = None  # BaseTransport's slot: get_extra_info() answers instead
         self._loop = loop
+        self._reads = reads
         self._sock = sock
         self._fd = sock.fileno()
         self._peer = peer
@@ -104,13 +107,13 @@ class SocketTransport(asyncio.Transport):
         if self._closing or self._paused:
             return
         self._paused = True
-        self._loop.remove_reader(self._fd)
+        self._reads.unwatch(self._fd)
 
     def resume_reading(self) -> None:
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop.add_reader(self._fd, _read_ready, self)
+        self._reads.watch(self)
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         if high is None:
@@ -171,7 +174,7 @@ class SocketTransport(asyncio.Transport):
         if self._closing:
             return
         self._closing = True
-        self._loop.remove_reader(self._fd)
+        self._reads.unwatch(self._fd)
         if self._buffer is None:
             self._lose(None)
 
@@ -222,7 +225,7 @@ class SocketTransport(asyncio.Transport):
             self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
             return
         if keep_open:  # half-closed: no more reading, writing goes on
-            self._loop.remove_reader(self._fd)
+            self._reads.unwatch(self._fd)
         else:
             self.close()
 
@@ -246,7 +249,7 @@ class SocketTransport(asyncio.Transport):
             self._loop.remove_writer(self._fd)
         if not self._closing:
             self._closing = True
-            self._loop.remove_reader(self._fd)
+            self._reads.unwatch(self._fd)
         self._lose(exc)
 
     def _lose(self, exc: Exception | None) -> None:
@@ -267,7 +270,7 @@ def _started(t: SocketTransport) -> None:
         t._fatal_error(exc, "Fatal error: protocol.connection_made() call failed.")
         return
     if not t._closing and not t._paused:
-        t._loop.add_reader(t._fd, _read_ready, t)
+        t._reads.watch(t)
 
 
 def _read_ready(t: SocketTransport) -> None:
@@ -340,18 +343,86 @@ def _connection_lost(t: SocketTransport, exc: Exception | None) -> None:
         t._sock.close()
 
 
+class Readers:
+    """Who is told when a transport's socket has bytes to read: the loop itself, a
+    reader (a Handle, its Context, a selector key) for each socket."""
+
+    __slots__ = ("_loop",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def watch(self, t: SocketTransport) -> None:
+        self._loop.add_reader(t._fd, _read_ready, t)
+
+    def unwatch(self, fd: int) -> None:
+        self._loop.remove_reader(fd)
+
+    def close(self) -> None:
+        pass
+
+
+class EpollReaders(Readers):
+    """An epoll of our own for every transport's reads (Linux), which the loop watches
+    as one reader: a socket costs an entry in it and in a dict, not a loop reader of its
+    own (about 300 bytes). Level-triggered, like the loop; what one poll leaves (over
+    `MAX_EVENTS`) is there at the loop's next pass."""
+
+    __slots__ = ("_epoll", "_owners")
+    MAX_EVENTS = 1024
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self._epoll = select.epoll()
+        self._owners: dict[int, SocketTransport] = {}
+        loop.add_reader(self._epoll.fileno(), self._ready)
+
+    def watch(self, t: SocketTransport) -> None:
+        with contextlib.suppress(OSError, ValueError):  # watched already; closed (shutdown)
+            self._epoll.register(t._fd, select.EPOLLIN)
+            self._owners[t._fd] = t
+
+    def unwatch(self, fd: int) -> None:
+        if self._owners.pop(fd, None) is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(fd)
+
+    def close(self) -> None:
+        """Stop (the server is closed): no transport is read from now on."""
+        if not self._epoll.closed:
+            self._loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+        self._owners.clear()
+
+    def _ready(self) -> None:
+        owners = self._owners
+        for fd, _ in self._epoll.poll(0, self.MAX_EVENTS):
+            t = owners.get(fd)
+            if t is not None:  # not unwatched by an earlier one of this batch
+                _read_ready(t)
+
+
+def readers_for(loop: asyncio.AbstractEventLoop) -> Readers:
+    """An epoll of our own where there is one (Linux), else the loop's readers."""
+    return EpollReaders(loop) if hasattr(select, "epoll") else Readers(loop)
+
+
 class Acceptor:
     """Accepts on an asyncio Server's listening sockets into SocketTransports, each
     under a protocol from `factory`. The Server binds (start_serving=False) and closes
     them; this only reads them."""
 
-    __slots__ = ("_factory", "_loop", "_server")
+    __slots__ = ("_factory", "_loop", "_reads", "_server")
 
     def __init__(
-        self, server: asyncio.Server, factory: Callable[[], asyncio.BufferedProtocol]
+        self,
+        server: asyncio.Server,
+        factory: Callable[[], asyncio.BufferedProtocol],
+        reads: Readers,
     ) -> None:
         self._server = server
         self._factory = factory
+        self._reads = reads
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -391,7 +462,7 @@ class Acceptor:
             except Exception:
                 sock.close()
                 raise
-            SocketTransport(self._loop, sock, peer, protocol)
+            SocketTransport(self._loop, sock, peer, protocol, self._reads)
 
     def _resume(self, listening: socket.socket) -> None:
         if listening.fileno() >= 0 and listening in self._listening():  # not closed since
