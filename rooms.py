@@ -388,6 +388,7 @@ class RoomManager:
                 else:
                     room.multi.pop(member, None)
             member.write, member.render = heir.write, heir.render
+            member.unhold()
             member.kicked, member.killed, member.door = heir.kicked, heir.killed, heir.door
             log.info("%s closed one of its connections (%s)", member.name, reason or "gone")
             return
@@ -419,6 +420,7 @@ class RoomManager:
         for room in member.rooms:
             room._swap_render(member, _silent)
         member.write, member.render = _nowhere, _silent
+        member.unhold()
         member.detach = member.kicked = member.killed = None
         if not member.away:
             self.set_away(member, ALWAYS_ON_AWAY)
@@ -575,8 +577,7 @@ class RoomManager:
                 if self.relay is not None:
                     self.relay.claimed(member)
                 return member
-            if ghost.detach is not None:
-                ghost.detach()
+            ghost.tell_detached()
             ghost.flush_rooms()
             ghost.write = write
             self.set_render(ghost, render)
@@ -750,8 +751,7 @@ class RoomManager:
     def _close_all(member: Member, why: str) -> None:
         """Each connection of a member put off the server is told why and closed."""
         devices, member.devices = member.devices, ()
-        if member.killed is not None:
-            member.killed(why)
+        member.tell_killed(why)
         for device in devices:
             if device.killed is not None:
                 device.killed(why)
@@ -852,10 +852,8 @@ class RoomManager:
             self._quit(target, why, name_heir=True)
             self.reclaims.forget(name_key(target.name))
             devices, target.devices = target.devices, ()
-            if target.banned is not None:
-                target.banned(record.why)
-            elif target.killed is not None:
-                target.killed(why)
+            if not target.tell_banned(record.why):
+                target.tell_killed(why)
             for device in devices:  # its other connections (the same account)
                 if device.killed is not None:
                     device.killed(why)
@@ -1253,8 +1251,7 @@ class RoomManager:
     def _put_out(self, room: Room, target: Member, *, name_heir: bool) -> None:
         """A kick's effect, once its Kicked is published: out, and its connection told."""
         self._remove(target, room, name_heir=name_heir)
-        if target.kicked is not None:
-            target.kicked(room)
+        target.tell_kicked(room)
         for device in target.devices:
             if device.kicked is not None:
                 device.kicked(room)

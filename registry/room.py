@@ -51,6 +51,17 @@ class Device:
     killed: Callable[[str], None] | None = None
 
 
+class Holder(Protocol):
+    """A member's first connection as its door's session, told what happens to it where
+    the member's own callback field is None: one reference, where four bound methods
+    kept by every member cost 256 bytes."""
+
+    def on_detached(self) -> None: ...  # a new connection reclaimed the name
+    def on_kicked(self, room: Room) -> None: ...
+    def on_killed(self, why: str) -> None: ...  # put off the server by an operator
+    def on_banned(self, reason: str) -> None: ...  # ... by a server ban
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     """A connected user with a name; identity, since members live in sets."""
@@ -84,6 +95,46 @@ class Member:
     # When it took its name (sign-on, or its last rename): a guest's own messages, the
     # ones it may take back, are those said under this name since (registry/redaction.py).
     named: float = 0.0
+    holder: Holder | None = None  # told what detach, kicked, killed, banned leave None
+
+    def tell_detached(self) -> None:
+        """Its connection lets go of it (a new one reclaimed the name)."""
+        if self.detach is not None:
+            self.detach()
+        elif self.holder is not None:
+            self.holder.on_detached()
+
+    def tell_kicked(self, room: Room) -> None:
+        if self.kicked is not None:
+            self.kicked(room)
+        elif self.holder is not None:
+            self.holder.on_kicked(room)
+
+    def tell_killed(self, why: str) -> None:
+        if self.killed is not None:
+            self.killed(why)
+        elif self.holder is not None:
+            self.holder.on_killed(why)
+
+    def tell_banned(self, reason: str) -> bool:
+        """Its connection hears of a server ban; False if nobody listens for one."""
+        if self.banned is not None:
+            self.banned(reason)
+        elif self.holder is not None:
+            self.holder.on_banned(reason)
+        else:
+            return False
+        return True
+
+    def unhold(self) -> None:
+        """Its holder no longer answers for it: what it was told, the callback fields
+        say from now on (each of them one bound method)."""
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            self.detach = self.detach or holder.on_detached
+            self.kicked = self.kicked or holder.on_kicked
+            self.killed = self.killed or holder.on_killed
+            self.banned = self.banned or holder.on_banned
 
     def __post_init__(self) -> None:
         self.remask()

@@ -299,6 +299,16 @@ class IrcClient(SessionBase):
         self.error(f"Closing link: {self.host} (K-Lined: {reason})")
         self.hang_up()
 
+    # What the registry tells the connection that holds a member (registry/room.py
+    # Holder): a kill, a ban; a reclaim and a kick are the text door's.
+    on_killed, on_banned = killed, banned
+
+    def on_detached(self) -> None:
+        pass
+
+    def on_kicked(self, room: r.Room) -> None:
+        pass
+
     # --- Lines out. ---
     def send(self, text: str) -> None:
         """One line to this client, after what its rooms have pending. Whatever client

@@ -61,7 +61,8 @@ async def _register(s: IrcClient) -> None:
     except r.ServerBanned as exc:
         s.banned(exc.reason)
         return
-    s.member.killed, s.member.banned = s.killed, s.banned
+    s.member.killed = s.member.banned = None
+    s.member.holder = s  # its on_killed and on_banned (registry/room.py Holder)
     log.info("%s is %s (IRC)", s.peer, nick)
     everyone = s.rooms.users()
     here = local_users(everyone)

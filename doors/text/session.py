@@ -144,8 +144,8 @@ class Session(Conversation):
 
     def _hold(self, member: r.Member) -> None:
         """This connection answers for the member from now on."""
-        member.detach, member.kicked, member.killed = self._detached, self._kicked, self._killed
-        member.banned = self._banned
+        member.detach = member.kicked = member.killed = member.banned = None
+        member.holder = self  # its on_detached, on_kicked, on_killed and on_banned
 
     def _on_login(self, line: str) -> Result:
         """The account's password, after its name at the name prompt."""
@@ -254,6 +254,9 @@ class Session(Conversation):
             self.state = State.MENU
             self.say(*MENU)
             self._menu_shown = self._prompted = True
+
+    # What the registry tells the connection that holds a member (registry/room.py Holder).
+    on_detached, on_kicked, on_killed, on_banned = _detached, _kicked, _killed, _banned
 
     def _on_menu(self, line: str) -> Result:
         choice = MENU_CHOICES.get(line.strip())
