@@ -42,7 +42,7 @@ class SessionBase:
     connection itself rather than a bound method of it to keep."""
 
     __slots__ = (
-        "_last_name", "_link", "_out", "config", "device", "host", "member", "peer", "rooms",
+        "_last_name", "_link", "_out", "_peer", "config", "device", "host", "member", "rooms",
         "write",
     )  # fmt: skip
 
@@ -60,7 +60,7 @@ class SessionBase:
         self.rooms = rooms
         self.config = config
         self.host = host
-        self.peer = peer
+        self._peer = peer if link is None else ""  # with a link, its own says it
         self.member: r.Member | None = None
         self.device: r.Device | None = None  # this connection, if the member has others
         self._last_name = "-"
@@ -69,6 +69,11 @@ class SessionBase:
         assert out is not None or link is not None, "lines must go somewhere"
         # Without a connection (the unit tests) its rooms' bytes reach `out` as lines.
         self.write: r.Write = write or self._write_lines
+
+    @property
+    def peer(self) -> str:
+        """Who is on the other end ("ip:port"), for the log."""
+        return self._link.peer if self._link is not None else self._peer
 
     def _emit(self, *lines: str) -> None:
         """Lines to this user alone, after anything its rooms have pending for it."""

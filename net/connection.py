@@ -69,32 +69,10 @@ class Connection(asyncio.BufferedProtocol):
     """
 
     __slots__ = (
-        "_bucket",
-        "_episodes",
-        "_heard",
-        "_held",
-        "_held_bytes",
-        "_is_admitted",
-        "_is_debug",
-        "_is_paused",
-        "_login_at",
-        "_ping_at",
-        "_pinged",
-        "_task",
-        "_unpaced",
-        "_unpaid",
-        "_wake",
-        "door",
-        "host",
-        "ip",
-        "is_closed",
-        "is_tls",
-        "lines",
-        "loop",
-        "peer",
-        "quit_reason",
-        "session",
-        "transport",
+        "_bucket", "_episodes", "_heard", "_held", "_held_bytes", "_is_admitted", "_is_debug",
+        "_is_paused", "_login_at", "_ping_at", "_pinged", "_port", "_task", "_unpaced",
+        "_unpaid", "_via", "_wake", "door", "host", "ip", "is_closed", "is_tls", "lines", "loop",
+        "quit_reason", "session", "transport",
     )  # fmt: skip
 
     def __init__(self, host: Host, door: Door) -> None:
@@ -103,7 +81,8 @@ class Connection(asyncio.BufferedProtocol):
         config = host.config
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.peer = "?"
+        self._port: int | None = None  # the client's port (peer says "ip:port")
+        self._via: str | None = None  # what peer says, once a trusted proxy named the client
         self.ip = ""
         self.session: DoorSession | None = None
         self.quit_reason = ""
@@ -163,7 +142,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = t = cast(asyncio.Transport, transport)
         peer = t.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
-        self.peer = f"{self.ip}:{peer[1]}" if peer else "?"
+        self._port = peer[1] if peer else None
         refusal = self.host.admit(self)
         if refusal:
             log.warning("%s refused: %s", self.peer, refusal)
@@ -179,12 +158,21 @@ class Connection(asyncio.BufferedProtocol):
         """The client's own address, as a trusted proxy named it (net/websocket.py): in
         place of the proxy's from now on, for the limits, the session (IRC's host, bans)
         and the log; or why it may not stay (its address is over --max-per-ip)."""
+        own = self.peer  # before readdress() puts `ip` in place of the proxy's
         refusal = self.host.readdress(self, ip)
         if refusal:
-            log.warning("%s (for %s) refused: %s", self.peer, ip, refusal)
+            log.warning("%s (for %s) refused: %s", own, ip, refusal)
             return refusal
-        self.peer = f"{ip} via {self.peer}"
+        self._via = f"{ip} via {own}"
         return None
+
+    @property
+    def peer(self) -> str:
+        """Who is on the other end, for the log: "ip:port" (worded when asked: the log
+        says it seldom, and every idle connection would hold its string)."""
+        if self._via is not None:
+            return self._via
+        return f"{self.ip}:{self._port}" if self._port is not None else "?"
 
     def start(self) -> None:
         """Start the session: at once on a plain port, after the handshake on TLS (and
