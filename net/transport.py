@@ -79,7 +79,12 @@ class SocketTransport(asyncio.Transport):
     # --- what a protocol asks of its transport ---
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
-            return self._peer
+            if self._peer is not None:
+                return self._peer
+            try:
+                return self._sock.getpeername()
+            except OSError:
+                return default
         if name == "socket":
             return self._sock
         if name == "sockname":
@@ -269,6 +274,7 @@ def _started(t: SocketTransport) -> None:
     except BaseException as exc:
         t._fatal_error(exc, "Fatal error: protocol.connection_made() call failed.")
         return
+    t._peer = None  # the protocol has taken what it needs of it: asked again, the socket says
     if not t._closing and not t._paused:
         t._reads.watch(t)
 

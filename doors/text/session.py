@@ -56,6 +56,7 @@ class Session(Conversation):
             self._refuse(exc)
         except Exception:
             self._fail()
+        self._raw_line = ""  # handled: an idle session keeps no copy of its last line
         if self.state is not State.IN_ROOM:  # chat, the common case, has no prompt
             self._prompt(line)
         return None
@@ -78,6 +79,7 @@ class Session(Conversation):
             self._refuse(exc)
         except Exception:
             self._fail()
+        self._raw_line = ""
         if self.state is not State.IN_ROOM:
             self._prompt(line)
 
