@@ -514,7 +514,7 @@ class RoomManager:
                 self._remove(member, room, name_heir=name_heir)
         for room in member.invites:
             room.invited.pop(member, None)
-        member.invites.clear()
+        member.clear_invites()
         return self._names.drop(member)
 
     async def rename(self, member: Member, new_name: str) -> bool:
@@ -1005,7 +1005,7 @@ class RoomManager:
         or if it is alone in a room with none (an empty room kept: as if it made it)."""
         room._add(member)
         room.invited.pop(member, None)
-        member.invites.pop(room, None)
+        member.uninvite(room)
         if op or (room.owner is None and not room.ops and len(room.members) == 1):
             room.ops.add(member)  # a registered room's status comes from its owner: _grant
         if room.lists["b"] and is_silenced(room, member):
@@ -1086,7 +1086,7 @@ class RoomManager:
         if self.relay is not None:
             self.relay.closed(room)
         for invitee in room.invited:
-            invitee.invites.pop(room, None)
+            invitee.uninvite(room)
         room.invited.clear()
 
     # --- Owned rooms (registry/owners.py): ChanServ's verbs. ---
@@ -1287,7 +1287,7 @@ class RoomManager:
 
     def _invite(self, room: Room, target: Member) -> None:
         room.invited[target] = None
-        target.invites[room] = None
+        target.invite(room)
 
     def change_modes(
         self, member: Member, room: Room, changes: list[Change]

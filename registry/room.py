@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 from registry.errors import BannedHere, Moderated, Muted, NoOutside
@@ -51,6 +52,9 @@ class Device:
     killed: Callable[[str], None] | None = None
 
 
+NO_INVITES: Mapping[Room, None] = MappingProxyType({})
+
+
 class Holder(Protocol):
     """A member's first connection as its door's session, told what happens to it where
     the member's own callback field is None: one reference, where four bound methods
@@ -81,7 +85,9 @@ class Member:
     # a member without any shares one empty frozenset.
     modes: AbstractSet[str] = frozenset()
     mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
-    invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
+    # The rooms it was invited to (an ordered set): one shared empty mapping until it is
+    # invited (invite(), uninvite(), clear_invites() change it).
+    invites: Mapping[Room, None] = field(default_factory=lambda: NO_INVITES)
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
     killed: Callable[[str], None] | None = None  # its connection is closed by an oper
     banned: Callable[[str], None] | None = None  # ...by a server ban (its reason)
@@ -96,6 +102,16 @@ class Member:
     # ones it may take back, are those said under this name since (registry/redaction.py).
     named: float = 0.0
     holder: Holder | None = None  # told what detach, kicked, killed, banned leave None
+
+    def invite(self, room: Room) -> None:
+        self.invites = {**self.invites, room: None}
+
+    def uninvite(self, room: Room) -> None:
+        if room in self.invites:
+            self.invites = {r: None for r in self.invites if r is not room} or NO_INVITES
+
+    def clear_invites(self) -> None:
+        self.invites = NO_INVITES
 
     def tell_detached(self) -> None:
         """Its connection lets go of it (a new one reclaimed the name)."""
