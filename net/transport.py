@@ -5,7 +5,8 @@ its instance dict, an `_extra` dict of addresses, a TransportSocket wrapper, an 
 the loop's weak dict of transports, the accept's task, and a bound method for every
 callback. A chat server is mostly idle connections (bench/idle_profile.py), so
 `SocketTransport` keeps only what one needs: slots, the socket, its peer address, and
-a write buffer only while the kernel will not take more. It serves a
+a write buffer only while the kernel will not take more (its file descriptor is the
+socket's to say: an int above 256 is an object of its own). It serves a
 `BufferedProtocol` (net/connection.py's Connection, net/tls.py's TlsLink, the
 WebSocket layer): reads go into the protocol's buffer, and it keeps asyncio's rules:
 `connection_made` before the first read, flow control (`pause_writing` above the
@@ -48,7 +49,7 @@ class SocketTransport(asyncio.Transport):
     """One accepted TCP socket under a buffered protocol."""
 
     __slots__ = (
-        "_buffer", "_closing", "_eof", "_fd", "_limits", "_loop", "_lost", "_paused", "_peer",
+        "_buffer", "_closing", "_eof", "_limits", "_loop", "_lost", "_paused", "_peer",
         "_protocol", "_reads", "_sock", "_writing_paused",
     )  # fmt: skip
 
@@ -64,7 +65,6 @@ class SocketTransport(asyncio.Transport):
         self._loop = loop
         self._reads = reads
         self._sock = sock
-        self._fd = sock.fileno()
         self._peer = peer
         self._protocol: asyncio.BufferedProtocol | None = protocol
         self._buffer: bytearray | None = None  # what the kernel has not taken yet
@@ -112,7 +112,7 @@ class SocketTransport(asyncio.Transport):
         if self._closing or self._paused:
             return
         self._paused = True
-        self._reads.unwatch(self._fd)
+        self._reads.unwatch(self._sock.fileno())
 
     def resume_reading(self) -> None:
         if self._closing or not self._paused:
@@ -156,7 +156,7 @@ class SocketTransport(asyncio.Transport):
             if sent == len(data):
                 return
             self._buffer = buffer = bytearray(memoryview(data)[sent:])
-            self._loop.add_writer(self._fd, _write_ready, self)
+            self._loop.add_writer(self._sock.fileno(), _write_ready, self)
         else:
             buffer += data
         self._check_pause()
@@ -179,7 +179,7 @@ class SocketTransport(asyncio.Transport):
         if self._closing:
             return
         self._closing = True
-        self._reads.unwatch(self._fd)
+        self._reads.unwatch(self._sock.fileno())
         if self._buffer is None:
             self._lose(None)
 
@@ -230,7 +230,7 @@ class SocketTransport(asyncio.Transport):
             self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
             return
         if keep_open:  # half-closed: no more reading, writing goes on
-            self._reads.unwatch(self._fd)
+            self._reads.unwatch(self._sock.fileno())
         else:
             self.close()
 
@@ -251,10 +251,10 @@ class SocketTransport(asyncio.Transport):
             return
         if self._buffer is not None:
             self._buffer = None
-            self._loop.remove_writer(self._fd)
+            self._loop.remove_writer(self._sock.fileno())
         if not self._closing:
             self._closing = True
-            self._reads.unwatch(self._fd)
+            self._reads.unwatch(self._sock.fileno())
         self._lose(exc)
 
     def _lose(self, exc: Exception | None) -> None:
@@ -324,7 +324,7 @@ def _write_ready(t: SocketTransport) -> None:
         raise
     except BaseException as exc:
         t._buffer = None
-        t._loop.remove_writer(t._fd)
+        t._loop.remove_writer(t._sock.fileno())
         t._fatal_error(exc, "Fatal write error on socket transport")
         return
     del buffer[:sent]
@@ -332,7 +332,7 @@ def _write_ready(t: SocketTransport) -> None:
         t._check_pause()
         return
     t._buffer = None
-    t._loop.remove_writer(t._fd)
+    t._loop.remove_writer(t._sock.fileno())
     t._check_pause()
     if t._closing:
         t._lose(None)
@@ -359,7 +359,7 @@ class Readers:
         self._loop = loop
 
     def watch(self, t: SocketTransport) -> None:
-        self._loop.add_reader(t._fd, _read_ready, t)
+        self._loop.add_reader(t._sock.fileno(), _read_ready, t)
 
     def unwatch(self, fd: int) -> None:
         self._loop.remove_reader(fd)
@@ -385,8 +385,9 @@ class EpollReaders(Readers):
 
     def watch(self, t: SocketTransport) -> None:
         with contextlib.suppress(OSError, ValueError):  # watched already; closed (shutdown)
-            self._epoll.register(t._fd, select.EPOLLIN)
-            self._owners[t._fd] = t
+            fd = t._sock.fileno()
+            self._epoll.register(fd, select.EPOLLIN)
+            self._owners[fd] = t
 
     def unwatch(self, fd: int) -> None:
         if self._owners.pop(fd, None) is not None:
