@@ -115,11 +115,12 @@ class Conversation(SessionBase):
     @room.setter
     def room(self, room: r.Room | None) -> None:
         """In a room, this connection shows the user its lines as they come: the read
-        marker of the user's account follows them (registry/markers.py); its render is
-        the room's (doors/text/render.py, Renders)."""
+        marker of the user's account follows them (registry/markers.py; a guest has
+        none to follow until it logs in, ask_service); its render is the room's
+        (doors/text/render.py, Renders)."""
         if room is not self._room:
             markers = self.rooms.markers
-            if room is not None and self.member is not None:
+            if room is not None and self.member is not None and self.member.account:
                 markers.follow(self, self.member, room)
             else:
                 markers.unfollow(self)
@@ -325,6 +326,8 @@ class Conversation(SessionBase):
         hhmm = self.render.hhmm(self.rooms.clock())
         self.say(*(f"[{hhmm}] *{service}* {line}" for line in answer))
         if member.account and member.account != before and self.member is member:
+            if self._room is not None:  # its account's marker follows the room from now on
+                self.rooms.markers.follow(self, member, self._room)
             await self.deliver_held()  # (not when the login was refused: a banned account)
 
     async def deliver_held(self) -> None:
