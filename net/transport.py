@@ -22,6 +22,7 @@ its own transports serve.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import errno
@@ -56,7 +57,7 @@ class SocketTransport(asyncio.Transport):
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        sock: socket.socket,
+        sock: _socket.socket,
         peer: Any,
         protocol: asyncio.BufferedProtocol,
         reads: Readers,
@@ -450,7 +451,7 @@ class Acceptor:
     def _accept(self, listening: socket.socket) -> None:
         for _ in range(BACKLOG):  # at most the backlog in one pass, as asyncio
             try:
-                sock, peer = listening.accept()
+                fd, peer = listening._accept()  # type: ignore[attr-defined]  # accept(), unwrapped
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:
@@ -460,6 +461,9 @@ class Acceptor:
                 self._loop.remove_reader(listening.fileno())
                 self._loop.call_later(ACCEPT_RETRY_S, self._resume, listening)
                 return
+            # The C socket, as socket.socket's base: 40 bytes fewer than the Python
+            # socket.socket (its weakref and io counters), which nothing here uses.
+            sock = _socket.socket(listening.family, listening.type, listening.proto, fd)
             sock.setblocking(False)
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 with contextlib.suppress(OSError):
