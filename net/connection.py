@@ -71,7 +71,7 @@ class Connection(asyncio.BufferedProtocol):
     __slots__ = (
         "_bucket", "_episodes", "_heard", "_held", "_held_bytes", "_is_admitted", "_is_debug",
         "_is_paused", "_login_at", "_ping_at", "_pinged", "_port", "_task", "_unpaced",
-        "_unpaid", "_via", "_wake", "door", "host", "ip", "is_closed", "is_tls", "lines", "loop",
+        "_via", "_wake", "door", "host", "ip", "is_closed", "is_tls", "lines", "loop",
         "quit_reason", "session", "transport",
     )  # fmt: skip
 
@@ -90,10 +90,9 @@ class Connection(asyncio.BufferedProtocol):
         self.lines = LineSplitter(door.max_line_bytes, strip_telnet=door.strip_telnet)
         rate = config.rate_lines_per_s
         self._bucket = TokenBucket(rate, config.burst_lines, self.loop.time()) if rate else None
-        # A multiline message's lines (IRCv3 draft/multiline): up to `_unpaced` lines are
-        # counted in `_unpaid` instead of paced, and charged at once when it ends.
-        self._unpaced = 0
-        self._unpaid = 0
+        # A multiline message's lines (IRCv3 draft/multiline): up to [0] more lines are
+        # counted in [1] instead of paced, and charged at once when it ends. None: none.
+        self._unpaced: list[int] | None = None
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
         self._wake: asyncio.TimerHandle | None = None  # a token will be back
@@ -256,9 +255,10 @@ class Connection(asyncio.BufferedProtocol):
             if self._task is not None or self._wake is not None or self.is_closed:
                 break
             if bucket is not None:
-                if self._unpaced:  # a line of a multiline message: paid for at its end
-                    self._unpaced -= 1
-                    self._unpaid += 1
+                unpaced = self._unpaced
+                if unpaced is not None and unpaced[0]:  # a multiline message's: paid at its end
+                    unpaced[0] -= 1
+                    unpaced[1] += 1
                 elif wait_s := bucket.take(self.loop.time()):
                     self._wait_for_token(wait_s)
                     break
@@ -325,12 +325,16 @@ class Connection(asyncio.BufferedProtocol):
     def defer_pacing(self, lines: int) -> None:
         """The next `lines` lines (at most) are one message's, which reaches its readers
         whole: counted, not paced one by one, until charge_deferred()."""
-        self._unpaced = lines
+        if self._unpaced is None:
+            self._unpaced = [lines, 0]
+        else:
+            self._unpaced[0] = lines
 
     def charge_deferred(self) -> None:
         """The message ended: its lines cost what they would have cost one by one, at
         once; the lines after it wait until flood control is paid back."""
-        unpaid, self._unpaced, self._unpaid = self._unpaid, 0, 0
+        unpaid = self._unpaced[1] if self._unpaced is not None else 0
+        self._unpaced = None
         if self._bucket is not None and unpaid:
             self._bucket.charge(unpaid, self.loop.time())
 

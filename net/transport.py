@@ -50,7 +50,7 @@ class SocketTransport(asyncio.Transport):
     """One accepted TCP socket under a buffered protocol."""
 
     __slots__ = (
-        "_buffer", "_closing", "_eof", "_limits", "_loop", "_lost", "_paused", "_peer",
+        "_buffer", "_closing", "_eof", "_limits", "_lost", "_paused", "_peer",
         "_protocol", "_reads", "_sock", "_writing_paused",
     )  # fmt: skip
 
@@ -63,7 +63,6 @@ class SocketTransport(asyncio.Transport):
         reads: Readers,
     ) -> None:
         self._extra = None  # BaseTransport's slot: get_extra_info() answers instead
-        self._loop = loop
         self._reads = reads
         self._sock = sock
         self._peer = peer
@@ -76,6 +75,10 @@ class SocketTransport(asyncio.Transport):
         self._paused = False  # reading paused
         self._writing_paused = False  # the protocol was told pause_writing()
         loop.call_soon(_started, self)
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        return self._reads.loop  # not a slot of each transport's own
 
     # --- what a protocol asks of its transport ---
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -354,16 +357,16 @@ class Readers:
     """Who is told when a transport's socket has bytes to read: the loop itself, a
     reader (a Handle, its Context, a selector key) for each socket."""
 
-    __slots__ = ("_loop",)
+    __slots__ = ("loop",)
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self.loop = loop
 
     def watch(self, t: SocketTransport) -> None:
-        self._loop.add_reader(t._sock.fileno(), _read_ready, t)
+        self.loop.add_reader(t._sock.fileno(), _read_ready, t)
 
     def unwatch(self, fd: int) -> None:
-        self._loop.remove_reader(fd)
+        self.loop.remove_reader(fd)
 
     def close(self) -> None:
         pass
@@ -398,7 +401,7 @@ class EpollReaders(Readers):
     def close(self) -> None:
         """Stop (the server is closed): no transport is read from now on."""
         if not self._epoll.closed:
-            self._loop.remove_reader(self._epoll.fileno())
+            self.loop.remove_reader(self._epoll.fileno())
             self._epoll.close()
         self._owners.clear()
 
