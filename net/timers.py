@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-RESOLUTION_S = 0.1
+RESOLUTION_S = 0.25  # coarser: fewer buckets (each a dict); finer: deadlines kept closer
 Bucket = dict[Any, Callable[[Any], None]]  # owner -> what to call with it when due
 
 

@@ -46,6 +46,9 @@ MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
 CLIENT_TAG_BYTES = 4096  # ... of which a client may send this much, "@" and " " included
 MAX_LINE_BYTES = 512  # RFC 1459, with CRLF, without tags
 NO_CAPS: AbstractSet[str] = frozenset()  # a client's capabilities until it asks for some
+# A client's chat_rooms until it speaks in a room: shared, so always empty (only
+# IrcClient.chat_room() adds to a client's, giving it a dict of its own first).
+NO_CHAT_ROOMS: dict[str, r.Room] = {}
 
 
 def _replies(text: str) -> list[str]:
@@ -211,7 +214,7 @@ class IrcClient(SessionBase):
         self.echo = False  # echo-message negotiated
         # "PRIVMSG #room" -> its room, for the lines _chat_fast may take; only a room
         # the member is in counts, so an entry that went stale is never used.
-        self.chat_rooms: dict[str, r.Room] = {}
+        self.chat_rooms: dict[str, r.Room] = NO_CHAT_ROOMS  # a dict of its own: chat_room()
         self._guest_marks: dict[str, Any] | None = None  # guest_marks, once used
         # Its last multiline batch (multiline.py): open, or refused and its lines ignored.
         self.draft: Draft | None = None
@@ -380,6 +383,14 @@ class IrcClient(SessionBase):
             multiline=MULTILINE in caps and "batch" in caps,  # multiline needs batch
             redaction=REDACTION in caps,
         )  # fmt: skip
+
+    def chat_room(self, head: str, room: r.Room) -> None:
+        """`head` ("PRIVMSG #room") takes the fast way to `room` from now on (_chat_fast)."""
+        if self.chat_rooms is NO_CHAT_ROOMS:
+            self.chat_rooms = {}
+        elif len(self.chat_rooms) > 2 * self.config.max_joined:
+            self.chat_rooms.clear()
+        self.chat_rooms[head] = room
 
     def require_member(self) -> r.Member:
         assert self.member is not None, "commands after registration only"

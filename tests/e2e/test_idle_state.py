@@ -10,7 +10,7 @@ import re
 import pytest
 
 from config.settings import Config
-from doors.irc.client import NO_CAPS, IrcClient
+from doors.irc.client import NO_CAPS, NO_CHAT_ROOMS, IrcClient
 from doors.text.session import Session
 from net.connection import Connection
 from net.listeners import ChatServer
@@ -66,6 +66,7 @@ async def test_an_idle_irc_connection_holds_nothing_it_never_used(server: ChatSe
         session = conn.session
         assert isinstance(session, IrcClient) and not hasattr(session, "__dict__")
         assert session.caps is NO_CAPS and session._guest_marks is None
+        assert session.chat_rooms is NO_CHAT_ROOMS
         assert session.member is not None and session.member.holder is session
         # The keepalive check is in the timer wheel, not a loop timer of its own.
         assert conn._ping_at is not None and server.timers.when(conn._ping_at) is not None
@@ -75,6 +76,10 @@ async def test_an_idle_irc_connection_holds_nothing_it_never_used(server: ChatSe
         await client.expect(re.compile(r":irc\.test CAP carol ACK :?echo-message"))
         assert session.caps == {"echo-message"} and session.caps is not NO_CAPS
         assert session.guest_marks == {} and session._guest_marks == {}
+        await client.send("PRIVMSG #room :hello", "PING :said")
+        await client.expect(re.compile(r".* PONG .*said"))
+        assert session.chat_rooms is not NO_CHAT_ROOMS and NO_CHAT_ROOMS == {}
+        assert list(session.chat_rooms) == ["PRIVMSG #room"]
     finally:
         await client.close()
     await wait_until(lambda: not server.connections())
