@@ -31,6 +31,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from registry.accounts import Accounts, AccountStore
@@ -395,6 +396,7 @@ class RoomManager:
                 else:
                     room.multi.pop(member, None)
             member.write, member.render = heir.write, heir.render
+            member.unhold()
             member.kicked, member.killed, member.door = heir.kicked, heir.killed, heir.door
             log.info("%s closed one of its connections (%s)", member.name, reason or "gone")
             return
@@ -426,6 +428,7 @@ class RoomManager:
         for room in member.rooms:
             room._swap_render(member, _silent)
         member.write, member.render = _nowhere, _silent
+        member.unhold()
         member.detach = member.kicked = member.killed = None
         if not member.away:
             self.set_away(member, ALWAYS_ON_AWAY)
@@ -519,7 +522,7 @@ class RoomManager:
                 self._remove(member, room, name_heir=name_heir)
         for room in member.invites:
             room.invited.pop(member, None)
-        member.invites.clear()
+        member.clear_invites()
         return self._names.drop(member)
 
     async def rename(self, member: Member, new_name: str) -> bool:
@@ -582,8 +585,7 @@ class RoomManager:
                 if self.relay is not None:
                     self.relay.claimed(member)
                 return member
-            if ghost.detach is not None:
-                ghost.detach()
+            ghost.tell_detached()
             ghost.flush_rooms()
             ghost.write = write
             self.set_render(ghost, render)
@@ -607,11 +609,11 @@ class RoomManager:
             self.relay.away(member)
         self.tell_about(member, AwayChanged(member.name, text, member.mask))
 
-    def set_user_modes(self, member: Member, modes: set[str]) -> None:
+    def set_user_modes(self, member: Member, modes: AbstractSet[str]) -> None:
         """A member's own IRC user modes (i, w, B; o only taken away) are now these;
         nobody is told (but the cluster). Without "o" it is no longer a server operator."""
         if not member.oper:
-            modes.discard("o")
+            modes = modes - {"o"}
         elif "o" not in modes:
             log.info("%s is no longer a server operator", member.name)
             member.oper = ""
@@ -759,8 +761,7 @@ class RoomManager:
     def _close_all(member: Member, why: str) -> None:
         """Each connection of a member put off the server is told why and closed."""
         devices, member.devices = member.devices, ()
-        if member.killed is not None:
-            member.killed(why)
+        member.tell_killed(why)
         for device in devices:
             if device.killed is not None:
                 device.killed(why)
@@ -861,10 +862,8 @@ class RoomManager:
             self._quit(target, why, name_heir=True)
             self.reclaims.forget(name_key(target.name))
             devices, target.devices = target.devices, ()
-            if target.banned is not None:
-                target.banned(record.why)
-            elif target.killed is not None:
-                target.killed(why)
+            if not target.tell_banned(record.why):
+                target.tell_killed(why)
             for device in devices:  # its other connections (the same account)
                 if device.killed is not None:
                     device.killed(why)
@@ -1016,7 +1015,7 @@ class RoomManager:
         or if it is alone in a room with none (an empty room kept: as if it made it)."""
         room._add(member)
         room.invited.pop(member, None)
-        member.invites.pop(room, None)
+        member.uninvite(room)
         if op or (room.owner is None and not room.ops and len(room.members) == 1):
             room.ops.add(member)  # a registered room's status comes from its owner: _grant
         if room.lists["b"] and is_silenced(room, member):
@@ -1097,7 +1096,7 @@ class RoomManager:
         if self.relay is not None:
             self.relay.closed(room)
         for invitee in room.invited:
-            invitee.invites.pop(room, None)
+            invitee.uninvite(room)
         room.invited.clear()
 
     # --- Owned rooms (registry/owners.py): ChanServ's verbs. ---
@@ -1262,8 +1261,7 @@ class RoomManager:
     def _put_out(self, room: Room, target: Member, *, name_heir: bool) -> None:
         """A kick's effect, once its Kicked is published: out, and its connection told."""
         self._remove(target, room, name_heir=name_heir)
-        if target.kicked is not None:
-            target.kicked(room)
+        target.tell_kicked(room)
         for device in target.devices:
             if device.kicked is not None:
                 device.kicked(room)
@@ -1299,7 +1297,7 @@ class RoomManager:
 
     def _invite(self, room: Room, target: Member) -> None:
         room.invited[target] = None
-        target.invites[room] = None
+        target.invite(room)
 
     def change_modes(
         self, member: Member, room: Room, changes: list[Change]

@@ -133,7 +133,8 @@ def safe_text(text: str) -> str:
 def name_key(name: str) -> str:
     """The form names are compared in: NFKC, case-folded, NFKC again, lookalikes folded."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return folded.translate(_LOOKALIKES)
+    key = folded.translate(_LOOKALIKES)
+    return name if key == name else key  # a name that is its own key: no second copy kept
 
 
 def loose_key(name: str) -> str:

@@ -23,12 +23,14 @@ from config.settings import Config
 from doors.door import Door, DoorSession
 from net.lines import LineSplitter
 from net.pacing import TokenBucket
+from net.timers import Bucket, TimerWheel
 
 
 class Host(Protocol):
     """What a connection needs of the server that accepted it (net/listeners.py's
     ChatServer): the settings, the one receive buffer every read goes into, the
-    connection limits, a place to run its cleanup, and what to tell a TLS client."""
+    connection limits, a place to run its cleanup, what to tell a TLS client, and the
+    timer wheel its connections' deadlines wait on."""
 
     @property
     def config(self) -> Config: ...
@@ -39,6 +41,8 @@ class Host(Protocol):
     def readdress(self, conn: Connection, ip: str) -> str | None: ...  # as admit()
     def track(self, work: Coroutine[Any, Any, None]) -> None: ...
     def tls_hint(self, door: Door) -> str: ...
+    @property
+    def timers(self) -> TimerWheel: ...
 
 
 # TCP keepalive: a peer that vanished (no FIN, no RST) is noticed in about a minute.
@@ -58,16 +62,27 @@ class Connection(asyncio.BufferedProtocol):
     A buffered protocol: the loop reads into the host's one receive buffer, which
     buffer_updated() copies out of at once, instead of allocating a fresh 256 KiB
     bytes object for every read (most reads bring one short line).
+
+    Slots, and nothing an idle connection does not use: a server holds thousands of
+    them (bench/idle_profile.py). Its deadlines (the login's, the keepalive check)
+    wait on the host's timer wheel (net/timers.py), not on a loop timer each.
     """
+
+    __slots__ = (
+        "_bucket", "_episodes", "_heard", "_held", "_held_bytes", "_is_admitted", "_is_debug",
+        "_is_paused", "_login_at", "_ping_at", "_pinged", "_port", "_task", "_unpaced",
+        "_via", "_wake", "door", "host", "ip", "is_closed", "is_tls", "lines", "loop",
+        "quit_reason", "session", "transport",
+    )  # fmt: skip
 
     def __init__(self, host: Host, door: Door) -> None:
         self.host = host
         self.door = door
-        self.config = config = host.config
-        self.receive_buffer = host.receive_buffer  # shared by every connection of the host
+        config = host.config
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.peer = "?"
+        self._port: int | None = None  # the client's port (peer says "ip:port")
+        self._via: str | None = None  # what peer says, once a trusted proxy named the client
         self.ip = ""
         self.session: DoorSession | None = None
         self.quit_reason = ""
@@ -75,18 +90,20 @@ class Connection(asyncio.BufferedProtocol):
         self.lines = LineSplitter(door.max_line_bytes, strip_telnet=door.strip_telnet)
         rate = config.rate_lines_per_s
         self._bucket = TokenBucket(rate, config.burst_lines, self.loop.time()) if rate else None
-        # A multiline message's lines (IRCv3 draft/multiline): up to `_unpaced` lines are
-        # counted in `_unpaid` instead of paced, and charged at once when it ends.
-        self._unpaced = 0
-        self._unpaid = 0
+        # A multiline message's lines (IRCv3 draft/multiline): up to [0] more lines are
+        # counted in [1] instead of paced, and charged at once when it ends. None: none.
+        self._unpaced: list[int] | None = None
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
         self._wake: asyncio.TimerHandle | None = None  # a token will be back
-        self._login_timer: asyncio.TimerHandle | None = None
-        self._ping_timer: asyncio.TimerHandle | None = None
+        # The timer wheel's buckets its deadlines are in (None: none): the login's, and
+        # the next keepalive check's.
+        self._login_at: Bucket | None = None
+        self._ping_at: Bucket | None = None
         self._heard = True  # something came since the last keepalive check
         self._pinged = False
-        self._episodes: set[str] = set()  # limits hit and not yet over, logged once each
+        # Limits hit and not yet over, logged once each ("flood", "long"): made when one is.
+        self._episodes: set[str] | None = None
         self._is_debug = log.isEnabledFor(logging.DEBUG)  # read once: the hot path asks
         self._is_admitted = False
         self.is_tls = False  # set when the session starts
@@ -95,9 +112,23 @@ class Connection(asyncio.BufferedProtocol):
         # asks the transport to sum its buffer (linear in the backlog on 3.12 and later).
         self._held: deque[bytes] | None = None
         self._held_bytes = 0
-        limit = config.max_send_queue_bytes
-        self._high_water = min(HIGH_WATER_BYTES, max(limit // 2, 1))
-        self._held_limit = limit - self._high_water
+
+    @property
+    def config(self) -> Config:
+        return self.host.config
+
+    @property
+    def receive_buffer(self) -> memoryview:
+        """The host's one receive buffer, shared by all its connections."""
+        return self.host.receive_buffer
+
+    @property
+    def _high_water(self) -> int:
+        return min(HIGH_WATER_BYTES, max(self.host.config.max_send_queue_bytes // 2, 1))
+
+    @property
+    def _held_limit(self) -> int:
+        return self.host.config.max_send_queue_bytes - self._high_water
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -110,7 +141,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = t = cast(asyncio.Transport, transport)
         peer = t.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
-        self.peer = f"{self.ip}:{peer[1]}" if peer else "?"
+        self._port = peer[1] if peer else None
         refusal = self.host.admit(self)
         if refusal:
             log.warning("%s refused: %s", self.peer, refusal)
@@ -126,12 +157,21 @@ class Connection(asyncio.BufferedProtocol):
         """The client's own address, as a trusted proxy named it (net/websocket.py): in
         place of the proxy's from now on, for the limits, the session (IRC's host, bans)
         and the log; or why it may not stay (its address is over --max-per-ip)."""
+        own = self.peer  # before readdress() puts `ip` in place of the proxy's
         refusal = self.host.readdress(self, ip)
         if refusal:
-            log.warning("%s (for %s) refused: %s", self.peer, ip, refusal)
+            log.warning("%s (for %s) refused: %s", own, ip, refusal)
             return refusal
-        self.peer = f"{ip} via {self.peer}"
+        self._via = f"{ip} via {own}"
         return None
+
+    @property
+    def peer(self) -> str:
+        """Who is on the other end, for the log: "ip:port" (worded when asked: the log
+        says it seldom, and every idle connection would hold its string)."""
+        if self._via is not None:
+            return self._via
+        return f"{self.ip}:{self._port}" if self._port is not None else "?"
 
     def start(self) -> None:
         """Start the session: at once on a plain port, after the handshake on TLS (and
@@ -146,23 +186,25 @@ class Connection(asyncio.BufferedProtocol):
         _keep_alive(t.get_extra_info("socket"))
         self.session = self.door.session(self)
         self.session.start()
+        now, timers = self.loop.time(), self.host.timers
         if self.config.login_timeout_s > 0:
-            timeout = self.config.login_timeout_s
-            self._login_timer = self.loop.call_later(timeout, self._login_expired)
+            when = now + self.config.login_timeout_s
+            self._login_at = timers.add(when, self, Connection._login_expired)
         if self.door.ping_interval_s > 0:
-            self._ping_timer = self.loop.call_later(self.door.ping_interval_s, self._check_alive)
+            when = now + self.door.ping_interval_s
+            self._ping_at = timers.add(when, self, Connection._check_alive)
 
     @property
     def login_deadline(self) -> float | None:
         """When (loop time) the login times out; None once logged in, or with no limit."""
-        timer = self._login_timer
-        return timer.when() if timer is not None else None
+        at = self._login_at
+        return self.host.timers.when(at) if at is not None else None
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.receive_buffer
+        return self.host.receive_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self.receive_buffer[:nbytes].tobytes())
+        self.data_received(self.host.receive_buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         """Hand `data` to the line splitter, feed what lines may be fed."""
@@ -207,9 +249,11 @@ class Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.is_closed = True
-        for timer in (self._wake, self._login_timer, self._ping_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._wake is not None:
+            self._wake.cancel()
+        TimerWheel.cancel(self._login_at, self)
+        TimerWheel.cancel(self._ping_at, self)
+        self._login_at = self._ping_at = None
         if not self._is_admitted:
             return
         self._is_admitted = False
@@ -230,15 +274,16 @@ class Connection(asyncio.BufferedProtocol):
             if self._task is not None or self._wake is not None or self.is_closed:
                 break
             if bucket is not None:
-                if self._unpaced:  # a line of a multiline message: paid for at its end
-                    self._unpaced -= 1
-                    self._unpaid += 1
+                unpaced = self._unpaced
+                if unpaced is not None and unpaced[0]:  # a multiline message's: paid at its end
+                    unpaced[0] -= 1
+                    unpaced[1] += 1
                 elif wait_s := bucket.take(self.loop.time()):
                     self._wait_for_token(wait_s)
                     break
             self._feed(lines.next_line())
         is_backlogged = lines.has_line
-        if self._episodes and not is_backlogged:
+        if self._episodes is not None and not is_backlogged:
             self._episodes.discard("flood")  # caught up: a new flood is a new episode
         if lines.is_eof:
             self._close_when_answered()
@@ -253,7 +298,7 @@ class Connection(asyncio.BufferedProtocol):
             self._limit_hit("long", f"sent a line over {limit} bytes")
             session.line_too_long(limit)
             return
-        if self._episodes:
+        if self._episodes is not None:
             self._episodes.discard("long")
         if self._is_debug:
             redact = self.door.redact
@@ -276,9 +321,9 @@ class Connection(asyncio.BufferedProtocol):
     def _after_line(self) -> None:
         session = self.session
         assert session is not None and self.transport is not None
-        if self._login_timer is not None and session.member is not None:
-            self._login_timer.cancel()
-            self._login_timer = None
+        if self._login_at is not None and session.member is not None:
+            TimerWheel.cancel(self._login_at, self)
+            self._login_at = None
         if session.is_closed and not self.transport.is_closing():
             self.close()  # after what is buffered, such as "Goodbye!"
 
@@ -290,6 +335,8 @@ class Connection(asyncio.BufferedProtocol):
 
     def _limit_hit(self, kind: str, what: str) -> None:
         """Log a limit this client hit, once per episode (a flood must not flood the log)."""
+        if self._episodes is None:
+            self._episodes = set()
         if kind not in self._episodes:
             self._episodes.add(kind)
             log.warning("%s (%s) %s", self.peer, self.session.name if self.session else "-", what)
@@ -297,12 +344,16 @@ class Connection(asyncio.BufferedProtocol):
     def defer_pacing(self, lines: int) -> None:
         """The next `lines` lines (at most) are one message's, which reaches its readers
         whole: counted, not paced one by one, until charge_deferred()."""
-        self._unpaced = lines
+        if self._unpaced is None:
+            self._unpaced = [lines, 0]
+        else:
+            self._unpaced[0] = lines
 
     def charge_deferred(self) -> None:
         """The message ended: its lines cost what they would have cost one by one, at
         once; the lines after it wait until flood control is paid back."""
-        unpaid, self._unpaced, self._unpaid = self._unpaid, 0, 0
+        unpaid = self._unpaced[1] if self._unpaced is not None else 0
+        self._unpaced = None
         if self._bucket is not None and unpaid:
             self._bucket.charge(unpaid, self.loop.time())
 
@@ -409,7 +460,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport.abort()
 
     def _login_expired(self) -> None:
-        self._login_timer = None
+        self._login_at = None
         assert self.transport is not None and self.session is not None
         log.info("%s did not log in within %g s", self.peer, self.config.login_timeout_s)
         self.session.login_timed_out(self.config.login_timeout_s)
@@ -418,20 +469,25 @@ class Connection(asyncio.BufferedProtocol):
     def _check_alive(self) -> None:
         """Every ping interval: ping a client that said nothing; drop one that still
         says nothing a timeout after its ping."""
+        self._ping_at = None
         if self.is_closed or self.session is None or self.transport is None:
             return
         if self._heard:
             self._heard, self._pinged = False, False
-            self._ping_timer = self.loop.call_later(self.door.ping_interval_s, self._check_alive)
+            self._check_alive_in(self.door.ping_interval_s)
         elif not self._pinged:
             self._pinged = True
             self.session.ping()
-            self._ping_timer = self.loop.call_later(self.door.ping_timeout_s, self._check_alive)
+            self._check_alive_in(self.door.ping_timeout_s)
         else:
             timeout = self.door.ping_interval_s + self.door.ping_timeout_s
             log.info("%s (%s) ping timeout", self.peer, self.session.name)
             self.quit_reason = f"Ping timeout: {timeout:g} seconds"
             self.transport.abort()
+
+    def _check_alive_in(self, delay_s: float) -> None:
+        when = self.loop.time() + delay_s
+        self._ping_at = self.host.timers.add(when, self, Connection._check_alive)
 
     def shut_down(self) -> None:
         """Tell the client the server is stopping and close after what is buffered."""

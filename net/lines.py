@@ -12,8 +12,6 @@ pumps bytes in and decides when a line is taken.
 
 from __future__ import annotations
 
-from collections import deque
-
 from utils import strip_telnet_stream
 
 IAC_BYTE = b"\xff"
@@ -31,7 +29,6 @@ class LineSplitter:
 
     __slots__ = (
         "_discarding",
-        "_limit",
         "_max_line_bytes",
         "_offset",
         "_partial",
@@ -48,11 +45,13 @@ class LineSplitter:
         self.is_tls_hello = False  # they were: nothing more is taken
         self.is_eof = False
         self._max_line_bytes = max_line_bytes
-        self._limit = max_line_bytes + 1  # a trailing "\r" is not content
         self._strip_telnet = strip_telnet
         self._partial = b""  # the start of a line whose newline has not come
         self._discarding = False  # inside a line that was already too long
-        self._runs: deque[bytes | None] = deque()  # None stands for a too-long line
+        # None in it stands for a too-long line. A list while runs wait, else None: an
+        # idle connection's queue is empty, and holds nothing (an empty deque holds a
+        # 0.6 KB block, an empty list 56 bytes).
+        self._runs: list[bytes | None] | None = None
         self._offset = 0  # where the next line starts in self._runs[0]
         self._telnet = b""  # an IAC sequence cut off at the end of the last read
 
@@ -78,10 +77,10 @@ class LineSplitter:
             self._partial = b""
         end = data.rfind(b"\n") + 1
         if end:
-            self._runs.append(data if end == len(data) else data[:end])
+            self._queue(data if end == len(data) else data[:end])
         tail = data[end:]
-        if len(tail) > self._limit:
-            self._runs.append(None)  # rejected at once, its rest discarded as it comes
+        if len(tail) > self._max_line_bytes + 1:  # a trailing "\r" is not content
+            self._queue(None)  # rejected at once, its rest discarded as it comes
             self._discarding = True
         else:
             self._partial = tail
@@ -93,7 +92,7 @@ class LineSplitter:
         need not see it (the read of a chat client is nearly always this one)."""
         return (
             len(data) - 1 == data.find(b"\n") >= 0
-            and len(data) <= self._limit
+            and len(data) <= self._max_line_bytes + 1
             and not (self._runs or self._partial or self._discarding or self.sniff_tls)
             and not (self.is_tls_hello or self.is_eof)
             and not (self._strip_telnet and (self._telnet or IAC_BYTE in data))
@@ -103,8 +102,14 @@ class LineSplitter:
         """The peer is done sending: a partial line becomes the last line."""
         self.is_eof = True
         if self._partial and not self._discarding:
-            self._runs.append(self._partial + b"\n")  # a last line without its newline
+            self._queue(self._partial + b"\n")  # a last line without its newline
         self._partial = b""
+
+    def _queue(self, run: bytes | None) -> None:
+        if self._runs is None:
+            self._runs = [run]
+        else:
+            self._runs.append(run)
 
     @property
     def has_line(self) -> bool:
@@ -120,13 +125,18 @@ class LineSplitter:
         """Cut the next line (without its newline) out of the queue; None: too long.
         Only when has_line is true."""
         runs, start = self._runs, self._offset
+        assert runs is not None, "next_line() only when has_line"
         run = runs[0]
         if run is None:
-            runs.popleft()
+            del runs[0]
+            if not runs:
+                self._runs = None
             return None
         end = run.find(b"\n", start)
         if end + 1 == len(run):
-            runs.popleft()
+            del runs[0]
+            if not runs:
+                self._runs = None
             self._offset = 0
         else:
             self._offset = end + 1

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from config.certificates import TlsSetupError, server_context
 from config.settings import Config
@@ -30,7 +30,9 @@ from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.door import text_door
 from net.connection import Connection
+from net.timers import TimerWheel
 from net.tls import TlsLink
+from net.transport import BACKLOG, Acceptor, Readers, is_selector_loop, readers_for
 from net.web import WEB_ROOT, Site, http_refusal
 from registry.accounts import Accounts
 from registry.hashing import HashingThreads
@@ -45,6 +47,12 @@ if TYPE_CHECKING:
     from net.websocket import WebSocketDoor
 
 log = logging.getLogger("chatroom")
+
+
+class Serving(Protocol):
+    """A listener start() starts: an asyncio Server, or an Acceptor over one."""
+
+    async def start_serving(self) -> None: ...
 
 
 class ChatServer:
@@ -82,11 +90,13 @@ class ChatServer:
         self.web: WebSocketDoor | None = None  # with a WebSocket port: its page and rules
         self.trusted = tuple(ipaddress.ip_network(n) for n in config.trusted_proxies)
         self._servers: list[asyncio.Server] = []
-        self._doors: list[tuple[asyncio.Server, str, int, str]] = []  # to start, and log
+        self._doors: list[tuple[Serving, str, int, str]] = []  # to start, and log
         self._connections: set[Connection] = set()
         self._per_ip: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_gone = asyncio.Event()
+        self._timers: TimerWheel | None = None
+        self._reads: Readers | None = None  # what reads our transports (net/transport.py)
         self.link: Any = None  # cluster.link.ClusterLink with --cluster
 
     async def start(self) -> int:
@@ -136,8 +146,8 @@ class ChatServer:
             raise
         if self.link is not None:
             await self.link.go()
-        for listener, name, port, tls in self._doors:
-            await listener.start_serving()
+        for serving, name, port, tls in self._doors:
+            await serving.start_serving()
             log.info("%s door listening on %s:%d%s", name, config.host, port, tls)
         return self.port or self.tls_port
 
@@ -246,12 +256,20 @@ class ChatServer:
     ) -> int:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            accepted, self.config.host, port, backlog=1024, start_serving=False,
+            accepted, self.config.host, port, backlog=BACKLOG, start_serving=False,
             reuse_port=self.config.reuse_port or None,
         )  # fmt: skip
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
-        self._doors.append((server, door.name, bound, tls))  # start() starts serving them
+        # On asyncio's selector loop, lean transports of our own (net/transport.py):
+        # an idle connection costs a third of asyncio's. Under uvloop, its own.
+        serving: Serving = server
+        if is_selector_loop(loop):
+            if self._reads is None:
+                self._reads = readers_for(loop)
+            factory = cast(Callable[[], asyncio.BufferedProtocol], accepted)
+            serving = Acceptor(server, factory, self._reads)
+        self._doors.append((serving, door.name, bound, tls))  # start() starts serving them
         return bound
 
     # --- TLS: net/tls.py runs it; here are its listeners and reload ---
@@ -326,6 +344,13 @@ class ChatServer:
         self.tls_context = context
         log.info("TLS certificate reloaded from %s", config.tls_cert)
         return True
+
+    @property
+    def timers(self) -> TimerWheel:
+        """The deadlines of every connection (logins, keepalive checks): one loop timer."""
+        if self._timers is None:
+            self._timers = TimerWheel(asyncio.get_running_loop())
+        return self._timers
 
     def admit(self, conn: Connection) -> str | None:
         """Register a new connection, or say why it may not stay."""
@@ -407,6 +432,8 @@ class ChatServer:
             self.link = None
         await self.rooms.history.aclose()
         self.hashing.shutdown()
+        if self._reads is not None:
+            self._reads.close()
         log.info("stopped")
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from itertools import accumulate
+from types import MappingProxyType
 from typing import Protocol
 
 from registry.errors import BannedHere, Moderated, Muted, NoOutside
@@ -51,6 +53,20 @@ class Device:
     killed: Callable[[str], None] | None = None
 
 
+NO_INVITES: Mapping[Room, None] = MappingProxyType({})
+
+
+class Holder(Protocol):
+    """A member's first connection as its door's session, told what happens to it where
+    the member's own callback field is None: one reference, where four bound methods
+    kept by every member cost 256 bytes."""
+
+    def on_detached(self) -> None: ...  # a new connection reclaimed the name
+    def on_kicked(self, room: Room) -> None: ...
+    def on_killed(self, why: str) -> None: ...  # put off the server by an operator
+    def on_banned(self, reason: str) -> None: ...  # ... by a server ban
+
+
 @dataclass(eq=False, slots=True)
 class Member:
     """A connected user with a name; identity, since members live in sets."""
@@ -66,9 +82,13 @@ class Member:
     signon: float = field(default_factory=time.time)
     rooms: dict[Room, None] = field(default_factory=dict)  # an ordered set
     detach: Callable[[], None] | None = None  # its connection lets go of it (reclaimed)
-    modes: set[str] = field(default_factory=set)  # IRC user modes: "i" invisible, "w"
+    # IRC user modes ("i" invisible, "w" ...): replaced whole, never changed in place, so
+    # a member without any shares one empty frozenset.
+    modes: AbstractSet[str] = frozenset()
     mask: str = ""  # nick!user@host, as IRC shows the source; kept by remask()
-    invites: dict[Room, None] = field(default_factory=dict)  # rooms it was invited to
+    # The rooms it was invited to (an ordered set): one shared empty mapping until it is
+    # invited (invite(), uninvite(), clear_invites() change it).
+    invites: Mapping[Room, None] = field(default_factory=lambda: NO_INVITES)
     kicked: Callable[[Room], None] | None = None  # its connection hears of a kick
     killed: Callable[[str], None] | None = None  # its connection is closed by an oper
     banned: Callable[[str], None] | None = None  # ...by a server ban (its reason)
@@ -82,6 +102,56 @@ class Member:
     # When it took its name (sign-on, or its last rename): a guest's own messages, the
     # ones it may take back, are those said under this name since (registry/redaction.py).
     named: float = 0.0
+    holder: Holder | None = None  # told what detach, kicked, killed, banned leave None
+
+    def invite(self, room: Room) -> None:
+        self.invites = {**self.invites, room: None}
+
+    def uninvite(self, room: Room) -> None:
+        if room in self.invites:
+            self.invites = {r: None for r in self.invites if r is not room} or NO_INVITES
+
+    def clear_invites(self) -> None:
+        self.invites = NO_INVITES
+
+    def tell_detached(self) -> None:
+        """Its connection lets go of it (a new one reclaimed the name)."""
+        if self.detach is not None:
+            self.detach()
+        elif self.holder is not None:
+            self.holder.on_detached()
+
+    def tell_kicked(self, room: Room) -> None:
+        if self.kicked is not None:
+            self.kicked(room)
+        elif self.holder is not None:
+            self.holder.on_kicked(room)
+
+    def tell_killed(self, why: str) -> None:
+        if self.killed is not None:
+            self.killed(why)
+        elif self.holder is not None:
+            self.holder.on_killed(why)
+
+    def tell_banned(self, reason: str) -> bool:
+        """Its connection hears of a server ban; False if nobody listens for one."""
+        if self.banned is not None:
+            self.banned(reason)
+        elif self.holder is not None:
+            self.holder.on_banned(reason)
+        else:
+            return False
+        return True
+
+    def unhold(self) -> None:
+        """Its holder no longer answers for it: what it was told, the callback fields
+        say from now on (each of them one bound method)."""
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            self.detach = self.detach or holder.on_detached
+            self.kicked = self.kicked or holder.on_kicked
+            self.killed = self.killed or holder.on_killed
+            self.banned = self.banned or holder.on_banned
 
     def __post_init__(self) -> None:
         self.remask()

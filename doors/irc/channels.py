@@ -260,9 +260,7 @@ def to_room(s: IrcClient, target: str, text: str, kind: str, tags: str) -> None:
     else:
         event = r.Said(name, text, ts, where, mask, msgid, tags, account)
     if kind == "msg" and not status and not tags and type(event) is r.Said:
-        if len(s.chat_rooms) > 2 * s.config.max_joined:
-            s.chat_rooms.clear()
-        s.chat_rooms[f"PRIVMSG {target}"] = room  # the next such line takes the fast way
+        s.chat_room(f"PRIVMSG {target}", room)  # the next such line takes the fast way
     if status:
         _to_status(s, room, status, event)
         return

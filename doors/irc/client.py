@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
@@ -18,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 import registry as r
 from config.settings import Config
 from doors.common import SessionBase, is_reserved
+from doors.door import Link
 from doors.irc.message import Message, add_tags, in_batch, is_utf8, line, parse, repaired
 from doors.irc.render import IrcRender, render_for
 from registry.credentials import ScramExchange
@@ -43,6 +45,10 @@ BOT_MODE = "B"  # IRCv3 bot-mode: the user mode (ISUPPORT BOT=B) and what it bri
 MAX_TAG_BYTES = 8191  # IRCv3 message-tags: the tag section a line may carry...
 CLIENT_TAG_BYTES = 4096  # ... of which a client may send this much, "@" and " " included
 MAX_LINE_BYTES = 512  # RFC 1459, with CRLF, without tags
+NO_CAPS: AbstractSet[str] = frozenset()  # a client's capabilities until it asks for some
+# A client's chat_rooms until it speaks in a room: shared, so always empty (only
+# IrcClient.chat_room() adds to a client's, giving it a dict of its own first).
+NO_CHAT_ROOMS: dict[str, r.Room] = {}
 
 
 def _replies(text: str) -> list[str]:
@@ -152,14 +158,25 @@ class IrcDoor:
 
 class IrcClient(SessionBase):
     """One IRC client, as its commands see it. Lines go out through `out`; its rooms
-    write bytes to `write`. Reading lines is session.py's `IrcSession`."""
+    write bytes to `write`. Reading lines is session.py's `IrcSession`.
+
+    Slots (past 28 attributes, CPython 3.11 stops sharing an instance dict's keys, and
+    every `self.x` of _chat_fast got slower: bench/core_cost.py rooms measured the IRC
+    door 15% slower at 30), and what an idle client never uses made on first use: its
+    guest read markers; no capability is a shared empty set."""
 
     commands: ClassVar[Mapping[str, Command]] = MappingProxyType({})  # IrcSession's: the table
+
+    __slots__ = (
+        "_guest_marks", "_hang_up", "_labeled", "account", "asked_nick", "cap_version", "caps",
+        "chat_rooms", "closing", "door", "draft", "echo", "is_tls", "negotiating", "nick",
+        "offers_sts", "pacing", "password", "quit_reason", "realname", "sasl", "user",
+    )  # fmt: skip
 
     def __init__(
         self,
         door: IrcDoor,
-        out: Callable[[str], None],
+        out: Callable[[str], None] | None,
         *,
         write: r.Write | None = None,
         host: str = "localhost",
@@ -168,8 +185,9 @@ class IrcClient(SessionBase):
         hang_up: Callable[[], None] | None = None,
         pacing: Pacing | None = None,
         offers_sts: bool = True,
+        link: Link | None = None,
     ) -> None:
-        super().__init__(door.rooms, door.config, out, write, host=host, peer=peer)
+        super().__init__(door.rooms, door.config, out, write, host=host, peer=peer, link=link)
         self._hang_up = hang_up  # closes the connection from outside a line (a KILL)
         self.pacing = pacing  # its flood control, which a multiline message defers
         self.door = door
@@ -178,7 +196,7 @@ class IrcClient(SessionBase):
         self.nick = ""  # chosen, perhaps not yet registered
         self.user = ""
         self.realname = ""
-        self.caps: set[str] = set()
+        self.caps: AbstractSet[str] = NO_CAPS  # replaced whole (set_caps), never changed
         self.cap_version = 0
         self.negotiating = False  # CAP LS or REQ seen, CAP END not yet
         self.password = ""  # what PASS gave, checked when registration completes
@@ -191,15 +209,18 @@ class IrcClient(SessionBase):
         self.echo = False  # echo-message negotiated
         # "PRIVMSG #room" -> its room, for the lines _chat_fast may take; only a room
         # the member is in counts, so an entry that went stale is never used.
-        self.chat_rooms: dict[str, r.Room] = {}
-        # A guest's read markers (draft/read-marker), this connection's own: target key ->
-        # [ms, msgid], as an account keeps them (registry/markers.py).
-        self.guest_marks: dict[str, Any] = {}
+        self.chat_rooms: dict[str, r.Room] = NO_CHAT_ROOMS  # a dict of its own: chat_room()
+        self._guest_marks: dict[str, Any] | None = None  # guest_marks, once used
         # Its last multiline batch (multiline.py): open, or refused and its lines ignored.
-        # (This is the 28th attribute: at 30, CPython 3.11 stops sharing the instance
-        # dict's keys and every `self.x` of _chat_fast gets slower; bench/core_cost.py
-        # rooms measured the IRC door 15% slower at 30.)
         self.draft: Draft | None = None
+
+    @property
+    def guest_marks(self) -> dict[str, Any]:
+        """A guest's read markers (draft/read-marker), this connection's own: target key
+        -> [ms, msgid], as an account keeps them (registry/markers.py)."""
+        if self._guest_marks is None:
+            self._guest_marks = {}
+        return self._guest_marks
 
     # --- What the connection needs. ---
     @property
@@ -257,8 +278,14 @@ class IrcClient(SessionBase):
             self._last_name = self.member.name
         self.member, self.device = None, None
         self.error(f"Closing link: {self.host} ({why})")
+        self.hang_up()
+
+    def hang_up(self) -> None:
+        """Close the connection from outside a line (a KILL, a ban)."""
         if self._hang_up is not None:
             self._hang_up()
+        else:
+            self._hang_up_link()
 
     def banned(self, reason: str) -> None:
         """A server ban matches this client (at connect, at registration, or when it was
@@ -268,8 +295,17 @@ class IrcClient(SessionBase):
             self._last_name = self.member.name
         self.member = None
         self.error(f"Closing link: {self.host} (K-Lined: {reason})")
-        if self._hang_up is not None:
-            self._hang_up()
+        self.hang_up()
+
+    # What the registry tells the connection that holds a member (registry/room.py
+    # Holder): a kill, a ban; a reclaim and a kick are the text door's.
+    on_killed, on_banned = killed, banned
+
+    def on_detached(self) -> None:
+        pass
+
+    def on_kicked(self, room: r.Room) -> None:
+        pass
 
     # --- Lines out. ---
     def send(self, text: str) -> None:
@@ -343,6 +379,14 @@ class IrcClient(SessionBase):
             redaction=REDACTION in caps,
         )  # fmt: skip
 
+    def chat_room(self, head: str, room: r.Room) -> None:
+        """`head` ("PRIVMSG #room") takes the fast way to `room` from now on (_chat_fast)."""
+        if self.chat_rooms is NO_CHAT_ROOMS:
+            self.chat_rooms = {}
+        elif len(self.chat_rooms) > 2 * self.config.max_joined:
+            self.chat_rooms.clear()
+        self.chat_rooms[head] = room
+
     def require_member(self) -> r.Member:
         assert self.member is not None, "commands after registration only"
         return self.member
@@ -364,7 +408,7 @@ class IrcClient(SessionBase):
         for i in range(0, len(tokens), 12):
             self.numeric("005", *tokens[i : i + 12], "are supported by this server")
 
-    def set_caps(self, caps: set[str]) -> None:
+    def set_caps(self, caps: AbstractSet[str]) -> None:
         self.caps = caps
         self.echo = "echo-message" in caps
         member = self.member

@@ -17,8 +17,8 @@ def irc_door(door: IrcDoor, *, sts: bool = True) -> Door:
 
     def session(conn: Link) -> IrcSession:
         return IrcSession(
-            door, conn.say, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls,
-            hang_up=conn.close, pacing=conn, offers_sts=sts,
+            door, None, write=conn.write, host=conn.ip, peer=conn.peer, is_tls=conn.is_tls,
+            pacing=conn, offers_sts=sts, link=conn,
         )  # fmt: skip
 
     return Door(

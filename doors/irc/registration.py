@@ -61,7 +61,8 @@ async def _register(s: IrcClient) -> None:
     except r.ServerBanned as exc:
         s.banned(exc.reason)
         return
-    s.member.killed, s.member.banned = s.killed, s.banned
+    s.member.killed = s.member.banned = None
+    s.member.holder = s  # its on_killed and on_banned (registry/room.py Holder)
     log.info("%s is %s (IRC)", s.peer, nick)
     census = s.rooms.census()
     s.door.max_users = max(s.door.max_users, census.local)
@@ -116,7 +117,7 @@ def on_cap(s: IrcClient, msg: Message) -> Awaitable[None] | None:
         s.negotiating = s.member is None
         s.cap_version = max(s.cap_version, int(msg.params[1]) if msg.params[1:2] == ["302"] else 0)
         if s.cap_version >= 302:
-            s.caps.add("cap-notify")  # implied by CAP LS 302
+            s.caps = s.caps | {"cap-notify"}  # implied by CAP LS 302
         sts = door.sts_policy.get(s.is_tls) if s.cap_version >= 302 and s.offers_sts else None
         values = door.cap_values if s.cap_version >= 302 else {}
         words = (f"{cap}={values[cap]}" if cap in values else cap for cap in door.caps)

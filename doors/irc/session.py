@@ -38,6 +38,7 @@ class IrcSession(IrcClient):
     """One IRC client, reading its lines through the door's command table."""
 
     commands = COMMANDS
+    __slots__ = ()
 
     def feed_nowait(self, text: str) -> Pending | None:
         """Handle one line; if it needs the registry, return the rest to await."""

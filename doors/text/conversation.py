@@ -20,6 +20,7 @@ import registry as r
 from config.settings import Config
 from doors import services
 from doors.common import SessionBase, is_reserved
+from doors.door import Link
 from doors.text.catchup import CatchUp, plan, replayed
 from doors.text.render import Renders, TextRender, framed, framed_private, marked_names
 from rooms import RoomManager
@@ -71,19 +72,28 @@ class Conversation(SessionBase):
 
     commands: ClassVar[Mapping[str, Command]] = MappingProxyType({})  # Session's: the table
 
+    __slots__ = (
+        "_close", "_menu_shown", "_prompted", "_raw_line", "_renders", "_room", "login_name",
+        "render", "replay", "since", "state",
+    )  # fmt: skip
+
     def __init__(
         self,
         rooms: RoomManager,
         config: Config,
-        out: Callable[[str], None],
+        out: Callable[[str], None] | None,
         *,
         write: r.Write | None = None,
         renders: Renders | None = None,
         peer: str = "-",
         close: Callable[[], None] | None = None,
+        link: Link | None = None,
     ) -> None:
-        host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
-        super().__init__(rooms, config, out, write, host=host, peer=peer)
+        if link is not None:
+            host = link.ip
+        else:
+            host = peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
+        super().__init__(rooms, config, out, write, host=host, peer=peer, link=link)
         self.state = State.NAME
         self._renders = renders or Renders()
         self.render: TextRender = self._renders("")
@@ -105,11 +115,12 @@ class Conversation(SessionBase):
     @room.setter
     def room(self, room: r.Room | None) -> None:
         """In a room, this connection shows the user its lines as they come: the read
-        marker of the user's account follows them (registry/markers.py); its render is
-        the room's (doors/text/render.py, Renders)."""
+        marker of the user's account follows them (registry/markers.py; a guest has
+        none to follow until it logs in, ask_service); its render is the room's
+        (doors/text/render.py, Renders)."""
         if room is not self._room:
             markers = self.rooms.markers
-            if room is not None and self.member is not None:
+            if room is not None and self.member is not None and self.member.account:
                 markers.follow(self, self.member, room)
             else:
                 markers.unfollow(self)
@@ -181,6 +192,8 @@ class Conversation(SessionBase):
         """End the connection from this side (the session is CLOSED already)."""
         if self._close is not None:
             self._close()
+        else:
+            self._hang_up_link()
 
     # --- What the commands ask of it. ---
     def require_member(self) -> r.Member:
@@ -313,6 +326,8 @@ class Conversation(SessionBase):
         hhmm = self.render.hhmm(self.rooms.clock())
         self.say(*(f"[{hhmm}] *{service}* {line}" for line in answer))
         if member.account and member.account != before and self.member is member:
+            if self._room is not None:  # its account's marker follows the room from now on
+                self.rooms.markers.follow(self, member, self._room)
             await self.deliver_held()  # (not when the login was refused: a banned account)
 
     async def deliver_held(self) -> None:

@@ -18,9 +18,8 @@ def text_door(rooms: RoomManager, config: Config) -> Door:
 
     def session(conn: Link) -> Session:
         return Session(
-            rooms, config, conn.say, write=conn.write, renders=renders,
-            peer=conn.peer, close=conn.close,
-        )  # fmt: skip
+            rooms, config, None, write=conn.write, renders=renders, peer=conn.peer, link=conn
+        )
 
     return Door(
         "text", session, config.max_line_bytes, refusal=lambda text: f"! {text}",

@@ -35,6 +35,7 @@ class Session(Conversation):
     `write` (bytes)."""
 
     commands = COMMANDS
+    __slots__ = ()
 
     async def feed(self, line: str) -> None:
         """Handle one line from the user, to the end."""
@@ -55,6 +56,7 @@ class Session(Conversation):
             self._refuse(exc)
         except Exception:
             self._fail()
+        self._raw_line = ""  # handled: an idle session keeps no copy of its last line
         if self.state is not State.IN_ROOM:  # chat, the common case, has no prompt
             self._prompt(line)
         return None
@@ -82,6 +84,7 @@ class Session(Conversation):
             self._refuse(exc)
         except Exception:
             self._fail()
+        self._raw_line = ""
         if self.state is not State.IN_ROOM:
             self._prompt(line)
 
@@ -148,8 +151,8 @@ class Session(Conversation):
 
     def _hold(self, member: r.Member) -> None:
         """This connection answers for the member from now on."""
-        member.detach, member.kicked, member.killed = self._detached, self._kicked, self._killed
-        member.banned = self._banned
+        member.detach = member.kicked = member.killed = member.banned = None
+        member.holder = self  # its on_detached, on_kicked, on_killed and on_banned
 
     def _on_login(self, line: str) -> Result:
         """The account's password, after its name at the name prompt."""
@@ -258,6 +261,9 @@ class Session(Conversation):
             self.state = State.MENU
             self.say(*MENU)
             self._menu_shown = self._prompted = True
+
+    # What the registry tells the connection that holds a member (registry/room.py Holder).
+    on_detached, on_kicked, on_killed, on_banned = _detached, _kicked, _killed, _banned
 
     def _on_menu(self, line: str) -> Result:
         choice = MENU_CHOICES.get(line.strip())

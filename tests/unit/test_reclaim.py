@@ -110,3 +110,27 @@ def test_a_code_expires_after_its_time_and_never_matches_another_name() -> None:
     fresh = codes.issue("alice", "Alice")
     assert codes.check("alice", fresh) == "Alice"
     assert codes.check("alice", fresh) is None  # used up
+
+
+def test_a_connected_holder_whose_name_is_its_key_keeps_only_a_digest() -> None:
+    """While its holder is connected, a code of a name that is its own key is a bare
+    digest (no record object per idle connection); it works, is renamed, and expires
+    once the holder leaves, as any code."""
+    now = [0.0]
+    codes = Reclaims(lambda: now[0], ttl_s=10)
+    code = codes.issue("bob", "bob")
+    assert isinstance(codes._codes["bob"], bytes)
+    codes.issue("carol", "Carol")
+    assert not isinstance(codes._codes["carol"], bytes)  # the name as written is kept
+    codes.renamed("bob", "rob", "rob")
+    assert isinstance(codes._codes["rob"], bytes)
+    assert codes.check("rob", code) == "rob"
+    fresh = codes.issue("rob", "rob")
+    codes.renamed("rob", "bobby", "Bobby")
+    codes.disconnected("bobby")
+    now[0] = 5.0
+    assert codes.check("bobby", fresh) == "Bobby"
+    late = codes.issue("dave", "dave")
+    codes.disconnected("dave")
+    now[0] = 16.0
+    assert codes.check("dave", late) is None  # expired 10 s after its holder left

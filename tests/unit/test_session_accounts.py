@@ -245,3 +245,16 @@ async def test_the_servers_default_holds_until_an_account_chooses(rooms: RoomMan
     guest = await named(rooms, "guest")
     await guest.session.close("gone")
     assert rooms.find("guest") is None  # a guest never stays
+
+
+async def test_a_guest_in_a_room_is_not_followed_until_it_logs_in(rooms: RoomManager) -> None:
+    """A guest has no read marker: its connection holds no follower entry (an idle
+    guest costs nothing there); once it logs in, in its room, the account's marker
+    follows the room's lines."""
+    bob = await named(rooms, "bob")
+    await bob.say("/create lobby")
+    following = rooms.markers._following
+    assert bob.session not in following
+    await bob.say("/register hunter2")
+    member, room = following[bob.session]
+    assert member is bob.session.member and room is bob.session.room
