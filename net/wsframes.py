@@ -82,6 +82,25 @@ class FrameReader:
             self._parts = None
 
     def feed(self, data: bytes) -> list[bytes]:
+        """The messages `data` completes."""
+        size = len(data) - 6
+        if (
+            0 <= size < 126
+            and (data[0] == 0x81 or data[0] == 0x82)  # final, text or binary
+            and data[1] == 0x80 | size  # masked, and all of it: a whole frame
+            and size <= self.max_size
+            and self._parts is None
+            and not self._pending
+            and not self.is_done
+        ):  # the usual read, one short message
+            payload = self.unmask(data[6:], data[2:6])
+            if data[0] == 0x81 and not payload.isascii() and not _is_utf8(payload):
+                self.fail(INVALID_DATA, "invalid UTF-8 in a text message")
+                return []
+            return [payload]
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> list[bytes]:
         if self.is_done:
             return []
         pending = self._pending
