@@ -176,7 +176,7 @@ class WebSocketLink(Layer):
     # --- transport: the Connection calls these ---
     def write(self, data: bytes | bytearray | memoryview) -> None:
         ws = self._ws
-        if ws is not None and ws.sendable and self._is_started:
+        if ws is not None and ws.sendable:  # (open: the Connection started in that read)
             # Once per member per flush: the hot path of a room's fan-out on this door.
             # The Connection asked is_closing() just before; the batch framed for the
             # member before is taken without a call.

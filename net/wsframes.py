@@ -93,7 +93,8 @@ class FrameReader:
             and not self._pending
             and not self.is_done
         ):  # the usual read, one short message
-            payload = self.unmask(data[6:], data[2:6])
+            mask = data[2:6]
+            payload = data[6:] if mask == NO_MASK else self.unmask(data[6:], mask)
             if data[0] == 0x81 and not payload.isascii() and not _is_utf8(payload):
                 self.fail(INVALID_DATA, "invalid UTF-8 in a text message")
                 return []
