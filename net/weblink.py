@@ -95,18 +95,17 @@ class WebSocketLink(Layer):
             return
         data = conn.receive_buffer[:nbytes].tobytes()
         if self._is_started:  # the usual read: frames, one IRC line each
-            lines = ws.receive_data(data)
+            lines = ws.receive_lines(data)
             if ws.out:
                 self._flush()  # pongs, a close frame
             if ws.failure and not conn.quit_reason:
                 conn.quit_reason = ws.failure
             if lines and not self._is_closing and not conn.is_closed:
-                conn.data_received(lines[0] + b"\n" if len(lines) == 1 else
-                                   b"\n".join(lines) + b"\n")  # fmt: skip
+                conn.data_received(lines)
             if ws.is_ended:
                 self._tell_eof()
             return
-        lines = ws.receive_data(data)
+        request_lines = ws.receive_data(data)  # frames that came with the handshake
         self._flush()  # the handshake's reply goes before any line's answer
         if ws.is_open:
             self._is_started = True
@@ -116,8 +115,8 @@ class WebSocketLink(Layer):
             conn.start()
         if ws.failure and not conn.quit_reason:
             conn.quit_reason = ws.failure
-        if lines and not self._is_closing and not conn.is_closed:
-            conn.data_received(b"\n".join(lines) + b"\n")
+        if request_lines and not self._is_closing and not conn.is_closed:
+            conn.data_received(b"\n".join(request_lines) + b"\n")
         if ws.is_ended:
             self._tell_eof()
 

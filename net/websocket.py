@@ -184,9 +184,36 @@ class IrcWebSocket:
     def receive_data(self, data: bytes) -> list[bytes]:
         """Take bytes the client sent; return the IRC lines they complete (without any
         line end). Then send what data_to_send() gives."""
+        if self._reader is not None:
+            lines = self.receive_lines(data)
+            return lines.split(b"\n")[:-1] if lines else []
+        return self._receive_request(data)
+
+    def receive_lines(self, data: bytes) -> bytes:
+        """Once open: take bytes the client sent; return the IRC lines they complete,
+        each ended by a LF (what a Connection's line splitter takes), or b"". Then send
+        what `out` holds."""
         reader = self._reader
-        if reader is not None:  # the usual read: frames
-            return self._lines(reader.feed(data)) if not reader.is_done else []
+        assert reader is not None
+        if reader.is_done:
+            return b""
+        messages = reader.feed(data)
+        if not messages:
+            lines = b""
+        elif len(messages) == 1:
+            lines = messages[0] + b"\n"
+        else:
+            lines = b"\n".join(messages) + b"\n"
+        if b"\r" in lines or lines.count(b"\n") != len(messages):  # not one line each
+            lines = self._lines(reader, messages)
+        if reader.replies:
+            self.out += reader.replies
+            reader.replies.clear()
+        if reader.is_done:
+            self._end(reader)
+        return lines
+
+    def _receive_request(self, data: bytes) -> list[bytes]:
         if self._is_first:
             self._is_first = False
             if self._tls_hint and data[:1] == TLS_RECORD:
@@ -209,7 +236,8 @@ class IrcWebSocket:
         self._take_events()
         if self.is_open:
             self._reader = FrameReader(self.door.max_message_bytes, unmask)
-            return self.receive_data(rest) if rest else []
+            lines = self.receive_lines(rest) if rest else b""
+            return lines.split(b"\n")[:-1] if lines else []
         if rest:
             self._protocol.receive_data(rest)  # after a reply: discarded
         return []
@@ -256,12 +284,10 @@ class IrcWebSocket:
         return False
 
     # --- what came ---
-    def _lines(self, messages: list[bytes]) -> list[bytes]:
-        """The messages as IRC lines; a trailing CRLF (or LF) is tolerated, but a CR or
-        LF inside is two lines in one message: refused, as the spec allows one line
-        only (a page that pasted user text into a line cannot smuggle a command)."""
-        reader = self._reader
-        assert reader is not None
+    def _lines(self, reader: FrameReader, messages: list[bytes]) -> bytes:
+        """The messages as LF-ended IRC lines; a trailing CRLF (or LF) is tolerated, but
+        a CR or LF inside is two lines in one message: refused, as the spec allows one
+        line only (a page that pasted user text into a line cannot smuggle a command)."""
         lines: list[bytes] = []
         for message in messages:
             line = message.removesuffix(b"\n").removesuffix(b"\r")
@@ -270,13 +296,8 @@ class IrcWebSocket:
                 log.info("%s sent a WebSocket message of two lines; closing", self.label)
                 reader.fail(PROTOCOL_ERROR, self.failure)
                 break
-            lines.append(line)
-        if reader.replies:
-            self.out += reader.replies
-            reader.replies.clear()
-        if reader.is_done:
-            self._end(reader)
-        return lines
+            lines.append(line + b"\n")
+        return b"".join(lines)
 
     def _end(self, reader: FrameReader) -> None:
         """The client's close frame, answered (unless it answers the server's), or a

@@ -387,3 +387,16 @@ def test_the_end_of_the_stream_ends_the_input_without_a_close_frame() -> None:
     assert browser.server.is_ended and not browser.server.failure
     assert browser.server.data_to_send() == [b""]
     assert browser.server.frames(b"ERROR :x\r\n") == b""
+
+
+def test_several_frames_in_one_read_are_one_line_each_and_the_rules_hold() -> None:
+    browser = opened()
+    server = browser.server
+    many = [b"NICK a", b"USER a 0 * :b\r\n", b"", b"PING x\n", b"PONG y\r"]
+    data = b"".join(Frame(Opcode.TEXT, m).serialize(mask=True) for m in many)
+    assert server.receive_lines(data) == b"NICK a\nUSER a 0 * :b\n\nPING x\nPONG y\n"
+    two = [b"JOIN #ok", b"PRIVMSG #a :x\r\nQUIT", b"JOIN #never"]
+    data = b"".join(Frame(Opcode.BINARY, m).serialize(mask=True) for m in two)
+    assert server.receive_lines(data) == b"JOIN #ok\n"  # neither half, nothing after
+    assert server.failure == "one IRC line per WebSocket message"
+    assert server.data_to_send()[-1] == b""
