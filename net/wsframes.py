@@ -113,23 +113,25 @@ class FrameReader:
             pending.clear()
         messages: list[bytes] = []
         pos, end = 0, len(data)
-        unmask, short = self.unmask, min(125, self.max_size)
+        unmask, short, append = self.unmask, min(125, self.max_size), messages.append
         while end - pos >= 2:
-            first, second = data[pos], data[pos + 1]
-            if (first == 0x81 or first == 0x82) and 0 <= second - 0x80 <= short:
+            first, size = data[pos], data[pos + 1] - 0x80
+            if (first == 0x81 or first == 0x82) and 0 <= size <= short and self._parts is None:
                 # The usual frame, several to a read: a short message, whole and masked.
-                stop = pos + 6 + second - 0x80
-                if self._parts is None and stop <= end:
-                    mask = data[pos + 2 : pos + 6]
-                    payload = data[pos + 6 : stop]
+                start = pos + 6
+                stop = start + size
+                if stop <= end:
+                    payload = data[start:stop]
+                    mask = data[pos + 2 : start]
                     if mask != NO_MASK:
                         payload = unmask(payload, mask)
                     if first == 0x81 and not payload.isascii() and not _is_utf8(payload):
                         self.fail(INVALID_DATA, "invalid UTF-8 in a text message")
                         return messages
-                    messages.append(payload)
+                    append(payload)
                     pos = stop
                     continue
+            second = data[pos + 1]
             size = second & 0x7F
             if size < 126:
                 head = pos + 6
