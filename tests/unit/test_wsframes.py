@@ -4,6 +4,7 @@ error's close code, against what the websockets package's own protocol does."""
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 from websockets.frames import Close, Frame, Opcode
@@ -191,3 +192,19 @@ def test_the_servers_frames_are_websockets_own() -> None:
     assert close_frame(1002, "why") == Frame(
         Opcode.CLOSE, Close(1002, "why").serialize()
     ).serialize(mask=False)
+
+
+def test_any_bytes_end_in_messages_or_a_close_code_never_an_exception() -> None:
+    rng = random.Random(23)
+    valid = STREAM_PARTS[:7]
+    for _ in range(3000):
+        data = b"".join(rng.choice(valid) for _ in range(rng.randrange(4)))
+        if rng.random() < 0.7:  # a byte changed somewhere, or random bytes after
+            data += bytes(rng.randrange(256) for _ in range(rng.randrange(1, 20)))
+            spot = rng.randrange(len(data))
+            data = data[:spot] + bytes((rng.randrange(256),)) + data[spot + 1 :]
+        reader = FrameReader(200)
+        cut = rng.randrange(len(data) + 1)
+        reader.feed(data[:cut])
+        reader.feed(data[cut:])
+        assert reader.error is None or reader.error[0] in (1002, 1007, 1009)
