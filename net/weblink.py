@@ -93,9 +93,21 @@ class WebSocketLink(Layer):
         ws, conn = self._ws, self.conn
         if ws is None or self._raw is None:
             return
-        lines = ws.receive_data(conn.receive_buffer[:nbytes].tobytes())
+        data = conn.receive_buffer[:nbytes].tobytes()
+        if self._is_started:  # the usual read: frames, one IRC line each
+            lines = ws.receive_lines(data)
+            if ws.out:
+                self._flush()  # pongs, a close frame
+            if ws.failure and not conn.quit_reason:
+                conn.quit_reason = ws.failure
+            if lines and not self._is_closing and not conn.is_closed:
+                conn.data_received(lines)
+            if ws.is_ended:
+                self._tell_eof()
+            return
+        request_lines = ws.receive_data(data)  # frames that came with the handshake
         self._flush()  # the handshake's reply goes before any line's answer
-        if ws.is_open and not self._is_started:
+        if ws.is_open:
             self._is_started = True
             if self._timer is not None:
                 self._timer.cancel()
@@ -103,8 +115,8 @@ class WebSocketLink(Layer):
             conn.start()
         if ws.failure and not conn.quit_reason:
             conn.quit_reason = ws.failure
-        if lines and not self._is_closing and not conn.is_closed:
-            conn.data_received(b"\n".join(lines) + b"\n")
+        if request_lines and not self._is_closing and not conn.is_closed:
+            conn.data_received(b"\n".join(request_lines) + b"\n")
         if ws.is_ended:
             self._tell_eof()
 
@@ -162,17 +174,23 @@ class WebSocketLink(Layer):
 
     # --- transport: the Connection calls these ---
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        ws = self._ws
+        if ws is not None and ws.sendable:  # (open: the Connection started in that read)
+            # Once per member per flush: the hot path of a room's fan-out on this door.
+            # The Connection asked is_closing() just before; the batch framed for the
+            # member before is taken without a call.
+            framer = self._door.framer
+            framed = framer.framed.get(ws.is_binary) if data is framer.last else None
+            if framed is None:
+                framed = framer.frames(data if type(data) is bytes else bytes(data),
+                                       ws.is_binary)  # fmt: skip
+            self._raw.write(framed)  # type: ignore[union-attr]  # (set when started)
+            return
         raw = self._raw
         if raw is None or raw.is_closing():
             return
-        ws = self._ws
         if ws is None or not self._is_started:  # a refused connection's HTTP reply
             raw.write(data)  # (Connection.admit)
-            return
-        # Once per member per flush: the hot path of a room's fan-out on this door.
-        framed = ws.frames(data if type(data) is bytes else bytes(data))
-        if framed:
-            raw.write(framed)
 
     def is_closing(self) -> bool:
         return self._is_closing or self._raw is None or self._raw.is_closing()

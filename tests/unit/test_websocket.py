@@ -337,3 +337,66 @@ def test_a_senders_own_batch_between_the_others_does_not_frame_theirs_again() ->
     first = servers[0].frames(batch)
     assert servers[1].frames(mine) == frame_lines(mine, False)
     assert servers[2].frames(batch) is first
+
+
+def test_frames_that_came_with_the_handshake_are_read() -> None:
+    server = IrcWebSocket(door(), "127.0.0.1", lambda ip: None)
+    first = Frame(Opcode.TEXT, b"NICK early").serialize(mask=True)
+    second = Frame(Opcode.TEXT, b"USER a 0 * :b").serialize(mask=True)
+    request = (HANDSHAKE + "\r\n").encode()
+    lines = server.receive_data(request[:-1]) + server.receive_data(request[-1:] + first[:3])
+    lines += server.receive_data(first[3:] + second)
+    assert server.is_open and lines == [b"NICK early", b"USER a 0 * :b"]
+    assert server.data_to_send()[0].startswith(b"HTTP/1.1 101 ")
+
+
+def test_a_ping_is_answered_with_its_payload_and_lines_still_flow() -> None:
+    browser = opened()
+    browser.client.send_ping(b"are you there")
+    browser.pump()
+    browser.send("NICK after")
+    pongs = [e for e in browser.client.events_received() if isinstance(e, Frame)]
+    assert [(f.opcode, bytes(f.data)) for f in pongs] == [(Opcode.PONG, b"are you there")]
+    assert browser.lines == [b"NICK after"] and not browser.closed
+
+
+def test_a_text_message_not_utf8_closes_with_1007_a_binary_one_is_a_line() -> None:
+    browser = opened()
+    browser.send(b"PRIVMSG #a :caf\xe9")  # binary: the IRC door answers INVALID_UTF8
+    assert browser.lines == [b"PRIVMSG #a :caf\xe9"] and not browser.closed
+    browser.server.receive_data(Frame(Opcode.TEXT, b"PRIVMSG #a :caf\xe9").serialize(mask=True))
+    browser.pump()
+    assert browser.client.close_rcvd is not None
+    assert browser.client.close_rcvd.code == CloseCode.INVALID_DATA
+    assert browser.server.failure == "WebSocket protocol error" and browser.closed
+
+
+def test_an_unmasked_frame_closes_with_1002() -> None:
+    browser = opened()
+    browser.server.receive_data(Frame(Opcode.TEXT, b"NICK a").serialize(mask=False))
+    browser.pump()
+    assert browser.client.close_rcvd is not None
+    assert browser.client.close_rcvd.code == CloseCode.PROTOCOL_ERROR
+    assert browser.lines == [] and browser.closed
+
+
+def test_the_end_of_the_stream_ends_the_input_without_a_close_frame() -> None:
+    browser = opened()
+    browser.send("NICK a")
+    browser.server.receive_eof()
+    assert browser.server.is_ended and not browser.server.failure
+    assert browser.server.data_to_send() == [b""]
+    assert browser.server.frames(b"ERROR :x\r\n") == b""
+
+
+def test_several_frames_in_one_read_are_one_line_each_and_the_rules_hold() -> None:
+    browser = opened()
+    server = browser.server
+    many = [b"NICK a", b"USER a 0 * :b\r\n", b"", b"PING x\n", b"PONG y\r"]
+    data = b"".join(Frame(Opcode.TEXT, m).serialize(mask=True) for m in many)
+    assert server.receive_lines(data) == b"NICK a\nUSER a 0 * :b\n\nPING x\nPONG y\n"
+    two = [b"JOIN #ok", b"PRIVMSG #a :x\r\nQUIT", b"JOIN #never"]
+    data = b"".join(Frame(Opcode.BINARY, m).serialize(mask=True) for m in two)
+    assert server.receive_lines(data) == b"JOIN #ok\n"  # neither half, nothing after
+    assert server.failure == "one IRC line per WebSocket message"
+    assert server.data_to_send()[-1] == b""
