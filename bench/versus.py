@@ -422,9 +422,83 @@ def render(record: dict[str, Any]) -> str:
         "generator used during a timed step of the row (a quiet machine: under 0.15); a "
         "busy machine lowers the rates, and alternating spreads that over every column.",
     ]
+    lines += limits(table, done)
     if record.get("failed"):
         lines += ["", "Failed runs (not in the medians): " + "; ".join(record["failed"])]
     return "\n".join(lines)
+
+
+def limits(table: list[Row], done: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """Where each sweep stopped, and what each server spent at one rate they all took.
+
+    A sweep's best step says which process ran out first: the server's CPU or the
+    generator's (one core each). Where the generator is the one at its ceiling, the
+    rates above are the generator's, and the servers compare better by the CPU each
+    used for the same work: the highest offered rate that every door passed in every
+    run with its server under 0.95 of its core, and each server's CPU there (the
+    median)."""
+    out: list[str] = []
+    for row in table:
+        got = {t: done[row.key][t] for t in TARGETS if done.get(row.key, {}).get(t)}
+        if row.value != "dps" or not got:
+            continue
+        common = common_rate(got)
+        cells = []
+        for target, runs in got.items():
+            best = [r["run"]["best"] for r in runs if r["run"].get("best")]
+            server = median([b["server_cpu"] for b in best if b.get("server_cpu") is not None])
+            gen = median([b["gen_cpu"] for b in best if b.get("gen_cpu") is not None])
+            at = cpu_at(runs, common) if common else None
+            spent = (
+                f"{at:.2f} cores ({at / common * 1e9:,.0f} ns a delivery)" if at and common else "-"
+            )
+            cells.append(f"{HEADS[target]} | {server:.2f} | {gen:.2f} | {spent}")
+        if not out:
+            out += [
+                "",
+                "Where each sweep stopped: the CPU, in cores, the server and the generator "
+                "used in its best step (1.00: that process was the limit), and each "
+                "server's CPU at the highest rate that every door passed in every run "
+                f"with its server under {BUSY_CPU:.2f} of its core:",
+                "",
+                "| workload | server | server CPU, best step | generator CPU, best step "
+                "| server CPU at the common rate |",
+                "| --- | --- | ---: | ---: | ---: |",
+            ]
+        label = f"{row.label.split(', deliveries/s')[0]}" + (
+            f", at {common / 1e3:,.0f} k/s" if common else ""
+        )
+        out += [f"| {label} | {c} |" for c in cells]
+    return out
+
+
+BUSY_CPU = 0.95  # a server this busy is at its limit: its CPU no longer tells its cost
+
+
+def common_rate(got: dict[str, list[dict[str, Any]]]) -> float | None:
+    """The highest offered rate that every run of every door passed, its server not
+    at its limit."""
+    passed: set[float] | None = None
+    for runs in got.values():
+        for run in runs:
+            rates = {
+                round(s["offered_dps"])
+                for s in run["run"].get("steps", [])
+                if s["fail"] is None and (s.get("server_cpu") or 0.0) < BUSY_CPU
+            }
+            passed = rates if passed is None else passed & rates
+    return float(max(passed)) if passed else None
+
+
+def cpu_at(runs: list[dict[str, Any]], rate: float) -> float | None:
+    """The server's CPU (median over runs) in the step offered at `rate`."""
+    cpus = [
+        s["server_cpu"]
+        for r in runs
+        for s in r["run"].get("steps", [])
+        if round(s["offered_dps"]) == round(rate) and s.get("server_cpu") is not None
+    ]
+    return median(cpus) if cpus else None
 
 
 def header(record: dict[str, Any]) -> str:
