@@ -15,6 +15,7 @@ import unicodedata
 
 # Escape sequences a terminal would act on (docs/protocol.md, Transport): CSI, OSC, DCS,
 # SOS/PM/APC strings and two-byte ESC sequences, in their 7-bit and 8-bit forms.
+_ESCAPE_START = re.compile("[\x1b\x90-\x9f]")  # where an escape sequence can begin
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI
     r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, SOS, PM, APC
@@ -109,7 +110,9 @@ def clean(text: str) -> str:
     """Text safe to show on anyone's terminal: escape sequences and controls removed."""
     if text.isprintable():
         return text
-    if "\x1b" in text or any("\x90" <= c <= "\x9f" for c in text):
+    if text[-1:] == "\r" and text[:-1].isprintable():  # a CR LF line (nc, telnet)
+        return text[:-1]
+    if _ESCAPE_START.search(text) is not None:
         text = _ESCAPES.sub("", text)
     return text.translate(_DROP)
 

@@ -54,6 +54,13 @@ def test_clean_leaves_no_control_character_and_is_idempotent(text: str) -> None:
     assert clean(cleaned) == cleaned
 
 
+@settings(max_examples=500, deadline=None)
+@given(HOSTILE_TEXT)
+def test_clean_of_a_crlf_line_is_the_clean_of_the_line(text: str) -> None:
+    # nc and telnet end a line with CR LF; the connection cuts at LF, the CR is left
+    assert clean(text + "\r") == clean(text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(categories=["L", "N", "P", "S", "Zs"])))
 def test_clean_keeps_printable_text_as_it_is(text: str) -> None:
