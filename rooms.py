@@ -446,7 +446,8 @@ class RoomManager:
         member.detach = member.kicked = member.killed = None
         if not member.away:
             self.set_away(member, ALWAYS_ON_AWAY)
-        self.presences.save(member.account)  # what a restart brings back: now, not later
+        self.markers.save(member.account)  # its last connection went: its markers now
+        self.presences.save(member.account)  # ...and what a restart brings back
         log.info("%s stays with no connection, always on (%s)", member.name, reason or "gone")
 
     def _connect_again(

@@ -64,11 +64,15 @@ async def test_an_always_on_user_is_back_after_kill_9_and_a_login_takes_it_over(
     bob = await registered(first, "bob")
     await bob.send("/msg NickServ SET ALWAYS-ON on")
     await bob.expect(nickserv("ALWAYS-ON is on for bob."))
+    await bob.create("attic")
+    await bob.send("read up to here")  # its read marker of attic: here, once it goes
+    await bob.expect(re.compile(rf"{STAMP} <bob> read up to here"))
     await bob.send("/quit")
     await bob.expect_closed()
     irc, _ = await irc_login(first, "bob")
-    for channel in ("#attic", "#cellar"):
-        await irc.join(channel)
+    lines = await irc.expect(re.compile(r":\S+ 366 bob #attic .*"))  # its room, as on a join
+    assert ":bob!~bob@127.0.0.1 JOIN #attic" in lines
+    await irc.join("#cellar")
     await irc.send("QUIT :bye")
     await irc.expect_closed()
     alice = await registered(first, "alice")
@@ -82,6 +86,8 @@ async def test_an_always_on_user_is_back_after_kill_9_and_a_login_takes_it_over(
     carol = await second.client("carol")
     await carol.send("/join attic")
     await carol.expect("* Users in attic: bob, carol")  # bob is no operator of it now
+    await carol.send("said while bob was out")
+    await carol.expect(re.compile(rf"{STAMP} <carol> said while bob was out"))
     await carol.send("/whois bob")
     await carol.expect(f"* bob is away: {AWAY}")
     alice = await logged_in(second, "alice")
@@ -102,8 +108,9 @@ async def test_an_always_on_user_is_back_after_kill_9_and_a_login_takes_it_over(
     await irc.send("QUIT :bye")
     await irc.expect_closed()
 
-    text = await logged_in(second, "bob")  # the text door shows its room
+    text = await logged_in(second, "bob")  # its room, and what it missed (its marker)
     await text.expect("Joined room [attic]. Type 'exit' to leave, /help for commands.")
+    await text.expect(re.compile(rf"{STAMP} <carol> said while bob was out"))
     await text.send("/who")
     await text.expect("* Users in attic: bob, carol")
     for client in (text, carol, alice):
