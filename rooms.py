@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from registry.accounts import Accounts, AccountStore
+from registry.accounts import Account, Accounts, AccountStore
 from registry.bans import BanRecord, BanStore, ServerBans, ban_mask, record_matches, word_duration
 from registry.errors import (
     AlreadyInRoom,
@@ -89,6 +89,7 @@ from registry.modes import Limits, Refusal, admit, apply_change, remute_room
 from registry.names import Census, Names
 from registry.opers import Opers
 from registry.owners import CHANSERV, CHANSERV_MASK, Ownership, from_words
+from registry.presence import PRESENT, Presence, Presences, presence_of
 from registry.private import Delivery, PrivateMessages
 from registry.reclaim import Reclaims
 from registry.redaction import Redactions, forget_line
@@ -191,6 +192,8 @@ class RoomManager:
         )
         # Messages taken back (registry/redaction.py): out of history, and told.
         self.redactions = Redactions(self)
+        # Always-on users' names and rooms, kept across restarts (registry/presence.py).
+        self.presences = Presences(self.accounts, self._presence_now)
 
     @property
     def whowas(self) -> deque[Departed]:
@@ -324,6 +327,7 @@ class RoomManager:
         self._names.add(member)
         if self.relay is not None:
             self.relay.claimed(member)
+        self._presence_changed(member)
         return member
 
     async def log_in_as(
@@ -411,10 +415,20 @@ class RoomManager:
         account's choice (NickServ SET ALWAYS-ON), else the server's default. A guest
         never does."""
         account = self.accounts.find(member.account) if member.account else None
-        if account is None:
-            return False
+        return account is not None and self._always_on(account)
+
+    def _always_on(self, account: Account) -> bool:
         chosen = account.settings.get("always_on")
         return chosen if isinstance(chosen, bool) else self.always_on_default
+
+    def set_always_on(self, member: Member, on: bool) -> None:
+        """The member's account chooses whether its user stays with no connection left
+        (NotLoggedIn for a guest); what a restart brings back follows the choice."""
+        account = self.accounts.find(member.account) if member.account else None
+        if account is None:
+            raise NotLoggedIn(member.name)
+        self.accounts.change_settings(account, always_on=on)
+        self._presence_changed(member)
 
     @staticmethod
     def connected(member: Member) -> bool:
@@ -432,6 +446,8 @@ class RoomManager:
         member.detach = member.kicked = member.killed = None
         if not member.away:
             self.set_away(member, ALWAYS_ON_AWAY)
+        self.markers.save(member.account)  # its last connection went: its markers now
+        self.presences.save(member.account)  # ...and what a restart brings back
         log.info("%s stays with no connection, always on (%s)", member.name, reason or "gone")
 
     def _connect_again(
@@ -444,6 +460,86 @@ class RoomManager:
         if member.away == ALWAYS_ON_AWAY:
             self.set_away(member, "")
         log.info("%s is connected again", member.name)
+
+    # --- Always on across a restart (registry/presence.py): one server only. ---
+    def _presence_changed(self, member: Member, account: str = "") -> None:
+        """The member's name, rooms or account changed (or it left): if its account is
+        always on, or kept a presence, what a restart brings back is saved anew. Not in
+        a cluster, where a user is no single server's to bring back."""
+        name = account or member.account
+        if not name or member.server or self.relay is not None:
+            return
+        found = self.accounts.find(name)
+        if found is not None and (PRESENT in found.settings or self._always_on(found)):
+            self.presences.changed(found.name)
+
+    def _presence_now(self, account: str) -> Presence | None:
+        """The presence a restart brings back for `account`: its always-on user of this
+        server, as it is now, or None."""
+        member = self._names.by_account(account)
+        if member is None or not self.is_always_on(member):
+            return None
+        rooms = tuple(room.name for room in member.rooms)
+        return Presence(member.name, rooms, member.user, member.host, member.realname)
+
+    def restore_always_on(self) -> int:
+        """At start-up, once the store's rooms, accounts and bans are attached, before
+        any connection (one server, not a cluster): each always-on account whose user
+        was present is present again, in its rooms, away, with no connection, and
+        nobody is told. How many came back; a presence that cannot come back (no longer
+        always on, banned, its name and the account's both taken) is cleared."""
+        back = 0
+        for account in self.accounts.all():
+            presence = presence_of(account.settings)
+            if presence is None:
+                if PRESENT in account.settings:
+                    self.presences.changed(account.name)  # malformed: cleared
+                continue
+            member = self._bring_back(account, presence)
+            if member is None:
+                self.presences.changed(account.name)
+                continue
+            back += 1
+            if member.name != presence.name or len(member.rooms) != len(presence.rooms):
+                self.presences.changed(account.name)  # kept as it came back
+        if back:
+            log.info("%s back with no connection, always on", counted(back, "user"))
+        return back
+
+    def _bring_back(self, account: Account, presence: Presence) -> Member | None:
+        """One always-on user again, as `presence` says: under its name (else the
+        account's, if that is free), in the rooms that are kept or can be made (a room
+        that is not is made as a join would make it; status only from a registered
+        room's access list), silent, as _stay leaves it. None if it cannot be."""
+        if not self._always_on(account):
+            return None
+        user, host = presence.user, presence.host
+        if self.bans.match(presence.name, user, host, account.name) is not None:
+            return None
+        name = presence.name
+        if name_key(name) in self._names or self.is_reserved(name, account.name):
+            name = account.name
+            if name_key(name) in self._names:
+                return None
+        member = Member(
+            name, _nowhere, _silent, user, host, presence.realname, "", signon=self.clock()
+        )
+        member.account, member.away = account.name, ALWAYS_ON_AWAY
+        self._names.add(member)
+        for room_name in presence.rooms[: self.max_joined]:
+            room = self._rooms.get(name_key(room_name))
+            if room is None:
+                if len(self._rooms) >= self.max_rooms:
+                    continue
+                room = self._new_room(room_name)
+                self._save(room)
+                self._rooms[room.key] = room
+            if room not in member.rooms:
+                self._seat(member, room, restored=True)
+                self._grant(member, room, quiet=True)
+        log.info("%s is back in %s with no connection, always on", member.name,
+                 counted(len(member.rooms), "room"))  # fmt: skip
+        return member
 
     def presence(self, account: str) -> Member | None:
         """The user of this server logged in to `account`, under any name, if any."""
@@ -473,6 +569,7 @@ class RoomManager:
             self._remute(member)  # an account ban may match it now
             for room in member.rooms:
                 self._grant(member, room)
+        self._presence_changed(member)
         self._ban_if_banned(member)  # a banned account: disconnected
 
     def log_out(self, member: Member) -> None:
@@ -480,7 +577,8 @@ class RoomManager:
         if not member.account:
             return
         log.info("%s logged out of account %s", member.name, member.account)
-        member.account = ""
+        account, member.account = member.account, ""
+        self._presence_changed(member, account)
         member.private = None  # a guest keeps no private messages
         if self.relay is not None:
             self.relay.logged_in(member)
@@ -523,7 +621,9 @@ class RoomManager:
         for room in member.invites:
             room.invited.pop(member, None)
         member.clear_invites()
-        return self._names.drop(member)
+        held = self._names.drop(member)
+        self._presence_changed(member)  # gone for good: a restart does not bring it back
+        return held
 
     async def rename(self, member: Member, new_name: str) -> bool:
         """Change a member's name; whoever shares a room is told, the member too.
@@ -558,6 +658,7 @@ class RoomManager:
         if told:
             self.tell_peers(member, Renamed(old, new_name, mask), include_self=True)
         self._remute(member)  # a name ban may match the new name, or no longer
+        self._presence_changed(member)
         return told
 
     def issue_code(self, member: Member) -> str:
@@ -1010,13 +1111,18 @@ class RoomManager:
         self._grant(member, room, joined=True)
         return room
 
-    def _seat(self, member: Member, room: Room, *, op: bool = False) -> None:
+    def _seat(
+        self, member: Member, room: Room, *, op: bool = False, restored: bool = False
+    ) -> None:
         """Put the member in the room: its invitation is used up; an operator if `op`,
-        or if it is alone in a room with none (an empty room kept: as if it made it)."""
+        or if it is alone in a room with none (an empty room kept: as if it made it),
+        unless `restored` (an always-on user brought back at start-up)."""
         room._add(member)
         room.invited.pop(member, None)
         member.uninvite(room)
-        if op or (room.owner is None and not room.ops and len(room.members) == 1):
+        self._presence_changed(member)
+        alone = room.owner is None and not room.ops and len(room.members) == 1
+        if op or (alone and not restored):
             room.ops.add(member)  # a registered room's status comes from its owner: _grant
         if room.lists["b"] and is_silenced(room, member):
             room.muted.add(member)  # a mute lets it in, silent
@@ -1058,6 +1164,7 @@ class RoomManager:
         (unless not `name_heir`: a cluster's member left, and its own server names one)."""
         was_op = member in room.ops
         room._remove(member)
+        self._presence_changed(member)
         if not room.members:
             if not self.holds_history(room) and room.owner is None:
                 self._close_room(room)
@@ -1100,10 +1207,13 @@ class RoomManager:
         room.invited.clear()
 
     # --- Owned rooms (registry/owners.py): ChanServ's verbs. ---
-    def _grant(self, member: Member, room: Room, *, joined: bool = False) -> None:
+    def _grant(
+        self, member: Member, room: Room, *, joined: bool = False, quiet: bool = False
+    ) -> None:
         """A member of a registered room gets the status its account has there (on join
         and at login); the room is told, as by ChanServ (the member itself too, unless
-        it just `joined`: the names it is shown on joining have its status)."""
+        it just `joined`: the names it is shown on joining have its status), unless
+        `quiet` (at start-up: nobody to tell)."""
         if room.owner is None or not member.account:
             return
         level = room.owner.level(member.account)
@@ -1112,6 +1222,8 @@ class RoomManager:
         elif level == "v" and member not in room.voiced and member not in room.ops:
             room.voiced.add(member)
         else:
+            return
+        if quiet:
             return
         event = ModeChanged(CHANSERV, room.name, f"+{level}", (member.name,), CHANSERV_MASK)
         room.publish(event, member if joined else None)

@@ -241,7 +241,7 @@ async def _always_on(rooms: RoomManager, member: r.Member, words: list[str]) -> 
     if account is None:
         return ["You are not logged in."]
     if len(words) == 2:
-        rooms.accounts.change_settings(account, always_on=words[1].upper() == "ON")
+        rooms.set_always_on(member, words[1].upper() == "ON")
     state = "on" if rooms.is_always_on(member) else "off"
     return [f"ALWAYS-ON is {state} for {account.name}."]
 

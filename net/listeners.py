@@ -191,6 +191,7 @@ class ChatServer:
         self.rooms.attach_history(history)
         self.rooms.attach_accounts(history)  # the same file: a table of its own
         self.rooms.attach_bans(history)  # ...and another
+        self.rooms.restore_always_on()  # with rooms, accounts and bans: the users kept
         kept = counted(len(self.rooms.rooms()), "room")
         log.info("history in %s (%s kept)", config.db_path, kept)
         log.info(
@@ -433,6 +434,7 @@ class ChatServer:
             await asyncio.gather(*tasks, return_exceptions=True)
             self._tasks.difference_update(tasks)
         self.rooms.markers.close()  # the read markers that moved, before the stores close
+        self.rooms.presences.close()  # ...and the always-on users' rooms
         if self.link is not None:
             await self.link.aclose()
             self.link = None

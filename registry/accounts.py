@@ -297,3 +297,12 @@ class Accounts:
         """Change an account's own settings (always-on, private history ...)."""
         account.settings.update(settings)
         self.store.save_account(account.record())
+
+    def clear_setting(self, account: Account, name: str) -> None:
+        """Take one of an account's settings away (it had it)."""
+        if account.settings.pop(name, None) is not None:
+            self.store.save_account(account.record())
+
+    def all(self) -> list[Account]:
+        """Every account, in no order (a snapshot: at start-up, not on a hot path)."""
+        return list(self._accounts.values())

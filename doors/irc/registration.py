@@ -19,6 +19,7 @@ from doors.irc.history import deliver_held
 from doors.irc.markers import tell_stored
 from doors.irc.message import Message, line
 from doors.irc.server_info import VERSION, on_lusers, on_motd
+from utils import name_key
 
 log = logging.getLogger(__name__)
 
@@ -163,13 +164,25 @@ def on_nick(s: IrcClient, msg: Message) -> Awaitable[None] | None:
     if member is None:
         s.asked_nick = nick
         taken = s.rooms.find(nick)
-        if taken is not None and not (s.account and taken is s.rooms.presence(s.account)):
+        mine = taken is not None and (
+            (s.account and taken is s.rooms.presence(s.account)) or _pass_names(s, taken)
+        )
+        if taken is not None and not mine:
             raise IrcError("433", nick, "Nickname is already in use")
         s.nick = nick
         return try_register(s)
     if nick == member.name:
         return None
     return _rename(s, member, nick)
+
+
+def _pass_names(s: IrcClient, taken: r.Member) -> bool:
+    """Whether PASS account:password (checked at registration) names the account of the
+    user of this server holding the nick: then the nick is its, as after SASL (an
+    always-on user with no connection, or one more connection of a user)."""
+    if s.config.password or ":" not in s.password or not taken.account or taken.server:
+        return False
+    return name_key(s.password.partition(":")[0]) == name_key(taken.account)
 
 
 async def _rename(s: IrcClient, member: r.Member, nick: str) -> None:

@@ -190,6 +190,25 @@ async def test_an_always_on_user_stays_and_gets_what_was_sent_to_it_at_its_next_
         await server.aclose()
 
 
+async def test_a_pass_login_to_an_always_on_user_with_no_connection_is_its_connection(
+    connect: Connect, server: ChatServer
+) -> None:
+    """PASS account:password and NICK its name: the user that stayed is this connection
+    (no 433 for the name it holds), back in its channels."""
+    await server.rooms.accounts.register("alice", PASSWORD, "192.0.2.1")
+    laptop = await laptop_login(connect)
+    await laptop.send("/msg NickServ SET ALWAYS-ON on", "/create den")
+    await laptop.expect(re.compile(r"\* Users in den: @alice"))
+    await laptop.send("/quit")
+    await laptop.expect_closed()
+    phone = await IrcClient.open(server.irc_port)
+    await phone.send(f"PASS alice:{PASSWORD}", "NICK alice", "USER a 0 * :Alice")
+    lines = await phone.expect(re.compile(r":irc\.test 366 alice #den .*"))
+    assert not [line for line in lines if " 433 " in line]
+    assert ":alice!~alice@127.0.0.1 JOIN #den" in lines
+    await phone.close()
+
+
 async def irc_client(server: ChatServer) -> IrcClient:
     """alice's phone: IRC, SASL PLAIN, welcomed."""
     phone = await IrcClient.open(server.irc_port)
