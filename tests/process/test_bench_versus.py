@@ -71,9 +71,12 @@ def test_versus_quick_mode_measures_every_row_and_writes_no_file(tmp_path: Path)
         assert result["ratio"] > 0
     assert runs["tls_idle"]["text"][0]["run"]["connections"] == 10
     assert runs["storm"]["text"][0]["ratio"] > 0
-    table = record["table"]
+    table, _, limits = record["table"].partition("\n\nOthers' CPU")
     assert table.count("\n| ") == 2 + len(ROWS)  # the head, its rule, a line per row
-    assert ("InspIRCd-3" in table) is inspircd
+    # where each sweep stopped: the head, its rule, a line per door of each sweep's row
+    sweeps = sum(len(runs[row]) for row in ("fanout-10", "rooms"))
+    assert limits.count("\n| ") == 2 + sweeps, limits
+    assert ("InspIRCd-3" in record["table"]) is inspircd
 
 
 @pytest.mark.timeout(120)
