@@ -82,7 +82,7 @@ from registry.events import (
     Wallops,
     Whispered,
 )
-from registry.history import History, Query, SavedRoom, is_kept, ring_keeper
+from registry.history import History, Keep, Kept, Query, SavedRoom, is_kept, ring_keeper
 from registry.markers import ReadMarkers
 from registry.masks import Change, parse_changes, word_changes
 from registry.modes import Limits, Refusal, admit, apply_change, remute_room
@@ -95,6 +95,7 @@ from registry.reclaim import Reclaims
 from registry.redaction import Redactions, forget_line
 from registry.relay import Relay
 from registry.room import (
+    NO_RECENT,
     Defer,
     Departed,
     Device,
@@ -220,16 +221,33 @@ class RoomManager:
         room = self._new_room(saved.name)
         room.created = saved.created
         room.restore(saved.settings)
-        room.recent.extend(saved.recent)
+        if saved.recent:
+            self._ring(room).extend(saved.recent)
         self._rooms[key] = room
 
     def _new_room(self, name: str) -> Room:
         room = Room(name, self.clock, self._defer, self.new_id)
         room.relay = self.relay
         if self.history.is_on:
-            room.recent = deque(maxlen=max(self.replay_lines, 1))
-            room.keep = ring_keeper(room.recent, self.history.keeper(room.key))
+            room.keep = self._first_keep(room, self.history.keeper(room.key))
         return room
+
+    def _ring(self, room: Room) -> deque[Kept]:
+        """The room's replay ring: made for its first line (an idle room has none)."""
+        if room.recent is NO_RECENT:
+            room.recent = deque(maxlen=max(self.replay_lines, 1))
+        return room.recent
+
+    def _first_keep(self, room: Room, store: Keep) -> Callable[[Event], None]:
+        """A room's `keep` until it keeps a line: then its ring is made, and ring_keeper's
+        `keep` (what Room.say calls on every line) takes over."""
+
+        def keep(event: Event) -> None:
+            if is_kept(event):
+                room.keep = ring_keeper(self._ring(room), store)
+                room.keep(event)
+
+        return keep
 
     def _save(self, room: Room) -> None:
         """Queue the room's row (its settings) for the store."""
@@ -1125,7 +1143,7 @@ class RoomManager:
         if op or (alone and not restored):
             room.ops.add(member)  # a registered room's status comes from its owner: _grant
         if room.lists["b"] and is_silenced(room, member):
-            room.muted.add(member)  # a mute lets it in, silent
+            room.set_muted(member, True)  # a mute lets it in, silent
 
     async def leave(self, member: Member, room: Room, reason: str = "") -> None:
         """Take the member out of a room it is in; the room is told."""
@@ -1220,7 +1238,7 @@ class RoomManager:
         if level == "o" and member not in room.ops:
             room.ops.add(member)
         elif level == "v" and member not in room.voiced and member not in room.ops:
-            room.voiced.add(member)
+            room.set_voiced(member, True)
         else:
             return
         if quiet:
@@ -1448,10 +1466,7 @@ class RoomManager:
         """The member's name, address or account changed: which bans and mutes match it
         again."""
         for room in member.rooms:
-            if is_silenced(room, member):
-                room.muted.add(member)
-            else:
-                room.muted.discard(member)
+            room.set_muted(member, is_silenced(room, member))
 
     # --- What another server of a cluster did (cluster/link.py applies it here). ---
     # The relay does not hear these again: it ignores what the registry tells it while
@@ -1529,7 +1544,7 @@ class RoomManager:
     def set_privileges(self, member: Member, room: Room, *, op: bool, voiced: bool) -> None:
         """Another server's word on whether its user is an operator, voiced (nobody told)."""
         (room.ops.add if op else room.ops.discard)(member)
-        (room.voiced.add if voiced else room.voiced.discard)(member)
+        room.set_voiced(member, voiced)
 
     def part(self, member: Member, room: Room, farewell: Event | None) -> None:
         """A user of another server is no longer in the room (the room hears `farewell`)."""
@@ -1589,4 +1604,4 @@ class RoomManager:
             forget_line(room, event.target_msgid)  # that server changed the store
         room.publish(event)
         if self.history.is_on and is_kept(event):
-            room.recent.append(event)
+            self._ring(room).append(event)

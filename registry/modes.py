@@ -75,7 +75,10 @@ def apply_change(
         group = room.ops if letter == "o" else room.voiced
         if (target in group) == on:
             return None
-        (group.add if on else group.discard)(target)
+        if letter == "o":
+            (room.ops.add if on else room.ops.discard)(target)
+        else:
+            room.set_voiced(target, on)
         return Change(sign, letter, target.name)
     if limits is None:
         return _as_told(room, change, setter, now)
@@ -171,7 +174,7 @@ def remute_room(room: Room, change: Change) -> None:
     mask = change.arg
     for m in room.members:
         if entry_matches(mask, m.name, m.user, m.host, m.account):
-            (room.muted.add if is_silenced(room, m) else room.muted.discard)(m)
+            room.set_muted(m, is_silenced(room, m))
 
 
 def ban_masks(member: Member) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, overload
 
 import registry as r
 from config.settings import Config
@@ -114,6 +114,56 @@ class SaslState:
     account: str = ""  # SCRAM: proven, logged in once the client acknowledges
 
 
+@dataclass(slots=True)
+class Registration:
+    """What a client says before its welcome and no longer needs after it: an IrcClient
+    holds one only until then (or while a SASL exchange after it is under way), and reads
+    these through its attributes of the same names (`Registering`)."""
+
+    password: str = ""  # what PASS gave, checked when registration completes
+    asked_nick: str = ""  # the last nick asked for before registration, even if taken
+    account: str = ""  # the account SASL or REGISTER logged in to before registration
+    sasl: SaslState | None = None  # a SASL exchange under way
+    negotiating: bool = False  # CAP LS or REQ seen, CAP END not yet
+    user: str = ""  # USER's, for the member it registers as
+    realname: str = ""
+
+
+T = TypeVar("T")
+
+
+class Registering(Generic[T]):
+    """An IrcClient attribute kept in its `Registration`: its default while the client
+    has none (after the welcome); setting it other than the default makes one."""
+
+    def __init__(self, default: T) -> None:
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, client: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, client: IrcClient, owner: type) -> T: ...
+    def __get__(self, client: IrcClient | None, owner: type) -> T | Self:
+        if client is None:
+            return self
+        reg = client._reg
+        return self.default if reg is None else getattr(reg, self.name)
+
+    def __set__(self, client: IrcClient, value: T) -> None:
+        reg = client._reg
+        if reg is None:
+            if value == self.default:
+                return
+            reg = client._reg = Registration()
+        setattr(reg, self.name, value)
+        if client.member is not None and value == self.default and reg == Registration():
+            client._reg = None  # registered, and nothing under way (a SASL exchange ended)
+
+
 class IrcDoor:
     """What every IRC session of one server shares: the registry, the settings, the
     server's own name and what it advertises."""
@@ -163,15 +213,26 @@ class IrcClient(SessionBase):
     Slots (past 28 attributes, CPython 3.11 stops sharing an instance dict's keys, and
     every `self.x` of _chat_fast got slower: bench/core_cost.py rooms measured the IRC
     door 15% slower at 30), and what an idle client never uses made on first use: its
-    guest read markers; no capability is a shared empty set."""
+    guest read markers; no capability is a shared empty set; what registration needs
+    (PASS, USER, the asked nick, SASL, CAP negotiation) is a `Registration`, let go of
+    at the welcome."""
 
     commands: ClassVar[Mapping[str, Command]] = MappingProxyType({})  # IrcSession's: the table
 
     __slots__ = (
-        "_guest_marks", "_hang_up", "_labeled", "account", "asked_nick", "cap_version", "caps",
-        "chat_rooms", "closing", "door", "draft", "echo", "is_tls", "negotiating", "nick",
-        "offers_sts", "pacing", "password", "quit_reason", "realname", "sasl", "user",
+        "_guest_marks", "_hang_up", "_labeled", "_reg", "cap_version", "caps", "chat_rooms",
+        "closing", "door", "draft", "echo", "is_tls", "nick", "offers_sts", "pacing",
+        "quit_reason",
     )  # fmt: skip
+
+    # Until the welcome (registration.py), in its Registration (`_reg`): then "", None, False.
+    password = Registering("")  # what PASS gave, checked when registration completes
+    asked_nick = Registering("")  # the last nick asked for before registration, even if taken
+    account = Registering("")  # the account SASL or REGISTER logged in to before registration
+    sasl: Registering[SaslState | None] = Registering(None)  # a SASL exchange under way
+    negotiating = Registering(False)  # CAP LS or REQ seen, CAP END not yet
+    user = Registering("")
+    realname = Registering("")
 
     def __init__(
         self,
@@ -194,15 +255,9 @@ class IrcClient(SessionBase):
         self.is_tls = is_tls
         self.offers_sts = offers_sts  # the door's sts policy, if it has one
         self.nick = ""  # chosen, perhaps not yet registered
-        self.user = ""
-        self.realname = ""
+        self._reg: Registration | None = None  # made when first set; None again at the welcome
         self.caps: AbstractSet[str] = NO_CAPS  # replaced whole (set_caps), never changed
         self.cap_version = 0
-        self.negotiating = False  # CAP LS or REQ seen, CAP END not yet
-        self.password = ""  # what PASS gave, checked when registration completes
-        self.asked_nick = ""  # the last nick asked for before registration, even if taken
-        self.account = ""  # the account SASL or REGISTER logged in to before registration
-        self.sasl: SaslState | None = None  # a SASL exchange under way
         self.closing = False
         self.quit_reason = ""
         self._labeled: list[str] | None = None  # replies gathered for a label
@@ -221,6 +276,10 @@ class IrcClient(SessionBase):
         if self._guest_marks is None:
             self._guest_marks = {}
         return self._guest_marks
+
+    def registered(self) -> None:
+        """The welcome is sent: what only registration needed is let go of."""
+        self._reg = None
 
     # --- What the connection needs. ---
     @property

@@ -99,6 +99,7 @@ async def _attach(s: IrcClient) -> None:
 
 
 def welcome(s: IrcClient) -> None:
+    s.registered()
     door, nick = s.door, s.target
     s.numeric("001", f"Welcome to the chatroom IRC network, {nick}")
     s.numeric("002", f"Your host is {door.name}, running version {VERSION}")

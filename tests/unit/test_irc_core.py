@@ -436,6 +436,24 @@ async def test_user_or_pass_after_registration_is_462(door: IrcDoor) -> None:
     ]
 
 
+async def test_what_only_registration_needs_is_let_go_of_at_the_welcome(
+    rooms: RoomManager,
+) -> None:
+    """The server password, the asked nick, USER's words and the CAP negotiation are
+    not kept past the welcome (an idle client's memory; a secret held no longer)."""
+    door = IrcDoor(rooms, Config(irc_server_name="irc.test", password="hunter2"))
+    client = Client(door)
+    await client.send("CAP LS 302", "PASS hunter2", "NICK alice", "USER al 0 * :Alice A")
+    session = client.session
+    assert (session.password, session.asked_nick, session.negotiating) == ("hunter2", "alice", True)
+    assert numerics(await client.send("CAP END"))[0] == "001"
+    assert (session.password, session.asked_nick, session.negotiating) == ("", "", False)
+    assert (session.user, session.realname, session.account, session.sasl) == ("", "", "", None)
+    member = rooms.find("alice")
+    assert member is not None and (member.user, member.realname) == ("~al", "Alice A")
+    assert session.cap_version == 302  # CAP LS after the welcome still knows it
+
+
 async def test_an_unknown_command_after_registration_is_421(door: IrcDoor) -> None:
     client = await registered(door, "alice")
     assert await client.send("FROBNICATE x") == [":irc.test 421 alice FROBNICATE :Unknown command"]

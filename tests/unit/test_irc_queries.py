@@ -106,7 +106,7 @@ async def test_who_shows_every_prefix_only_with_multi_prefix(
     _, bob = lobby
     room, carol = rooms.room("lobby"), rooms.find("carol")
     assert room is not None and carol is not None
-    room.voiced.add(carol)
+    room.set_voiced(carol, True)
     assert (await bob.send("WHO carol"))[0].split()[8] == "H@"
     await bob.send("CAP REQ multi-prefix")
     assert (await bob.send("WHO carol"))[0].split()[8] == "H@+"

@@ -351,3 +351,37 @@ async def test_a_server_notice_reaches_every_user_here_worded_by_each_door() -> 
     rooms.notify_all("Cross-server chat stopped.")
     assert alice_inbox.writes == [b"* Cross-server chat stopped.\r\n"]
     assert bob_inbox.writes == [b":chat.example NOTICE bob :Cross-server chat stopped.\r\n"]
+
+
+async def test_an_idle_room_holds_no_replay_ring_until_it_keeps_a_line() -> None:
+    """An empty deque is 0.6 KB: a room that kept nothing shares one empty ring, and
+    gets its own, as long as the server replays, with its first line kept."""
+    history = KeepingHistory()
+    history.forgotten = []
+    rooms = RoomManager(clock=lambda: 0.0, defer=lambda flush: flush(), replay_lines=3)
+    rooms.attach_history(history)
+    alice, _ = await member(rooms, "alice")
+    quiet, busy = await rooms.create(alice, "quiet"), await rooms.create(alice, "busy")
+    assert quiet.recent is busy.recent and not quiet.recent
+    for n in range(5):
+        busy.say(alice, f"line {n}")
+    assert quiet.recent is not busy.recent and not quiet.recent
+    assert [event.text for event in busy.recent] == ["line 2", "line 3", "line 4"]
+    assert busy.recent.maxlen == 3
+
+
+async def test_voiced_and_muted_are_one_shared_empty_set_until_someone_is_in_them(
+    rooms: RoomManager,
+) -> None:
+    alice, _ = await member(rooms, "alice")
+    bob, _ = await member(rooms, "bob")
+    lobby, hall = await rooms.create(alice, "lobby"), await rooms.create(alice, "hall")
+    await rooms.join(bob, "lobby")
+    assert lobby.voiced is hall.voiced is lobby.muted and not lobby.voiced
+    lobby.set_voiced(bob, True)
+    lobby.set_muted(bob, True)
+    assert lobby.voiced == {bob} and lobby.muted == {bob} and hall.voiced == set()
+    lobby.set_voiced(bob, False)
+    assert lobby.voiced == set() and lobby.voiced is hall.voiced  # nobody: shared again
+    await rooms.leave(bob, lobby)
+    assert lobby.muted == set() and lobby.muted is hall.muted
