@@ -12,7 +12,11 @@ nanoseconds per delivery for the text door, the IRC door, and the IRC door with
 echo-message; ``--profile`` adds cProfile's heaviest functions per door;
 ``--connection`` puts a real net/connection.py Connection under each session (fed the
 line's bytes, one read each, and writing through its send path to a transport that
-counts bytes): the connection's read and write path is measured too; ``--root DIR``
+counts bytes): the connection's read and write path is measured too, and the
+WebSocket door with and without echo-message is added (the IRC door's sessions under a
+Connection under net/weblink.py's WebSocketLink, handshake done, each line one masked
+text frame a read, the link's writes framed and counted); ``--doors text,websocket``
+measures only those; ``--root DIR``
 measures the server modules of another checkout (an old build), with this script;
 ``--per-account 3`` measures each door twice, interleaved: guests, and the same
 connections as accounts on three connections each (workloads.with_accounts: the first
@@ -43,6 +47,15 @@ from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 DOORS = ("text", "irc", "irc --irc-echo")
+# With --connection: the WebSocket door too (IRC sessions under a Connection under the
+# WebSocket layer, net/weblink.py), the lines coming in as masked text frames.
+WS_DOORS = ("websocket", "websocket --irc-echo")
+WS_REQUEST = (
+    b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+)
+WS_MASK = b"\x5a\xc3\x17\x8e"
 
 
 class Feeder(Protocol):
@@ -176,6 +189,9 @@ async def log_in(
     members: list[Member] = []
     made: set[str] = set()
     wrapped = None
+    is_ws = door.startswith("websocket")
+    if is_ws and not connection:
+        raise ValueError("the WebSocket door is measured with --connection only")
     if connection:
         from doors.irc.door import irc_door
         from doors.text.door import text_door
@@ -183,16 +199,26 @@ async def log_in(
 
         host = Host(Config(rate_lines_per_s=0))  # as bench/run.py's server: --rate 0
         wrapped = text_door(rooms, config) if door == "text" else irc_door(irc)
+    if is_ws:
+        from net.web import Site
+        from net.websocket import WebSocketDoor
+
+        web = WebSocketDoor(Site({}), origins=(), trusted=(),
+                            max_line_bytes=wrapped.max_line_bytes)  # type: ignore[union-attr]  # fmt: skip
     for seat in layout:
         sink = Sink()
         session: Feeder
         conn = None
         write = sink.write
+        read: Callable[[bytes], None] | None = None
         if wrapped is not None:
             conn = Connection(host, wrapped)  # type: ignore[arg-type]
             conn.transport = sink  # type: ignore[assignment]
             conn.lines.sniff_tls = False
             write = conn.write
+            read = conn.data_received
+        if is_ws:
+            read = ws_link(conn, web, sink, host)
         if door == "text":
             peer = f"{seat.source}:1"
             session = Session(rooms, config, sink.say, write=write, renders=renders, peer=peer)
@@ -200,14 +226,47 @@ async def log_in(
             session = IrcSession(irc, sink.say, write=write, host=seat.source)
         if conn is not None:
             conn.session = session
-        script = script_for(door, seat, seat.room in made)
+        # The WebSocket door's sessions are the IRC door's: the same lines log them in.
+        script = script_for("irc" + door.removeprefix("websocket"), seat, seat.room in made)
         made.add(seat.room)
-        read = conn.data_received if conn is not None else None
         member = Member(session, sink, seat.name, seat.room, seat.sends, read)
         for line in script:
             await feed(member, line, deferred)
         members.append(member)
     return members
+
+
+def ws_link(conn: Any, web: Any, sink: Sink, host: Host) -> Callable[[bytes], None]:
+    """The WebSocket layer between `conn` and `sink`, its handshake done as the door does
+    it; returns what takes one read of the client's bytes (frames) as the socket would:
+    copied into the host's receive buffer, then `buffer_updated`."""
+    from net.weblink import WebSocketLink
+    from net.websocket import IrcWebSocket
+
+    link = WebSocketLink(conn, web)
+    link._raw = sink  # type: ignore[assignment]
+    ws = link._ws = IrcWebSocket(web, "127.0.0.1", lambda ip: None)
+    ws.receive_data(WS_REQUEST)
+    if not ws.is_open or not ws.data_to_send():
+        raise RuntimeError("the WebSocket handshake failed")
+    link._is_started = True
+    conn.transport = link
+    buffer = host.receive_buffer
+
+    def read(data: bytes) -> None:
+        size = len(data)
+        buffer[:size] = data
+        link.buffer_updated(size)
+
+    return read
+
+
+def ws_frame(line: bytes) -> bytes:
+    """`line` as a client's masked text frame (short lines only: the bench's)."""
+    from net.wsframes import unmask
+
+    assert len(line) < 126
+    return bytes((0x81, 0x80 | len(line))) + WS_MASK + unmask(line, WS_MASK)
 
 
 def chat_line(door: str, room: str, cid: int, seq: int) -> str:
@@ -227,7 +286,9 @@ def measure(
         chat_line(door, s.room, i % len(senders), i // len(senders)) for i, s in enumerate(order)
     ]
     work: list[tuple[Any, Any]]
-    if connection:  # the bytes of one read each, ended as the bench clients end them
+    if door.startswith("websocket"):  # one frame a read, as a browser sends a line
+        work = [(s.read, ws_frame(text.encode())) for s, text in zip(order, texts, strict=True)]
+    elif connection:  # the bytes of one read each, ended as the bench clients end them
         end = "\n" if door == "text" else "\r\n"
         work = [(s.read, (text + end).encode()) for s, text in zip(order, texts, strict=True)]
     else:
@@ -255,7 +316,7 @@ def measure(
         example = next(m.sink.lines[-1] for m in members if m.sink.lines)
         raise RuntimeError(f"{door}: {replies} replies to chat lines, e.g. {example!r}")
     size = sum(1 for m in members if m.room == members[0].room)
-    reach = size if door != "irc" else size - 1
+    reach = size if door == "text" or door.endswith("echo") else size - 1
     record: dict[str, Any] = {
         "door": door,
         "us_per_line": round(cpu_s / lines * 1e6, 2),
@@ -319,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also the same connections as accounts on this many each (bench/devices.py)",
     )
+    parser.add_argument(
+        "--doors", default="", help="only these doors, comma-separated (e.g. text,websocket)"
+    )
     args = parser.parse_args(argv)
     if args.root:
         global ROOT
@@ -327,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     layouts = {"guests": layout_for(args)}
     if args.per_account:
         layouts["devices"] = layout_for(args, args.per_account)
-    cases = [(door, name) for door in DOORS for name in layouts]
+    doors = DOORS + (WS_DOORS if args.connection else ())
+    if args.doors:
+        doors = tuple(d for d in doors if d in args.doors.split(","))
+    cases = [(door, name) for door in doors for name in layouts]
     rounds = [  # interleaved, so a burst of other load hits every door and layout
         [
             measure(door, layouts[name], args.lines, batch, False, args.connection)
