@@ -227,7 +227,8 @@ async def log_in(
         if conn is not None:
             conn.session = session
         # The WebSocket door's sessions are the IRC door's: the same lines log them in.
-        script = script_for("irc" + door.removeprefix("websocket"), seat, seat.room in made)
+        login = "irc" + door.removeprefix("websocket") if is_ws else door
+        script = script_for(login, seat, seat.room in made)
         made.add(seat.room)
         member = Member(session, sink, seat.name, seat.room, seat.sends, read)
         for line in script:
