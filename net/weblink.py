@@ -95,13 +95,13 @@ class WebSocketLink(Layer):
             return
         data = conn.receive_buffer[:nbytes].tobytes()
         if self._is_started:  # the usual read: frames, one IRC line each
-            lines = ws.receive_lines(data)
+            lines = ws.receive_messages(data)
             if ws.out:
                 self._flush()  # pongs, a close frame
             if ws.failure and not conn.quit_reason:
                 conn.quit_reason = ws.failure
             if lines and not self._is_closing and not conn.is_closed:
-                conn.data_received(lines)
+                conn.lines_received(lines)
             if ws.is_ended:
                 self._tell_eof()
             return

@@ -220,25 +220,32 @@ class IrcWebSocket:
         """Once open: take bytes the client sent; return the IRC lines they complete,
         each ended by a LF (what a Connection's line splitter takes), or b"". Then send
         what `out` holds."""
+        messages = self.receive_messages(data)
+        return b"\n".join(messages) + b"\n" if messages else b""
+
+    def receive_messages(self, data: bytes) -> list[bytes]:
+        """Once open: take bytes the client sent; return the IRC lines they complete,
+        without line ends (what a Connection's lines_received takes). Then send what
+        `out` holds."""
         reader = self._reader
         assert reader is not None
         if reader.is_done:
-            return b""
+            return []
         messages = reader.feed(data)
-        if not messages:
-            lines = b""
-        elif len(messages) == 1:
-            lines = messages[0] + b"\n"
-        else:
-            lines = b"\n".join(messages) + b"\n"
-        if b"\r" in lines or lines.count(b"\n") != len(messages):  # not one line each
-            lines = self._lines(reader, messages)
+        if len(messages) == 1:
+            (message,) = messages
+            if b"\n" in message or b"\r" in message:
+                messages = self._lines(reader, messages)
+        elif messages:
+            joined = b"\n".join(messages)  # one pass in C over them all
+            if b"\r" in joined or joined.count(b"\n") != len(messages) - 1:  # not one line each
+                messages = self._lines(reader, messages)
         if reader.replies:
             self.out += reader.replies
             reader.replies.clear()
         if reader.is_done:
             self._end(reader)
-        return lines
+        return messages
 
     def _receive_request(self, data: bytes) -> list[bytes]:
         if self._is_first:
@@ -311,10 +318,10 @@ class IrcWebSocket:
         return False
 
     # --- what came ---
-    def _lines(self, reader: FrameReader, messages: list[bytes]) -> bytes:
-        """The messages as LF-ended IRC lines; a trailing CRLF (or LF) is tolerated, but
-        a CR or LF inside is two lines in one message: refused, as the spec allows one
-        line only (a page that pasted user text into a line cannot smuggle a command)."""
+    def _lines(self, reader: FrameReader, messages: list[bytes]) -> list[bytes]:
+        """The messages as IRC lines; a trailing CRLF (or LF) is tolerated, but a CR or
+        LF inside is two lines in one message: refused, as the spec allows one line only
+        (a page that pasted user text into a line cannot smuggle a command)."""
         lines: list[bytes] = []
         for message in messages:
             line = message.removesuffix(b"\n").removesuffix(b"\r")
@@ -323,8 +330,8 @@ class IrcWebSocket:
                 log.info("%s sent a WebSocket message of two lines; closing", self.label)
                 reader.fail(PROTOCOL_ERROR, self.failure)
                 break
-            lines.append(line + b"\n")
-        return b"".join(lines)
+            lines.append(line)
+        return lines
 
     def _end(self, reader: FrameReader) -> None:
         """The client's close frame, answered (unless it answers the server's), or a
