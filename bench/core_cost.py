@@ -16,7 +16,8 @@ counts bytes): the connection's read and write path is measured too, and the
 WebSocket door with and without echo-message is added (the IRC door's sessions under a
 Connection under net/weblink.py's WebSocketLink, handshake done, each line one masked
 text frame a read, the link's writes framed and counted); ``--doors text,websocket``
-measures only those; ``--root DIR``
+measures only those; ``--per-read N --batch M`` sends a sender's N lines in one read
+(several frames; as the bench clients do) and flushes every M lines; ``--root DIR``
 measures the server modules of another checkout (an old build), with this script;
 ``--per-account 3`` measures each door twice, interleaved: guests, and the same
 connections as accounts on three connections each (workloads.with_accounts: the first
@@ -276,13 +277,19 @@ def chat_line(door: str, room: str, cid: int, seq: int) -> str:
 
 
 def measure(
-    door: str, layout: list[Seat], lines: int, batch: int, profile: bool, connection: bool = False
+    door: str,
+    layout: list[Seat],
+    lines: int,
+    batch: int,
+    profile: bool,
+    connection: bool = False,
+    per_read: int = 1,
 ) -> dict[str, Any]:
     """Feed ``lines`` chat lines through ``door``; CPU per line and where it went."""
     deferred = Deferred()
     members = asyncio.run(log_in(door, layout, deferred, connection))
     senders = [m for m in members if m.is_sender]
-    order = [senders[i % len(senders)] for i in range(lines)]
+    order = [senders[i // per_read % len(senders)] for i in range(lines)]
     texts = [
         chat_line(door, s.room, i % len(senders), i // len(senders)) for i, s in enumerate(order)
     ]
@@ -294,6 +301,9 @@ def measure(
         work = [(s.read, (text + end).encode()) for s, text in zip(order, texts, strict=True)]
     else:
         work = [(s.session.feed_nowait, text) for s, text in zip(order, texts, strict=True)]
+    if per_read > 1:  # a sender's lines in one read: its frames, or its lines, joined
+        work = [(work[at][0], b"".join(w[1] for w in work[at : at + per_read]))
+                for at in range(0, len(work), per_read)]  # fmt: skip
     before = sum(m.sink.size for m in members), sum(m.sink.writes for m in members)
     said = sum(len(m.sink.lines) for m in members)
     profiler = cProfile.Profile() if profile else None
@@ -302,8 +312,9 @@ def measure(
     started = time.process_time()
     if profiler is not None:
         profiler.enable()
-    for start in range(0, lines, batch):
-        for run, line in work[start : start + batch]:
+    step = max(1, batch // per_read)  # reads per flush
+    for start in range(0, len(work), step):
+        for run, line in work[start : start + step]:
             run(line)
         deferred.run()
     if profiler is not None:
@@ -382,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also the same connections as accounts on this many each (bench/devices.py)",
     )
     parser.add_argument(
+        "--per-read",
+        type=int,
+        default=1,
+        help="a sender's lines per read, with --connection (the bench clients send several)",
+    )
+    parser.add_argument(
         "--doors", default="", help="only these doors, comma-separated (e.g. text,websocket)"
     )
     args = parser.parse_args(argv)
@@ -389,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         global ROOT
         ROOT = Path(args.root).resolve()
     batch = args.batch or (20 if args.workload == "fanout" else 1)
+    if args.per_read > 1 and (not args.connection or batch % args.per_read):
+        parser.error("--per-read needs --connection and a --batch it divides")
     layouts = {"guests": layout_for(args)}
     if args.per_account:
         layouts["devices"] = layout_for(args, args.per_account)
@@ -398,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [(door, name) for door in doors for name in layouts]
     rounds = [  # interleaved, so a burst of other load hits every door and layout
         [
-            measure(door, layouts[name], args.lines, batch, False, args.connection)
+            measure(door, layouts[name], args.lines, batch, False, args.connection, args.per_read)
             for door, name in cases
         ]
         for _ in range(args.repeats)
@@ -410,12 +429,13 @@ def main(argv: list[str] | None = None) -> int:
         best["case"] = f"{door}, {name}" if args.per_account else door
         if args.profile:
             best["profile"] = measure(
-                door, layouts[name], args.lines, batch, True, args.connection
+                door, layouts[name], args.lines, batch, True, args.connection, args.per_read
             )["profile"]
     text_us = float(results[0]["us_per_line"])
     print(
         f"{args.workload}: {args.lines} lines per door, a flush every {batch} lines,"
         + (" through a Connection each," if args.connection else "")
+        + (f" {args.per_read} lines a read," if args.per_read > 1 else "")
         + f" best of {args.repeats}"
         + (f"; devices: accounts on {args.per_account} connections each" * bool(args.per_account))
     )
