@@ -248,9 +248,11 @@ class Connection(asyncio.BufferedProtocol):
         to cut again; from the first that cannot be, the rest through the splitter."""
         self._heard = True
         splitter, bucket = self.lines, self._bucket
+        # Asked once: feeding a line never changes what the splitter holds.
+        most = splitter.max_line_bytes if splitter.takes_whole() else -1
         for at, line in enumerate(lines):
             if not (
-                splitter.takes_whole(line)
+                len(line) <= most
                 and self._task is None
                 and self._wake is None
                 and not self._unpaced

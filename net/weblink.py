@@ -37,6 +37,7 @@ class WebSocketLink(Layer):
     def __init__(self, conn: Connection, door: WebSocketDoor) -> None:
         self.conn = conn
         self._door = door
+        self._framer = door.framer  # (the door's, for good)
         self._raw: asyncio.Transport | None = None
         self._ws: IrcWebSocket | None = None  # made once the bytes may be read
         self._is_started = False  # the handshake is done and the Connection started
@@ -179,12 +180,14 @@ class WebSocketLink(Layer):
             # Once per member per flush: the hot path of a room's fan-out on this door.
             # The Connection asked is_closing() just before; the batch framed for the
             # member before is taken without a call.
-            framer = self._door.framer
-            framed = framer.framed.get(ws.is_binary) if data is framer.last else None
-            if framed is None:
-                framed = framer.frames(data if type(data) is bytes else bytes(data),
-                                       ws.is_binary)  # fmt: skip
-            self._raw.write(framed)  # type: ignore[union-attr]  # (set when started)
+            framer = self._framer
+            if data is framer.last:
+                framed = framer.framed.get(ws.is_binary)
+                if framed is not None:
+                    self._raw.write(framed)  # type: ignore[union-attr]  # (set when started)
+                    return
+            data = data if type(data) is bytes else bytes(data)
+            self._raw.write(framer.frames(data, ws.is_binary))  # type: ignore[union-attr]
             return
         raw = self._raw
         if raw is None or raw.is_closing():
