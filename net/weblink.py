@@ -4,9 +4,10 @@
 of the TlsLink under it) and, to the Connection above it, its transport: the bytes it
 reads go through net/websocket.py's sans-I/O `IrcWebSocket`, which answers the HTTP
 request, and, once the handshake is done, hands the Connection the IRC lines the
-messages carry (with a LF each, to its line splitter); the lines the Connection writes
-go out as one message each. So the Connection's limits, pacing, send queue, timeouts
-and session (the IRC door's, unchanged) are the same as on the IRC port. Order: accept,
+messages carry (Connection.lines_received: whole lines, fed as its line splitter would
+feed them); the lines the Connection writes go out as one message each. So the
+Connection's limits, pacing, send queue, timeouts and session (the IRC door's,
+unchanged) are the same as on the IRC port. Order: accept,
 admit (the connection limits count a request in progress), then the request, under a
 timeout of its own; only a handshake starts the Connection's session.
 """
