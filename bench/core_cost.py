@@ -12,7 +12,12 @@ nanoseconds per delivery for the text door, the IRC door, and the IRC door with
 echo-message; ``--profile`` adds cProfile's heaviest functions per door;
 ``--connection`` puts a real net/connection.py Connection under each session (fed the
 line's bytes, one read each, and writing through its send path to a transport that
-counts bytes): the connection's read and write path is measured too; ``--root DIR``
+counts bytes): the connection's read and write path is measured too, and the
+WebSocket door with and without echo-message is added (the IRC door's sessions under a
+Connection under net/weblink.py's WebSocketLink, handshake done, each line one masked
+text frame a read, the link's writes framed and counted); ``--doors text,websocket``
+measures only those; ``--per-read N --batch M`` sends a sender's N lines in one read
+(several frames; as the bench clients do) and flushes every M lines; ``--root DIR``
 measures the server modules of another checkout (an old build), with this script;
 ``--per-account 3`` measures each door twice, interleaved: guests, and the same
 connections as accounts on three connections each (workloads.with_accounts: the first
@@ -43,6 +48,15 @@ from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 DOORS = ("text", "irc", "irc --irc-echo")
+# With --connection: the WebSocket door too (IRC sessions under a Connection under the
+# WebSocket layer, net/weblink.py), the lines coming in as masked text frames.
+WS_DOORS = ("websocket", "websocket --irc-echo")
+WS_REQUEST = (
+    b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n"
+)
+WS_MASK = b"\x5a\xc3\x17\x8e"
 
 
 class Feeder(Protocol):
@@ -176,6 +190,9 @@ async def log_in(
     members: list[Member] = []
     made: set[str] = set()
     wrapped = None
+    is_ws = door.startswith("websocket")
+    if is_ws and not connection:
+        raise ValueError("the WebSocket door is measured with --connection only")
     if connection:
         from doors.irc.door import irc_door
         from doors.text.door import text_door
@@ -183,16 +200,26 @@ async def log_in(
 
         host = Host(Config(rate_lines_per_s=0))  # as bench/run.py's server: --rate 0
         wrapped = text_door(rooms, config) if door == "text" else irc_door(irc)
+    if is_ws:
+        from net.web import Site
+        from net.websocket import WebSocketDoor
+
+        web = WebSocketDoor(Site({}), origins=(), trusted=(),
+                            max_line_bytes=wrapped.max_line_bytes)  # type: ignore[union-attr]  # fmt: skip
     for seat in layout:
         sink = Sink()
         session: Feeder
         conn = None
         write = sink.write
+        read: Callable[[bytes], None] | None = None
         if wrapped is not None:
             conn = Connection(host, wrapped)  # type: ignore[arg-type]
             conn.transport = sink  # type: ignore[assignment]
             conn.lines.sniff_tls = False
             write = conn.write
+            read = conn.data_received
+        if is_ws:
+            read = ws_link(conn, web, sink, host)
         if door == "text":
             peer = f"{seat.source}:1"
             session = Session(rooms, config, sink.say, write=write, renders=renders, peer=peer)
@@ -200,14 +227,48 @@ async def log_in(
             session = IrcSession(irc, sink.say, write=write, host=seat.source)
         if conn is not None:
             conn.session = session
-        script = script_for(door, seat, seat.room in made)
+        # The WebSocket door's sessions are the IRC door's: the same lines log them in.
+        login = "irc" + door.removeprefix("websocket") if is_ws else door
+        script = script_for(login, seat, seat.room in made)
         made.add(seat.room)
-        read = conn.data_received if conn is not None else None
         member = Member(session, sink, seat.name, seat.room, seat.sends, read)
         for line in script:
             await feed(member, line, deferred)
         members.append(member)
     return members
+
+
+def ws_link(conn: Any, web: Any, sink: Sink, host: Host) -> Callable[[bytes], None]:
+    """The WebSocket layer between `conn` and `sink`, its handshake done as the door does
+    it; returns what takes one read of the client's bytes (frames) as the socket would:
+    copied into the host's receive buffer, then `buffer_updated`."""
+    from net.weblink import WebSocketLink
+    from net.websocket import IrcWebSocket
+
+    link = WebSocketLink(conn, web)
+    link._raw = sink  # type: ignore[assignment]
+    ws = link._ws = IrcWebSocket(web, "127.0.0.1", lambda ip: None)
+    ws.receive_data(WS_REQUEST)
+    if not ws.is_open or not ws.data_to_send():
+        raise RuntimeError("the WebSocket handshake failed")
+    link._is_started = True
+    conn.transport = link
+    buffer = host.receive_buffer
+
+    def read(data: bytes) -> None:
+        size = len(data)
+        buffer[:size] = data
+        link.buffer_updated(size)
+
+    return read
+
+
+def ws_frame(line: bytes) -> bytes:
+    """`line` as a client's masked text frame (short lines only: the bench's)."""
+    from net.wsframes import unmask
+
+    assert len(line) < 126
+    return bytes((0x81, 0x80 | len(line))) + WS_MASK + unmask(line, WS_MASK)
 
 
 def chat_line(door: str, room: str, cid: int, seq: int) -> str:
@@ -216,22 +277,33 @@ def chat_line(door: str, room: str, cid: int, seq: int) -> str:
 
 
 def measure(
-    door: str, layout: list[Seat], lines: int, batch: int, profile: bool, connection: bool = False
+    door: str,
+    layout: list[Seat],
+    lines: int,
+    batch: int,
+    profile: bool,
+    connection: bool = False,
+    per_read: int = 1,
 ) -> dict[str, Any]:
     """Feed ``lines`` chat lines through ``door``; CPU per line and where it went."""
     deferred = Deferred()
     members = asyncio.run(log_in(door, layout, deferred, connection))
     senders = [m for m in members if m.is_sender]
-    order = [senders[i % len(senders)] for i in range(lines)]
+    order = [senders[i // per_read % len(senders)] for i in range(lines)]
     texts = [
         chat_line(door, s.room, i % len(senders), i // len(senders)) for i, s in enumerate(order)
     ]
     work: list[tuple[Any, Any]]
-    if connection:  # the bytes of one read each, ended as the bench clients end them
+    if door.startswith("websocket"):  # one frame a read, as a browser sends a line
+        work = [(s.read, ws_frame(text.encode())) for s, text in zip(order, texts, strict=True)]
+    elif connection:  # the bytes of one read each, ended as the bench clients end them
         end = "\n" if door == "text" else "\r\n"
         work = [(s.read, (text + end).encode()) for s, text in zip(order, texts, strict=True)]
     else:
         work = [(s.session.feed_nowait, text) for s, text in zip(order, texts, strict=True)]
+    if per_read > 1:  # a sender's lines in one read: its frames, or its lines, joined
+        work = [(work[at][0], b"".join(w[1] for w in work[at : at + per_read]))
+                for at in range(0, len(work), per_read)]  # fmt: skip
     before = sum(m.sink.size for m in members), sum(m.sink.writes for m in members)
     said = sum(len(m.sink.lines) for m in members)
     profiler = cProfile.Profile() if profile else None
@@ -240,8 +312,9 @@ def measure(
     started = time.process_time()
     if profiler is not None:
         profiler.enable()
-    for start in range(0, lines, batch):
-        for run, line in work[start : start + batch]:
+    step = max(1, batch // per_read)  # reads per flush
+    for start in range(0, len(work), step):
+        for run, line in work[start : start + step]:
             run(line)
         deferred.run()
     if profiler is not None:
@@ -255,7 +328,7 @@ def measure(
         example = next(m.sink.lines[-1] for m in members if m.sink.lines)
         raise RuntimeError(f"{door}: {replies} replies to chat lines, e.g. {example!r}")
     size = sum(1 for m in members if m.room == members[0].room)
-    reach = size if door != "irc" else size - 1
+    reach = size if door == "text" or door.endswith("echo") else size - 1
     record: dict[str, Any] = {
         "door": door,
         "us_per_line": round(cpu_s / lines * 1e6, 2),
@@ -319,18 +392,32 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also the same connections as accounts on this many each (bench/devices.py)",
     )
+    parser.add_argument(
+        "--per-read",
+        type=int,
+        default=1,
+        help="a sender's lines per read, with --connection (the bench clients send several)",
+    )
+    parser.add_argument(
+        "--doors", default="", help="only these doors, comma-separated (e.g. text,websocket)"
+    )
     args = parser.parse_args(argv)
     if args.root:
         global ROOT
         ROOT = Path(args.root).resolve()
     batch = args.batch or (20 if args.workload == "fanout" else 1)
+    if args.per_read > 1 and (not args.connection or batch % args.per_read):
+        parser.error("--per-read needs --connection and a --batch it divides")
     layouts = {"guests": layout_for(args)}
     if args.per_account:
         layouts["devices"] = layout_for(args, args.per_account)
-    cases = [(door, name) for door in DOORS for name in layouts]
+    doors = DOORS + (WS_DOORS if args.connection else ())
+    if args.doors:
+        doors = tuple(d for d in doors if d in args.doors.split(","))
+    cases = [(door, name) for door in doors for name in layouts]
     rounds = [  # interleaved, so a burst of other load hits every door and layout
         [
-            measure(door, layouts[name], args.lines, batch, False, args.connection)
+            measure(door, layouts[name], args.lines, batch, False, args.connection, args.per_read)
             for door, name in cases
         ]
         for _ in range(args.repeats)
@@ -342,12 +429,13 @@ def main(argv: list[str] | None = None) -> int:
         best["case"] = f"{door}, {name}" if args.per_account else door
         if args.profile:
             best["profile"] = measure(
-                door, layouts[name], args.lines, batch, True, args.connection
+                door, layouts[name], args.lines, batch, True, args.connection, args.per_read
             )["profile"]
     text_us = float(results[0]["us_per_line"])
     print(
         f"{args.workload}: {args.lines} lines per door, a flush every {batch} lines,"
         + (" through a Connection each," if args.connection else "")
+        + (f" {args.per_read} lines a read," if args.per_read > 1 else "")
         + f" best of {args.repeats}"
         + (f"; devices: accounts on {args.per_account} connections each" * bool(args.per_account))
     )

@@ -241,6 +241,35 @@ class Connection(asyncio.BufferedProtocol):
             log.exception("%s failed while reading its lines", self.peer)
             raise
 
+    def lines_received(self, lines: list[bytes]) -> None:
+        """Whole lines without their line ends, from a layer that frames them (net/weblink.py:
+        one a WebSocket message): each fed at once while nothing waits before it, as
+        data_received() feeds a read of one line, without joining them for the splitter
+        to cut again; from the first that cannot be, the rest through the splitter."""
+        self._heard = True
+        splitter, bucket = self.lines, self._bucket
+        # Asked once: feeding a line never changes what the splitter holds.
+        most = splitter.max_line_bytes if splitter.takes_whole() else -1
+        for at, line in enumerate(lines):
+            if not (
+                len(line) <= most
+                and self._task is None
+                and self._wake is None
+                and not self._unpaced
+                and not self._is_paused
+                and not self.is_closed
+                and (bucket is None or not bucket.take(self.loop.time()))
+            ):
+                self.data_received(b"\n".join(lines[at:]) + b"\n")
+                return
+            try:
+                self._feed(line)
+            except OSError:
+                log.exception("%s failed while reading its lines", self.peer)
+                raise
+        if self._episodes:
+            self._episodes.discard("flood")
+
     def eof_received(self) -> bool:
         """The client is done sending: answer every line it sent, then close."""
         self.lines.feed_eof()

@@ -98,6 +98,20 @@ class LineSplitter:
             and not (self._strip_telnet and (self._telnet or IAC_BYTE in data))
         )
 
+    def takes_whole(self) -> bool:
+        """Whether lines that came whole (a layer's messages, net/weblink.py: no line end
+        in them) may be taken at once, without the splitter, each as is_one_line() takes
+        a read of one line: nothing is queued, nothing to strip, nothing to sniff (the
+        caller checks each line's length against the limit)."""
+        return not (
+            self._runs or self._partial or self._discarding or self.sniff_tls
+            or self.is_tls_hello or self.is_eof or self._strip_telnet
+        )  # fmt: skip
+
+    @property
+    def max_line_bytes(self) -> int:
+        return self._max_line_bytes
+
     def feed_eof(self) -> None:
         """The peer is done sending: a partial line becomes the last line."""
         self.is_eof = True

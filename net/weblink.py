@@ -4,9 +4,10 @@
 of the TlsLink under it) and, to the Connection above it, its transport: the bytes it
 reads go through net/websocket.py's sans-I/O `IrcWebSocket`, which answers the HTTP
 request, and, once the handshake is done, hands the Connection the IRC lines the
-messages carry (with a LF each, to its line splitter); the lines the Connection writes
-go out as one message each. So the Connection's limits, pacing, send queue, timeouts
-and session (the IRC door's, unchanged) are the same as on the IRC port. Order: accept,
+messages carry (Connection.lines_received: whole lines, fed as its line splitter would
+feed them); the lines the Connection writes go out as one message each. So the
+Connection's limits, pacing, send queue, timeouts and session (the IRC door's,
+unchanged) are the same as on the IRC port. Order: accept,
 admit (the connection limits count a request in progress), then the request, under a
 timeout of its own; only a handshake starts the Connection's session.
 """
@@ -37,6 +38,7 @@ class WebSocketLink(Layer):
     def __init__(self, conn: Connection, door: WebSocketDoor) -> None:
         self.conn = conn
         self._door = door
+        self._framer = door.framer  # (the door's, for good)
         self._raw: asyncio.Transport | None = None
         self._ws: IrcWebSocket | None = None  # made once the bytes may be read
         self._is_started = False  # the handshake is done and the Connection started
@@ -95,13 +97,13 @@ class WebSocketLink(Layer):
             return
         data = conn.receive_buffer[:nbytes].tobytes()
         if self._is_started:  # the usual read: frames, one IRC line each
-            lines = ws.receive_lines(data)
+            lines = ws.receive_messages(data)
             if ws.out:
                 self._flush()  # pongs, a close frame
             if ws.failure and not conn.quit_reason:
                 conn.quit_reason = ws.failure
             if lines and not self._is_closing and not conn.is_closed:
-                conn.data_received(lines)
+                conn.lines_received(lines)
             if ws.is_ended:
                 self._tell_eof()
             return
@@ -179,12 +181,14 @@ class WebSocketLink(Layer):
             # Once per member per flush: the hot path of a room's fan-out on this door.
             # The Connection asked is_closing() just before; the batch framed for the
             # member before is taken without a call.
-            framer = self._door.framer
-            framed = framer.framed.get(ws.is_binary) if data is framer.last else None
-            if framed is None:
-                framed = framer.frames(data if type(data) is bytes else bytes(data),
-                                       ws.is_binary)  # fmt: skip
-            self._raw.write(framed)  # type: ignore[union-attr]  # (set when started)
+            framer = self._framer
+            if data is framer.last:
+                framed = framer.framed.get(ws.is_binary)
+                if framed is not None:
+                    self._raw.write(framed)  # type: ignore[union-attr]  # (set when started)
+                    return
+            data = data if type(data) is bytes else bytes(data)
+            self._raw.write(framer.frames(data, ws.is_binary))  # type: ignore[union-attr]
             return
         raw = self._raw
         if raw is None or raw.is_closing():

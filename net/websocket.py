@@ -36,6 +36,7 @@ from net.wsframes import (
     close_frame,
     frame,
 )  # fmt: skip
+from registry.room import OWN_CUTS
 from utils import Network
 
 unmask: Callable[[bytes, bytes], bytes] = wsframes.unmask
@@ -75,9 +76,12 @@ class Framer:
     """Whole lines as WebSocket messages, one line each, without their CRLF. A room hands
     the same bytes to each member, and a frame is the same bytes for every connection
     (a server masks nothing, and no extension is negotiated), so they are framed once.
-    It keeps the last two batches framed: in a flush where a sender gets the batch less
-    its own lines (IRC without echo-message), its batch comes between the others'
-    writes, and must not make the shared one framed again."""
+    A sender that does not get its own lines back (IRC without echo-message) is written
+    the batch less those lines: a batch the room noted in registry/room.py's OWN_CUTS,
+    whose frames are the shared batch's frames less the same byte ranges (a line's frame
+    starts where the line does when each header, like each CRLF, is two bytes), so it is
+    not framed again. It keeps the last two batches framed, so that a batch written
+    between another's writes does not make that one framed again."""
 
     __slots__ = ("_older", "_older_framed", "framed", "last")
 
@@ -87,6 +91,13 @@ class Framer:
         self._older_framed: dict[bool, bytes] = {}
 
     def frames(self, data: bytes, binary: bool) -> bytes:
+        if data is not self.last:
+            note = OWN_CUTS.get(id(data))
+            if note is not None and note[0] is data:
+                return self._cut(data, note[1], note[2], binary)
+        return self._frames(data, binary)
+
+    def _frames(self, data: bytes, binary: bool) -> bytes:
         if data is not self.last:
             if data is self._older:
                 self._older, self._older_framed, self.last, self.framed = (
@@ -99,6 +110,22 @@ class Framer:
         if framed is None:
             framed = self.framed[binary] = frame_lines(data, binary)
         return framed
+
+    def _cut(self, data: bytes, whole: bytes, cut: list[int], binary: bool) -> bytes:
+        """`data`, which is `whole` less the byte ranges `cut` (whole lines), framed: the
+        frames of `whole` less the same ranges, when its frames are where its lines are
+        (no line of 126 bytes or more, and in text frames no byte to replace)."""
+        framed = self._frames(whole, binary)
+        if len(framed) != len(whole) or not (binary or whole.isascii()):
+            return frame_lines(data, binary)
+        if len(cut) == 2:
+            return framed[: cut[0]] + framed[cut[1] :]
+        kept, start = [], 0
+        for at in range(0, len(cut), 2):
+            kept.append(framed[start : cut[at]])
+            start = cut[at + 1]
+        kept.append(framed[start:])
+        return b"".join(kept)
 
 
 # A final frame's first byte (FIN and the opcode), and the headers of the short ones:
@@ -193,25 +220,32 @@ class IrcWebSocket:
         """Once open: take bytes the client sent; return the IRC lines they complete,
         each ended by a LF (what a Connection's line splitter takes), or b"". Then send
         what `out` holds."""
+        messages = self.receive_messages(data)
+        return b"\n".join(messages) + b"\n" if messages else b""
+
+    def receive_messages(self, data: bytes) -> list[bytes]:
+        """Once open: take bytes the client sent; return the IRC lines they complete,
+        without line ends (what a Connection's lines_received takes). Then send what
+        `out` holds."""
         reader = self._reader
         assert reader is not None
         if reader.is_done:
-            return b""
+            return []
         messages = reader.feed(data)
-        if not messages:
-            lines = b""
-        elif len(messages) == 1:
-            lines = messages[0] + b"\n"
-        else:
-            lines = b"\n".join(messages) + b"\n"
-        if b"\r" in lines or lines.count(b"\n") != len(messages):  # not one line each
-            lines = self._lines(reader, messages)
+        if len(messages) == 1:
+            (message,) = messages
+            if b"\n" in message or b"\r" in message:
+                messages = self._lines(reader, messages)
+        elif messages:
+            joined = b"\n".join(messages)  # one pass in C over them all
+            if b"\r" in joined or joined.count(b"\n") != len(messages) - 1:  # not one line each
+                messages = self._lines(reader, messages)
         if reader.replies:
             self.out += reader.replies
             reader.replies.clear()
         if reader.is_done:
             self._end(reader)
-        return lines
+        return messages
 
     def _receive_request(self, data: bytes) -> list[bytes]:
         if self._is_first:
@@ -284,10 +318,10 @@ class IrcWebSocket:
         return False
 
     # --- what came ---
-    def _lines(self, reader: FrameReader, messages: list[bytes]) -> bytes:
-        """The messages as LF-ended IRC lines; a trailing CRLF (or LF) is tolerated, but
-        a CR or LF inside is two lines in one message: refused, as the spec allows one
-        line only (a page that pasted user text into a line cannot smuggle a command)."""
+    def _lines(self, reader: FrameReader, messages: list[bytes]) -> list[bytes]:
+        """The messages as IRC lines; a trailing CRLF (or LF) is tolerated, but a CR or
+        LF inside is two lines in one message: refused, as the spec allows one line only
+        (a page that pasted user text into a line cannot smuggle a command)."""
         lines: list[bytes] = []
         for message in messages:
             line = message.removesuffix(b"\n").removesuffix(b"\r")
@@ -296,8 +330,8 @@ class IrcWebSocket:
                 log.info("%s sent a WebSocket message of two lines; closing", self.label)
                 reader.fail(PROTOCOL_ERROR, self.failure)
                 break
-            lines.append(line + b"\n")
-        return b"".join(lines)
+            lines.append(line)
+        return lines
 
     def _end(self, reader: FrameReader) -> None:
         """The client's close frame, answered (unless it answers the server's), or a

@@ -29,6 +29,15 @@ Render = Callable[[Event], bytes]
 Write = Callable[[bytes], None]
 Defer = Callable[[Callable[[], None]], object]
 
+# The own batches of the flush under way (a sender's batch less the lines it asked not to
+# see again), by id: the own batch, the joined batch it was cut from, and the byte ranges
+# cut out of that, whole lines, as [start, end, start, end, ...] in ascending order. A
+# door that encodes what it is written line by line (the WebSocket door's frames, one
+# line each) cuts its encoding of the joined batch the same way instead of encoding the
+# own batch again. Kept until the next flush that makes own batches; it holds each own
+# batch, so an id names that batch only.
+OWN_CUTS: dict[int, tuple[bytes, bytes, list[int]]] = {}
+
 
 @dataclass(frozen=True, slots=True)
 class Listed:
@@ -435,7 +444,7 @@ class Room:
             self.skips = []
             ((_, parts),) = pending.items()
             data = b"".join(parts)
-            mine = b"".join(parts[:index] + parts[index + 1 :]) if len(parts) > 1 else b""
+            mine = _cut_one(data, parts, index)
             for member in self.members:
                 if member is not skip:
                     member.write(data)
@@ -472,6 +481,7 @@ class Room:
             else:
                 drop.append(index)
         self.skips = []
+        OWN_CUTS.clear()
         edges: dict[Render, list[int]] = {}  # where each line of a render's batch starts
         own: dict[Member | Device, bytes] = {}
         for sink, drop in skipped.items():
@@ -485,14 +495,22 @@ class Room:
                 starts = edges[render] = [0, *accumulate(map(len, pending[render]))]
             if len(drop) == 1:
                 (index,) = drop
-                own[sink] = data[: starts[index]] + data[starts[index + 1] :]
+                cut = [starts[index], starts[index + 1]]
+                own[sink] = mine = data[: cut[0]] + data[cut[1] :]
+                OWN_CUTS[id(mine)] = (mine, data, cut)
                 continue
-            kept, start = [], 0
+            kept, start, cut = [], 0, []
             for index in drop:
-                kept.append(data[start : starts[index]])
+                at = starts[index]
+                if cut and at == start:  # right after the line before: one range
+                    start = cut[-1] = starts[index + 1]
+                    continue
+                kept.append(data[start:at])
                 start = starts[index + 1]
+                cut += (at, start)
             kept.append(data[start:])
-            own[sink] = b"".join(kept)
+            own[sink] = mine = b"".join(kept)
+            OWN_CUTS[id(mine)] = (mine, data, cut)
         return own
 
     def _flush_devices(self, pending: dict[Render, list[bytes]]) -> None:
@@ -527,7 +545,7 @@ class Room:
         if self.skips:
             ((skip, index),) = self.skips
             self.skips = []
-            mine = b"".join(parts[:index] + parts[index + 1 :]) if len(parts) > 1 else b""
+            mine = _cut_one(data, parts, index)
         if not data:
             return
         for member in self.members:
@@ -676,6 +694,18 @@ def _marked(group: AbstractSet[Member], member: Member, on: bool) -> AbstractSet
         group.discard(member)
         return group or NO_MEMBERS
     return group
+
+
+def _cut_one(data: bytes, parts: list[bytes], index: int) -> bytes:
+    """`data` (`parts` joined) less part `index`, noted in OWN_CUTS (b"": nothing left)."""
+    if len(parts) == 1:
+        return b""
+    start = sum(map(len, parts[:index])) if index else 0
+    cut = [start, start + len(parts[index])]
+    mine = data[:start] + data[cut[1] :]
+    OWN_CUTS.clear()
+    OWN_CUTS[id(mine)] = (mine, data, cut)
+    return mine
 
 
 def shared_rooms(a: Member, b: Member) -> Iterable[Room]:
