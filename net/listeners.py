@@ -29,7 +29,6 @@ from doors.door import Door
 from doors.irc.door import irc_door
 from doors.irc.session import IrcDoor
 from doors.text.door import text_door
-from net.after import AfterReads
 from net.connection import Connection
 from net.timers import TimerWheel
 from net.tls import TlsLink
@@ -63,9 +62,7 @@ class ChatServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.hashing = HashingThreads()  # passwords: behind the loop for a CPU
-        self.after_reads = AfterReads()  # rooms flush at the end of a pass of reads
         self.rooms = RoomManager(
-            defer=self.after_reads,
             max_rooms=config.max_rooms, max_joined=config.max_joined,
             max_list_masks=config.max_list_masks, max_invites=config.max_invites,
             max_key_chars=config.max_key_chars, server_name=config.irc_server_name,
@@ -273,7 +270,7 @@ class ChatServer:
         serving: Serving = server
         if is_selector_loop(loop) and door is not self.websocket:
             if self._reads is None:
-                self._reads = readers_for(loop, self.after_reads)
+                self._reads = readers_for(loop)
             factory = cast(Callable[[], asyncio.BufferedProtocol], accepted)
             serving = Acceptor(server, factory, self._reads)
         self._doors.append((serving, door.name, bound, tls))  # start() starts serving them

@@ -32,8 +32,6 @@ import socket
 from collections.abc import Callable
 from typing import Any, cast
 
-from net.after import AfterReads
-
 log = logging.getLogger("chatroom")
 
 BACKLOG = 1024  # net/listeners.py binds with this backlog
@@ -380,12 +378,11 @@ class EpollReaders(Readers):
     own (about 300 bytes). Level-triggered, like the loop; what one poll leaves (over
     `MAX_EVENTS`) is there at the loop's next pass."""
 
-    __slots__ = ("_after", "_epoll", "_owners")
+    __slots__ = ("_epoll", "_owners")
     MAX_EVENTS = 1024
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, after: AfterReads | None = None) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
-        self._after = after  # what the registry deferred while reading: run at the end
         self._epoll = select.epoll()
         self._owners: dict[int, SocketTransport] = {}
         loop.add_reader(self._epoll.fileno(), self._ready)
@@ -410,23 +407,15 @@ class EpollReaders(Readers):
 
     def _ready(self) -> None:
         owners = self._owners
-        after = self._after
-        if after is not None:
-            after.hold()
-        try:
-            for fd, _ in self._epoll.poll(0, self.MAX_EVENTS):
-                t = owners.get(fd)
-                if t is not None:  # not unwatched by an earlier one of this batch
-                    _read_ready(t)
-        finally:
-            if after is not None:
-                after.run()  # the rooms' flushes: every line of this pass is in
+        for fd, _ in self._epoll.poll(0, self.MAX_EVENTS):
+            t = owners.get(fd)
+            if t is not None:  # not unwatched by an earlier one of this batch
+                _read_ready(t)
 
 
-def readers_for(loop: asyncio.AbstractEventLoop, after: AfterReads | None = None) -> Readers:
-    """An epoll of our own where there is one (Linux), else the loop's readers;
-    `after` runs at the end of each of its passes."""
-    return EpollReaders(loop, after) if hasattr(select, "epoll") else Readers(loop)
+def readers_for(loop: asyncio.AbstractEventLoop) -> Readers:
+    """An epoll of our own where there is one (Linux), else the loop's readers."""
+    return EpollReaders(loop) if hasattr(select, "epoll") else Readers(loop)
 
 
 class Acceptor:
