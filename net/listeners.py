@@ -74,6 +74,7 @@ class ChatServer:
         )  # fmt: skip
         self.rooms.always_on_default = config.always_on
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
+        self.is_line_starting = False  # see Connection._start
         self.port = 0
         self.irc_port = 0  # 0 while the IRC door is closed
         self.tls_port = 0  # the TLS listeners' ports; 0: none
