@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import pytest
 
 from config.settings import Config
 from net.listeners import ChatServer
+from net.tls import TlsLink
+from net.transport import SocketTransport
+from net.weblink import WebSocketLink
 from tests.rigs.irc import END_OF_WELCOME, IrcClient
+from tests.rigs.tlsfiles import make_tls_files
 from tests.rigs.web import WebIrc, masked
 
 pytestmark = pytest.mark.timeout(60)
@@ -118,3 +123,34 @@ async def test_the_same_order_between_two_irc_clients(server: ChatServer) -> Non
     finally:
         await sender.close()
         await target.close()
+
+
+async def test_both_websocket_ports_are_on_the_lean_transport(tmp_path: Path) -> None:
+    """ws:// and wss:// connections are accepted into net/transport.py's transport, as
+    the other doors' are (asyncio's selector loop)."""
+    files = make_tls_files(tmp_path / "tls")
+    config = Config(port=0, irc_port=0, websocket_port=0, websocket_tls_port=0,
+                    tls_cert=files.cert, tls_key=files.key, rate_lines_per_s=0,
+                    irc_server_name="irc.test")  # fmt: skip
+    server = ChatServer(config)
+    await server.start()
+    try:
+        plain = await WebIrc.open(f"ws://127.0.0.1:{server.websocket_port}/")
+        await plain.register("plain")
+        tls = files.client_context()
+        secure = await WebIrc.open(f"wss://127.0.0.1:{server.websocket_tls_port}/", tls=tls)
+        await secure.register("secure")
+        below: dict[str, object] = {}
+        for conn in server.connections():
+            link = conn.transport
+            assert isinstance(link, WebSocketLink)
+            raw = link._raw
+            if isinstance(raw, TlsLink):
+                raw = raw._raw
+            below[conn.session.name if conn.session else "?"] = raw
+        assert set(below) == {"plain", "secure"}
+        assert all(isinstance(t, SocketTransport) for t in below.values()), below
+        await plain.close()
+        await secure.close()
+    finally:
+        await server.aclose()
