@@ -239,6 +239,9 @@ class Connection(asyncio.BufferedProtocol):
         if lines.is_tls_hello:
             self._refuse_tls()
             return
+        if self.host.is_line_starting and self._wake is None:
+            self._wake = self.loop.call_soon(self._woken)  # after that line's first step
+            return
         try:
             self._drain()
         except OSError:
@@ -279,9 +282,6 @@ class Connection(asyncio.BufferedProtocol):
         while lines.has_line:
             if self._task is not None or self._wake is not None or self.is_closed:
                 break
-            if self.host.is_line_starting:
-                self._wake = self.loop.call_soon(self._woken)  # after that line's start
-                return
             if bucket is not None:
                 unpaced = self._unpaced
                 if unpaced is not None and unpaced[0]:  # a multiline message's: paid at its end
