@@ -124,6 +124,7 @@ class Host:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.receive_buffer = memoryview(bytearray(1 << 16))
+        self.is_line_starting = False  # no line starts in a task here: see Connection._start
 
 
 async def feed(member: Member, line: str, deferred: Deferred) -> None:

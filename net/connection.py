@@ -29,8 +29,12 @@ from net.timers import Bucket, TimerWheel
 class Host(Protocol):
     """What a connection needs of the server that accepted it (net/listeners.py's
     ChatServer): the settings, the one receive buffer every read goes into, the
-    connection limits, a place to run its cleanup, what to tell a TLS client, and the
-    timer wheel its connections' deadlines wait on."""
+    connection limits, a place to run its cleanup, what to tell a TLS client, the
+    timer wheel its connections' deadlines wait on, and whether a line of one of its
+    connections starts in a task at the loop's next pass (`is_line_starting`: the
+    lines read meanwhile wait for it, see Connection._start)."""
+
+    is_line_starting: bool
 
     @property
     def config(self) -> Config: ...
@@ -95,7 +99,8 @@ class Connection(asyncio.BufferedProtocol):
         self._unpaced: list[int] | None = None
         self._task: asyncio.Task[None] | None = None  # a line awaiting the registry
         self._is_paused = False
-        self._wake: asyncio.TimerHandle | None = None  # a token will be back
+        # A token will be back; or (call_soon) another connection's line starts first.
+        self._wake: asyncio.Handle | None = None
         # The timer wheel's buckets its deadlines are in (None: none): the login's, and
         # the next keepalive check's.
         self._login_at: Bucket | None = None
@@ -214,6 +219,7 @@ class Connection(asyncio.BufferedProtocol):
             lines.is_one_line(data)
             and self._task is None
             and self._wake is None
+            and not self.host.is_line_starting
             and not self._unpaced
             and not self._is_paused
             and not self.is_closed
@@ -232,6 +238,9 @@ class Connection(asyncio.BufferedProtocol):
         lines.feed(data)
         if lines.is_tls_hello:
             self._refuse_tls()
+            return
+        if self.host.is_line_starting and self._wake is None:
+            self._wake = self.loop.call_soon(self._woken)  # after that line's first step
             return
         try:
             self._drain()
@@ -335,9 +344,22 @@ class Connection(asyncio.BufferedProtocol):
             log.debug("%s < %r", self.peer, shown)
         pending = session.feed_nowait(raw.decode("utf-8", self.door.errors))
         if pending is not None:
-            self._task = self.loop.create_task(self._settle(pending))
+            self._start(pending)
         else:
             self._after_line()
+
+    def _start(self, pending: Coroutine[Any, Any, None]) -> None:
+        """Run the rest of a line in a task, which starts at the loop's next pass. Until
+        it has, every connection's lines read meanwhile wait (a pass, a call_soon behind
+        it), so that lines are answered in the order they were read, across
+        connections too: a private message read before its target's PING reaches the
+        target before the PONG (irctest's WebSocket tests check so)."""
+        loop = self.loop
+        self._task = loop.create_task(self._settle(pending))
+        host = self.host
+        if not host.is_line_starting:
+            host.is_line_starting = True
+            loop.call_soon(_lines_started, host)  # after the task's first step
 
     async def _settle(self, pending: Coroutine[Any, Any, None]) -> None:
         try:
@@ -534,6 +556,11 @@ class Connection(asyncio.BufferedProtocol):
             with contextlib.suppress(Exception):
                 await self._task
         await self.session.close(self.quit_reason)
+
+
+def _lines_started(host: Host) -> None:
+    """The tasks of the lines read in the last pass have taken their first step."""
+    host.is_line_starting = False
 
 
 def _keep_alive(sock: socket.socket | None) -> None:

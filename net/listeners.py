@@ -74,6 +74,7 @@ class ChatServer:
         )  # fmt: skip
         self.rooms.always_on_default = config.always_on
         self.receive_buffer = memoryview(bytearray(256 * 1024))  # shared: see Connection
+        self.is_line_starting = False  # see Connection._start
         self.port = 0
         self.irc_port = 0  # 0 while the IRC door is closed
         self.tls_port = 0  # the TLS listeners' ports; 0: none
@@ -263,12 +264,9 @@ class ChatServer:
         self._servers.append(server)
         bound = int(server.sockets[0].getsockname()[1])
         # On asyncio's selector loop, lean transports of our own (net/transport.py):
-        # an idle connection costs a third of asyncio's. Under uvloop, its own. The
-        # WebSocket door keeps asyncio's: under the lean one, irctest's WebSocket tests
-        # saw a private message to a WebSocket client go undelivered about one run in
-        # two, a fault not yet found (docs: bench/RESULTS.md, "Idle connections").
+        # an idle connection costs a third of asyncio's. Under uvloop, its own.
         serving: Serving = server
-        if is_selector_loop(loop) and door is not self.websocket:
+        if is_selector_loop(loop):
             if self._reads is None:
                 self._reads = readers_for(loop)
             factory = cast(Callable[[], asyncio.BufferedProtocol], accepted)
