@@ -256,7 +256,7 @@ class Connection(asyncio.BufferedProtocol):
         data_received() feeds a read of one line, without joining them for the splitter
         to cut again; from the first that cannot be, the rest through the splitter."""
         self._heard = True
-        splitter, bucket = self.lines, self._bucket
+        splitter, bucket, host = self.lines, self._bucket, self.host
         # Asked once: feeding a line never changes what the splitter holds.
         most = splitter.max_line_bytes if splitter.takes_whole() else -1
         for at, line in enumerate(lines):
@@ -264,6 +264,7 @@ class Connection(asyncio.BufferedProtocol):
                 len(line) <= most
                 and self._task is None
                 and self._wake is None
+                and not host.is_line_starting  # lines are answered in read order
                 and not self._unpaced
                 and not self._is_paused
                 and not self.is_closed

@@ -64,6 +64,7 @@ class Host:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.receive_buffer = memoryview(bytearray(1024))
+        self.is_line_starting = False  # this test's lines start no other connection's task
 
 
 def connection(gate: asyncio.Event, rate: float, burst: int = 50) -> tuple[Connection, Session]:
