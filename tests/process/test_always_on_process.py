@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.process.test_history_process import STAMP, Server, servers
+from tests.process.test_private_process import PASSWORD, registered
 from tests.rigs.chat import ChatClient
 from tests.rigs.irc import IrcClient
 
 pytestmark = pytest.mark.timeout(90)
 __all__ = ["servers"]  # the fixture, shared
 
-PASSWORD = "correct-horse-battery"
 AWAY = "Not connected (always on)"
 
 
@@ -28,15 +28,6 @@ def nickserv(text: str) -> re.Pattern[str]:
 async def irc_port(server: Server) -> int:
     line = await server.wait_for(r".*IRC door listening on \S+:\d+")
     return int(line.rsplit(":", 1)[1])
-
-
-async def registered(server: Server, name: str) -> ChatClient:
-    """A text client that registered `name` as an account, at the menu."""
-    client = await server.client(name)
-    await client.send(f"/register {PASSWORD}")
-    await client.expect(re.compile(rf"{STAMP} \*NickServ\* Account {name} registered.*"))
-    await client.expect("Enter your choice:")
-    return client
 
 
 async def logged_in(server: Server, name: str) -> ChatClient:
