@@ -14,11 +14,12 @@ from typing import TypeVar
 
 import pytest
 
-from registry import AccountRecord, Event, Member
+from registry import Event, Member
 from registry.accounts import Accounts
 from registry.presence import PRESENT, Presence, Presences, presence_of
 from rooms import ALWAYS_ON_AWAY, RoomManager
 from store.sqlite import SqliteHistory, open_history
+from tests.unit.test_markers import Store
 
 T = TypeVar("T")
 PASSWORD = "sesame"
@@ -236,22 +237,8 @@ def test_a_malformed_presence_is_none() -> None:
         assert presence_of({PRESENT: bad}) is None
 
 
-class CountingStore:
-    def __init__(self) -> None:
-        self.saved: list[AccountRecord] = []
-
-    def records(self) -> list[AccountRecord]:
-        return []
-
-    def save_account(self, record: AccountRecord) -> None:
-        self.saved.append(record)
-
-    def forget_account(self, key: str) -> None:
-        pass
-
-
 async def test_changes_are_coalesced_and_an_unchanged_presence_is_not_written_again() -> None:
-    store = CountingStore()
+    store = Store()
     accounts = Accounts(store, run_slow=inline, iterations=4096)
     account = await accounts.register("bob", PASSWORD, "192.0.2.1")
     store.saved.clear()
